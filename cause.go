@@ -1,0 +1,155 @@
+package flatline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Cause is why a connection died, as far as the kernel and Go tell.
+type Cause int
+
+// The causes Diagnose tells apart.
+const (
+	CauseNone           Cause = iota // no error
+	CauseUnknown                     // an error flatline does not recognise
+	CauseKeepalive                   // keepalive probes went unanswered (ETIMEDOUT, nothing in flight)
+	CauseUnacked                     // sent data stayed unacknowledged: TCP_USER_TIMEOUT or tcp_retries2 (ETIMEDOUT)
+	CauseClosedWindow                // the peer kept its window closed past TCP_USER_TIMEOUT (ETIMEDOUT)
+	CauseKernelTimeout               // ETIMEDOUT, without a connection to tell which of the three above
+	CauseReset                       // the peer (or a middlebox) sent RST: ECONNRESET, EPIPE
+	CauseUnreachable                 // an ICMP error or a local route failure: EHOSTUNREACH, ENETUNREACH
+	CauseRefused                     // connect refused: ECONNREFUSED
+	CauseConnectTimeout              // the dial timed out: the dial deadline, or SYNs unanswered
+	CauseDeadline                    // a local deadline (SetDeadline, context): not the peer
+	CausePeerClosed                  // the peer closed its side: io.EOF
+	CauseLocalClose                  // this side closed the connection: net.ErrClosed
+	CauseCanceled                    // the context was canceled
+)
+
+var causeNames = [...]string{
+	CauseNone:           "none",
+	CauseUnknown:        "unknown",
+	CauseKeepalive:      "keepalive",
+	CauseUnacked:        "unacked-data",
+	CauseClosedWindow:   "closed-window",
+	CauseKernelTimeout:  "kernel-timeout",
+	CauseReset:          "reset",
+	CauseUnreachable:    "unreachable",
+	CauseRefused:        "refused",
+	CauseConnectTimeout: "connect-timeout",
+	CauseDeadline:       "deadline",
+	CausePeerClosed:     "peer-closed",
+	CauseLocalClose:     "local-close",
+	CauseCanceled:       "canceled",
+}
+
+// String returns the cause's stable name ("keepalive", "unacked-data", ...).
+func (c Cause) String() string {
+	if c < 0 || int(c) >= len(causeNames) {
+		return "unknown"
+	}
+	return causeNames[c]
+}
+
+// DeadPeer reports whether the cause means the peer or the path is gone, as
+// opposed to a local deadline, a local close or a cancellation.
+func (c Cause) DeadPeer() bool {
+	switch c {
+	case CauseKeepalive, CauseUnacked, CauseClosedWindow, CauseKernelTimeout,
+		CauseReset, CauseUnreachable, CauseRefused, CauseConnectTimeout:
+		return true
+	}
+	return false
+}
+
+// Diagnose tells why c died with err. Go's net.Error.Timeout is true both
+// for a local deadline and for the kernel's ETIMEDOUT; Diagnose separates
+// them, and on Linux reads TCP_INFO from c (which must not be closed yet)
+// to tell keepalive silence from unacknowledged data and a closed window.
+// c may be nil (a failed dial, or a connection already closed): an
+// ETIMEDOUT is then CauseKernelTimeout, or CauseConnectTimeout for a dial.
+func Diagnose(c net.Conn, err error) Cause {
+	if err == nil {
+		return CauseNone
+	}
+	var oe *net.OpError
+	dial := errors.As(err, &oe) && oe.Op == "dial"
+	switch {
+	case errors.Is(err, context.Canceled):
+		return CauseCanceled
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		if dial {
+			return CauseConnectTimeout
+		}
+		return CauseDeadline
+	case errors.Is(err, io.EOF):
+		return CausePeerClosed
+	case errors.Is(err, net.ErrClosed):
+		return CauseLocalClose
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return CauseUnknown
+	}
+	switch {
+	case isErrno(errno, timedOutErrnos):
+		if dial {
+			return CauseConnectTimeout
+		}
+		return timedOutCause(c)
+	case isErrno(errno, resetErrnos):
+		return CauseReset
+	case isErrno(errno, unreachableErrnos):
+		return CauseUnreachable
+	case isErrno(errno, refusedErrnos):
+		return CauseRefused
+	}
+	return CauseUnknown
+}
+
+func isErrno(e syscall.Errno, set []syscall.Errno) bool {
+	for _, s := range set {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// timedOutCause reads what was left on the socket when the kernel gave up.
+func timedOutCause(c net.Conn) Cause {
+	if c == nil {
+		return CauseKernelTimeout
+	}
+	rc, err := rawConn(c)
+	if err != nil {
+		return CauseKernelTimeout
+	}
+	var info connInfo
+	if err := control(rc, func(fd uintptr) error {
+		var err error
+		info, err = readConnInfo(fd)
+		return err
+	}); err != nil {
+		return CauseKernelTimeout
+	}
+	return classifyTimeout(info)
+}
+
+// classifyTimeout is the pure part of timedOutCause: data in flight means
+// retransmission gave up; unsent data behind a zero window means the
+// closed-window rule; otherwise keepalive.
+func classifyTimeout(i connInfo) Cause {
+	switch {
+	case i.unacked > 0:
+		return CauseUnacked
+	case i.notsent > 0 && i.sndWnd == 0:
+		return CauseClosedWindow
+	default:
+		return CauseKeepalive
+	}
+}

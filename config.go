@@ -1,0 +1,311 @@
+package flatline
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// DefaultTimeout is the Timeout of a zero Config.
+const DefaultTimeout = 30 * time.Second
+
+// NoSpread, as Config.Spread, turns spreading off: every connection arms
+// keepalive the moment it is made.
+const NoSpread time.Duration = -1
+
+// Limits of the derivation and of the kernel.
+const (
+	// MinTimeout is the shortest Timeout: keepalive idle and interval are
+	// whole seconds, so one probe and its interval take 2 s.
+	MinTimeout = 2 * time.Second
+	// MaxTimeout is the longest Timeout flatline derives and checks.
+	MaxTimeout = 24 * time.Hour
+
+	maxKeepaliveSeconds = 32767 // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
+	maxKeepaliveCount   = 127   // MAX_TCP_KEEPCNT
+	maxUserTimeout      = math.MaxInt32 * time.Millisecond
+)
+
+// Config is what a program promises about its TCP connections: a dead peer
+// is noticed within Timeout, whatever the connection is doing. The zero
+// value works: Timeout 30 s, everything else derived from it (see Plan and
+// the package documentation for the arithmetic).
+type Config struct {
+	// Timeout is the longest a dead peer may go unnoticed, whatever the
+	// connection is doing: idle, sending, receiving, waiting on a closed
+	// window or connecting. Zero means DefaultTimeout (30 s). At least
+	// MinTimeout (2 s), at most MaxTimeout (24 h).
+	Timeout time.Duration
+
+	// Idle sets TCP_KEEPIDLE (darwin: TCP_KEEPALIVE): how long a connection
+	// is silent before the first keepalive probe, in whole seconds. Zero
+	// means derive it from Timeout.
+	Idle time.Duration
+
+	// Interval sets TCP_KEEPINTVL: the time between keepalive probes, in
+	// whole seconds. Zero means derive it from Timeout.
+	Interval time.Duration
+
+	// Count sets TCP_KEEPCNT: how many unanswered probes end the
+	// connection, at most 127. Zero means derive it: 3 from a 10 s Timeout
+	// (two lost probes tolerated), 2 from 3 s, else 1.
+	Count int
+
+	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
+	// TCP_RXT_CONNDROPTIME, windows: TCP_MAXRT, whole seconds rounded up):
+	// how long sent data may stay unacknowledged. On Linux it also replaces
+	// Count, so it must equal Idle + Count·Interval to within one interval.
+	// Zero means exactly Idle + Count·Interval.
+	UserTimeout time.Duration
+
+	// ConnectTimeout bounds a dial: the deadline of the dial (as
+	// net.Dialer.Timeout, the earlier of the two wins). On Linux the user
+	// timeout bounds SYN-SENT as well. Zero means Timeout.
+	ConnectTimeout time.Duration
+
+	// Spread de-phases connections made together: each new connection
+	// re-arms its keepalive timer after a random delay in [0, Spread), so
+	// that their probes do not leave in one burst. The delay adds to the
+	// idle worst case, so it is bounded by what Timeout leaves after
+	// Idle + Count·Interval. Zero means derive it: that remainder, at most
+	// Idle. NoSpread turns it off.
+	Spread time.Duration
+}
+
+// ConfigError is a Config that cannot keep its promise. Field names the
+// first field at fault.
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return "flatline: " + e.Msg }
+
+// Is makes errors.Is(err, ErrInvalidConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+func configErr(field, format string, a ...any) error {
+	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Validate reports the first setting that cannot keep the promise, in a
+// sentence that says what to change; nil if the Config is sound. The error
+// is a *ConfigError and matches ErrInvalidConfig.
+func (c Config) Validate() error {
+	_, err := c.derive()
+	return err
+}
+
+// Plan derives the per-socket settings from c and returns them with the
+// worst case to notice a silent peer in every state. It fails as Validate.
+func (c Config) Plan() (Plan, error) {
+	d, err := c.derive()
+	if err != nil {
+		return Plan{}, err
+	}
+	return newPlan(d), nil
+}
+
+// derived is a Config with every field decided and checked.
+type derived struct {
+	timeout, connect, spread time.Duration
+	s                        Settings
+}
+
+func (c Config) derive() (derived, error) {
+	if err := c.checkFields(); err != nil {
+		return derived{}, err
+	}
+	t := c.Timeout
+	if t == 0 {
+		t = DefaultTimeout
+	}
+	secs := int(t / time.Second)
+
+	// Probes tolerated: two lost from 10 s, one from 3 s.
+	budgetCount := 1
+	switch {
+	case t >= 10*time.Second:
+		budgetCount = 3
+	case t >= 3*time.Second:
+		budgetCount = 2
+	}
+	if c.Count > 0 && c.UserTimeout == 0 {
+		budgetCount = c.Count
+	}
+
+	v := c.Interval
+	if v == 0 {
+		v = time.Duration(max(1, secs/(budgetCount+3))) * time.Second
+	}
+	vs := int(v / time.Second)
+
+	i := c.Idle
+	if i == 0 {
+		// Half of what the probes leave goes to idle, the rest to spread;
+		// idle relatively prime to the interval where the budget allows.
+		rest := max(1, secs-budgetCount*vs)
+		is := max(1, (rest+1)/2)
+		for js := is; js <= rest; js++ {
+			if gcd(js, vs) == 1 {
+				is = js
+				break
+			}
+		}
+		i = time.Duration(is) * time.Second
+	}
+
+	count := c.Count
+	if count == 0 {
+		count = budgetCount
+		if c.UserTimeout > 0 {
+			count = max(1, int((c.UserTimeout-i+v-1)/v))
+		}
+	}
+	u := c.UserTimeout
+	if u == 0 {
+		u = i + time.Duration(count)*v
+	}
+	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
+
+	if err := s.checkLimits(); err != nil {
+		return derived{}, err
+	}
+	if err := s.checkConsistent(); err != nil {
+		return derived{}, err
+	}
+
+	idleWorst := i + time.Duration(count)*v
+	spread := c.Spread
+	switch spread {
+	case NoSpread:
+		spread = 0
+	case 0:
+		spread = min(max(t-idleWorst, 0), i)
+	}
+	if idleWorst+spread > t {
+		what := fmt.Sprintf("Idle %v + %d×Interval %v", i, count, v)
+		if spread > 0 {
+			what += fmt.Sprintf(" + Spread %v", spread)
+		}
+		return derived{}, configErr(fieldOf(c, "Timeout"),
+			"%s = %v is more than Timeout %v: an idle connection could go unnoticed longer than promised; lower those or raise Timeout to %v",
+			what, idleWorst+spread, t, idleWorst+spread)
+	}
+	connect := c.ConnectTimeout
+	if connect == 0 {
+		connect = t
+	}
+	if connect > t {
+		return derived{}, configErr("ConnectTimeout",
+			"ConnectTimeout %v is longer than Timeout %v: a dial into a dead path would go unnoticed longer than promised; lower ConnectTimeout or raise Timeout", connect, t)
+	}
+	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
+}
+
+// fieldOf names the field to blame for a budget overrun: the first override
+// set, else Timeout.
+func fieldOf(c Config, fallback string) string {
+	switch {
+	case c.Idle != 0:
+		return "Idle"
+	case c.Interval != 0:
+		return "Interval"
+	case c.Count != 0:
+		return "Count"
+	case c.Spread > 0:
+		return "Spread"
+	}
+	return fallback
+}
+
+func (c Config) checkFields() error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"Timeout", c.Timeout}, {"Idle", c.Idle}, {"Interval", c.Interval},
+		{"UserTimeout", c.UserTimeout}, {"ConnectTimeout", c.ConnectTimeout},
+	} {
+		if f.d < 0 {
+			return configErr(f.name, "%s %v is negative: use a positive duration, or zero to derive it", f.name, f.d)
+		}
+	}
+	if c.Spread < 0 && c.Spread != NoSpread {
+		return configErr("Spread", "Spread %v is negative: use a positive duration, zero to derive it, or NoSpread to turn it off", c.Spread)
+	}
+	if c.Count < 0 {
+		return configErr("Count", "Count %d is negative: use 1 to %d, or zero to derive it", c.Count, maxKeepaliveCount)
+	}
+	if c.Timeout != 0 && c.Timeout < MinTimeout {
+		return configErr("Timeout",
+			"Timeout %v is shorter than %v: keepalive idle and interval are whole seconds, so one probe and its interval take 2 s; use at least %v",
+			c.Timeout, MinTimeout, MinTimeout)
+	}
+	if c.Timeout > MaxTimeout {
+		return configErr("Timeout", "Timeout %v is longer than %v: use at most %v", c.Timeout, MaxTimeout, MaxTimeout)
+	}
+	for _, f := range []struct {
+		name, opt string
+		d         time.Duration
+	}{{"Idle", "TCP_KEEPIDLE", c.Idle}, {"Interval", "TCP_KEEPINTVL", c.Interval}} {
+		if f.d != 0 && (f.d < time.Second || f.d%time.Second != 0) {
+			return configErr(f.name, "%s %v is not a whole number of seconds: %s holds whole seconds; use %v or %v",
+				f.name, f.d, f.opt, max(time.Second, f.d.Truncate(time.Second)), f.d.Truncate(time.Second)+time.Second)
+		}
+	}
+	if c.UserTimeout%time.Millisecond != 0 {
+		return configErr("UserTimeout", "UserTimeout %v is not a whole number of milliseconds: TCP_USER_TIMEOUT holds milliseconds; use %v",
+			c.UserTimeout, c.UserTimeout.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// checkLimits rejects values the kernel cannot hold.
+func (s Settings) checkLimits() error {
+	if s.Idle > maxKeepaliveSeconds*time.Second {
+		return configErr("Idle", "Idle %v is above the kernel's limit of %d s for TCP_KEEPIDLE", s.Idle, maxKeepaliveSeconds)
+	}
+	if s.Interval > maxKeepaliveSeconds*time.Second {
+		return configErr("Interval", "Interval %v is above the kernel's limit of %d s for TCP_KEEPINTVL", s.Interval, maxKeepaliveSeconds)
+	}
+	if s.Count > maxKeepaliveCount {
+		return configErr("Count", "Count %d is above the kernel's limit of %d for TCP_KEEPCNT", s.Count, maxKeepaliveCount)
+	}
+	if s.UserTimeout > maxUserTimeout {
+		return configErr("UserTimeout", "UserTimeout %v is above the kernel's limit of %v for TCP_USER_TIMEOUT", s.UserTimeout, maxUserTimeout)
+	}
+	return nil
+}
+
+// checkConsistent rejects a user timeout that silently overrides the
+// keepalive count: the kernel ends an idle connection at the first firing
+// Idle + k·Interval ≥ UserTimeout, so only Idle + (Count-1)·Interval <
+// UserTimeout ≤ Idle + Count·Interval keeps both promises.
+func (s Settings) checkConsistent() error {
+	i, v, c, u := s.Idle, s.Interval, s.Count, s.UserTimeout
+	full := i + time.Duration(c)*v
+	switch {
+	case u < i+v:
+		return configErr("UserTimeout",
+			"UserTimeout %v is shorter than Idle + Interval = %v: a single lost keepalive probe would kill the connection; set UserTimeout to Idle + Count×Interval = %v",
+			u, i+v, full)
+	case u > full:
+		return configErr("UserTimeout",
+			"UserTimeout %v is longer than Idle + Count×Interval = %v: the kernel keeps probing until the user timeout and ignores Count %d; set UserTimeout to %v or raise Count",
+			u, full, c, full)
+	case c > 1 && u <= i+time.Duration(c-1)*v:
+		k := int((u - i + v - 1) / v)
+		return configErr("UserTimeout",
+			"UserTimeout %v ends an idle connection after %d probes, before Count %d went out: set Count to %d or UserTimeout to %v",
+			u, k, c, k, full)
+	}
+	return nil
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

@@ -1,0 +1,221 @@
+package flatline
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Dialer dials TCP connections whose dead peers are noticed within
+// Config.Timeout. The embedded net.Dialer works as usual (LocalAddr,
+// Resolver, Control, ...) except that its keepalive fields are ignored:
+// flatline sets keepalive itself, and its connect deadline applies when it
+// is earlier than net.Dialer.Timeout. Connections come back as the
+// net.Dialer made them (*net.TCPConn), with no deadline set, usable by
+// crypto/tls, net/http.Transport.DialContext, gRPC's WithContextDialer and
+// database drivers.
+type Dialer struct {
+	net.Dialer
+	Config Config
+}
+
+// Dial is DialContext with context.Background.
+func (d *Dialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address on network ("tcp", "tcp4" or "tcp6"),
+// with the socket options of Config.Plan set before the SYN leaves. It
+// fails with a *ConfigError for a bad Config, a *NotSupportedError on a
+// platform that cannot set the options, and net.Dialer's errors otherwise.
+func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if !isTCP(network) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("flatline: %w: network %q (use tcp, tcp4 or tcp6)", ErrNotTCP, network)}
+	}
+	plan, err := d.Config.derive()
+	if err != nil {
+		return nil, err
+	}
+	nd := d.Dialer
+	nd.KeepAlive = -1 // flatline sets keepalive; Go's defaults would overwrite it after connect
+	nd.KeepAliveConfig = net.KeepAliveConfig{}
+	if nd.Timeout == 0 || nd.Timeout > plan.connect {
+		nd.Timeout = plan.connect
+	}
+	userControl, userControlContext := d.Dialer.Control, d.Dialer.ControlContext
+	nd.Control = nil
+	nd.ControlContext = func(ctx context.Context, network, address string, rc syscall.RawConn) error {
+		switch {
+		case userControlContext != nil:
+			if err := userControlContext(ctx, network, address, rc); err != nil {
+				return err
+			}
+		case userControl != nil:
+			if err := userControl(network, address, rc); err != nil {
+				return err
+			}
+		}
+		return control(rc, func(fd uintptr) error { return setOptions(fd, plan.s) })
+	}
+	c, err := nd.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	spreadKeepalive(c, plan.spread)
+	return c, nil
+}
+
+// ListenConfig listens for TCP connections whose dead peers are noticed
+// within Config.Timeout: every accepted connection carries the settings
+// of Config.Plan. The embedded net.ListenConfig works as usual except that
+// its keepalive fields are ignored.
+type ListenConfig struct {
+	net.ListenConfig
+	Config Config
+}
+
+// Listen announces on the local address. The returned listener's Accept
+// sets the plan's options on each connection before returning it; a
+// connection whose options cannot be set is closed and not returned, and
+// Accept waits for the next one.
+func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
+	if !isTCP(network) {
+		return nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("flatline: %w: network %q (use tcp, tcp4 or tcp6)", ErrNotTCP, network)}
+	}
+	plan, err := lc.Config.derive()
+	if err != nil {
+		return nil, err
+	}
+	if err := supported(); err != nil {
+		return nil, err
+	}
+	nlc := lc.ListenConfig
+	nlc.KeepAlive = -1
+	nlc.KeepAliveConfig = net.KeepAliveConfig{}
+	ln, err := nlc.Listen(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &listener{Listener: ln, plan: plan}, nil
+}
+
+type listener struct {
+	net.Listener
+	plan derived
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if err := configure(c, l.plan); err != nil {
+			c.Close() // a socket we cannot configure breaks the promise: drop it
+			continue
+		}
+		return c, nil
+	}
+}
+
+// Configure sets the options of cfg.Plan on a connection made elsewhere:
+// anything with a SyscallConn method (a *net.TCPConn), or a wrapper with a
+// NetConn method (a *tls.Conn) around one. It sets no deadline.
+func Configure(c net.Conn, cfg Config) error {
+	plan, err := cfg.derive()
+	if err != nil {
+		return err
+	}
+	return configure(c, plan)
+}
+
+func configure(c net.Conn, plan derived) error {
+	rc, err := rawConn(c)
+	if err != nil {
+		return err
+	}
+	if err := control(rc, func(fd uintptr) error { return setOptions(fd, plan.s) }); err != nil {
+		return err
+	}
+	spreadKeepalive(c, plan.spread)
+	return nil
+}
+
+// ReadSettings reads back what the kernel really has on c: SO_KEEPALIVE,
+// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT (the effective values, per
+// socket or the namespace's sysctls), TCP_USER_TIMEOUT and TCP_SYNCNT
+// (Linux; the nearest equivalents elsewhere).
+func ReadSettings(c syscall.Conn) (Settings, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return Settings{}, &OpError{Op: "read settings", Err: err}
+	}
+	var s Settings
+	err = control(rc, func(fd uintptr) error {
+		var err error
+		s, err = getOptions(fd)
+		return err
+	})
+	return s, err
+}
+
+// ReadSettingsFD is ReadSettings on a raw socket descriptor, for example
+// one taken from another process with pidfd_getfd. It does not close fd.
+func ReadSettingsFD(fd int) (Settings, error) { return getOptions(uintptr(fd)) }
+
+// spreadKeepalive re-arms c's keepalive timer after a random delay in
+// [0, spread), so that connections made together probe at different
+// instants: enabling SO_KEEPALIVE arms the timer a full idle period from
+// that moment, and a healthy idle connection keeps that phase. The
+// connection is protected by keepalive all along. If c is closed first,
+// the re-arm finds it closed and does nothing.
+func spreadKeepalive(c net.Conn, spread time.Duration) {
+	if spread <= 0 {
+		return
+	}
+	rc, err := rawConn(c)
+	if err != nil {
+		return
+	}
+	time.AfterFunc(rand.N(spread), func() {
+		_ = control(rc, rearmKeepalive) // closed meanwhile: nothing to spread
+	})
+}
+
+func isTCP(network string) bool {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		return true
+	}
+	return false
+}
+
+func rawConn(c net.Conn) (syscall.RawConn, error) {
+	for range 8 { // unwrap at most a few layers of NetConn wrappers
+		if sc, ok := c.(syscall.Conn); ok {
+			rc, err := sc.SyscallConn()
+			if err != nil {
+				return nil, &OpError{Op: "get raw connection", Err: err}
+			}
+			return rc, nil
+		}
+		w, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = w.NetConn()
+	}
+	return nil, fmt.Errorf("flatline: %w: %T has no SyscallConn method", ErrNotTCP, c)
+}
+
+// control runs fn on rc's descriptor and returns the first error of either.
+func control(rc syscall.RawConn, fn func(fd uintptr) error) error {
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(fd) }); err != nil {
+		return &OpError{Op: "access socket", Err: err}
+	}
+	return ferr
+}

@@ -1,0 +1,64 @@
+package flatline
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ReadHost reads the TCP sysctls of the calling thread's network namespace
+// from /proc/sys/net/ipv4, and HZ from the kernel config (/proc/config.gz or
+// /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
+// lacks (tcp_syn_linear_timeouts before 6.x) keeps its zero value.
+func ReadHost() (Host, error) {
+	var h Host
+	for _, f := range []struct {
+		name string
+		set  func(int)
+	}{
+		{"tcp_retries2", func(v int) { h.Retries2 = v }},
+		{"tcp_syn_retries", func(v int) { h.SynRetries = v }},
+		{"tcp_syn_linear_timeouts", func(v int) { h.SynLinearTimeouts = v }},
+		{"tcp_keepalive_time", func(v int) { h.KeepaliveTime = time.Duration(v) * time.Second }},
+		{"tcp_keepalive_intvl", func(v int) { h.KeepaliveIntvl = time.Duration(v) * time.Second }},
+		{"tcp_keepalive_probes", func(v int) { h.KeepaliveProbes = v }},
+	} {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/" + f.name)
+		if os.IsNotExist(err) && f.name == "tcp_syn_linear_timeouts" {
+			continue
+		}
+		if err != nil {
+			return Host{}, &OpError{Op: "read net.ipv4." + f.name, Err: err}
+		}
+		v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return Host{}, &OpError{Op: "read net.ipv4." + f.name, Err: fmt.Errorf("not a number: %q", bytes.TrimSpace(b))}
+		}
+		f.set(v)
+	}
+	h.HZ = readHZ()
+	return h, nil
+}
+
+// readHZ returns CONFIG_HZ from the running kernel's config, or 0.
+func readHZ() int {
+	if f, err := os.Open("/proc/config.gz"); err == nil {
+		defer f.Close()
+		if zr, err := gzip.NewReader(f); err == nil {
+			if b, err := io.ReadAll(io.LimitReader(zr, 1<<22)); err == nil {
+				return ParseKernelConfigHZ(b)
+			}
+		}
+	}
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		if cfg, err := os.ReadFile("/boot/config-" + string(bytes.TrimSpace(rel))); err == nil {
+			return ParseKernelConfigHZ(cfg)
+		}
+	}
+	return 0
+}

@@ -1,0 +1,451 @@
+package flatline
+
+import (
+	"fmt"
+	"time"
+)
+
+// Settings are the per-socket kernel options that decide how long a dead
+// peer goes unnoticed, either as flatline sets them or as read back from a
+// socket with ReadSettings.
+type Settings struct {
+	// KeepAlive is SO_KEEPALIVE.
+	KeepAlive bool
+	// Idle is TCP_KEEPIDLE: silence before the first keepalive probe, whole
+	// seconds. Read back, it is the effective value (per socket, or the
+	// namespace's net.ipv4.tcp_keepalive_time).
+	Idle time.Duration
+	// Interval is TCP_KEEPINTVL: time between probes, whole seconds.
+	Interval time.Duration
+	// Count is TCP_KEEPCNT: unanswered probes before the kernel gives up.
+	// A non-zero UserTimeout replaces it (see Bounds).
+	Count int
+	// UserTimeout is TCP_USER_TIMEOUT, milliseconds; zero means none.
+	UserTimeout time.Duration
+	// SynCount is TCP_SYNCNT; zero means the namespace's
+	// net.ipv4.tcp_syn_retries.
+	SynCount int
+}
+
+// Host holds the kernel defaults of one network namespace that change how
+// long a dead peer goes unnoticed.
+type Host struct {
+	Retries2          int           // net.ipv4.tcp_retries2
+	SynRetries        int           // net.ipv4.tcp_syn_retries
+	SynLinearTimeouts int           // net.ipv4.tcp_syn_linear_timeouts (6.x; 0 where absent)
+	KeepaliveTime     time.Duration // net.ipv4.tcp_keepalive_time
+	KeepaliveIntvl    time.Duration // net.ipv4.tcp_keepalive_intvl
+	KeepaliveProbes   int           // net.ipv4.tcp_keepalive_probes
+	// HZ is the kernel's timer frequency (CONFIG_HZ). Zero means unknown:
+	// slack is then the largest over the common values 100, 250, 300, 1000.
+	HZ int
+}
+
+// LinuxDefaults returns the defaults of a stock Linux kernel: tcp_retries2
+// 15, tcp_syn_retries 6, tcp_syn_linear_timeouts 4, keepalive 7200 s / 75 s /
+// 9, HZ unknown.
+func LinuxDefaults() Host {
+	return Host{
+		Retries2:          15,
+		SynRetries:        6,
+		SynLinearTimeouts: 4,
+		KeepaliveTime:     2 * time.Hour,
+		KeepaliveIntvl:    75 * time.Second,
+		KeepaliveProbes:   9,
+	}
+}
+
+// DefaultSettings returns the options a Linux socket has when nobody set
+// any: keepalive off (with the host's keepalive sysctls should it be turned
+// on), no user timeout, the host's SYN retries.
+func (h Host) DefaultSettings() Settings {
+	return Settings{Idle: h.KeepaliveTime, Interval: h.KeepaliveIntvl, Count: h.KeepaliveProbes}
+}
+
+// GoDialerSettings returns what a zero net.Dialer (Go 1.23 and later) sets
+// on Linux: keepalive 15 s idle, 15 s interval, 9 probes, no user timeout.
+func GoDialerSettings() Settings {
+	return Settings{KeepAlive: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9}
+}
+
+// State is what a connection is doing when its peer goes silent.
+type State string
+
+// The traffic states a Plan bounds.
+const (
+	StateIdle         State = "idle"          // nothing in flight, nothing arriving
+	StateSending      State = "sending"       // data sent and not yet acknowledged
+	StateReceiving    State = "receiving"     // only the peer sends; we only acknowledge
+	StateClosedWindow State = "closed-window" // our data waits on a peer window that stays at zero
+	StateConnecting   State = "connecting"    // SYN sent, no answer (dial into a dead path)
+)
+
+// States lists the states in the order Bounds reports them.
+func States() []State {
+	return []State{StateIdle, StateSending, StateReceiving, StateClosedWindow, StateConnecting}
+}
+
+// Bound is the worst case for noticing a silent peer in one state.
+type Bound struct {
+	State State
+	// Never is true when the kernel never notices a silent peer in this
+	// state (or only after longer than any application waits for).
+	Never bool
+	// Worst is the nominal worst case from the moment the peer goes silent,
+	// when Never is false.
+	Worst time.Duration
+	// Slack is how late the kernel's timers may fire on top of Worst: the
+	// timer wheel rounds each timer up to the granularity of its horizon.
+	Slack time.Duration
+	// LostProbes is how many keepalive probes may be lost in a row without
+	// the connection being killed (idle and receiving states).
+	LostProbes int
+	// Rule says in one line which kernel rule decides.
+	Rule string
+}
+
+// Deadline is Worst+Slack, the latest moment the error may arrive, and
+// false when Never.
+func (b Bound) Deadline() (time.Duration, bool) {
+	if b.Never {
+		return 0, false
+	}
+	return b.Worst + b.Slack, true
+}
+
+// String formats the bound for people: "23s (+1.02s slack)" or "never".
+func (b Bound) String() string {
+	if b.Never {
+		return "never"
+	}
+	if b.Slack == 0 {
+		return roundForPeople(b.Worst).String()
+	}
+	return fmt.Sprintf("%v (+%v slack)", roundForPeople(b.Worst), roundForPeople(b.Slack))
+}
+
+func roundForPeople(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return d.Round(100 * time.Millisecond)
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	default:
+		return d.Round(time.Millisecond)
+	}
+}
+
+// neverAfter is where a bound stops being a bound: a kernel that takes
+// longer than this to notice is reported as never noticing.
+const neverAfter = 24 * time.Hour
+
+// Bounds returns, for every State, the worst case to notice a silent peer on
+// a Linux socket with these settings in a namespace with host's defaults.
+// It is the one copy of the kernel's arithmetic (net/ipv4/tcp_timer.c) that
+// Config.Plan, the lab and the inspector share:
+//
+//   - idle, receiving: keepalive fires at Idle, Idle+Interval, ... after the
+//     last segment received. Without a user timeout the connection dies at
+//     Idle + Count·Interval. With one (U), at the first firing Idle + k·Interval
+//     ≥ U with k ≥ 1: U then replaces Count. Without keepalive: never.
+//   - sending: retransmission, bounded by U when set, else by the
+//     tcp_retries2 model (≈924.6 s for 15) from the first unacknowledged send.
+//   - closed window: since Linux 5.11 U also ends a connection whose peer
+//     keeps its window at zero; without U, persist probes go on forever
+//     while the peer answers.
+//   - connecting: U when set (measured: it bounds SYN-SENT and overrides
+//     TCP_SYNCNT), else the SYN retransmission schedule.
+func (s Settings) Bounds(h Host) []Bound {
+	return []Bound{
+		s.keepaliveBound(StateIdle, h),
+		s.sendingBound(h),
+		s.keepaliveBound(StateReceiving, h),
+		s.closedWindowBound(h),
+		s.connectingBound(h),
+	}
+}
+
+func (s Settings) keepaliveBound(st State, h Host) Bound {
+	if !s.KeepAlive {
+		return Bound{State: st, Never: true, Rule: "keepalive off: nothing probes a silent peer"}
+	}
+	k := s.firingsToDeath()
+	worst := s.Idle + time.Duration(k)*s.Interval
+	b := Bound{
+		State:      st,
+		Worst:      worst,
+		Slack:      slack(h.HZ, s.Idle, k, s.Interval),
+		LostProbes: k - 1,
+	}
+	switch {
+	case s.UserTimeout == 0:
+		b.Rule = fmt.Sprintf("keepalive: %d probes after %v idle, %v apart", s.Count, s.Idle, s.Interval)
+	case k != s.Count:
+		b.Rule = fmt.Sprintf("keepalive, TCP_USER_TIMEOUT %v overrides count %d: dead at the %s firing", s.UserTimeout, s.Count, ordinal(k+1))
+	default:
+		b.Rule = fmt.Sprintf("keepalive %v + %d×%v = TCP_USER_TIMEOUT %v", s.Idle, k, s.Interval, s.UserTimeout)
+	}
+	if worst > neverAfter {
+		b.Never = true
+	}
+	return b
+}
+
+// firingsToDeath is how many keepalive intervals pass after the first probe
+// before the kernel gives up: Count without a user timeout, else the
+// smallest k ≥ 1 with Idle + k·Interval ≥ UserTimeout.
+func (s Settings) firingsToDeath() int {
+	if s.UserTimeout == 0 {
+		return max(s.Count, 1)
+	}
+	if s.Interval <= 0 {
+		return 1
+	}
+	rest := s.UserTimeout - s.Idle
+	k := int((rest + s.Interval - 1) / s.Interval)
+	return max(k, 1)
+}
+
+func ordinal(n int) string {
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+		return fmt.Sprintf("%dth", n)
+	case n%10 == 1:
+		return fmt.Sprintf("%dst", n)
+	case n%10 == 2:
+		return fmt.Sprintf("%dnd", n)
+	case n%10 == 3:
+		return fmt.Sprintf("%drd", n)
+	}
+	return fmt.Sprintf("%dth", n)
+}
+
+func (s Settings) sendingBound(h Host) Bound {
+	if s.UserTimeout > 0 {
+		return Bound{
+			State: StateSending,
+			Worst: s.UserTimeout,
+			// The retransmission timer is clamped to the user timeout; its
+			// last arming is at most one RTO ahead (≤ 2 s at the start).
+			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
+			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v bounds unacknowledged data", s.UserTimeout),
+		}
+	}
+	giveUp := RetransmitGiveUp(h, minRTO, 0)
+	return Bound{
+		State: StateSending,
+		Worst: giveUp,
+		Slack: granularity(h.HZ, maxRTO),
+		Never: giveUp > neverAfter,
+		Rule:  fmt.Sprintf("no TCP_USER_TIMEOUT: tcp_retries2=%d retransmissions, keepalive does not probe a busy socket", h.Retries2),
+	}
+}
+
+func (s Settings) closedWindowBound(h Host) Bound {
+	if s.UserTimeout > 0 {
+		return Bound{
+			State: StateClosedWindow,
+			Worst: s.UserTimeout,
+			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
+			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v ends a window closed that long (Linux 5.11+)", s.UserTimeout),
+		}
+	}
+	return Bound{
+		State: StateClosedWindow,
+		Never: true,
+		Rule:  "no TCP_USER_TIMEOUT: persist probes go on while the peer answers with a zero window",
+	}
+}
+
+func (s Settings) connectingBound(h Host) Bound {
+	if s.UserTimeout > 0 {
+		return Bound{
+			State: StateConnecting,
+			Worst: s.UserTimeout,
+			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
+			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v bounds SYN-SENT (overrides TCP_SYNCNT)", s.UserTimeout),
+		}
+	}
+	retries := s.SynCount
+	if retries == 0 {
+		retries = h.SynRetries
+	}
+	worst := SynGiveUp(h, retries)
+	return Bound{
+		State: StateConnecting,
+		Worst: worst,
+		// Measured on Linux 6.18 (HZ=250) into a silent path: 3.06, 7.13,
+		// 19.35, 35.47, 69.52 and 135.06 s for 1 to 6 retries, up to 8 s
+		// over the model; an eighth covers it.
+		Slack: max(worst/8, granularity(h.HZ, initialRTO)),
+		Rule:  fmt.Sprintf("%d SYN retransmissions, 1 s doubling", retries),
+	}
+}
+
+// The kernel's retransmission timeout limits (include/net/tcp.h).
+const (
+	minRTO     = 200 * time.Millisecond // TCP_RTO_MIN
+	maxRTO     = 120 * time.Second      // TCP_RTO_MAX
+	initialRTO = time.Second            // TCP_TIMEOUT_INIT, the SYN's first timeout
+)
+
+// RetransmitGiveUp returns how long after the first unacknowledged send a
+// connection is given up on when the peer never answers, for a socket whose
+// retransmission timeout starts at rto (tcp_info's rto before any backoff;
+// zero means the 200 ms minimum). With a userTimeout the answer is
+// userTimeout: the kernel clamps the timer to it. Without, it follows
+// tcp_model_timeout: the time tcp_retries2 doublings of the 200 ms minimum
+// would take (capped at 120 s each; 924.6 s for 15), checked at the
+// socket's own retransmission firings, so a larger rto ends later.
+func RetransmitGiveUp(h Host, rto, userTimeout time.Duration) time.Duration {
+	if userTimeout > 0 {
+		return userTimeout
+	}
+	if rto <= 0 {
+		rto = minRTO
+	}
+	limit := modelTimeout(h.Retries2, minRTO)
+	var t time.Duration
+	for range 1000 { // the kernel gives up long before; bounded anyway
+		t += rto
+		if t >= limit {
+			return t
+		}
+		rto = min(2*rto, maxRTO)
+	}
+	return t
+}
+
+// modelTimeout is tcp_model_timeout: boundary doublings of rtoBase, capped
+// at TCP_RTO_MAX.
+func modelTimeout(boundary int, rtoBase time.Duration) time.Duration {
+	var t time.Duration
+	rto := rtoBase
+	for range boundary + 1 {
+		t += rto
+		rto = min(2*rto, maxRTO)
+	}
+	return t
+}
+
+// SynGiveUp returns how long a connect into a silent path lasts with
+// retries SYN retransmissions and no user timeout: 1 s, doubling, summed
+// over the first SYN and its retries (3 s for 1, 7 s for 2, 127 s for 6).
+func SynGiveUp(h Host, retries int) time.Duration {
+	var t time.Duration
+	rto := initialRTO
+	for range retries + 1 {
+		t += rto
+		rto = min(2*rto, maxRTO)
+	}
+	return t
+}
+
+// commonHZ are the timer frequencies Linux is built with; slack with an
+// unknown HZ is the largest over them.
+var commonHZ = [...]int{100, 250, 300, 1000}
+
+func jiffy(hz int) time.Duration {
+	if hz <= 0 {
+		hz = 100 // the coarsest common jiffy
+	}
+	return time.Second / time.Duration(hz)
+}
+
+// granularity returns how late the kernel's timer wheel may fire a timer
+// armed d ahead at hz: level n of the wheel holds timers up to 63·8ⁿ jiffies
+// ahead (from 63·8ⁿ⁻¹) and rounds them up to 8ⁿ jiffies (kernel/time/timer.c).
+// At HZ=250: 4 ms below 252 ms, 32 ms below 2.016 s, 256 ms below 16.128 s,
+// 2.048 s below 129 s. hz ≤ 0 means unknown: the largest over commonHZ.
+func granularity(hz int, d time.Duration) time.Duration {
+	if hz <= 0 {
+		var worst time.Duration
+		for _, h := range commonHZ {
+			worst = max(worst, granularity(h, d))
+		}
+		return worst
+	}
+	j := d.Nanoseconds() * int64(hz) / int64(time.Second)
+	gran := int64(1)
+	for limit := int64(63); j >= limit && gran < 1<<24; limit <<= 3 {
+		gran <<= 3
+	}
+	return time.Duration(gran) * time.Second / time.Duration(hz)
+}
+
+// WheelGranularity is granularity exported for the storm model: the bucket
+// a timer armed d ahead lands in at hz (hz ≤ 0: the largest over common
+// HZ values).
+func WheelGranularity(hz int, d time.Duration) time.Duration { return granularity(hz, d) }
+
+// slack is how late a keepalive death may come: the first firing is armed
+// at most idle ahead and each of the k later firings interval ahead, each
+// rounded up by the wheel.
+func slack(hz int, idle time.Duration, k int, interval time.Duration) time.Duration {
+	return granularity(hz, idle) + time.Duration(k)*granularity(hz, interval)
+}
+
+// Plan is a Config made concrete: the options flatline sets on each socket
+// and, for every State, the worst case to notice a silent peer. It is the
+// single source of truth that Dialer, ListenConfig and Configure apply and
+// that the lab, the inspector and `flatline plan` compare against.
+type Plan struct {
+	// Timeout is the promise: Config.Timeout, or DefaultTimeout.
+	Timeout time.Duration
+	// Settings are the socket options applied. SynCount stays zero: the
+	// user timeout bounds SYN-SENT on Linux and overrides TCP_SYNCNT.
+	Settings Settings
+	// ConnectTimeout is the dial deadline.
+	ConnectTimeout time.Duration
+	// Spread is the longest random delay before a new connection's
+	// keepalive timer is re-armed.
+	Spread time.Duration
+	// Bounds holds one Bound per State, in the order of States. Idle and
+	// receiving include Spread; connecting is the earlier of the user
+	// timeout and ConnectTimeout. Slack is the largest over common HZ.
+	Bounds []Bound
+	// Notes says what this platform cannot promise; empty on Linux.
+	Notes []string
+}
+
+// Bound returns the bound for state s, and a Never bound for a state the
+// plan does not know.
+func (p Plan) Bound(s State) Bound {
+	for _, b := range p.Bounds {
+		if b.State == s {
+			return b
+		}
+	}
+	return Bound{State: s, Never: true, Rule: "unknown state"}
+}
+
+// LostProbes is how many keepalive probes in a row an idle connection may
+// lose without being killed.
+func (p Plan) LostProbes() int { return p.Bound(StateIdle).LostProbes }
+
+func newPlan(d derived) Plan {
+	p := Plan{
+		Timeout:        d.timeout,
+		Settings:       d.s,
+		ConnectTimeout: d.connect,
+		Spread:         d.spread,
+	}
+	h := LinuxDefaults()
+	for _, b := range d.s.Bounds(h) {
+		switch b.State {
+		case StateIdle, StateReceiving:
+			if d.spread > 0 {
+				b.Worst += d.spread
+				b.Rule += fmt.Sprintf(", + spread up to %v", d.spread)
+			}
+		case StateConnecting:
+			if d.connect < b.Worst {
+				b.Worst, b.Slack = d.connect, 0
+				b.Rule = fmt.Sprintf("dial deadline %v", d.connect)
+			}
+		}
+		p.Bounds = append(p.Bounds, b)
+	}
+	platformPlan(&p)
+	return p
+}

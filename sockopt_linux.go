@@ -1,0 +1,89 @@
+package flatline
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func supported() error { return nil }
+
+// setOptions sets s on a Linux TCP socket: the keepalive values first, then
+// SO_KEEPALIVE (which arms the timer), then TCP_USER_TIMEOUT and TCP_SYNCNT
+// when non-zero. Seconds and milliseconds come from the Settings' whole
+// values: Config.Validate has made sure they are whole.
+func setOptions(fd uintptr, s Settings) error {
+	f := int(fd)
+	opts := []struct {
+		name       string
+		level, opt int
+		value      int
+	}{
+		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, seconds(s.Idle)},
+		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, seconds(s.Interval)},
+		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, s.Count},
+		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(s.KeepAlive)},
+		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(s.UserTimeout / time.Millisecond)},
+		{"TCP_SYNCNT", unix.IPPROTO_TCP, unix.TCP_SYNCNT, s.SynCount},
+	}
+	for _, o := range opts {
+		if o.value == 0 && o.opt != unix.SO_KEEPALIVE && o.opt != unix.TCP_USER_TIMEOUT {
+			continue // zero: leave the kernel's value
+		}
+		if err := unix.SetsockoptInt(f, o.level, o.opt, o.value); err != nil {
+			return &OpError{Op: "set " + o.name, Err: os.NewSyscallError("setsockopt", err)}
+		}
+	}
+	return nil
+}
+
+func getOptions(fd uintptr) (Settings, error) {
+	f := int(fd)
+	var s Settings
+	for _, o := range []struct {
+		name       string
+		level, opt int
+		set        func(int)
+	}{
+		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, func(v int) { s.KeepAlive = v != 0 }},
+		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, func(v int) { s.Idle = time.Duration(v) * time.Second }},
+		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, func(v int) { s.Interval = time.Duration(v) * time.Second }},
+		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, func(v int) { s.Count = v }},
+		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, func(v int) { s.UserTimeout = time.Duration(v) * time.Millisecond }},
+		{"TCP_SYNCNT", unix.IPPROTO_TCP, unix.TCP_SYNCNT, func(v int) { s.SynCount = v }},
+	} {
+		v, err := unix.GetsockoptInt(f, o.level, o.opt)
+		if err != nil {
+			return Settings{}, &OpError{Op: "read " + o.name, Err: os.NewSyscallError("getsockopt", err)}
+		}
+		o.set(v)
+	}
+	return s, nil
+}
+
+// rearmKeepalive turns SO_KEEPALIVE off and on: the kernel then arms the
+// keepalive timer a full idle period from now.
+func rearmKeepalive(fd uintptr) error {
+	for _, v := range []int{0, 1} {
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE, v); err != nil {
+			return &OpError{Op: "re-arm SO_KEEPALIVE", Err: os.NewSyscallError("setsockopt", err)}
+		}
+	}
+	return nil
+}
+
+func platformPlan(*Plan) {}
+
+// connInfo is what Diagnose needs from TCP_INFO.
+type connInfo struct {
+	unacked, notsent, sndWnd uint32
+}
+
+func readConnInfo(fd uintptr) (connInfo, error) {
+	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		return connInfo{}, &OpError{Op: "read TCP_INFO", Err: os.NewSyscallError("getsockopt", err)}
+	}
+	return connInfo{unacked: ti.Unacked, notsent: ti.Notsent_bytes, sndWnd: ti.Snd_wnd}, nil
+}

@@ -1,0 +1,17 @@
+//go:build !linux && !darwin && !windows
+
+package flatline
+
+import "runtime"
+
+func supported() error {
+	return &NotSupportedError{Feature: "TCP_USER_TIMEOUT and keepalive tuning", GOOS: runtime.GOOS}
+}
+
+func setOptions(uintptr, Settings) error   { return supported() }
+func getOptions(uintptr) (Settings, error) { return Settings{}, supported() }
+func rearmKeepalive(uintptr) error         { return supported() }
+
+func platformPlan(p *Plan) {
+	p.Notes = append(p.Notes, "flatline cannot set socket options on "+runtime.GOOS+": Dialer, ListenConfig and Configure return ErrNotSupported")
+}
