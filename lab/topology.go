@@ -1,0 +1,57 @@
+package lab
+
+import (
+	"net/netip"
+	"os"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Addresses inside every topology, from 198.18.0.0/15, the RFC 2544
+// benchmarking range: traffic to them never means anything outside the lab.
+var (
+	clientAddr       = netip.MustParseAddr("198.18.1.2")
+	routerClientAddr = netip.MustParseAddr("198.18.1.1")
+	routerServerAddr = netip.MustParseAddr("198.18.2.1")
+	serverAddr       = netip.MustParseAddr("198.18.2.2")
+)
+
+// Link names: the router's ends of the two veth pairs, and the endpoints'
+// end (the same name in the client and in the server namespace).
+const (
+	routerClientLink = "cli"
+	routerServerLink = "srv"
+	endpointLink     = "eth0"
+)
+
+// tableName is the nftables table (family inet) in the router namespace.
+const tableName = Prefix + "lab"
+
+// Topology is client <-> router <-> server: three network namespaces joined
+// by two veth pairs, forwarding on in the router, IPv4 addresses from
+// 198.18.0.0/15 and default routes via the router. Faults are applied in
+// the router (nftables forward chain, link state), so the endpoints see
+// pure loss on the wire.
+type Topology struct {
+	Client, Router, Server *Namespace
+	ClientAddr, ServerAddr netip.Addr // the endpoints' addresses
+
+	id       string          // "<pid>-<random>", shared by the three names
+	routerNS *os.File        // kept open: netlink and nftables handles use it
+	router   *netlink.Handle // netlink in the router namespace
+	closed   bool
+}
+
+// Fault is a network fault the router can apply at a known instant.
+type Fault string
+
+// Faults applied by Topology.Apply.
+const (
+	Blackhole Fault = "blackhole"   // drop everything both ways: a partition
+	OneWayOut Fault = "one-way-out" // drop client -> server
+	OneWayIn  Fault = "one-way-in"  // drop server -> client
+	LinkDown  Fault = "link-down"   // the router's link to the server is down
+)
+
+// Faults lists the faults Topology.Apply knows.
+func Faults() []Fault { return []Fault{Blackhole, OneWayOut, OneWayIn, LinkDown} }
