@@ -130,7 +130,7 @@ func (c Config) derive() (derived, error) {
 	case t >= 3*time.Second:
 		budgetCount = 2
 	}
-	if c.Count > 0 && c.UserTimeout == 0 {
+	if c.Count > 0 {
 		budgetCount = c.Count
 	}
 
@@ -141,6 +141,17 @@ func (c Config) derive() (derived, error) {
 	vs := int(v / time.Second)
 
 	i := c.Idle
+	if c.UserTimeout > 0 && c.Idle == 0 {
+		// The user timeout sizes the keepalive chain: probes within it,
+		// idle whatever is left, so that it equals Idle + Count·Interval
+		// to within one interval.
+		if c.Interval == 0 {
+			us := int(c.UserTimeout / time.Second)
+			v = time.Duration(max(1, us/(budgetCount+3))) * time.Second
+			vs = int(v / time.Second)
+		}
+		i = max(time.Second, (c.UserTimeout-time.Duration(budgetCount)*v+time.Second-1).Truncate(time.Second))
+	}
 	if i == 0 {
 		// Half of what the probes leave goes to idle, the rest to spread;
 		// idle relatively prime to the interval where the budget allows.

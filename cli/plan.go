@@ -1,11 +1,189 @@
 package cli
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/spf13/cobra"
 )
 
+// planFlags are the flags of `flatline plan`.
+type planFlags struct {
+	cfg  flatline.Config
+	json bool
+}
+
 func newPlanCmd() *cobra.Command {
-	return &cobra.Command{Use: "plan", RunE: func(*cobra.Command, []string) error { return errors.New("plan is not built yet") }}
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show the socket settings a timeout derives and the worst case per connection state",
+		Long: `plan derives keepalive, TCP_USER_TIMEOUT and connect settings from one
+timeout (the longest a dead peer may go unnoticed) and shows, for every state a
+connection can be in, the worst case to notice a silent peer, beside what Go's
+default net.Dialer and Linux's defaults give for the same states.`,
+		Example: `  flatline plan --timeout 30s
+  flatline plan --timeout 10s --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runPlan(cmd.OutOrStdout(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.DurationVar(&f.cfg.Timeout, "timeout", flatline.DefaultTimeout, "longest a dead peer may go unnoticed")
+	fl.DurationVar(&f.cfg.Idle, "idle", 0, "override TCP_KEEPIDLE (whole seconds; 0 derives it)")
+	fl.DurationVar(&f.cfg.Interval, "interval", 0, "override TCP_KEEPINTVL (whole seconds; 0 derives it)")
+	fl.IntVar(&f.cfg.Count, "count", 0, "override TCP_KEEPCNT (0 derives it)")
+	fl.DurationVar(&f.cfg.UserTimeout, "user-timeout", 0, "override TCP_USER_TIMEOUT (0 derives it)")
+	fl.DurationVar(&f.cfg.ConnectTimeout, "connect-timeout", 0, "override the dial deadline (0 means --timeout)")
+	fl.DurationVar(&f.cfg.Spread, "spread", 0, "override the keepalive spread (0 derives it, -1ns turns it off)")
+	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
+	return cmd
+}
+
+// planReport is what `flatline plan` prints, for people and as JSON.
+type planReport struct {
+	TimeoutS        float64       `json:"timeout_s"`
+	Settings        settingsJSON  `json:"settings"`
+	ConnectTimeoutS float64       `json:"connect_timeout_s"`
+	SpreadS         float64       `json:"spread_s"`
+	States          []stateReport `json:"states"`
+	Notes           []string      `json:"notes"`
+}
+
+type settingsJSON struct {
+	KeepAlive     bool    `json:"keepalive"`
+	IdleS         float64 `json:"idle_s"`
+	IntervalS     float64 `json:"interval_s"`
+	Count         int     `json:"count"`
+	UserTimeoutMS int64   `json:"user_timeout_ms"`
+}
+
+type stateReport struct {
+	State        flatline.State `json:"state"`
+	Flatline     boundJSON      `json:"flatline"`
+	GoDefault    boundJSON      `json:"go_default"`
+	LinuxDefault boundJSON      `json:"linux_default"`
+}
+
+// boundJSON is a flatline.Bound for programs: worst_s is null for never.
+type boundJSON struct {
+	WorstS     *float64 `json:"worst_s"`
+	SlackS     float64  `json:"slack_s"`
+	LostProbes int      `json:"lost_probes"`
+	Rule       string   `json:"rule"`
+	b          flatline.Bound
+}
+
+func newBoundJSON(b flatline.Bound) boundJSON {
+	j := boundJSON{SlackS: b.Slack.Seconds(), LostProbes: b.LostProbes, Rule: b.Rule, b: b}
+	if !b.Never {
+		w := b.Worst.Seconds()
+		j.WorstS = &w
+	}
+	return j
+}
+
+func newPlanReport(cfg flatline.Config) (planReport, error) {
+	p, err := cfg.Plan()
+	if err != nil {
+		return planReport{}, usageError{err}
+	}
+	host, err := flatline.ReadHost()
+	if err != nil {
+		host = flatline.LinuxDefaults()
+	}
+	goDefault := flatline.GoDialerSettings().Bounds(host)
+	linuxDefault := host.DefaultSettings().Bounds(host)
+	r := planReport{
+		TimeoutS: p.Timeout.Seconds(),
+		Settings: settingsJSON{
+			KeepAlive:     p.Settings.KeepAlive,
+			IdleS:         p.Settings.Idle.Seconds(),
+			IntervalS:     p.Settings.Interval.Seconds(),
+			Count:         p.Settings.Count,
+			UserTimeoutMS: p.Settings.UserTimeout.Milliseconds(),
+		},
+		ConnectTimeoutS: p.ConnectTimeout.Seconds(),
+		SpreadS:         p.Spread.Seconds(),
+		Notes:           append([]string{}, p.Notes...),
+	}
+	for i, b := range p.Bounds {
+		r.States = append(r.States, stateReport{
+			State:        b.State,
+			Flatline:     newBoundJSON(b),
+			GoDefault:    newBoundJSON(goDefault[i]),
+			LinuxDefault: newBoundJSON(linuxDefault[i]),
+		})
+	}
+	return r, nil
+}
+
+func runPlan(w io.Writer, f planFlags) error {
+	r, err := newPlanReport(f.cfg)
+	if err != nil {
+		return err
+	}
+	if f.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.writeTable(w)
+}
+
+func (r planReport) writeTable(w io.Writer) error {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	fmt.Fprintf(w, "flatline plan: a dead peer is noticed within %v\n\n", sec(r.TimeoutS))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "socket option\tvalue\n")
+	fmt.Fprintf(tw, "SO_KEEPALIVE\t%v\n", onOff(r.Settings.KeepAlive))
+	fmt.Fprintf(tw, "TCP_KEEPIDLE\t%v\n", sec(r.Settings.IdleS))
+	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", sec(r.Settings.IntervalS))
+	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
+	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeoutMS)
+	fmt.Fprintf(tw, "dial deadline\t%v\n", sec(r.ConnectTimeoutS))
+	if r.SpreadS > 0 {
+		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))
+	} else {
+		fmt.Fprintf(tw, "keepalive spread\toff\n")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nworst case to notice a silent peer (+ kernel timer slack)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "state\tflatline\tlost probes ok\tGo net.Dialer (15s/15s/9)\tLinux default\n")
+	for _, s := range r.States {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.State, s.Flatline.b, lostProbes(s.State, s.Flatline.b), s.GoDefault.b, s.LinuxDefault.b)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nwhy (flatline):\n")
+	for _, s := range r.States {
+		fmt.Fprintf(w, "  %-14s %s\n", s.State, s.Flatline.Rule)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func lostProbes(s flatline.State, b flatline.Bound) string {
+	if b.Never || (s != flatline.StateIdle && s != flatline.StateReceiving) {
+		return "-"
+	}
+	return fmt.Sprint(b.LostProbes)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

@@ -36,12 +36,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errSilent):
 		return 1
 	default:
+		fmt.Fprintf(stderr, "error: %v\n", err)
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "flatline: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "flatline: %v\n", err)
 		return 1
 	}
 }
