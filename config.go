@@ -150,7 +150,7 @@ func (c Config) derive() (derived, error) {
 			v = time.Duration(max(1, us/(budgetCount+3))) * time.Second
 			vs = int(v / time.Second)
 		}
-		i = max(time.Second, (c.UserTimeout-time.Duration(budgetCount)*v+time.Second-1).Truncate(time.Second))
+		i = max(time.Second, (c.UserTimeout - time.Duration(budgetCount)*v + time.Second - 1).Truncate(time.Second))
 	}
 	if i == 0 {
 		// Half of what the probes leave goes to idle, the rest to spread;
