@@ -1,0 +1,58 @@
+package lab
+
+import "time"
+
+// Options configure a lab run. The zero value is not enough: Endpoint must
+// say how to start the server endpoint process.
+type Options struct {
+	// Timeout is T, the promise under test. Zero means 3 s.
+	Timeout time.Duration
+	// Cells to run; nil means Matrix(false, "").
+	Cells []Cell
+	// Cap is how long a cell waits for an error after its fault. Zero
+	// means 10 × Timeout: long enough that a "never" is not merely slow.
+	Cap time.Duration
+	// Parallel is how many cells run at once, each in its own namespaces.
+	// Zero means all of them: cells mostly wait.
+	Parallel int
+	// Endpoint is the argv that starts a server endpoint: a program that
+	// calls RunEndpoint when EndpointEnv is set (the flatline binary's
+	// hidden "lab endpoint" command, or a test binary's TestMain).
+	Endpoint []string
+	// Progress, if set, is called after each cell with the number done.
+	Progress func(done, total int, last CellResult)
+}
+
+// Result is a whole run, data first: the table, the summary, the JSON and
+// the chart are all made from it.
+type Result struct {
+	TimeoutS float64      `json:"timeout_s"`
+	Kernel   string       `json:"kernel"`
+	Cells    []CellResult `json:"cells"`
+}
+
+// CellResult is one measured cell. Times are seconds from the fault
+// instant (for connect, from the dial).
+type CellResult struct {
+	Workload  Workload   `json:"workload"`
+	Fault     Fault      `json:"fault"`
+	Config    ConfigName `json:"config"`
+	ExpectedS *float64   `json:"expected_s"` // the promise (Bound.Worst); null: nothing promised (never)
+	DetectedS *float64   `json:"detected_s"` // the first error; null: none within the cap
+	CapS      float64    `json:"cap_s"`
+	Error     string     `json:"error"` // the application's first error, "" if none
+	Cause     string     `json:"cause"` // flatline.Diagnose of that error
+	Verdict   string     `json:"verdict"`
+
+	// For people: the bound's slack and rule, not part of the JSON schema.
+	SlackS float64 `json:"-"`
+	Rule   string  `json:"-"`
+}
+
+// Cell returns the cell this result measured.
+func (r CellResult) Cell() Cell { return Cell{Workload: r.Workload, Fault: r.Fault, Config: r.Config} }
+
+func seconds(d time.Duration) *float64 {
+	s := d.Seconds()
+	return &s
+}

@@ -1,0 +1,420 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"golang.org/x/sys/unix"
+)
+
+// Run measures every cell of opts in parallel, each in a topology of its
+// own, and returns the results in the order of opts.Cells. Every namespace
+// it made is gone when it returns, also when ctx is canceled (SIGINT): the
+// cells not yet measured are then missing from the result and the error
+// is ctx's.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if len(opts.Endpoint) == 0 {
+		return nil, errors.New("lab: Options.Endpoint is empty: nothing to start the server endpoint with")
+	}
+	if os.Geteuid() != 0 {
+		return nil, &UnsupportedError{Feature: "root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces"}
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 3 * time.Second
+	}
+	if _, err := (flatline.Config{Timeout: opts.Timeout}).Plan(); err != nil {
+		return nil, err
+	}
+	if opts.Cap == 0 {
+		opts.Cap = 10 * opts.Timeout
+	}
+	if opts.Cells == nil {
+		opts.Cells, _ = Matrix(false, "")
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = len(opts.Cells)
+	}
+	if _, err := Sweep(); err != nil {
+		return nil, err
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	res := &Result{TimeoutS: opts.Timeout.Seconds(), Kernel: unix.ByteSliceToString(uts.Release[:])}
+
+	results := make([]CellResult, len(opts.Cells))
+	ran := make([]bool, len(opts.Cells))
+	errs := make([]error, len(opts.Cells))
+	sem := make(chan struct{}, opts.Parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i, cell := range opts.Cells {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			r, err := runCell(ctx, opts, cell)
+			if ctx.Err() != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			results[i], ran[i], errs[i] = r, true, err
+			done++
+			if opts.Progress != nil {
+				opts.Progress(done, len(opts.Cells), r)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if ran[i] {
+			res.Cells = append(res.Cells, results[i])
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res, errors.Join(errs...)
+}
+
+// event is the application's first error and when it came.
+type event struct {
+	at  time.Time
+	err error
+}
+
+// runCell builds a topology, starts the server endpoint and the client's
+// workload, applies the fault and waits for the first error or the cap.
+func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
+	t := opts.Timeout
+	r := CellResult{Workload: cell.Workload, Fault: cell.Fault, Config: cell.Config, CapS: opts.Cap.Seconds()}
+	fail := func(err error) (CellResult, error) {
+		r.Verdict = "error"
+		r.Error = err.Error()
+		return r, fmt.Errorf("lab: cell %s: %w", cell.Name(), err)
+	}
+
+	topo, err := New(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer topo.Close()
+
+	// The promise, from the client namespace's own defaults.
+	var host flatline.Host
+	if err := topo.Client.Do(func() error {
+		var err error
+		host, err = flatline.ReadHost()
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	expectNever, deadline := expect(&r, cell, t, host)
+
+	server, err := startEndpoint(ctx, topo, opts.Endpoint, cell, t)
+	if err != nil {
+		return fail(err)
+	}
+	defer server.stop()
+
+	dial, err := dialer(cell.Config, t)
+	if err != nil {
+		return fail(err)
+	}
+	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(endpointPort))
+	cellCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var conn net.Conn
+	first := make(chan event, 3)
+	var start time.Time
+	if cell.Workload == Connect {
+		if err := topo.Apply(cell.Fault); err != nil {
+			return fail(err)
+		}
+		dctx, dcancel := context.WithTimeout(cellCtx, opts.Cap)
+		defer dcancel()
+		start = time.Now()
+		err := topo.Client.Do(func() error {
+			var err error
+			conn, err = dial(dctx, "tcp", addr)
+			return err
+		})
+		if err == nil {
+			conn.Close()
+			return fail(errors.New("dial through a cut path succeeded"))
+		}
+		if dctx.Err() == nil { // not merely the cap running out
+			first <- event{time.Now(), err}
+		}
+	} else {
+		if err := topo.Client.Do(func() error {
+			var err error
+			conn, err = dial(cellCtx, "tcp", addr)
+			return err
+		}); err != nil {
+			return fail(fmt.Errorf("dial before the fault: %w", err))
+		}
+		defer conn.Close()
+		ready := startWorkload(cellCtx, conn, cell.Workload, first)
+		select {
+		case <-ready:
+		case e := <-first:
+			return fail(fmt.Errorf("workload before the fault: %w", e.err))
+		case <-time.After(10 * time.Second):
+			return fail(errors.New("workload not steady within 10s"))
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		}
+		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t); err != nil {
+			return fail(err)
+		}
+	}
+
+	timer := time.NewTimer(opts.Cap - time.Since(start))
+	defer timer.Stop()
+	var detected *time.Duration
+	select {
+	case e := <-first:
+		d := e.at.Sub(start)
+		detected = &d
+		r.DetectedS = seconds(d)
+		r.Error = e.err.Error()
+		r.Cause = flatline.Diagnose(conn, e.err).String()
+	case <-timer.C:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	r.Verdict = verdict(cell.Fault, expectNever, deadline, detected)
+	return r, nil
+}
+
+// expect fills the expected column and returns what the verdict compares
+// with: the bound's deadline (Worst + Slack) plus one workload period, since
+// the first unacknowledged send may come up to one period after the fault.
+func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration) {
+	state := cell.Workload.State()
+	if cell.Fault == PeerFrozen {
+		// The peer's kernel still answers: only a closed window counts.
+		switch state {
+		case flatline.StateIdle, flatline.StateReceiving:
+			r.Rule = "the frozen peer's kernel answers every probe"
+			return true, 0
+		}
+		state = flatline.StateClosedWindow
+	}
+	if cell.Fault == Blip {
+		r.Rule = "a blip shorter than one probe interval must not kill"
+		return true, 0
+	}
+	b, err := cell.Config.Bound(t, state, host)
+	if err != nil || b.Never {
+		r.Rule = b.Rule
+		return true, 0
+	}
+	r.ExpectedS = seconds(b.Worst)
+	r.SlackS = b.Slack.Seconds()
+	r.Rule = b.Rule
+	d, _ := b.Deadline()
+	if state == flatline.StateSending {
+		d += period
+	}
+	return false, d
+}
+
+// blipLength is shorter than the keepalive interval of every configuration
+// that promises to tolerate a lost probe at t.
+func blipLength(t time.Duration) time.Duration {
+	iv := storySettings(t, false).Interval
+	if s, err := Flatline.Settings(t); err == nil && s.Interval < iv {
+		iv = s.Interval
+	}
+	return iv * 8 / 10
+}
+
+// applyFault applies f and returns its instant.
+func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, t time.Duration) (time.Time, error) {
+	switch f {
+	case PeerFrozen:
+		err := server.signal(syscall.SIGSTOP)
+		return time.Now(), err
+	case Reset:
+		err := server.signal(syscall.SIGUSR1)
+		return time.Now(), err
+	case PeerReboot:
+		if err := topo.Apply(Blackhole); err != nil {
+			return time.Time{}, err
+		}
+		at := time.Now()
+		server.stop()
+		// The peer is back (without the connection) well before any
+		// configuration's first probe or retransmission gives up.
+		time.AfterFunc(min(t/4, 500*time.Millisecond), func() { topo.Heal() })
+		return at, nil
+	case Blip:
+		if err := topo.Apply(Blackhole); err != nil {
+			return time.Time{}, err
+		}
+		at := time.Now()
+		time.AfterFunc(blipLength(t), func() { topo.Heal() })
+		return at, nil
+	default:
+		err := topo.Apply(f)
+		return time.Now(), err
+	}
+}
+
+// startWorkload runs the client side of w on conn and reports the first
+// error on first. ready closes when the workload is steady, the moment to
+// apply the fault.
+func startWorkload(ctx context.Context, conn net.Conn, w Workload, first chan<- event) <-chan struct{} {
+	report := func(err error) {
+		if err != nil && ctx.Err() == nil {
+			select {
+			case first <- event{time.Now(), err}:
+			default:
+			}
+		}
+	}
+	ready := make(chan struct{})
+	steady := func(d time.Duration) {
+		time.AfterFunc(d, func() { close(ready) })
+	}
+	// Every workload reads: a dead connection fails a blocked Read.
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				report(err)
+				return
+			}
+		}
+	}()
+	writeEvery := func(size int) {
+		buf := make([]byte, size)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if _, err := conn.Write(buf); err != nil {
+				report(err)
+				return
+			}
+		}
+	}
+	switch w {
+	case Sending:
+		go writeEvery(sendChunk)
+		steady(10 * period)
+	case Replication:
+		go writeEvery(recordSize)
+		steady(10 * period)
+	case Receiving:
+		steady(10 * period)
+	case ZeroWindow:
+		// Write until a write blocks for 200 ms: the peer's window and our
+		// send buffer are full. Then keep one write blocked.
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+				_, err := conn.Write(buf)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					break
+				}
+				if err != nil {
+					report(err)
+					return
+				}
+			}
+			conn.SetWriteDeadline(time.Time{})
+			close(ready)
+			_, err := conn.Write(buf)
+			report(err)
+		}()
+	default:
+		steady(300 * time.Millisecond)
+	}
+	return ready
+}
+
+// endpoint is a running server endpoint process.
+type endpoint struct {
+	cmd  *exec.Cmd
+	once sync.Once
+}
+
+// startEndpoint starts the server endpoint process in the server namespace
+// and waits for its "ready".
+func startEndpoint(ctx context.Context, topo *Topology, argv []string, cell Cell, t time.Duration) (*endpoint, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %s", EndpointEnv, cell.Workload, cell.Config, t))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	// Forked from a thread inside the server namespace: the child is born
+	// there.
+	if err := topo.Server.Do(cmd.Start); err != nil {
+		return nil, fmt.Errorf("start endpoint %s: %w", argv[0], err)
+	}
+	e := &endpoint{cmd: cmd}
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- s
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case s := <-line:
+		if strings.TrimSpace(s) != "ready" {
+			e.stop()
+			return nil, fmt.Errorf("endpoint %s did not start (said %q)", argv[0], s)
+		}
+	case <-time.After(10 * time.Second):
+		e.stop()
+		return nil, errors.New("endpoint not ready within 10s")
+	case <-ctx.Done():
+		e.stop()
+		return nil, ctx.Err()
+	}
+	return e, nil
+}
+
+func (e *endpoint) signal(sig syscall.Signal) error {
+	if err := e.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal endpoint: %w", err)
+	}
+	return nil
+}
+
+// stop kills the endpoint (a frozen one too) and reaps it.
+func (e *endpoint) stop() {
+	e.once.Do(func() {
+		e.cmd.Process.Kill()
+		e.cmd.Wait()
+	})
+}
