@@ -1,0 +1,39 @@
+package storm_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/flatline-dev/flatline/storm"
+)
+
+// Which bucket does a timer land in? At HZ=250 a keepalive 3 s ahead is
+// rounded to 256 ms, one 20 s ahead to 2.048 s.
+func ExampleWheel_Granularity() {
+	w := storm.Wheel{HZ: 250}
+	for _, d := range []time.Duration{time.Second, 3 * time.Second, 20 * time.Second} {
+		fmt.Println(d, "→", w.Granularity(d))
+	}
+	// Output:
+	// 1s → 32ms
+	// 3s → 256ms
+	// 20s → 2.048s
+}
+
+// 1000 connections made together with keepalive 3s/1s: without spreading
+// they all probe in one tick; arming them over 3 s of golden-ratio delays
+// brings the worst burst down to the wheel's floor.
+func ExampleModel_Run() {
+	k := storm.Keepalive{Idle: 3 * time.Second, Interval: time.Second, Count: 1}
+	for _, s := range []storm.Strategy{storm.Static, storm.Golden} {
+		conns, _ := storm.Conns(s, k, 3*time.Second, nil, 1000, rand.New(rand.NewPCG(1, 1)))
+		res, _ := storm.Model{Clock: storm.Clock{HZ: 250}, Horizon: 30 * time.Second}.Run(conns)
+		fmt.Printf("%s: worst burst %d\n", s, storm.WorstBurst(res.Times(), res.Tick).Probes)
+	}
+	fmt.Println("floor:", storm.Floor(1000, 256*time.Millisecond, 3*time.Second))
+	// Output:
+	// static: worst burst 1000
+	// golden: worst burst 86
+	// floor: 86
+}

@@ -1,0 +1,255 @@
+package storm
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Conn is one connection's keepalive timer as the model sees it. Times are
+// offsets from the start of a run.
+type Conn struct {
+	// Established is when the connection last received a segment before
+	// keepalive was armed (the handshake); it must not be after Arm.
+	Established time.Duration
+	// Arm is when keepalive was armed with a full Idle: SO_KEEPALIVE turned
+	// on (or off and on again). The first firing is Arm + Idle, rounded up
+	// to the timer wheel's bucket.
+	Arm time.Duration
+	// Idle is TCP_KEEPIDLE, Interval TCP_KEEPINTVL (whole seconds in the
+	// kernel; the model takes them as given).
+	Idle, Interval time.Duration
+	// Count is TCP_KEEPCNT: unanswered probes before the kernel gives up,
+	// used only when UserTimeout is zero. Zero means 1.
+	Count int
+	// UserTimeout is TCP_USER_TIMEOUT; when set it replaces Count: the
+	// connection dies at the first firing at least UserTimeout after the
+	// last receive with a probe out.
+	UserTimeout time.Duration
+}
+
+// Clock ties a run's time zero to the kernel's jiffies, which decide where
+// bucket boundaries fall. The zero Clock puts time zero on a tick at jiffy
+// zero: right for comparing strategies, off by up to a bucket for a single
+// burst's position.
+type Clock struct {
+	HZ int
+	// Jiffies is the jiffies value of the last tick at or before time zero.
+	Jiffies int64
+	// SinceTick is how long after that tick time zero is, in [0, 1 jiffy).
+	SinceTick time.Duration
+}
+
+func (c Clock) wheel() Wheel { return Wheel{HZ: c.HZ} }
+
+func (c Clock) jiffyAt(t time.Duration) int64 {
+	j := c.wheel().Jiffy()
+	x := t + c.SinceTick
+	q := int64(x / j)
+	if x < 0 && x%j != 0 {
+		q--
+	}
+	return c.Jiffies + q
+}
+
+func (c Clock) timeOf(jiffy int64) time.Duration {
+	return time.Duration(jiffy-c.Jiffies)*c.wheel().Jiffy() - c.SinceTick
+}
+
+// Policer is a token bucket in the path, as nftables "limit rate over R/second
+// burst B packets" drops: it holds Burst packets and refills at PerSecond.
+// Probes and their answers both pass it.
+type Policer struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Model predicts when the kernel sends keepalive probes for a set of
+// healthy connections (every probe answered within the same tick unless a
+// Policer drops it or its answer).
+type Model struct {
+	Clock Clock
+	// Horizon is how long to simulate from time zero.
+	Horizon time.Duration
+	// Police, when set, drops probes and answers over its rate: dropped
+	// probes lead to retries and possibly false deaths.
+	Police *Policer
+}
+
+// Probe is one keepalive probe the model predicts.
+type Probe struct {
+	Conn int           // index into the connections given to Run
+	At   time.Duration // when the probe leaves, from time zero (a tick)
+	Lost bool          // the probe or its answer was dropped by the policer
+}
+
+// Result is a model run: every probe in time order and which connections
+// the kernel declares dead.
+type Result struct {
+	Probes []Probe
+	// Dead holds, per connection, when it was declared dead (ETIMEDOUT), or
+	// -1 when it survived the horizon.
+	Dead []time.Duration
+	// Tick is the length of one jiffy: the unit of Worst.
+	Tick time.Duration
+}
+
+// ErrBadConn reports a connection the model cannot run.
+var ErrBadConn = errors.New("storm: bad connection")
+
+type timer struct {
+	conn      int
+	at        int64 // next firing, jiffies
+	lastRcv   int64
+	probesOut int
+	idle, ivl int64
+	count     int
+	user      int64
+	probe     int // index in Result.Probes of the probe awaiting an answer
+}
+
+type timerHeap []*timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].conn < h[j].conn
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(*timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Run simulates the keepalive timers of conns (tcp_keepalive_timer in
+// net/ipv4/tcp_timer.c) on the timer wheel until the horizon. At a firing:
+// if the time since the last receive is at least Idle, the connection
+// either dies (Count probes or UserTimeout exceeded) or sends a probe and
+// re-arms Interval later; otherwise it re-arms for the rest of Idle. An
+// answered probe resets the last receive to the probe's tick. Within a tick
+// all probes pass the policer first, then their answers, in connection
+// order.
+func (m Model) Run(conns []Conn) (Result, error) {
+	w := m.Clock.wheel()
+	res := Result{Dead: make([]time.Duration, len(conns)), Tick: w.Jiffy()}
+	h := make(timerHeap, 0, len(conns))
+	for i, c := range conns {
+		res.Dead[i] = -1
+		if c.Idle <= 0 || c.Interval <= 0 || c.Established > c.Arm {
+			return Result{}, fmt.Errorf("%w %d: idle %v, interval %v, established %v after arm %v", ErrBadConn, i, c.Idle, c.Interval, c.Established, c.Arm)
+		}
+		cnt := c.Count
+		if cnt <= 0 {
+			cnt = 1
+		}
+		armed := m.Clock.jiffyAt(c.Arm)
+		t := &timer{
+			conn: i, lastRcv: m.Clock.jiffyAt(c.Established),
+			idle: w.Jiffies(c.Idle), ivl: w.Jiffies(c.Interval), count: cnt,
+			user: w.Jiffies(c.UserTimeout),
+		}
+		t.at = w.Expiry(armed, t.idle)
+		h = append(h, t)
+	}
+	heap.Init(&h)
+	end := m.Clock.jiffyAt(m.Horizon)
+	tokens, last := 0.0, int64(0)
+	if m.Police != nil {
+		tokens, last = float64(m.Police.Burst), m.Clock.jiffyAt(0)
+	}
+	take := func(now int64) bool {
+		if m.Police == nil {
+			return true
+		}
+		tokens += float64(now-last) * m.Police.PerSecond / float64(w.hz())
+		last = now
+		if tokens > float64(m.Police.Burst) {
+			tokens = float64(m.Police.Burst)
+		}
+		if tokens >= 1 {
+			tokens--
+			return true
+		}
+		return false
+	}
+	var batch []*timer // probes sent in the current tick, awaiting answers
+	flush := func() {
+		for _, t := range batch {
+			if take(t.at) {
+				t.lastRcv = t.at
+				t.probesOut = 0
+			} else {
+				res.Probes[t.probe].Lost = true
+			}
+		}
+		for _, t := range batch {
+			t.at = w.Expiry(t.at, t.ivl)
+			heap.Push(&h, t)
+		}
+		batch = batch[:0]
+	}
+	for h.Len() > 0 || len(batch) > 0 {
+		if h.Len() == 0 {
+			flush()
+			continue
+		}
+		t := heap.Pop(&h).(*timer)
+		if len(batch) > 0 && t.at != batch[0].at {
+			heap.Push(&h, t)
+			flush()
+			continue
+		}
+		if t.at > end {
+			break
+		}
+		elapsed := t.at - t.lastRcv
+		if elapsed < t.idle {
+			t.at = w.Expiry(t.at, t.idle-elapsed)
+			heap.Push(&h, t)
+			continue
+		}
+		if (t.user > 0 && elapsed >= t.user && t.probesOut > 0) || (t.user == 0 && t.probesOut >= t.count) {
+			res.Dead[t.conn] = m.Clock.timeOf(t.at)
+			continue
+		}
+		t.probesOut++
+		p := Probe{Conn: t.conn, At: m.Clock.timeOf(t.at)}
+		if !take(t.at) {
+			p.Lost = true
+			res.Probes = append(res.Probes, p)
+			t.at = w.Expiry(t.at, t.ivl)
+			heap.Push(&h, t)
+			continue
+		}
+		t.probe = len(res.Probes)
+		res.Probes = append(res.Probes, p)
+		batch = append(batch, t)
+	}
+	return res, nil
+}
+
+// FalseDead counts connections declared dead although the peer was alive.
+func (r Result) FalseDead() int {
+	n := 0
+	for _, d := range r.Dead {
+		if d >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Times returns the probe times.
+func (r Result) Times() []time.Duration {
+	ts := make([]time.Duration, len(r.Probes))
+	for i, p := range r.Probes {
+		ts[i] = p.At
+	}
+	return ts
+}
