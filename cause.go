@@ -140,16 +140,20 @@ func timedOutCause(c net.Conn) Cause {
 	return classifyTimeout(info)
 }
 
-// classifyTimeout is the pure part of timedOutCause: data in flight means
-// retransmission gave up; unsent data behind a zero window means the
-// closed-window rule; otherwise keepalive.
+// classifyTimeout is the pure part of timedOutCause. When the kernel gives
+// up it purges the write queue (tcp_done_with_error), so unacked and
+// notsent read zero afterwards; what survives is the retransmission count
+// (retransmission gave up), the probe count (keepalive or, behind a zero
+// send window, persist probes) and the send window.
 func classifyTimeout(i connInfo) Cause {
 	switch {
-	case i.unacked > 0:
+	case i.retransmits > 0 || i.unacked > 0:
 		return CauseUnacked
-	case i.notsent > 0 && i.sndWnd == 0:
+	case i.sndWnd == 0 && (i.probes > 0 || i.notsent > 0):
 		return CauseClosedWindow
-	default:
+	case i.probes > 0:
 		return CauseKeepalive
+	default:
+		return CauseKernelTimeout
 	}
 }

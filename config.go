@@ -16,8 +16,9 @@ const NoSpread time.Duration = -1
 // Limits of the derivation and of the kernel.
 const (
 	// MinTimeout is the shortest Timeout: keepalive idle and interval are
-	// whole seconds, so one probe and its interval take 2 s.
-	MinTimeout = 2 * time.Second
+	// whole seconds, so idle 1 s and two probes 1 s apart take 3 s, the
+	// least that tolerates one lost probe.
+	MinTimeout = 3 * time.Second
 	// MaxTimeout is the longest Timeout flatline derives and checks.
 	MaxTimeout = 24 * time.Hour
 
@@ -34,7 +35,7 @@ type Config struct {
 	// Timeout is the longest a dead peer may go unnoticed, whatever the
 	// connection is doing: idle, sending, receiving, waiting on a closed
 	// window or connecting. Zero means DefaultTimeout (30 s). At least
-	// MinTimeout (2 s), at most MaxTimeout (24 h).
+	// MinTimeout (3 s), at most MaxTimeout (24 h).
 	Timeout time.Duration
 
 	// Idle sets TCP_KEEPIDLE (darwin: TCP_KEEPALIVE): how long a connection
@@ -48,14 +49,17 @@ type Config struct {
 
 	// Count sets TCP_KEEPCNT: how many unanswered probes end the
 	// connection, at most 127. Zero means derive it: 3 from a 10 s Timeout
-	// (two lost probes tolerated), 2 from 3 s, else 1.
+	// (two lost probes tolerated), else 2.
 	Count int
 
 	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
 	// TCP_RXT_CONNDROPTIME, windows: TCP_MAXRT, whole seconds rounded up):
-	// how long sent data may stay unacknowledged. On Linux it also replaces
-	// Count, so it must equal Idle + Count·Interval to within one interval.
-	// Zero means exactly Idle + Count·Interval.
+	// how long sent data may stay unacknowledged, counted from the first
+	// retransmission (one RTO, at least 200 ms, after the first
+	// unacknowledged send). On Linux it also replaces Count for keepalive,
+	// so it must lie in (Idle + (Count-1)·Interval, Idle + Count·Interval].
+	// Zero means Idle + Count·Interval − 200 ms: sending then ends when an
+	// idle connection does (Count 1: Idle + Interval).
 	UserTimeout time.Duration
 
 	// ConnectTimeout bounds a dial: the deadline of the dial (as
@@ -122,13 +126,10 @@ func (c Config) derive() (derived, error) {
 	}
 	secs := int(t / time.Second)
 
-	// Probes tolerated: two lost from 10 s, one from 3 s.
-	budgetCount := 1
-	switch {
-	case t >= 10*time.Second:
+	// Probes tolerated: two lost from 10 s, one below.
+	budgetCount := 2
+	if t >= 10*time.Second {
 		budgetCount = 3
-	case t >= 3*time.Second:
-		budgetCount = 2
 	}
 	if c.Count > 0 {
 		budgetCount = c.Count
@@ -176,6 +177,9 @@ func (c Config) derive() (derived, error) {
 	u := c.UserTimeout
 	if u == 0 {
 		u = i + time.Duration(count)*v
+		if count > 1 {
+			u -= minRTO // it counts from the first retransmission
+		}
 	}
 	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
 
@@ -250,7 +254,7 @@ func (c Config) checkFields() error {
 	}
 	if c.Timeout != 0 && c.Timeout < MinTimeout {
 		return configErr("Timeout",
-			"Timeout %v is shorter than %v: keepalive idle and interval are whole seconds, so one probe and its interval take 2 s; use at least %v",
+			"Timeout %v is shorter than %v: keepalive idle and interval are whole seconds, and 3 s is the least that tolerates a lost probe; use at least %v",
 			c.Timeout, MinTimeout, MinTimeout)
 	}
 	if c.Timeout > MaxTimeout {

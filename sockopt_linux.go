@@ -78,6 +78,7 @@ func platformPlan(*Plan) {}
 // connInfo is what Diagnose needs from TCP_INFO.
 type connInfo struct {
 	unacked, notsent, sndWnd uint32
+	retransmits, probes      uint8
 }
 
 func readConnInfo(fd uintptr) (connInfo, error) {
@@ -85,5 +86,11 @@ func readConnInfo(fd uintptr) (connInfo, error) {
 	if err != nil {
 		return connInfo{}, &OpError{Op: "read TCP_INFO", Err: os.NewSyscallError("getsockopt", err)}
 	}
-	return connInfo{unacked: ti.Unacked, notsent: ti.Notsent_bytes, sndWnd: ti.Snd_wnd}, nil
+	return connInfo{
+		unacked:     ti.Unacked,
+		notsent:     ti.Notsent_bytes,
+		sndWnd:      ti.Snd_wnd,
+		retransmits: ti.Retransmits,
+		probes:      ti.Probes,
+	}, nil
 }

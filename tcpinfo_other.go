@@ -7,6 +7,7 @@ import "runtime"
 // connInfo is what Diagnose reads from TCP_INFO on Linux.
 type connInfo struct {
 	unacked, notsent, sndWnd uint32
+	retransmits, probes      uint8
 }
 
 func readConnInfo(uintptr) (connInfo, error) {
