@@ -1,18 +1,128 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"time"
 
+	"github.com/flatline-dev/flatline/diag"
 	"github.com/spf13/cobra"
 )
 
-// newInspectCmd is a placeholder until the inspect command lands.
+// inspectFlags are the flags of `flatline inspect`.
+type inspectFlags struct {
+	opts     diag.Options
+	json     bool
+	all      bool
+	watch    time.Duration
+	count    int
+	duration time.Duration
+}
+
+// watchUnset is the --watch value meaning "not watching"; a bare --watch
+// means the default interval.
+const (
+	watchUnset   = -1
+	watchDefault = 100 * time.Millisecond
+)
+
 func newInspectCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "inspect",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("inspect is not built yet")
+	var f inspectFlags
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "Show every TCP socket's real dead-peer deadline",
+		Long: `inspect reads every TCP socket of this network namespace (or of --netns, or of
+process --pid in its own namespace) through inet_diag: state, pending timer,
+retransmissions, probes and tcp_info. It finds each socket's process through
+/proc, reads its real options with pidfd_getfd and getsockopt (root or
+CAP_SYS_PTRACE over the process; Linux 5.6), reads the namespace's TCP
+sysctls, and says for each socket how long, at worst, the kernel would take
+to notice its peer vanish now, with a verdict: ok (within --max), slow,
+never, stuck-retransmitting, or unknown when its options are unreadable.
+
+--watch prints each socket's timer transitions (keepalive → on → keepalive)
+with timestamps until interrupted, --count polls or --duration.`,
+		Example: `  flatline inspect
+  flatline inspect --pid 1234 --json
+  flatline inspect --netns blue --max 10s
+  flatline inspect --pid 1234 --watch 50ms --duration 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.all {
+				f.opts.States = diag.AllStates
+			}
+			if f.opts.PID < 0 {
+				return usagef("--pid %d: want a process id", f.opts.PID)
+			}
+			if f.opts.Max < 0 {
+				return usagef("--max %v: want a positive duration", f.opts.Max)
+			}
+			if f.watch != watchUnset {
+				if f.json {
+					return usagef("--watch prints lines for people; --json is for a single scan")
+				}
+				return runWatch(cmd, f)
+			}
+			if f.count != 0 || f.duration != 0 {
+				return usagef("--count and --duration go with --watch")
+			}
+			return runInspect(cmd, f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.opts.PID, "pid", 0, "inspect only this process's sockets, in its network namespace")
+	fl.StringVar(&f.opts.NetNS, "netns", "", "inspect this network namespace (a name under /var/run/netns, or a path)")
+	fl.DurationVar(&f.opts.Max, "max", 30*time.Second, "longest a dead peer may go unnoticed for the verdict ok")
+	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
+	fl.BoolVar(&f.all, "all", false, "include LISTEN, TIME-WAIT and SYN-RECV sockets")
+	fl.BoolVar(&f.opts.NoOptions, "no-options", false, "do not read socket options (faster; fewer verdicts)")
+	fl.DurationVar(&f.watch, "watch", watchUnset, "poll every `INTERVAL` and print timer transitions (bare --watch: 100ms)")
+	fl.Lookup("watch").NoOptDefVal = watchDefault.String()
+	fl.IntVar(&f.count, "count", 0, "with --watch: stop after this many polls")
+	fl.DurationVar(&f.duration, "duration", 0, "with --watch: stop after this long")
+	return cmd
+}
+
+func runInspect(cmd *cobra.Command, f inspectFlags) error {
+	r, err := diag.Scan(cmd.Context(), f.opts)
+	if err != nil {
+		return inspectErr(err)
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.WriteText(out)
+}
+
+func runWatch(cmd *cobra.Command, f inspectFlags) error {
+	if f.watch <= 0 {
+		return usagef("--watch %v: want a positive interval", f.watch)
+	}
+	ctx := cmd.Context()
+	if f.duration > 0 {
+		var cancel func()
+		ctx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+	out := cmd.OutOrStdout()
+	err := diag.Watch(ctx, f.opts, diag.WatchOptions{Interval: f.watch, Polls: f.count}, func(t diag.Transition) error {
+		_, err := io.WriteString(out, t.String()+"\n")
+		return err
+	})
+	return inspectErr(err)
+}
+
+// inspectErr turns a missing process into a usage error: the command line
+// named it.
+func inspectErr(err error) error {
+	if errors.Is(err, diag.ErrNoProcess) {
+		return usageError{fmt.Errorf("inspect: %w", err)}
+	}
+	return err
 }

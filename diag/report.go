@@ -1,0 +1,94 @@
+package diag
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// worse orders two sockets worst first: by verdict, then by how long they
+// would hang (never first), then by address for a stable order.
+func worse(a, b *Socket) int {
+	if c := cmp.Compare(a.Verdict.rank(), b.Verdict.rank()); c != 0 {
+		return c
+	}
+	if a.Never != b.Never {
+		if a.Never {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(b.Worst, a.Worst); c != 0 {
+		return c
+	}
+	if c := a.Local.Compare(b.Local); c != 0 {
+		return c
+	}
+	return a.Remote.Compare(b.Remote)
+}
+
+// order sorts sockets worst first, grouped by owning process: the group of
+// the process with the worst socket comes first; sockets without an owner
+// form the last group.
+func order(socks []Socket) {
+	type group struct {
+		pid   int
+		worst *Socket
+	}
+	pidOf := func(s *Socket) int {
+		if o, ok := s.Owner(); ok {
+			return o.PID
+		}
+		return -1
+	}
+	slices.SortStableFunc(socks, func(a, b Socket) int { return worse(&a, &b) })
+	rank := make(map[int]int) // pid → position of its worst socket
+	for i := range socks {
+		if _, ok := rank[pidOf(&socks[i])]; !ok {
+			rank[pidOf(&socks[i])] = i
+		}
+	}
+	slices.SortStableFunc(socks, func(a, b Socket) int {
+		pa, pb := pidOf(&a), pidOf(&b)
+		if (pa == -1) != (pb == -1) {
+			if pa == -1 {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(rank[pa], rank[pb])
+	})
+}
+
+// summarize counts sockets by verdict and by how long they would hang.
+func summarize(socks []Socket, maxWait time.Duration) Summary {
+	s := Summary{Total: len(socks), ByVerdict: make(map[Verdict]int)}
+	buckets := []HangCount{
+		{Label: "within " + maxWait.String()},
+		{Label: "up to 5m"},
+		{Label: "up to 1h"},
+		{Label: "longer"},
+		{Label: "never"},
+		{Label: "unknown"},
+	}
+	for i := range socks {
+		k := &socks[i]
+		s.ByVerdict[k.Verdict]++
+		switch {
+		case !k.Known:
+			buckets[5].Count++
+		case k.Never:
+			buckets[4].Count++
+		case k.Worst <= maxWait:
+			buckets[0].Count++
+		case k.Worst <= 5*time.Minute:
+			buckets[1].Count++
+		case k.Worst <= time.Hour:
+			buckets[2].Count++
+		default:
+			buckets[3].Count++
+		}
+	}
+	s.Hang = buckets
+	return s
+}

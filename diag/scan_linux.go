@@ -1,0 +1,180 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// Scan inspects the TCP sockets Options selects: it dumps them with
+// inet_diag in the inspected namespace, finds their owners in /proc, reads
+// their options through pidfd_getfd, reads the namespace's sysctls, and
+// judges each socket. Sockets that close and processes that exit during the
+// scan, and options it may not read, become per-socket reasons and Notes,
+// not errors. It fails when the namespace, the process or the dump cannot
+// be opened at all.
+func Scan(ctx context.Context, o Options) (*Report, error) {
+	t, err := openTarget(o)
+	if err != nil {
+		return nil, err
+	}
+	defer t.conn.Close()
+	return t.scan(ctx, o)
+}
+
+// target is an opened inspection target: a diag socket in its namespace
+// and that namespace's host settings.
+type target struct {
+	name    string
+	conn    *diagConn
+	host    flatline.Host
+	hostErr error
+}
+
+func openTarget(o Options) (*target, error) {
+	path, name := "", "current"
+	if o.PID != 0 {
+		path = "/proc/" + strconv.Itoa(o.PID) + "/ns/net"
+		name = "of pid " + strconv.Itoa(o.PID)
+		if _, err := os.Stat("/proc/" + strconv.Itoa(o.PID)); err != nil {
+			return nil, fmt.Errorf("diag: pid %d: %w", o.PID, ErrNoProcess)
+		}
+	}
+	if o.NetNS != "" {
+		p := nsPath(o.NetNS)
+		if path != "" {
+			same, err := sameFile(p, path)
+			if err != nil {
+				return nil, err
+			}
+			if !same {
+				return nil, fmt.Errorf("diag: pid %d is not in network namespace %s", o.PID, o.NetNS)
+			}
+		}
+		path, name = p, o.NetNS
+	}
+	t := &target{name: name}
+	open := func() error {
+		c, err := openDiag()
+		if err != nil {
+			return err
+		}
+		t.conn = c
+		t.host, t.hostErr = flatline.ReadHost()
+		return nil
+	}
+	if path != "" {
+		same, err := sameNetNS(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("diag: network namespace %s: %w", name, err)
+			}
+			return nil, err
+		}
+		if !same {
+			return t, inNetNS(path, open)
+		}
+	}
+	return t, open()
+}
+
+func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
+	r := &Report{Time: time.Now(), Namespace: t.name, PID: o.PID, Host: t.host, HostErr: t.hostErr, Max: o.max()}
+	if t.hostErr != nil {
+		r.Host = flatline.LinuxDefaults()
+		r.Notes = append(r.Notes, "host sysctls unreadable, assuming Linux defaults: "+t.hostErr.Error())
+	}
+
+	var own owners
+	if o.PID != 0 || !o.NoOwners {
+		var err error
+		own, err = walkOwners(o.PID)
+		if err != nil {
+			return nil, err
+		}
+		if own.unreadable > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", own.unreadable))
+		}
+	}
+
+	interrupted, err := t.conn.dump(o.states(), func(m DiagMsg) error {
+		if o.PID != 0 {
+			if _, ok := own.byInode[m.Inode]; !ok || m.Inode == 0 {
+				return nil
+			}
+		}
+		r.Sockets = append(r.Sockets, Socket{DiagMsg: m, Owners: own.byInode[m.Inode]})
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if interrupted {
+		r.Notes = append(r.Notes, "sockets came or went during the dump: the list may miss or repeat some")
+	}
+
+	var optr *optionReader
+	if !o.NoOptions {
+		optr = newOptionReader()
+		defer optr.Close()
+	}
+	gone := 0
+	for i := range r.Sockets {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s := &r.Sockets[i]
+		switch {
+		case o.NoOptions:
+			s.OptionsErr = errNotRead
+		case o.NoOwners && o.PID == 0:
+			s.OptionsErr = errNoOwners
+		case s.Inode == 0:
+			s.OptionsErr = errOrphan
+		case len(s.Owners) == 0:
+			s.OptionsErr = errNoOwner
+		default:
+			ow := s.Owners[0]
+			set, err := optr.read(ow.PID, ow.FD, s.Inode)
+			if err != nil {
+				s.OptionsErr = err
+				if errors.Is(err, ErrGone) {
+					gone++
+				}
+			} else {
+				s.Settings = &set
+			}
+		}
+		judge(s, r.Host, r.Max)
+	}
+	if gone > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
+	}
+	order(r.Sockets)
+	r.Summary = summarize(r.Sockets, r.Max)
+	return r, nil
+}
+
+var (
+	errNotRead  = errors.New("not read (Options.NoOptions)")
+	errNoOwners = errors.New("not read (Options.NoOwners)")
+	errOrphan   = errors.New("no process holds it (orphaned or TIME-WAIT)")
+	errNoOwner  = errors.New("no owning process found in /proc (another PID namespace, or fds unreadable)")
+)
+
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}

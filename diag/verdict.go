@@ -1,0 +1,179 @@
+package diag
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// stuckAfter is how many consecutive retransmission timeouts of the same
+// data make a socket stuck: one timeout is ordinary loss, two in a row
+// without an acknowledgement (≥ 600 ms at the minimum RTO) is a pattern.
+const stuckAfter = 2
+
+// traffic tells what a socket is doing, as far as the dead-peer rules go.
+func traffic(m DiagMsg) flatline.State {
+	switch {
+	case m.State == StateSynSent:
+		return flatline.StateConnecting
+	case m.Timer == TimerPersist:
+		return flatline.StateClosedWindow
+	case m.Info != nil && m.Info.HasSndWnd && m.Info.SndWnd == 0 && m.Info.NotsentBytes > 0 && m.Info.Unacked == 0:
+		return flatline.StateClosedWindow
+	case m.Timer == TimerOn, m.Info != nil && m.Info.Unacked > 0:
+		return flatline.StateSending
+	}
+	return flatline.StateIdle
+}
+
+// judge fills s's Traffic, Bound, Worst, Never, Known, Verdict and Reason
+// from what the kernel reported (s.DiagMsg), the options (s.Settings, nil
+// when unreadable) and the namespace's host settings, against max. It is
+// pure; the arithmetic is the library's (Settings.Bounds,
+// RetransmitGiveUp): this only decides which rule applies now and how much
+// of it has already passed.
+func judge(s *Socket, h flatline.Host, maxWait time.Duration) {
+	m := s.DiagMsg
+	s.Traffic = traffic(m)
+	s.Known, s.Never, s.Worst = false, false, 0
+
+	if s.Settings == nil {
+		judgeUnreadable(s, h)
+		return
+	}
+	set := *s.Settings
+	s.Bound = boundFor(set.Bounds(h), s.Traffic)
+	if s.Bound.Never {
+		s.Known, s.Never = true, true
+		s.Verdict = VerdictNever
+		s.Reason = fmt.Sprintf("%s: %s", s.Traffic, s.Bound.Rule)
+		return
+	}
+
+	var why string
+	switch s.Traffic {
+	case flatline.StateSending:
+		s.Worst, why = sendingLeft(m, h, set.UserTimeout)
+	case flatline.StateIdle:
+		s.Worst, why = keepaliveLeft(m, set, s.Bound)
+	default: // closed window, connecting: the nominal bound, an upper bound from now
+		s.Worst, why = s.Bound.Worst, "at most the full bound from now"
+	}
+	s.Known = true
+	switch {
+	case isStuck(s):
+		s.Verdict = VerdictStuck
+		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered (%s); gives up in %v: %s",
+			m.Info.Retransmits, why, roundOut(s.Worst), s.Bound.Rule)
+		return
+	case s.Worst <= maxWait:
+		s.Verdict = VerdictOK
+	default:
+		s.Verdict = VerdictSlow
+	}
+	s.Reason = fmt.Sprintf("%s: %s (%s)", s.Traffic, s.Bound.Rule, why)
+	if s.Traffic == flatline.StateIdle {
+		// The verdict is about now; say what sending data would change.
+		if b := boundFor(set.Bounds(h), flatline.StateSending); b.Never || b.Worst > maxWait {
+			s.Reason += "; unacknowledged data would take " + b.String()
+		}
+	}
+}
+
+// judgeUnreadable decides what inet_diag alone can tell when the options
+// could not be read: an idle established socket with no timer pending has
+// keepalive off (the keepalive timer is pending whenever it is on), and
+// repeated retransmission timeouts are visible; the rest is unknown.
+func judgeUnreadable(s *Socket, h flatline.Host) {
+	m := s.DiagMsg
+	why := "options unreadable"
+	if s.OptionsErr != nil {
+		why += ": " + s.OptionsErr.Error()
+	}
+	switch {
+	case s.Traffic == flatline.StateIdle && m.State == StateEstablished && m.Timer == TimerOff:
+		s.Known, s.Never = true, true
+		s.Verdict = VerdictNever
+		s.Reason = "idle with no timer pending: keepalive is off (" + why + ")"
+	case isStuck(s):
+		s.Verdict = VerdictStuck
+		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered; without TCP_USER_TIMEOUT it gives up after %v of them (%s)",
+			m.Info.Retransmits, roundOut(flatline.RetransmitGiveUp(h, 0, 0)), why)
+	default:
+		s.Verdict = VerdictUnknown
+		s.Reason = why
+	}
+}
+
+func isStuck(s *Socket) bool {
+	return s.Traffic == flatline.StateSending && s.Info != nil && s.Info.Retransmits >= stuckAfter
+}
+
+func boundFor(bs []flatline.Bound, st flatline.State) flatline.Bound {
+	for _, b := range bs {
+		if b.State == st {
+			return b
+		}
+	}
+	return flatline.Bound{State: st, Never: true, Rule: "no rule for state " + string(st)}
+}
+
+// sendingLeft is how long from now until data in flight is given up on:
+// the library's RetransmitGiveUp for the socket's initial RTO, less what
+// the backoff says has already passed. tcpi_rto is the current timeout,
+// already doubled once per backoff step; the kernel counts from the first
+// unacknowledged send (retrans_stamp).
+func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Duration, string) {
+	if m.Info == nil {
+		return flatline.RetransmitGiveUp(h, 0, userTimeout), "no tcp_info: from the first retransmission"
+	}
+	rto := time.Duration(m.Info.RTO) * time.Microsecond
+	base := rto
+	var elapsed time.Duration
+	for i := 0; i < m.Info.Backoff && i < 64; i++ {
+		base /= 2
+	}
+	base = max(base, 200*time.Millisecond) // TCP_RTO_MIN: the kernel never goes below it
+	step := base
+	for i := 0; i < m.Info.Backoff && i < 64; i++ {
+		elapsed += step
+		step = min(2*step, 120*time.Second) // TCP_RTO_MAX
+	}
+	total := flatline.RetransmitGiveUp(h, base, userTimeout)
+	left := max(total-elapsed, 0)
+	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v already passed", roundOut(rto), m.Info.Backoff, roundOut(elapsed), roundOut(total))
+}
+
+// keepaliveLeft is how long from now until an idle socket is declared
+// dead: the keepalive chain of the library's bound (Idle, then Worst−Idle
+// of probes), from the socket's real timer. With no probe out, the first
+// probe goes at the later of the pending timer and Idle after the last
+// segment received; with probes out, the chain is that far along.
+func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Duration, string) {
+	chain := max(b.Worst-s.Idle, 0) // the probes after the first firing
+	expires := time.Duration(m.Expires) * time.Millisecond
+	if m.Info == nil {
+		return b.Worst, "no tcp_info: the full bound"
+	}
+	quiet := time.Duration(min(m.Info.LastDataRecv, m.Info.LastAckRecv)) * time.Millisecond
+	if m.Timer != TimerKeepalive {
+		return max(b.Worst-quiet, 0), fmt.Sprintf("silent %v, no keepalive timer pending", roundOut(quiet))
+	}
+	if m.Info.Probes == 0 {
+		first := max(expires, s.Idle-quiet)
+		return first + chain, fmt.Sprintf("silent %v, first probe in %v", roundOut(quiet), roundOut(first))
+	}
+	done := time.Duration(m.Info.Probes) * s.Interval
+	return expires + max(chain-done, 0), fmt.Sprintf("%d probes unanswered, next firing in %v", m.Info.Probes, roundOut(expires))
+}
+
+func roundOut(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
