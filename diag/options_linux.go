@@ -67,17 +67,7 @@ func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) 
 	}
 	dup, err := unix.PidfdGetfd(pfd, fd, 0)
 	if err != nil {
-		oe := &OptionsError{PID: pid, FD: fd, Op: "pidfd_getfd", Err: os.NewSyscallError("pidfd_getfd", err)}
-		switch {
-		case errors.Is(err, unix.EPERM):
-			oe.Needs = "CAP_SYS_PTRACE"
-		case errors.Is(err, unix.ENOSYS):
-			oe.Needs = "Linux 5.6"
-			oe.Err = &flatline.NotSupportedError{Feature: "pidfd_getfd", Needs: "Linux 5.6", GOOS: "linux"}
-		case errors.Is(err, unix.EBADF), errors.Is(err, unix.ESRCH):
-			oe.Err = fmt.Errorf("%w: %w", ErrGone, oe.Err)
-		}
-		return flatline.Settings{}, oe
+		return flatline.Settings{}, getfdError(pid, fd, err)
 	}
 	defer unix.Close(dup)
 	var st unix.Stat_t
@@ -93,4 +83,21 @@ func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) 
 		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "getsockopt", Err: err}
 	}
 	return s, nil
+}
+
+// getfdError says what a pidfd_getfd failure means for the reader: EPERM
+// is a missing ptrace permission, ENOSYS a kernel before 5.6, EBADF and
+// ESRCH a socket or process gone since the dump.
+func getfdError(pid, fd int, err error) *OptionsError {
+	oe := &OptionsError{PID: pid, FD: fd, Op: "pidfd_getfd", Err: os.NewSyscallError("pidfd_getfd", err)}
+	switch {
+	case errors.Is(err, unix.EPERM):
+		oe.Needs = "CAP_SYS_PTRACE"
+	case errors.Is(err, unix.ENOSYS):
+		oe.Needs = "Linux 5.6"
+		oe.Err = &flatline.NotSupportedError{Feature: "pidfd_getfd", Needs: "Linux 5.6", GOOS: "linux"}
+	case errors.Is(err, unix.EBADF), errors.Is(err, unix.ESRCH):
+		oe.Err = fmt.Errorf("%w: %w", ErrGone, oe.Err)
+	}
+	return oe
 }
