@@ -1,18 +1,167 @@
 package cli
 
 import (
-	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/flatline-dev/flatline/lab"
 	"github.com/spf13/cobra"
 )
 
-// newLabCmd is a placeholder until the lab command lands.
+// labFlags are the flags of `flatline lab`.
+type labFlags struct {
+	timeout  time.Duration
+	cap      time.Duration
+	only     string
+	quick    bool
+	json     bool
+	chart    string
+	parallel int
+}
+
 func newLabCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "lab",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("lab is not built yet")
+	var f labFlags
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Measure on real kernel TCP how long dead peers go unnoticed (needs root)",
+		Long: `lab builds client <-> router <-> server network namespaces (nothing touches
+the host's own network), opens a connection per cell, cuts the path or freezes
+the peer at a known instant, and measures how long the application waits for
+its first error: for every workload (idle, sending, receiving, replication,
+zero-window, connect), fault (blackhole, link-down, one-way-out, one-way-in,
+peer-frozen, peer-reboot, reset, blip) and configuration (Go's default dialer,
+keepalive only, keepalive plus TCP_USER_TIMEOUT, flatline). Each measurement is
+compared with what that configuration's settings promise.
+
+Cells run in parallel, each in namespaces of its own named flt-<pid>-...; they
+are removed on exit, on error and on Ctrl-C, and stale ones of dead runs are
+swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
+		Example: `  sudo flatline lab
+  sudo flatline lab --quick
+  sudo flatline lab --only 'sending/*' --json
+  sudo flatline lab --chart lab.png`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLab(cmd, f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.DurationVar(&f.timeout, "timeout", 3*time.Second, "T: the longest a dead peer may go unnoticed, for flatline and the scaled configurations")
+	fl.DurationVar(&f.cap, "cap", 0, "how long each cell waits for an error after its fault (0: 10 x --timeout)")
+	fl.StringVar(&f.only, "only", "", "run only the cells whose workload/fault/config matches this pattern (path.Match, or a substring)")
+	fl.BoolVar(&f.quick, "quick", false, "run the representative subset that shows the lesson (about 30 s)")
+	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
+	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
+	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: all)")
+	fl.MarkHidden("parallel")
+	cmd.AddCommand(newLabEndpointCmd())
+	return cmd
+}
+
+// newLabEndpointCmd is the server endpoint the lab re-executes in the
+// server namespace: hidden, not for people.
+func newLabEndpointCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "endpoint",
+		Short:  "Serve one lab cell's server side (started by flatline lab)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return lab.RunEndpoint(cmd.Context(), cmd.OutOrStdout())
+		},
+	}
+}
+
+func runLab(cmd *cobra.Command, f labFlags) error {
+	if f.timeout <= 0 {
+		return usagef("--timeout must be positive, got %v", f.timeout)
+	}
+	cells, err := lab.Matrix(f.quick, f.only)
+	if err != nil {
+		return usageError{err}
+	}
+	if len(cells) == 0 {
+		return usagef("--only %q matches no cell (cells are named workload/fault/config, e.g. idle/blackhole/flatline)", f.only)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("lab: find own executable to run the server endpoint: %w", err)
+	}
+	stderr := cmd.ErrOrStderr()
+	opts := lab.Options{
+		Timeout:  f.timeout,
+		Cells:    cells,
+		Cap:      f.cap,
+		Parallel: f.parallel,
+		Endpoint: []string{exe, "lab", "endpoint"},
+	}
+	if isTerminal(stderr) {
+		start := time.Now()
+		opts.Progress = func(done, total int, _ lab.CellResult) {
+			progressBar(stderr, done, total, time.Since(start))
+		}
+		capTime := f.cap
+		if capTime == 0 {
+			capTime = 10 * f.timeout
+		}
+		fmt.Fprintf(stderr, "flatline lab: %d cells in parallel, up to %v each; Ctrl-C stops and cleans up\n", len(cells), capTime+time.Second)
+		progressBar(stderr, 0, len(cells), 0)
+	}
+	res, err := lab.Run(cmd.Context(), opts)
+	if opts.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if res == nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if f.json {
+		if jerr := lab.WriteJSON(out, res); jerr != nil {
+			return jerr
+		}
+	} else if terr := lab.WriteTable(out, res); terr != nil {
+		return terr
+	}
+	if f.chart != "" {
+		if cerr := writeChartFile(f.chart, res); cerr != nil {
+			return cerr
+		}
+		fmt.Fprintf(stderr, "chart written to %s\n", f.chart)
+	}
+	return err
+}
+
+func writeChartFile(path string, res *lab.Result) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("lab: chart: %w", err)
+	}
+	if err := lab.WriteChart(file, res); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}
+
+// progressBar redraws one line on a terminal: [#####-----] done/total.
+func progressBar(w io.Writer, done, total int, elapsed time.Duration) {
+	const width = 30
+	n := 0
+	if total > 0 {
+		n = done * width / total
+	}
+	fmt.Fprintf(w, "\r[%s%s] %d/%d cells  %v ", strings.Repeat("#", n), strings.Repeat("-", width-n), done, total, elapsed.Round(time.Second))
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

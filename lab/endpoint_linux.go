@@ -28,7 +28,7 @@ const endpointPort = 7000
 // Workload traffic: the period and size of the steady writes.
 const (
 	period     = 50 * time.Millisecond
-	sendChunk  = 16 << 10 // sending: 16 KiB per period, 320 KiB/s
+	sendChunk  = 2 << 10  // sending: 2 KiB per period, 40 KiB/s
 	recvChunk  = 1 << 10  // receiving: the server writes 1 KiB per period
 	recordSize = 256      // replication: one log record
 	ackSize    = 8        // replication: one acknowledgement

@@ -230,14 +230,15 @@ const (
 	FalseKill = "false-kill" // a blip killed a connection that promises to tolerate a lost probe
 )
 
-// verdict judges a measurement. deadline is the promise's latest moment
-// (Worst+Slack, plus the workload's own period), expectNever that nothing
-// is promised; detected is nil when no error came within the cap.
-func verdict(f Fault, expectNever bool, deadline time.Duration, detected *time.Duration) string {
+// verdict judges a measurement. mustSurvive is a blip that the
+// configuration promises to ride out; deadline is the promise's latest
+// moment (Worst+Slack, plus the workload's own period), expectNever that
+// nothing is promised; detected is nil when no error came within the cap.
+func verdict(mustSurvive, expectNever bool, deadline time.Duration, detected *time.Duration) string {
 	switch {
-	case f == Blip && detected == nil:
+	case mustSurvive && detected == nil:
 		return Survived
-	case f == Blip:
+	case mustSurvive:
 		return FalseKill
 	case detected == nil:
 		return Never

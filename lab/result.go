@@ -13,7 +13,7 @@ type Options struct {
 	// means 10 × Timeout: long enough that a "never" is not merely slow.
 	Cap time.Duration
 	// Parallel is how many cells run at once, each in its own namespaces.
-	// Zero means all of them: cells mostly wait.
+	// Zero means 64: cells mostly wait, but their traffic loads the CPU.
 	Parallel int
 	// Endpoint is the argv that starts a server endpoint: a program that
 	// calls RunEndpoint when EndpointEnv is set (the flatline binary's
@@ -44,9 +44,11 @@ type CellResult struct {
 	Cause     string     `json:"cause"` // flatline.Diagnose of that error
 	Verdict   string     `json:"verdict"`
 
-	// For people: the bound's slack and rule, not part of the JSON schema.
+	// For people: the bound's slack and rule, and the connection's
+	// retransmission timeout just before the fault; not in the JSON schema.
 	SlackS float64 `json:"-"`
 	Rule   string  `json:"-"`
+	RTOS   float64 `json:"-"`
 }
 
 // Cell returns the cell this result measured.

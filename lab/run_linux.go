@@ -43,7 +43,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Cells, _ = Matrix(false, "")
 	}
 	if opts.Parallel <= 0 {
-		opts.Parallel = len(opts.Cells)
+		opts.Parallel = defaultParallel
 	}
 	if _, err := Sweep(); err != nil {
 		return nil, err
@@ -93,6 +93,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	return res, errors.Join(errs...)
 }
+
+// defaultParallel cells at once keep a 2-core machine responsive enough
+// that its own load does not inflate RTTs (and so retransmission timeouts)
+// much; the full matrix still fits in about two minutes.
+const defaultParallel = 64
 
 // event is the application's first error and when it came.
 type event struct {
@@ -161,7 +166,8 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			conn.Close()
 			return fail(errors.New("dial through a cut path succeeded"))
 		}
-		if dctx.Err() == nil { // not merely the cap running out
+		// An error at the cap is the cap running out, not a detection.
+		if dl, _ := dctx.Deadline(); time.Now().Before(dl) {
 			first <- event{time.Now(), err}
 		}
 	} else {
@@ -183,6 +189,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
+		r.RTOS = rto(conn).Seconds()
 		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t); err != nil {
 			return fail(err)
 		}
@@ -202,7 +209,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	r.Verdict = verdict(cell.Fault, expectNever, deadline, detected)
+	r.Verdict = verdict(cell.Fault == Blip && cell.Workload.State() != flatline.StateClosedWindow, expectNever, deadline, detected)
 	return r, nil
 }
 
@@ -211,19 +218,21 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 // the first unacknowledged send may come up to one period after the fault.
 func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration) {
 	state := cell.Workload.State()
-	if cell.Fault == PeerFrozen {
-		// The peer's kernel still answers: only a closed window counts.
-		switch state {
-		case flatline.StateIdle, flatline.StateReceiving:
-			r.Rule = "the frozen peer's kernel answers every probe"
-			return true, 0
-		}
-		state = flatline.StateClosedWindow
-	}
-	if cell.Fault == Blip {
+	switch {
+	case cell.Fault == PeerFrozen && (state == flatline.StateIdle || state == flatline.StateReceiving):
+		r.Rule = "the frozen peer's kernel answers every probe: only an application heartbeat notices"
+		return true, 0
+	case cell.Fault == PeerFrozen && state == flatline.StateSending:
+		// The window closes only once the frozen peer's receive buffer and
+		// our send buffer are full, at a moment the plan cannot know.
+		r.Rule = "the frozen peer's kernel acknowledges until its buffer is full; then the closed-window rule, from that moment"
+		return true, 0
+	case cell.Fault == Blip && state != flatline.StateClosedWindow:
 		r.Rule = "a blip shorter than one probe interval must not kill"
 		return true, 0
 	}
+	// A zero-window workload is a peer that does not read: the closed-window
+	// rule applies whatever else happens, a blip included.
 	b, err := cell.Config.Bound(t, state, host)
 	if err != nil || b.Never {
 		r.Rule = b.Rule
@@ -417,4 +426,27 @@ func (e *endpoint) stop() {
 		e.cmd.Process.Kill()
 		e.cmd.Wait()
 	})
+}
+
+// rto is the connection's retransmission timeout from TCP_INFO, zero if
+// unreadable: evidence for a sending cell that is later than its bound.
+func rto(c net.Conn) time.Duration {
+	sc, ok := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var info *unix.TCPInfo
+	rc.Control(func(fd uintptr) {
+		info, _ = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	})
+	if info == nil {
+		return 0
+	}
+	return time.Duration(info.Rto) * time.Microsecond
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestIntegrationLabProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res, err := Run(context.Background(), Options{Timeout: 3 * time.Second, Cells: cells, Endpoint: testEndpoint(t)})
+	res, err := Run(context.Background(), Options{Timeout: 3 * time.Second, Cells: cells, Parallel: parallelEnv(), Endpoint: testEndpoint(t)})
 	if err != nil {
 		t.Errorf("Run: %v", err)
 	}
@@ -29,4 +30,17 @@ func TestIntegrationLabProbe(t *testing.T) {
 		b, _ := json.Marshal(c)
 		t.Logf("%s", b)
 	}
+	WriteTable(os.Stdout, res)
+	if f, err := os.Create("/tmp/lab-probe.png"); err == nil {
+		if err := WriteChart(f, res); err != nil {
+			t.Errorf("WriteChart: %v", err)
+		}
+		f.Close()
+	}
+}
+
+func parallelEnv() int {
+	n := 0
+	fmt.Sscan(os.Getenv("FLATLINE_LAB_PARALLEL"), &n)
+	return n
 }

@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestVerdict(t *testing.T) {
+	d := func(s float64) *time.Duration { x := time.Duration(s * float64(time.Second)); return &x }
+	for _, tt := range []struct {
+		name        string
+		mustSurvive bool
+		expectNever bool
+		deadline    time.Duration
+		detected    *time.Duration
+		want        string
+	}{
+		{"within the promise", false, false, 3 * time.Second, d(2.9), InTime},
+		{"at the deadline", false, false, 3 * time.Second, d(3), InTime},
+		{"after the deadline", false, false, 3 * time.Second, d(3.1), Late},
+		{"no error within the cap", false, false, 3 * time.Second, nil, Never},
+		{"nothing promised, nothing seen", false, true, 0, nil, Never},
+		{"nothing promised, error seen", false, true, 0, d(15), InTime},
+		{"blip ridden out", true, true, 0, nil, Survived},
+		{"blip killed", true, true, 0, d(2), FalseKill},
+	} {
+		if got := verdict(tt.mustSurvive, tt.expectNever, tt.deadline, tt.detected); got != tt.want {
+			t.Errorf("%s: verdict = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestMatrix(t *testing.T) {
+	full, err := Matrix(false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 faults x 5 workloads + 4 faults for connect, x 4 configurations.
+	if got, want := len(full), (8*5+4)*4; got != want {
+		t.Errorf("full matrix: %d cells, want %d", got, want)
+	}
+	quick, _ := Matrix(true, "")
+	if len(quick) == 0 || len(quick) >= len(full)/3 {
+		t.Errorf("quick matrix: %d cells, want a small subset of %d", len(quick), len(full))
+	}
+	var got []string
+	only, err := Matrix(false, "connect/blackhole/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range only {
+		got = append(got, c.Name())
+	}
+	want := []string{
+		"connect/blackhole/go-default",
+		"connect/blackhole/keepalive-only",
+		"connect/blackhole/keepalive+user-timeout",
+		"connect/blackhole/flatline",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Matrix(only=connect/blackhole/*) mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := Matrix(false, "[bad"); err == nil {
+		t.Errorf("Matrix with a malformed pattern: no error")
+	}
+}
+
+func TestStorySettings(t *testing.T) {
+	for _, tt := range []struct {
+		t    time.Duration
+		want time.Duration
+	}{
+		{3 * time.Second, time.Second},
+		{30 * time.Second, 10 * time.Second},
+		{2 * time.Second, time.Second},
+		{10 * time.Second, 3 * time.Second},
+	} {
+		s := storySettings(tt.t, true)
+		if s.Idle != tt.want || s.Interval != tt.want || s.Count != 2 || s.UserTimeout != tt.t {
+			t.Errorf("storySettings(%v) = %+v, want idle=interval=%v, count 2, user timeout %v", tt.t, s, tt.want, tt.t)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// faultLegend says in a few words what each fault does, for the table.
+var faultLegend = map[Fault]string{
+	Blackhole:  "every packet dropped both ways: the original story's partition",
+	LinkDown:   "the router's link to the server is down: ICMP unreachable comes back",
+	OneWayOut:  "client -> server dropped",
+	OneWayIn:   "server -> client dropped",
+	PeerFrozen: "server process stopped (SIGSTOP): its kernel still answers",
+	PeerReboot: "partition, server killed, path back: its kernel answers with RST",
+	Reset:      "the server aborts the connection: an RST arrives",
+	Blip:       "partition shorter than one probe interval, then back: nothing should die",
+}
+
+// WriteJSON writes r as indented JSON: the stable schema for programs.
+func WriteJSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// fmtSeconds formats a measured time for the table: 3 significant figures
+// below a minute.
+func fmtSeconds(s float64) string {
+	switch {
+	case s < 0.01:
+		return fmt.Sprintf("%.0fms", s*1000)
+	case s < 10:
+		return fmt.Sprintf("%.2fs", s)
+	case s < 120:
+		return fmt.Sprintf("%.1fs", s)
+	default:
+		return (time.Duration(s) * time.Second).Round(time.Second).String()
+	}
+}
+
+// cellText is one cell of the table: what the application saw, marked
+// against T and against the configuration's own promise.
+func cellText(c CellResult, t float64) string {
+	switch c.Verdict {
+	case Survived:
+		return "survived ok"
+	case FalseKill:
+		return "KILLED " + fmtSeconds(*c.DetectedS)
+	case Never:
+		return "never"
+	case Late:
+		return fmtSeconds(*c.DetectedS) + " LATE"
+	case InTime:
+		s := fmtSeconds(*c.DetectedS)
+		if *c.DetectedS <= t*1.1 {
+			return s + " ok"
+		}
+		return s
+	}
+	return c.Verdict
+}
+
+// WriteTable writes r for people: one block per fault, a row per workload,
+// a column per configuration, then a summary of what failed its promise.
+func WriteTable(w io.Writer, r *Result) error {
+	t := r.TimeoutS
+	byCell := map[Cell]CellResult{}
+	configs := []ConfigName{}
+	seenConfig := map[ConfigName]bool{}
+	for _, c := range r.Cells {
+		byCell[c.Cell()] = c
+		seenConfig[c.Config] = true
+	}
+	for _, c := range Configs() {
+		if seenConfig[c] {
+			configs = append(configs, c)
+		}
+	}
+	capS := 0.0
+	if len(r.Cells) > 0 {
+		capS = r.Cells[0].CapS
+	}
+
+	fmt.Fprintf(w, "flatline lab: T = %s, kernel %s, %d cells, each watched for up to %s after its fault.\n",
+		fmtSeconds(t), r.Kernel, len(r.Cells), fmtSeconds(capS))
+	fmt.Fprintf(w, "Time from the fault to the first error the application sees (\"ok\": within T; \"never\": nothing within %s).\n\n", fmtSeconds(capS))
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := []string{""}
+	settings := []string{""}
+	for _, c := range configs {
+		header = append(header, string(c))
+		settings = append(settings, configSummary(c, time.Duration(t*float64(time.Second))))
+	}
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(settings, "\t")+"\t")
+	for _, f := range MatrixFaults() {
+		var rows []string
+		for _, wl := range Workloads() {
+			row := []string{"  " + string(wl)}
+			any := false
+			for _, c := range configs {
+				cr, ok := byCell[Cell{Workload: wl, Fault: f, Config: c}]
+				if !ok {
+					row = append(row, "")
+					continue
+				}
+				any = true
+				row = append(row, cellText(cr, t))
+			}
+			if any {
+				rows = append(rows, strings.Join(row, "\t")+"\t")
+			}
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s: %s\n", f, faultLegend[f])
+		for _, row := range rows {
+			fmt.Fprintln(tw, row)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	return writeSummary(w, r, capS)
+}
+
+// configSummary is the second header line: the settings in short.
+func configSummary(c ConfigName, t time.Duration) string {
+	s, err := c.Settings(t)
+	if err != nil {
+		return ""
+	}
+	out := fmt.Sprintf("%v/%v/%d", s.Idle, s.Interval, s.Count)
+	if s.UserTimeout > 0 {
+		out += fmt.Sprintf(" U=%v", s.UserTimeout)
+	}
+	return out
+}
+
+// writeSummary lists the cells that broke their configuration's own
+// promise, then the lesson as measured.
+func writeSummary(w io.Writer, r *Result, capS float64) error {
+	var broken []string
+	for _, c := range r.Cells {
+		switch {
+		case c.Verdict == Late:
+			broken = append(broken, fmt.Sprintf("  %s: error after %s, promised %s (+%s slack, RTO was %s): %s",
+				c.Cell().Name(), fmtSeconds(*c.DetectedS), fmtSeconds(*c.ExpectedS), fmtSeconds(c.SlackS), fmtSeconds(c.RTOS), c.Rule))
+		case c.Verdict == FalseKill:
+			broken = append(broken, fmt.Sprintf("  %s: a short blip killed it after %s (%s)", c.Cell().Name(), fmtSeconds(*c.DetectedS), c.Cause))
+		case c.Verdict == Never && c.ExpectedS != nil && *c.ExpectedS+c.SlackS < capS:
+			broken = append(broken, fmt.Sprintf("  %s: no error within %s, promised %s: %s",
+				c.Cell().Name(), fmtSeconds(capS), fmtSeconds(*c.ExpectedS), c.Rule))
+		case c.Verdict == "error":
+			broken = append(broken, fmt.Sprintf("  %s: the cell could not run: %s", c.Cell().Name(), c.Error))
+		}
+	}
+	if len(broken) == 0 {
+		fmt.Fprintln(w, "Every configuration kept its own promise (the kernel arithmetic of its settings).")
+	} else {
+		fmt.Fprintln(w, "Broken promises (the configuration's own settings said otherwise):")
+		for _, b := range broken {
+			fmt.Fprintln(w, b)
+		}
+	}
+	var missed []string
+	for _, c := range r.Cells {
+		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == "error" {
+			continue
+		}
+		if c.DetectedS == nil || *c.DetectedS > r.TimeoutS*1.1 {
+			missed = append(missed, c.Cell().Name())
+		}
+	}
+	fmt.Fprintf(w, "\nMissed T = %s: %d of %d cells with a dead path or peer.\n", fmtSeconds(r.TimeoutS), len(missed), countDead(r))
+	for _, c := range Configs() {
+		n := 0
+		for _, m := range missed {
+			if strings.HasSuffix(m, "/"+string(c)) {
+				n++
+			}
+		}
+		if n > 0 {
+			fmt.Fprintf(w, "  %-24s %d\n", c, n)
+		}
+	}
+	fmt.Fprintln(w, `
+Why: keepalive probes go out only while nothing is in flight. With data
+unacknowledged (sending, replication) retransmission decides, and without
+TCP_USER_TIMEOUT that takes tcp_retries2 (about 15 minutes). A frozen peer's
+kernel still answers probes: only a closed window (with TCP_USER_TIMEOUT) or
+an application heartbeat notices it.`)
+	return nil
+}
+
+func countDead(r *Result) int {
+	n := 0
+	for _, c := range r.Cells {
+		if c.Fault != Blip && c.Fault != PeerFrozen && c.Verdict != "error" {
+			n++
+		}
+	}
+	return n
+}
