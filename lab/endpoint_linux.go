@@ -28,10 +28,10 @@ const endpointPort = 7000
 // Workload traffic: the period and size of the steady writes.
 const (
 	period     = 50 * time.Millisecond
-	sendChunk  = 2 << 10  // sending: 2 KiB per period, 40 KiB/s
-	recvChunk  = 1 << 10  // receiving: the server writes 1 KiB per period
-	recordSize = 256      // replication: one log record
-	ackSize    = 8        // replication: one acknowledgement
+	sendChunk  = 2 << 10 // sending: 2 KiB per period, 40 KiB/s
+	recvChunk  = 1 << 10 // receiving: the server writes 1 KiB per period
+	recordSize = 256     // replication: one log record
+	ackSize    = 8       // replication: one acknowledgement
 )
 
 // RunEndpoint is the server side of a lab cell, run in its own process in

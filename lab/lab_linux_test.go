@@ -2,8 +2,8 @@ package lab
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
