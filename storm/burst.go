@@ -38,24 +38,39 @@ func WorstBurst(times []time.Duration, window time.Duration) Burst {
 	return best
 }
 
+// MaxBins bounds the length of a Histogram.
+const MaxBins = 1 << 20
+
 // Histogram counts probes per bin of width bin from time from: bin i holds
-// [from+i·bin, from+(i+1)·bin). Probes before from are left out.
+// [from+i·bin, from+(i+1)·bin). Probes before from, or beyond MaxBins bins,
+// are left out.
 func Histogram(times []time.Duration, from, bin time.Duration) []int {
 	if bin <= 0 || len(times) == 0 {
 		return nil
 	}
-	var h []int
+	n := 0
 	for _, t := range times {
-		if t < from {
+		if t >= from {
+			n = max(n, int(min((t-from)/bin, MaxBins-1))+1)
+		}
+	}
+	h := make([]int, n)
+	for _, t := range times {
+		if t < from || (t-from)/bin >= MaxBins {
 			continue
 		}
-		i := int((t - from) / bin)
-		for len(h) <= i {
-			h = append(h, 0)
-		}
-		h[i]++
+		h[(t-from)/bin]++
 	}
 	return h
+}
+
+// BinFor returns bin, or a wider one if the span would need more than
+// maxBins bins of it.
+func BinFor(span, bin time.Duration, maxBins int) time.Duration {
+	if maxBins > 0 && span/time.Duration(maxBins) >= bin {
+		return span/time.Duration(maxBins) + 1
+	}
+	return bin
 }
 
 // Floor is the smallest worst burst N connections probing every period can

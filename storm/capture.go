@@ -1,0 +1,241 @@
+package storm
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// ErrNotCapture means the input is neither a pcap nor a pcapng file.
+var ErrNotCapture = errors.New("storm: not a pcap or pcapng file")
+
+// Seen is one keepalive probe found in a capture.
+type Seen struct {
+	At   time.Time
+	Flow Flow
+	Len  int // 0 (Linux) or 1 (Windows, BSD garbage byte)
+}
+
+// Capture is what reading a capture file found.
+type Capture struct {
+	Frames    int    // frames read
+	Segments  int    // TCP segments among them
+	Malformed int    // frames whose headers were broken
+	Truncated bool   // the file ended inside a record: counts cover what came before
+	Format    string // "pcap" or "pcapng"
+	Probes    []Seen // keepalive probes in capture order
+	First     time.Time
+}
+
+type packetSource interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// ReadCapture reads a pcap or pcapng stream and finds its keepalive probes
+// (see Detector). A file that ends inside a record is not an error: the
+// result says Truncated. Malformed frames are counted and skipped.
+func ReadCapture(r io.Reader) (*Capture, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
+	}
+	c := &Capture{}
+	var src packetSource
+	var linkOf func(ci gopacket.CaptureInfo) int
+	switch {
+	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
+		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%w: pcapng: %v", ErrNotCapture, err)
+		}
+		c.Format, src = "pcapng", ng
+		linkOf = func(ci gopacket.CaptureInfo) int {
+			ifc, err := ng.Interface(ci.InterfaceIndex)
+			if err != nil {
+				return -1
+			}
+			return int(ifc.LinkType)
+		}
+	default:
+		p, err := pcapgo.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
+		}
+		lt := int(p.LinkType())
+		c.Format, src = "pcap", p
+		linkOf = func(gopacket.CaptureInfo) int { return lt }
+	}
+	var d Detector
+	for {
+		data, ci, err := src.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// pcapgo reports a record cut short, an oversized record or a
+			// broken block the same way: stop where the file stops making sense.
+			c.Truncated = true
+			break
+		}
+		if c.Frames == 0 {
+			c.First = ci.Timestamp
+		}
+		c.Frames++
+		s, err := DecodeSegment(linkOf(ci), data)
+		if err != nil {
+			if errors.Is(err, ErrTruncated) {
+				c.Malformed++
+			}
+			continue
+		}
+		c.Segments++
+		if d.Keepalive(s) {
+			c.Probes = append(c.Probes, Seen{At: ci.Timestamp, Flow: s.Flow, Len: s.Len})
+		}
+	}
+	return c, nil
+}
+
+// FlowProbes is one flow's keepalive probes.
+type FlowProbes struct {
+	Flow   string        `json:"flow"`
+	Probes int           `json:"probes"`
+	First  time.Duration `json:"first_ns"` // from the capture's first frame
+	Last   time.Duration `json:"last_ns"`
+	Period time.Duration `json:"period_ns"` // median gap between probes; 0 with one probe
+}
+
+// Report is a capture's keepalive probes summed up: per flow, over time,
+// the worst burst and the flows that probe in lockstep.
+type Report struct {
+	Frames     int           `json:"frames"`
+	Segments   int           `json:"segments"`
+	Malformed  int           `json:"malformed"`
+	Truncated  bool          `json:"truncated"`
+	Probes     int           `json:"probes"`
+	Flows      int           `json:"flows"` // flows that sent at least one probe
+	WorstBurst int           `json:"worst_burst"`
+	WorstAt    time.Duration `json:"worst_at_ns"` // from the first frame
+	Window     time.Duration `json:"window_ns"`   // a burst is probes within this window
+	Bin        time.Duration `json:"bin_ns"`
+	Histogram  []int         `json:"histogram"` // probes per Bin from the first frame
+	PerFlow    []FlowProbes  `json:"per_flow"`
+	// Lockstep holds groups of two or more flows whose every probe left
+	// within Window of the group's first flow's: they share a timer phase.
+	Lockstep [][]string `json:"lockstep"`
+}
+
+// Analyze sums up a capture. window is the burst window (zero: 4 ms, one
+// tick at HZ=250), bin the histogram bin (zero: 256 ms; widened so that
+// the histogram has at most 10000 bins).
+func (c *Capture) Analyze(window, bin time.Duration) Report {
+	if window <= 0 {
+		window = 4 * time.Millisecond
+	}
+	if bin <= 0 {
+		bin = 256 * time.Millisecond
+	}
+	r := Report{Frames: c.Frames, Segments: c.Segments, Malformed: c.Malformed, Truncated: c.Truncated,
+		Probes: len(c.Probes), Window: window, Bin: bin, PerFlow: []FlowProbes{}, Lockstep: [][]string{}}
+	times := make([]time.Duration, len(c.Probes))
+	byFlow := map[Flow][]time.Duration{}
+	var order []Flow
+	for i, p := range c.Probes {
+		t := p.At.Sub(c.First)
+		times[i] = t
+		if _, ok := byFlow[p.Flow]; !ok {
+			order = append(order, p.Flow)
+		}
+		byFlow[p.Flow] = append(byFlow[p.Flow], t)
+	}
+	r.Flows = len(order)
+	if len(times) > 0 {
+		r.Bin = BinFor(slices.Max(times), bin, 10000)
+	}
+	b := WorstBurst(times, window)
+	r.WorstBurst, r.WorstAt = b.Probes, b.At
+	r.Histogram = Histogram(times, 0, r.Bin)
+	for _, f := range order {
+		ts := byFlow[f]
+		slices.Sort(ts)
+		r.PerFlow = append(r.PerFlow, FlowProbes{Flow: f.String(), Probes: len(ts), First: ts[0], Last: ts[len(ts)-1], Period: medianGap(ts)})
+	}
+	r.Lockstep = lockstep(order, byFlow, window)
+	return r
+}
+
+func medianGap(ts []time.Duration) time.Duration {
+	if len(ts) < 2 {
+		return 0
+	}
+	gaps := make([]time.Duration, len(ts)-1)
+	for i := range gaps {
+		gaps[i] = ts[i+1] - ts[i]
+	}
+	slices.Sort(gaps)
+	return gaps[len(gaps)/2]
+}
+
+// lockstep groups flows with at least two probes whose probe times all
+// match, one for one, within window of the group's first flow.
+func lockstep(order []Flow, byFlow map[Flow][]time.Duration, window time.Duration) [][]string {
+	type cand struct {
+		f  Flow
+		ts []time.Duration
+	}
+	var cs []cand
+	for _, f := range order {
+		if ts := byFlow[f]; len(ts) >= 2 {
+			cs = append(cs, cand{f, ts})
+		}
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(a.ts[0], b.ts[0]) })
+	var groups [][]string
+	var heads []cand
+	var members [][]string
+	for _, c := range cs {
+		placed := false
+		// Only groups whose first probe is within window can match.
+		for i := len(heads) - 1; i >= 0 && c.ts[0]-heads[i].ts[0] < window; i-- {
+			if matches(heads[i].ts, c.ts, window) {
+				members[i] = append(members[i], c.f.String())
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			heads = append(heads, c)
+			members = append(members, []string{c.f.String()})
+		}
+	}
+	for _, m := range members {
+		if len(m) >= 2 {
+			groups = append(groups, m)
+		}
+	}
+	if groups == nil {
+		groups = [][]string{}
+	}
+	return groups
+}
+
+func matches(a, b []time.Duration, window time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if d := a[i] - b[i]; d >= window || d <= -window {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,256 @@
+package storm
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+var equateAddrPort = cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
+
+var (
+	cliAP = netip.MustParseAddrPort("10.0.0.1:40000")
+	srvAP = netip.MustParseAddrPort("10.0.1.1:80")
+	out   = Flow{Src: cliAP, Dst: srvAP}
+	in    = out.Reverse()
+)
+
+// frame builds an Ethernet/IPv4 (or IPv6)/TCP frame.
+func frame(t testing.TB, f Flow, seq, ack uint32, flags uint8, payload int) []byte {
+	t.Helper()
+	tcp := &layers.TCP{
+		SrcPort: layers.TCPPort(f.Src.Port()), DstPort: layers.TCPPort(f.Dst.Port()),
+		Seq: seq, Ack: ack, Window: 1000,
+		FIN: flags&FlagFIN != 0, SYN: flags&FlagSYN != 0, RST: flags&FlagRST != 0, ACK: flags&FlagACK != 0,
+	}
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
+	var ip gopacket.SerializableLayer
+	if f.Src.Addr().Is4() {
+		eth.EthernetType = layers.EthernetTypeIPv4
+		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: f.Src.Addr().AsSlice(), DstIP: f.Dst.Addr().AsSlice()}
+		_ = tcp.SetNetworkLayerForChecksum(ip4)
+		ip = ip4
+	} else {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: f.Src.Addr().AsSlice(), DstIP: f.Dst.Addr().AsSlice()}
+		_ = tcp.SetNetworkLayerForChecksum(ip6)
+		ip = ip6
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, tcp, gopacket.Payload(make([]byte, payload))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+type pkt struct {
+	f          Flow
+	seq, ack   uint32
+	flags      uint8
+	len        int
+	keepalive  bool // what Wireshark says
+	offsetMsec int
+}
+
+// conversation is a connection with data, Linux (0 byte) and Windows (1
+// byte) keepalives, their answers, a retransmission and a close.
+func conversation(c, s Flow) []pkt {
+	const A, S = FlagACK, FlagSYN
+	return []pkt{
+		{c, 1000, 0, S, 0, false, 0},
+		{s, 5000, 1001, S | A, 0, false, 1},
+		{c, 1001, 5001, A, 0, false, 2},
+		{c, 1001, 5001, A, 100, false, 3},       // data
+		{s, 5001, 1101, A, 0, false, 4},         // its ACK
+		{c, 1100, 5001, A, 0, true, 3000},       // Linux keepalive: snd_una-1, no data
+		{s, 5001, 1101, A, 0, false, 3001},      // answer (keep_alive_ack, not a probe)
+		{c, 1100, 5001, A, 1, true, 6000},       // Windows keepalive: 1 byte
+		{s, 5000, 1101, A, 0, true, 6001},       // server probes too
+		{c, 1101, 5001, A, 0, false, 6002},      // answer
+		{c, 1101, 5001, A, 50, false, 7000},     // data
+		{c, 1101, 5001, A, 50, false, 7200},     // retransmission: not a keepalive
+		{c, 1150, 5001, A, 0, true, 9000},       // keepalive after more data
+		{c, 1151, 5001, A | FlagFIN, 0, false, 9500},
+	}
+}
+
+func writePcap(t testing.TB, pkts []pkt, ng bool) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var write func(ci gopacket.CaptureInfo, data []byte) error
+	var flush func() error
+	if ng {
+		w, err := pcapgo.NewNgWriter(&b, layers.LinkTypeEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write, flush = w.WritePacket, w.Flush
+	} else {
+		w := pcapgo.NewWriterNanos(&b)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		write, flush = w.WritePacket, func() error { return nil }
+	}
+	for _, p := range pkts {
+		data := frame(t, p.f, p.seq, p.ack, p.flags, p.len)
+		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(p.offsetMsec) * time.Millisecond), CaptureLength: len(data), Length: len(data)}
+		if err := write(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := flush(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestDetector(t *testing.T) {
+	var d Detector
+	for i, p := range conversation(out, in) {
+		got := d.Keepalive(Segment{Flow: p.f, Seq: p.seq, Ack: p.ack, Flags: p.flags, Len: p.len})
+		if got != p.keepalive {
+			t.Errorf("packet %d (%s seq %d len %d): keepalive = %v, want %v", i, p.f, p.seq, p.len, got, p.keepalive)
+		}
+	}
+}
+
+func TestDecodeSegment(t *testing.T) {
+	v6 := Flow{Src: netip.MustParseAddrPort("[fd00::1]:40000"), Dst: netip.MustParseAddrPort("[fd00::2]:443")}
+	eth4 := frame(t, out, 7, 9, FlagACK, 1)
+	eth6 := frame(t, v6, 7, 9, FlagACK|FlagSYN, 0)
+	sll := append([]byte{0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00}, eth4[14:]...)
+	raw := eth4[14:]
+	vlan := append(append(append([]byte{}, eth4[:12]...), 0x81, 0x00, 0, 5, 0x08, 0x00), eth4[14:]...)
+	snapped := eth4[:len(eth4)-1] // the payload byte cut off by the snap length
+	tests := []struct {
+		name    string
+		link    int
+		data    []byte
+		want    Segment
+		wantErr error
+	}{
+		{"ethernet ipv4", LinkEthernet, eth4, Segment{Flow: out, Seq: 7, Ack: 9, Flags: FlagACK, Len: 1}, nil},
+		{"ethernet ipv6", LinkEthernet, eth6, Segment{Flow: v6, Seq: 7, Ack: 9, Flags: FlagACK | FlagSYN, Len: 0}, nil},
+		{"linux sll", LinkLinuxSLL, sll, Segment{Flow: out, Seq: 7, Ack: 9, Flags: FlagACK, Len: 1}, nil},
+		{"raw", LinkRaw, raw, Segment{Flow: out, Seq: 7, Ack: 9, Flags: FlagACK, Len: 1}, nil},
+		{"vlan", LinkEthernet, vlan, Segment{Flow: out, Seq: 7, Ack: 9, Flags: FlagACK, Len: 1}, nil},
+		{"snap length", LinkEthernet, snapped, Segment{Flow: out, Seq: 7, Ack: 9, Flags: FlagACK, Len: 1}, nil},
+		{"short ethernet", LinkEthernet, eth4[:10], Segment{}, ErrTruncated},
+		{"short tcp", LinkEthernet, eth4[:40], Segment{}, ErrTruncated},
+		{"arp", LinkEthernet, append(append([]byte{}, eth4[:12]...), 0x08, 0x06), Segment{}, ErrNotTCP},
+		{"unknown link", 9999, eth4, Segment{}, ErrNotTCP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeSegment(tt.link, tt.data)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got, equateAddrPort); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReadCapture(t *testing.T) {
+	pkts := append(conversation(out, in), conversation(
+		Flow{Src: netip.MustParseAddrPort("10.0.0.1:40001"), Dst: srvAP},
+		Flow{Src: srvAP, Dst: netip.MustParseAddrPort("10.0.0.1:40001")})...)
+	for _, ng := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pcap", true: "pcapng"}[ng], func(t *testing.T) {
+			data := writePcap(t, pkts, ng)
+			c, err := ReadCapture(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := c.Analyze(4*time.Millisecond, time.Second)
+			got := struct{ Frames, Segments, Probes, Flows, Worst, Groups int }{r.Frames, r.Segments, r.Probes, r.Flows, r.WorstBurst, len(r.Lockstep)}
+			want := struct{ Frames, Segments, Probes, Flows, Worst, Groups int }{28, 28, 8, 4, 4, 1} // 4: both clients and both servers probe at 6.000-6.001 s
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// The two clients probe in lockstep (same times); the servers
+			// probe once each, too few to call a phase.
+			if len(r.Lockstep) == 1 && len(r.Lockstep[0]) != 2 {
+				t.Errorf("lockstep = %v, want the two client flows", r.Lockstep)
+			}
+			// Cut inside the last record: earlier probes still count.
+			c2, err := ReadCapture(bytes.NewReader(data[:len(data)-10]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c2.Truncated || len(c2.Probes) != 8 {
+				t.Errorf("truncated file: truncated=%v probes=%d, want true, 8", c2.Truncated, len(c2.Probes))
+			}
+		})
+	}
+	if _, err := ReadCapture(strings.NewReader("hello world, not a capture")); !errors.Is(err, ErrNotCapture) {
+		t.Errorf("text file: %v, want ErrNotCapture", err)
+	}
+}
+
+// TestTsharkAgrees counts keepalives with tshark on the same files when
+// tshark is installed: the independent oracle.
+func TestTsharkAgrees(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (apt-get install tshark)")
+	}
+	pkts := append(conversation(out, in), conversation(
+		Flow{Src: netip.MustParseAddrPort("[fd00::1]:40001"), Dst: netip.MustParseAddrPort("[fd00::2]:80")},
+		Flow{Src: netip.MustParseAddrPort("[fd00::2]:80"), Dst: netip.MustParseAddrPort("[fd00::1]:40001")})...)
+	for _, ng := range []bool{false, true} {
+		name := filepath.Join(t.TempDir(), "c.pcap")
+		if err := os.WriteFile(name, writePcap(t, pkts, ng), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want, err := TsharkKeepalives(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadCapture(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Probes) != want {
+			t.Errorf("ng=%v: %d probes, tshark counts %d", ng, len(c.Probes), want)
+		}
+	}
+}
+
+// TsharkKeepalives runs tshark -Y tcp.analysis.keep_alive on a file and
+// counts the frames it shows.
+func TsharkKeepalives(name string) (int, error) {
+	out, err := exec.Command("tshark", "-n", "-r", name, "-Y", "tcp.analysis.keep_alive", "-T", "fields", "-e", "frame.number").Output()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if _, err := strconv.Atoi(strings.TrimSpace(l)); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
