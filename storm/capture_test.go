@@ -74,16 +74,16 @@ func conversation(c, s Flow) []pkt {
 		{c, 1000, 0, S, 0, false, 0},
 		{s, 5000, 1001, S | A, 0, false, 1},
 		{c, 1001, 5001, A, 0, false, 2},
-		{c, 1001, 5001, A, 100, false, 3},       // data
-		{s, 5001, 1101, A, 0, false, 4},         // its ACK
-		{c, 1100, 5001, A, 0, true, 3000},       // Linux keepalive: snd_una-1, no data
-		{s, 5001, 1101, A, 0, false, 3001},      // answer (keep_alive_ack, not a probe)
-		{c, 1100, 5001, A, 1, true, 6000},       // Windows keepalive: 1 byte
-		{s, 5000, 1101, A, 0, true, 6001},       // server probes too
-		{c, 1101, 5001, A, 0, false, 6002},      // answer
-		{c, 1101, 5001, A, 50, false, 7000},     // data
-		{c, 1101, 5001, A, 50, false, 7200},     // retransmission: not a keepalive
-		{c, 1150, 5001, A, 0, true, 9000},       // keepalive after more data
+		{c, 1001, 5001, A, 100, false, 3},   // data
+		{s, 5001, 1101, A, 0, false, 4},     // its ACK
+		{c, 1100, 5001, A, 0, true, 3000},   // Linux keepalive: snd_una-1, no data
+		{s, 5001, 1101, A, 0, false, 3001},  // answer (keep_alive_ack, not a probe)
+		{c, 1100, 5001, A, 1, true, 6000},   // Windows keepalive: 1 byte
+		{s, 5000, 1101, A, 0, true, 6001},   // server probes too
+		{c, 1101, 5001, A, 0, false, 6002},  // answer
+		{c, 1101, 5001, A, 50, false, 7000}, // data
+		{c, 1101, 5001, A, 50, false, 7200}, // retransmission: not a keepalive
+		{c, 1150, 5001, A, 0, true, 9000},   // keepalive after more data
 		{c, 1151, 5001, A | FlagFIN, 0, false, 9500},
 	}
 }
