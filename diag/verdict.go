@@ -122,8 +122,8 @@ func boundFor(bs []flatline.Bound, st flatline.State) flatline.Bound {
 // sendingLeft is how long from now until data in flight is given up on:
 // the library's RetransmitGiveUp for the socket's initial RTO, less what
 // the backoff says has already passed. tcpi_rto is the current timeout,
-// already doubled once per backoff step; the kernel counts from the first
-// unacknowledged send (retrans_stamp).
+// already doubled once per backoff step; elapsed is counted from the first
+// unacknowledged send.
 func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Duration, string) {
 	if m.Info == nil {
 		return flatline.RetransmitGiveUp(h, 0, userTimeout), "no tcp_info: from the first retransmission"
@@ -141,6 +141,12 @@ func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Du
 		step = min(2*step, 120*time.Second) // TCP_RTO_MAX
 	}
 	total := flatline.RetransmitGiveUp(h, base, userTimeout)
+	if userTimeout > 0 {
+		// The user timeout counts from the first retransmission, one RTO
+		// after the first unacknowledged send (measured; the library's
+		// sending bound adds the same RTO, RetransmitGiveUp does not).
+		total += base
+	}
 	left := max(total-elapsed, 0)
 	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v already passed", roundOut(rto), m.Info.Backoff, roundOut(elapsed), roundOut(total))
 }

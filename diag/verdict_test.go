@@ -1,0 +1,111 @@
+package diag
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestJudge(t *testing.T) {
+	h := flatline.LinuxDefaults()
+	h.HZ = 250
+	ka := func(idle, intvl time.Duration, count int, ut time.Duration) *flatline.Settings {
+		return &flatline.Settings{KeepAlive: true, Idle: idle, Interval: intvl, Count: count, UserTimeout: ut}
+	}
+	off := &flatline.Settings{Idle: 2 * time.Hour, Interval: 75 * time.Second, Count: 9}
+	msg := func(st TCPState, timer Timer, expiresMS uint32, ti TCPInfo) DiagMsg {
+		return DiagMsg{
+			Family: afInet, State: st, Timer: timer, Expires: expiresMS, Inode: 1, Info: &ti,
+			Local: netip.MustParseAddrPort("10.0.0.1:1000"), Remote: netip.MustParseAddrPort("10.0.0.2:80"),
+		}
+	}
+	type got struct {
+		Traffic flatline.State
+		Verdict Verdict
+		Known   bool
+		Never   bool
+		Worst   time.Duration
+	}
+	giveUp := flatline.RetransmitGiveUp(h, 200*time.Millisecond, 0)
+	// Closed window and connecting take the library's nominal bound whole.
+	nominal := func(s *flatline.Settings, st flatline.State) time.Duration { return boundFor(s.Bounds(h), st).Worst }
+	syn6 := &flatline.Settings{Idle: 2 * time.Hour, Interval: 75 * time.Second, Count: 9, SynCount: 6}
+	tests := []struct {
+		name string
+		m    DiagMsg
+		set  *flatline.Settings
+		want got
+	}{
+		{"idle keepalive 2/1/2, first probe at the timer",
+			msg(StateEstablished, TimerKeepalive, 1500, TCPInfo{LastDataRecv: 500, LastAckRecv: 500}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateIdle, VerdictOK, true, false, 3500 * time.Millisecond}},
+		{"idle keepalive, timer re-armed later than idle after last receive",
+			msg(StateEstablished, TimerKeepalive, 200, TCPInfo{LastDataRecv: 100, LastAckRecv: 900}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateIdle, VerdictOK, true, false, 3900 * time.Millisecond}},
+		{"idle keepalive, one probe out",
+			msg(StateEstablished, TimerKeepalive, 1000, TCPInfo{Probes: 1, LastDataRecv: 3000, LastAckRecv: 3000}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateIdle, VerdictOK, true, false, 2 * time.Second}},
+		{"idle keepalive with user timeout replacing count",
+			msg(StateEstablished, TimerKeepalive, 5000, TCPInfo{}), ka(5*time.Second, time.Second, 9, 8*time.Second),
+			got{flatline.StateIdle, VerdictOK, true, false, 8 * time.Second}},
+		{"idle with Linux keepalive defaults",
+			msg(StateEstablished, TimerKeepalive, 7_000_000, TCPInfo{LastDataRecv: 200_000, LastAckRecv: 200_000}), ka(2*time.Hour, 75*time.Second, 9, 0),
+			got{flatline.StateIdle, VerdictSlow, true, false, 7000*time.Second + 675*time.Second}},
+		{"idle, keepalive off",
+			msg(StateEstablished, TimerOff, 0, TCPInfo{}), off,
+			got{flatline.StateIdle, VerdictNever, true, true, 0}},
+		{"sending, first transmission, no user timeout",
+			msg(StateEstablished, TimerOn, 200, TCPInfo{Unacked: 1, RTO: 200_000}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateSending, VerdictSlow, true, false, giveUp}},
+		{"stuck: three timeouts, no user timeout",
+			msg(StateEstablished, TimerOn, 1600, TCPInfo{Unacked: 1, Retransmits: 3, Backoff: 3, RTO: 1_600_000}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateSending, VerdictStuck, true, false, giveUp - 1400*time.Millisecond}},
+		{"stuck: two timeouts, user timeout 10s",
+			msg(StateEstablished, TimerOn, 800, TCPInfo{Unacked: 2, Retransmits: 2, Backoff: 2, RTO: 800_000}), ka(5*time.Second, time.Second, 5, 10*time.Second),
+			got{flatline.StateSending, VerdictStuck, true, false, 9600 * time.Millisecond}},
+		{"one timeout is not stuck",
+			msg(StateEstablished, TimerOn, 400, TCPInfo{Unacked: 2, Retransmits: 1, Backoff: 1, RTO: 400_000}), ka(5*time.Second, time.Second, 5, 10*time.Second),
+			got{flatline.StateSending, VerdictOK, true, false, 10 * time.Second}},
+		{"closed window, no user timeout",
+			msg(StateEstablished, TimerPersist, 400, TCPInfo{NotsentBytes: 100, HasSndWnd: true}), ka(2*time.Second, time.Second, 2, 0),
+			got{flatline.StateClosedWindow, VerdictNever, true, true, 0}},
+		{"closed window, user timeout 8s",
+			msg(StateEstablished, TimerPersist, 400, TCPInfo{NotsentBytes: 100, HasSndWnd: true}), ka(2*time.Second, time.Second, 2, 8*time.Second),
+			got{flatline.StateClosedWindow, VerdictOK, true, false, nominal(ka(2*time.Second, time.Second, 2, 8*time.Second), flatline.StateClosedWindow)}},
+		{"connecting, 6 SYN retries",
+			msg(StateSynSent, TimerOn, 1000, TCPInfo{Unacked: 1}), syn6,
+			got{flatline.StateConnecting, VerdictSlow, true, false, nominal(syn6, flatline.StateConnecting)}},
+		{"unreadable, idle with no timer: keepalive off",
+			msg(StateEstablished, TimerOff, 0, TCPInfo{}), nil,
+			got{flatline.StateIdle, VerdictNever, true, true, 0}},
+		{"unreadable, keepalive pending",
+			msg(StateEstablished, TimerKeepalive, 1000, TCPInfo{}), nil,
+			got{flatline.StateIdle, VerdictUnknown, false, false, 0}},
+		{"unreadable, stuck",
+			msg(StateEstablished, TimerOn, 1000, TCPInfo{Unacked: 1, Retransmits: 4, Backoff: 4, RTO: 3_200_000}), nil,
+			got{flatline.StateSending, VerdictStuck, false, false, 0}},
+		{"unreadable close-wait with no timer",
+			msg(StateCloseWait, TimerOff, 0, TCPInfo{}), nil,
+			got{flatline.StateIdle, VerdictUnknown, false, false, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Socket{DiagMsg: tt.m, Settings: tt.set}
+			if tt.set == nil {
+				s.OptionsErr = &OptionsError{PID: 1, FD: 3, Op: "pidfd_getfd", Needs: "CAP_SYS_PTRACE", Err: errors.New("operation not permitted")}
+			}
+			judge(&s, h, 30*time.Second)
+			g := got{s.Traffic, s.Verdict, s.Known, s.Never, s.Worst}
+			if diff := cmp.Diff(tt.want, g); diff != "" {
+				t.Errorf("judge (-want +got):\n%s\nreason: %s", diff, s.Reason)
+			}
+			if s.Reason == "" {
+				t.Error("empty reason")
+			}
+		})
+	}
+}
