@@ -64,7 +64,8 @@ type Config struct {
 
 	// ConnectTimeout bounds a dial: the deadline of the dial (as
 	// net.Dialer.Timeout, the earlier of the two wins). On Linux the user
-	// timeout bounds SYN-SENT as well. Zero means Timeout.
+	// timeout already ends a dial into a silent path, so the deadline is
+	// only set when ConnectTimeout is shorter than it. Zero means Timeout.
 	ConnectTimeout time.Duration
 
 	// Spread de-phases connections made together: each new connection
@@ -206,6 +207,11 @@ func (c Config) derive() (derived, error) {
 		return derived{}, configErr(fieldOf(c, "Timeout"),
 			"%s = %v is more than Timeout %v: an idle connection could go unnoticed longer than promised; lower those or raise Timeout to %v",
 			what, idleWorst+spread, t, idleWorst+spread)
+	}
+	if u+minRTO > t {
+		return derived{}, configErr("UserTimeout",
+			"UserTimeout %v counts from the first retransmission, one RTO (≥%v) after the first unacknowledged send, so sending data could go unnoticed %v, more than Timeout %v; set UserTimeout to at most %v",
+			u, minRTO, u+minRTO, t, t-minRTO)
 	}
 	connect := c.ConnectTimeout
 	if connect == 0 {

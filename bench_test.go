@@ -1,0 +1,65 @@
+package flatline_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// BenchmarkDialAccept compares a loopback dial + accept through flatline
+// with the same through a plain net.Dialer and net.ListenConfig, on the
+// same run:
+//
+//	go test -run '^$' -bench DialAccept -count 5 . | tee /tmp/b; benchstat -col /dialer /tmp/b
+//
+// setsockopt calls per side: Go's defaults make 4 (SO_KEEPALIVE,
+// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT); flatline makes 5 (the same and
+// TCP_USER_TIMEOUT) and 2 more when Spread re-arms keepalive, later, off the
+// dial path.
+func BenchmarkDialAccept(b *testing.B) {
+	cfg := flatline.Config{Timeout: 30 * time.Second, Spread: flatline.NoSpread}
+	for _, bc := range []struct {
+		name   string
+		dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+		listen func(ctx context.Context, network, addr string) (net.Listener, error)
+	}{
+		{"dialer=net", (&net.Dialer{}).DialContext, (&net.ListenConfig{}).Listen},
+		{"dialer=flatline", (&flatline.Dialer{Config: cfg}).DialContext, (&flatline.ListenConfig{Config: cfg}).Listen},
+		{"dialer=flatline-spread", (&flatline.Dialer{}).DialContext, (&flatline.ListenConfig{}).Listen},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ln, err := bc.listen(context.Background(), "tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			addr := ln.Addr().String()
+			ctx := context.Background()
+			b.ResetTimer()
+			for range b.N {
+				c, err := bc.dial(ctx, "tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+			b.StopTimer()
+			ln.Close()
+			<-done
+		})
+	}
+}

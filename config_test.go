@@ -1,0 +1,172 @@
+package flatline
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const s = time.Second
+
+func TestDerivation(t *testing.T) {
+	tests := []struct {
+		cfg    Config
+		want   Settings
+		spread time.Duration
+	}{
+		{Config{}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22800 * time.Millisecond}, 7 * s},
+		{Config{Timeout: 3 * s}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2800 * time.Millisecond}, 0},
+		{Config{Timeout: 3500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2800 * time.Millisecond}, 500 * time.Millisecond},
+		{Config{Timeout: 5 * s}, Settings{KeepAlive: true, Idle: 2 * s, Interval: 1 * s, Count: 2, UserTimeout: 3800 * time.Millisecond}, 1 * s},
+		{Config{Timeout: 10 * s}, Settings{KeepAlive: true, Idle: 4 * s, Interval: 1 * s, Count: 3, UserTimeout: 6800 * time.Millisecond}, 3 * s},
+		{Config{Timeout: 20 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 3 * s, Count: 3, UserTimeout: 15800 * time.Millisecond}, 4 * s},
+		{Config{Timeout: time.Minute}, Settings{KeepAlive: true, Idle: 17 * s, Interval: 10 * s, Count: 3, UserTimeout: 46800 * time.Millisecond}, 13 * s},
+		{Config{Spread: NoSpread}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22800 * time.Millisecond}, 0},
+		{Config{UserTimeout: 10 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 1 * s, Count: 3, UserTimeout: 10 * s}, 7 * s},
+		{Config{UserTimeout: 10500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 1 * s, Count: 3, UserTimeout: 10500 * time.Millisecond}, 8 * s},
+		{Config{Idle: 3 * s, Interval: 2 * s}, Settings{KeepAlive: true, Idle: 3 * s, Interval: 2 * s, Count: 3, UserTimeout: 8800 * time.Millisecond}, 3 * s},
+		{Config{Count: 5}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 3 * s, Count: 5, UserTimeout: 22800 * time.Millisecond}, 7 * s},
+		{Config{Count: 1}, Settings{KeepAlive: true, Idle: 12 * s, Interval: 7 * s, Count: 1, UserTimeout: 19 * s}, 11 * s},
+		// The original story's settings, made consistent.
+		{Config{Timeout: 30 * s, Idle: 10 * s, Interval: 10 * s, Count: 2}, Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 29800 * time.Millisecond}, 0},
+	}
+	for _, tt := range tests {
+		p, err := tt.cfg.Plan()
+		if err != nil {
+			t.Errorf("%+v: %v", tt.cfg, err)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, p.Settings); diff != "" {
+			t.Errorf("%+v: settings (-want +got):\n%s", tt.cfg, diff)
+		}
+		if p.Spread != tt.spread {
+			t.Errorf("%+v: spread %v, want %v", tt.cfg, p.Spread, tt.spread)
+		}
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string
+		says  string // a phrase the sentence must hold
+	}{
+		{"negative timeout", Config{Timeout: -s}, "Timeout", "negative"},
+		{"negative idle", Config{Idle: -s}, "Idle", "negative"},
+		{"negative interval", Config{Interval: -s}, "Interval", "negative"},
+		{"negative count", Config{Count: -1}, "Count", "negative"},
+		{"negative user timeout", Config{UserTimeout: -s}, "UserTimeout", "negative"},
+		{"negative connect", Config{ConnectTimeout: -s}, "ConnectTimeout", "negative"},
+		{"negative spread", Config{Spread: -2}, "Spread", "NoSpread"},
+		{"timeout too short", Config{Timeout: 2 * s}, "Timeout", "use at least 3s"},
+		{"timeout too long", Config{Timeout: 25 * time.Hour}, "Timeout", "at most"},
+		{"sub-second idle", Config{Idle: 500 * time.Millisecond}, "Idle", "whole number of seconds"},
+		{"fractional interval", Config{Interval: 1500 * time.Millisecond}, "Interval", "use 1s or 2s"},
+		{"sub-millisecond user timeout", Config{UserTimeout: 10*s + 1}, "UserTimeout", "milliseconds"},
+		{"count above 127", Config{Count: 128}, "Count", "127"},
+		{"idle above kernel limit", Config{Timeout: 24 * time.Hour, Idle: 40000 * s}, "Idle", "32767"},
+		{"single lost probe kills", Config{Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 15 * s}, "UserTimeout", "single lost keepalive probe"},
+		{"count ignored", Config{Idle: 5 * s, Interval: 5 * s, Count: 2, UserTimeout: 20 * s}, "UserTimeout", "ignores Count"},
+		{"count cut short", Config{Idle: 5 * s, Interval: 2 * s, Count: 4, UserTimeout: 10 * s}, "UserTimeout", "before Count 4"},
+		{"user timeout leaves no room for the first RTO", Config{Timeout: 3 * s, Idle: s, Interval: s, Count: 2, UserTimeout: 3 * s}, "UserTimeout", "at most 2.8s"},
+		{"overrides exceed timeout", Config{Timeout: 30 * s, Idle: 20 * s}, "Idle", "more than Timeout"},
+		{"spread exceeds timeout", Config{Timeout: 30 * s, Spread: 20 * s}, "Spread", "Spread"},
+		{"connect exceeds timeout", Config{Timeout: 10 * s, ConnectTimeout: 20 * s}, "ConnectTimeout", "longer than Timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if err == nil {
+				t.Fatalf("Validate(%+v) = nil, want an error about %s", tt.cfg, tt.field)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("error %v is not a *ConfigError matching ErrInvalidConfig", err)
+			}
+			if ce.Field != tt.field {
+				t.Errorf("field %q, want %q (%v)", ce.Field, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+			if _, perr := tt.cfg.Plan(); perr == nil || perr.Error() != err.Error() {
+				t.Errorf("Plan error %v differs from Validate error %v", perr, err)
+			}
+		})
+	}
+}
+
+// TestPromiseHolds checks the derivation's promise over the whole range:
+// every bounded state within Timeout, slack within max(0.5 s, 10 %),
+// count honoured, lost probes tolerated (two from 10 s).
+func TestPromiseHolds(t *testing.T) {
+	for ms := int64(3000); ms <= int64(MaxTimeout/time.Millisecond); ms = ms*21/20 + 1 {
+		timeout := time.Duration(ms) * time.Millisecond
+		checkPromise(t, Config{Timeout: timeout})
+	}
+}
+
+func checkPromise(t *testing.T, c Config) {
+	t.Helper()
+	p, err := c.Plan()
+	if err != nil {
+		t.Fatalf("%+v: %v", c, err)
+	}
+	maxSlack := max(500*time.Millisecond, p.Timeout/10)
+	for _, b := range p.Bounds {
+		if b.Never {
+			t.Fatalf("T=%v: %s never detected", p.Timeout, b.State)
+		}
+		if b.Worst > p.Timeout {
+			t.Errorf("T=%v: %s worst %v exceeds the timeout", p.Timeout, b.State, b.Worst)
+		}
+		if b.Slack > maxSlack {
+			t.Errorf("T=%v: %s slack %v above %v", p.Timeout, b.State, b.Slack, maxSlack)
+		}
+	}
+	if k := p.Settings.firingsToDeath(); k != p.Settings.Count {
+		t.Errorf("T=%v: user timeout %v ends at firing %d, count is %d", p.Timeout, p.Settings.UserTimeout, k, p.Settings.Count)
+	}
+	wantLost := 1
+	if p.Timeout >= 10*time.Second {
+		wantLost = 2
+	}
+	if p.LostProbes() != wantLost {
+		t.Errorf("T=%v: tolerates %d lost probes, want %d", p.Timeout, p.LostProbes(), wantLost)
+	}
+	if p.Settings.Idle < p.Settings.Interval {
+		t.Errorf("T=%v: idle %v below interval %v", p.Timeout, p.Settings.Idle, p.Settings.Interval)
+	}
+}
+
+func FuzzPlan(f *testing.F) {
+	f.Add(int64(30e9), int64(0), int64(0), 0, int64(0), int64(0), int64(0))
+	f.Add(int64(3e9), int64(1e9), int64(1e9), 2, int64(3e9), int64(0), int64(-1))
+	f.Add(int64(0), int64(10e9), int64(10e9), 2, int64(15e9), int64(5e9), int64(1))
+	f.Fuzz(func(t *testing.T, timeout, idle, interval int64, count int, user, connect, spread int64) {
+		c := Config{
+			Timeout: time.Duration(timeout), Idle: time.Duration(idle), Interval: time.Duration(interval),
+			Count: count, UserTimeout: time.Duration(user), ConnectTimeout: time.Duration(connect), Spread: time.Duration(spread),
+		}
+		p, err := c.Plan()
+		if err != nil {
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("error %v does not match ErrInvalidConfig", err)
+			}
+			return
+		}
+		// What Plan accepts keeps the promise, overrides or not.
+		for _, b := range p.Bounds {
+			if b.Never || b.Worst > p.Timeout {
+				t.Fatalf("%+v: %s bound %v past timeout %v", c, b.State, b, p.Timeout)
+			}
+		}
+		if k := p.Settings.firingsToDeath(); k != p.Settings.Count {
+			t.Fatalf("%+v: count %d silently overridden (dies at firing %d)", c, p.Settings.Count, k)
+		}
+	})
+}

@@ -1,0 +1,70 @@
+// Package flatline makes TCP connections die honestly: one number, the
+// longest a dead peer may go unnoticed (Config.Timeout), becomes keepalive,
+// TCP_USER_TIMEOUT and connect settings that agree with each other and with
+// the kernel, on sockets from a Dialer, a ListenConfig or an existing
+// connection (Configure).
+//
+// # Why
+//
+// Keepalive alone is a lie: the kernel probes only sockets with nothing in
+// flight. A socket with unacknowledged data retransmits instead, for
+// tcp_retries2 (≈924.6 s by default), and only TCP_USER_TIMEOUT bounds that.
+// And a user timeout that disagrees with the keepalive settings silently
+// overrides them: the kernel ends an idle connection at the first keepalive
+// firing Idle + k·Interval at or past the user timeout, whatever
+// TCP_KEEPCNT says (a user timeout under Idle + Interval kills on the first
+// lost probe).
+//
+// # The arithmetic
+//
+// From a Timeout T (whole seconds s = ⌊T⌋), Config.Plan chooses:
+//
+//	C = 3 when T ≥ 10 s (two lost probes tolerated), else 2 (one)
+//	V = max(1 s, ⌊s / (C+3)⌋)                      TCP_KEEPINTVL
+//	I = ⌈(s − C·V) / 2⌉, raised until gcd(I, V) = 1  TCP_KEEPIDLE
+//	U = I + C·V − 200 ms                           TCP_USER_TIMEOUT
+//	Spread = min(T − (I + C·V), I)
+//	ConnectTimeout = T
+//
+// so that, with the kernel's rules (see Settings.Bounds):
+//
+//	idle, receiving: dead at the C-th firing, I + C·V (+ Spread for a
+//	                 connection faulted before its keepalive was re-armed)
+//	sending:         U from the first retransmission, which leaves one RTO
+//	                 (≥ 200 ms) after the first unacknowledged send: U + 200 ms
+//	closed window:   U from the first zero-window probe (Linux 5.11+)
+//	connecting:      U (the user timeout bounds SYN-SENT on Linux), and the
+//	                 dial deadline
+//
+// are all at most T. For T = 30 s: I = 8 s, V = 5 s, C = 3, U = 22.8 s,
+// Spread = 7 s; for T = 3 s: I = 1 s, V = 1 s, C = 2, U = 2.8 s. Each bound
+// comes with the slack the kernel's timer wheel adds (each timer is rounded
+// up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s
+// at HZ=250), computed for the coarsest common HZ and never more than
+// max(0.5 s, 10 % of T). Overrides (Idle, Interval, Count, UserTimeout,
+// ConnectTimeout, Spread) are checked by the same rules; Validate says what
+// to change when they cannot keep the promise.
+//
+// # Spread
+//
+// Connections made together arm keepalive together and, while healthy, keep
+// that phase: their probes leave in one burst every period. Each new
+// connection therefore re-arms its keepalive (SO_KEEPALIVE off and on, so
+// the timer starts a full idle period from then) after a random delay in
+// [0, Spread). Keepalive stays on throughout.
+//
+// # Platforms
+//
+// Linux has everything. darwin sets TCP_KEEPALIVE, TCP_KEEPINTVL,
+// TCP_KEEPCNT and TCP_RXT_CONNDROPTIME; windows TCP_KEEPIDLE,
+// TCP_KEEPINTVL, TCP_KEEPCNT and TCP_MAXRT; there the user timeout bounds
+// retransmission only, and Plan.Notes says what that costs. Elsewhere the
+// socket functions return an error matching ErrNotSupported.
+//
+// # Why a connection died
+//
+// Go's net.Error.Timeout is true for the kernel's ETIMEDOUT (a dead peer)
+// and for an expired deadline (a slow one, or your own timer). Diagnose
+// tells them apart, and on Linux tells keepalive silence from
+// unacknowledged data and a closed window by what TCP_INFO kept.
+package flatline

@@ -1,0 +1,88 @@
+package flatline_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// A plan shows what a timeout derives and the worst case per state.
+func ExampleConfig_Plan() {
+	p, err := flatline.Config{Timeout: 30 * time.Second}.Plan()
+	if err != nil {
+		panic(err)
+	}
+	s := p.Settings
+	fmt.Printf("idle %v, interval %v, count %d, user timeout %v, spread %v\n",
+		s.Idle, s.Interval, s.Count, s.UserTimeout, p.Spread)
+	for _, b := range p.Bounds {
+		fmt.Printf("%-13s %v\n", b.State, b.Worst)
+	}
+	// Output:
+	// idle 8s, interval 5s, count 3, user timeout 22.8s, spread 7s
+	// idle          30s
+	// sending       23s
+	// receiving     30s
+	// closed-window 23s
+	// connecting    22.8s
+}
+
+// Validate explains the first setting that breaks the promise.
+func ExampleConfig_Validate() {
+	// The original story's settings, with a user timeout that fires
+	// before the second probe.
+	cfg := flatline.Config{Idle: 10 * time.Second, Interval: 10 * time.Second, Count: 2, UserTimeout: 15 * time.Second}
+	fmt.Println(cfg.Validate())
+	// Output:
+	// flatline: UserTimeout 15s is shorter than Idle + Interval = 20s: a single lost keepalive probe would kill the connection; set UserTimeout to Idle + Count×Interval = 30s
+}
+
+// A Dialer plugs into net/http (and anything that takes a dial function).
+func ExampleDialer_http() {
+	d := &flatline.Dialer{Config: flatline.Config{Timeout: 30 * time.Second}}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	_ = client
+}
+
+// ListenConfig gives accepted connections the same promise.
+func ExampleListenConfig() {
+	lc := flatline.ListenConfig{Config: flatline.Config{Timeout: 10 * time.Second}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr().Network())
+	// Output: tcp
+}
+
+// Diagnose tells a dead peer from a local deadline.
+func ExampleDiagnose() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close() // the peer resets
+		}
+	}()
+	d := flatline.Dialer{}
+	c, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	_, err = io.ReadAll(c)
+	cause := flatline.Diagnose(c, err)
+	fmt.Println(cause, cause.DeadPeer())
+	// Output: reset true
+}
