@@ -146,7 +146,7 @@ func (r planReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", sec(r.Settings.IntervalS))
 	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
 	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeoutMS)
-	fmt.Fprintf(tw, "dial deadline\t%v\n", sec(r.ConnectTimeoutS))
+	fmt.Fprintf(tw, "connect timeout\t%v\n", sec(r.ConnectTimeoutS))
 	if r.SpreadS > 0 {
 		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))
 	} else {
