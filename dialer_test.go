@@ -194,7 +194,13 @@ func TestDiagnoseOnLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
 	sc := <-accepted
+	if _, err := sc.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
 	sc.(*net.TCPConn).SetLinger(0)
 	sc.Close()
 	_, err = io.ReadAll(c)

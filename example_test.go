@@ -71,6 +71,7 @@ func ExampleDiagnose() {
 	go func() {
 		c, err := ln.Accept()
 		if err == nil {
+			c.Read(make([]byte, 1)) // wait for the client's hello
 			c.(*net.TCPConn).SetLinger(0)
 			c.Close() // the peer resets
 		}
@@ -81,6 +82,7 @@ func ExampleDiagnose() {
 		panic(err)
 	}
 	defer c.Close()
+	c.Write([]byte("hello"))
 	_, err = io.ReadAll(c)
 	cause := flatline.Diagnose(c, err)
 	fmt.Println(cause, cause.DeadPeer())
