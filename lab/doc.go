@@ -2,14 +2,37 @@
 // notice that its peer is gone, and compares that with what its settings
 // promise.
 //
+// # Topology
+//
 // A Topology is three network namespaces, client <-> router <-> server,
-// joined by veth pairs. Faults (Blackhole, OneWayOut, OneWayIn, LinkDown)
-// are applied in the router with nftables and link state, so the endpoints
-// see nothing but loss on the wire, and nothing touches the host's own
-// network. Every namespace and nftables table the lab makes is named with
-// Prefix and the creating PID; New sweeps those of dead processes first, and
-// Close removes a topology's own.
+// joined by veth pairs, with addresses from 198.18.0.0/15. Faults
+// (Blackhole, OneWayOut, OneWayIn, LinkDown) are applied in the router with
+// nftables and link state, so the endpoints see nothing but loss on the
+// wire, and nothing touches the host's own network. PoliceACKs adds a
+// policer for ACK-only segments (keepalive probes and their answers). Every
+// namespace and nftables table the lab makes is named with Prefix and the
+// creating PID; New sweeps those of dead processes first, and Close removes
+// a topology's own.
+//
+// # Matrix
+//
+// Run measures cells: a Workload (idle, sending, receiving, replication,
+// zero-window, connect) × a Fault (the router's, plus PeerFrozen,
+// PeerReboot, Reset and Blip, which act on the server process or are timed
+// sequences) × a configuration (Go's default dialer, keepalive only,
+// keepalive plus TCP_USER_TIMEOUT, flatline). Each cell gets its own
+// topology and a server endpoint process (a re-executed program that calls
+// RunEndpoint), so freezing and killing the peer are real. The client side
+// runs in the measuring process, in the client namespace; the time from the
+// fault to the application's first error is compared with the bound the
+// configuration's settings promise (flatline.Config.Plan for flatline,
+// flatline.Settings.Bounds for the others), and flatline.Diagnose names the
+// cause.
+//
+// Results are data first (Result, CellResult, WriteJSON); WriteTable and
+// WriteChart render the same data for people.
 //
 // Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and
-// Linux; elsewhere the functions return an error matching ErrNotSupported.
+// Linux; elsewhere, or without root, the functions return an error matching
+// ErrNotSupported.
 package lab

@@ -61,3 +61,21 @@ func ExampleFaults() {
 	// one-way-in
 	// link-down
 }
+
+// List the cells of the quick matrix that exercise a blackhole against the
+// flatline configuration.
+func ExampleMatrix() {
+	cells, err := lab.Matrix(true, "*/blackhole/flatline")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range cells {
+		fmt.Println(c.Name())
+	}
+	// Output:
+	// idle/blackhole/flatline
+	// sending/blackhole/flatline
+	// receiving/blackhole/flatline
+	// replication/blackhole/flatline
+	// connect/blackhole/flatline
+}

@@ -34,3 +34,17 @@ func TestNsOwner(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNsOwner checks that nsOwner never panics and only claims names that
+// carry the lab's prefix and a positive PID.
+func FuzzNsOwner(f *testing.F) {
+	for _, s := range []string{"flt-1234-9f3a2c-cli", "flt--", "flt-99999999999999999999-x", "cni-1-2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		pid, ok := nsOwner(name)
+		if ok && (pid <= 0 || len(name) < len(Prefix) || name[:len(Prefix)] != Prefix) {
+			t.Errorf("nsOwner(%q) = %d, true: not a lab name", name, pid)
+		}
+	})
+}

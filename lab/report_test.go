@@ -1,0 +1,82 @@
+package lab
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func f64(v float64) *float64 { return &v }
+
+// sampleResult is a hand-built run: the lesson in four cells.
+func sampleResult() *Result {
+	return &Result{TimeoutS: 3, Kernel: "6.18.0", Cells: []CellResult{
+		{Workload: Idle, Fault: Blackhole, Config: GoDefault, ExpectedS: f64(150), CapS: 30, Verdict: Never},
+		{Workload: Idle, Fault: Blackhole, Config: Flatline, ExpectedS: f64(3), DetectedS: f64(2.61), CapS: 30,
+			Error: "read: connection timed out", Cause: "keepalive", Verdict: InTime},
+		{Workload: Sending, Fault: Blackhole, Config: Flatline, ExpectedS: f64(3), DetectedS: f64(3.9), CapS: 30, SlackS: 0.23,
+			Error: "write: connection timed out", Cause: "unacked-data", Verdict: Late, Rule: "TCP_USER_TIMEOUT"},
+		{Workload: Idle, Fault: Blip, Config: Flatline, CapS: 30, Verdict: Survived},
+	}}
+}
+
+func TestWriteTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, sampleResult()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"T = 3.00s, kernel 6.18.0, 4 cells",
+		"blackhole: every packet dropped both ways",
+		"2.61s ok",
+		"3.90s LATE",
+		"survived ok",
+		"sending/blackhole/flatline: error after 3.90s, promised 3.00s",
+		"Missed T = 3.00s: 2 of 3 cells",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, sampleResult()); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		TimeoutS float64          `json:"timeout_s"`
+		Kernel   string           `json:"kernel"`
+		Cells    []map[string]any `json:"cells"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, buf.String())
+	}
+	// The schema of issue 3: these keys and no others; null for never.
+	want := map[string]any{
+		"workload": "idle", "fault": "blackhole", "config": "go-default",
+		"expected_s": 150.0, "detected_s": nil, "cap_s": 30.0,
+		"error": "", "cause": "", "verdict": "never",
+	}
+	if diff := cmp.Diff(want, got.Cells[0]); diff != "" {
+		t.Errorf("first cell mismatch (-want +got):\n%s", diff)
+	}
+	if got.TimeoutS != 3 || got.Kernel != "6.18.0" || len(got.Cells) != 4 {
+		t.Errorf("header: timeout_s %v, kernel %q, %d cells; want 3, 6.18.0, 4", got.TimeoutS, got.Kernel, len(got.Cells))
+	}
+}
+
+func TestWriteChart(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteChart(&buf, sampleResult()); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(buf.Bytes(), []byte("\x89PNG")) {
+		t.Errorf("chart is not a PNG (%d bytes)", buf.Len())
+	}
+}
