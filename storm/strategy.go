@@ -97,7 +97,7 @@ func (p *Planner) Next() (Plan, error) {
 		return Plan{Idle: k.Idle - time.Duration(p.Rand.IntN(j+1))*time.Second}, nil
 	case Coprime:
 		return Plan{Idle: p.coprime(p.Spread)}, nil
-	case Offsets:
+	case Offsets, Flatline:
 		return Plan{Delay: p.offset(p.Spread), Idle: k.Idle}, nil
 	case Golden:
 		if p.n == 0 {

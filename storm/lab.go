@@ -1,0 +1,83 @@
+package storm
+
+import (
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// Flatline is the library's own de-phasing: connections dialed with a
+// flatline.Dialer, whose Config.Spread re-arms keepalive after a random
+// delay. In the model it is Offsets with the plan's Spread.
+const Flatline Strategy = "flatline"
+
+// LabConfig is a storm run in the lab: N idle connections from the client
+// namespace through a router that polices ACK-only packets, one round per
+// strategy.
+type LabConfig struct {
+	// Conns is the number of connections per strategy. Zero means 2000.
+	Conns int
+	// Config is the flatline configuration whose plan gives every
+	// strategy its keepalive settings and spread budget. Zero Timeout
+	// means 10s.
+	Config flatline.Config
+	// Strategies to run, in order. Nil means static, jitter, coprime,
+	// flatline.
+	Strategies []Strategy
+	// PerSecond and Burst set the router's ACK policer. Zero means derive
+	// them from the model: a burst of 1.3 times the packets (probes and
+	// answers) of flatline's predicted worst burst, and twice the average
+	// packet rate, so that the link carries spread probes but not bursts.
+	PerSecond, Burst uint32
+	// Observe is how long each strategy's connections are watched after
+	// the last one is open. Zero means Spread + Idle + UserTimeout + 2·Idle.
+	Observe time.Duration
+	// Progress, when set, receives one line per step for people.
+	Progress func(string)
+	// Frames, when set, receives every frame the router captured for a
+	// strategy (for writing a pcap).
+	Frames func(s Strategy, frames []Frame)
+}
+
+// LabResult is a storm run's outcome, for people and programs.
+type LabResult struct {
+	Conns      int              `json:"conns"`
+	HZ         int              `json:"hz"`
+	Keepalive  KeepaliveJSON    `json:"keepalive"`
+	SpreadS    float64          `json:"spread_s"`
+	PerSecond  uint32           `json:"police_per_second"`
+	Burst      uint32           `json:"police_burst"`
+	ObserveS   float64          `json:"observe_s"`
+	WindowS    float64          `json:"window_s"` // a burst: probes within one tick
+	Strategies []StrategyResult `json:"strategies"`
+}
+
+// KeepaliveJSON is Keepalive for programs.
+type KeepaliveJSON struct {
+	IdleS         float64 `json:"idle_s"`
+	IntervalS     float64 `json:"interval_s"`
+	Count         int     `json:"count"`
+	UserTimeoutMS int64   `json:"user_timeout_ms"`
+}
+
+// StrategyResult is one strategy's round.
+type StrategyResult struct {
+	Name                Strategy `json:"name"`
+	FalseDead           int      `json:"false_dead"`
+	WorstBurst          int      `json:"worst_burst"`
+	PredictedWorstBurst int      `json:"predicted_worst_burst"`
+	// PredictedRange is the spread of the prediction over the model's
+	// unknowns: random draws the library made, the tick phase.
+	PredictedRange    [2]int `json:"predicted_worst_burst_range"`
+	Probes            int    `json:"probes"`
+	PredictedProbes   int    `json:"predicted_probes"`
+	PredictedFalseDead int   `json:"predicted_false_dead"`
+	Policed           uint64 `json:"policed"`       // packets the router's policer dropped
+	CaptureDrops      uint32 `json:"capture_drops"` // frames the capture itself lost
+	Histogram         []int  `json:"histogram"`     // probes per BinS from the first connection
+	BinS              float64 `json:"bin_s"`
+	// ProbeTimes are the probe times (from the round's start) for charts.
+	ProbeTimes []time.Duration `json:"-"`
+	// DeadTimes are the false deaths' times.
+	DeadTimes []time.Duration `json:"-"`
+}

@@ -1,0 +1,510 @@
+package storm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/lab"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultLabStrategies are the strategies a storm run compares by default.
+func DefaultLabStrategies() []Strategy { return []Strategy{Static, Jitter, Coprime, Flatline} }
+
+// labSetup is what every round shares.
+type labSetup struct {
+	cfg    LabConfig
+	topo   *lab.Topology
+	plan   flatline.Plan
+	k      Keepalive
+	hz     int
+	ifname string // the router's interface towards the client
+}
+
+// RunLab runs a storm in a fresh lab topology (root, network namespaces)
+// and removes the topology afterwards, also on error and cancellation.
+func RunLab(ctx context.Context, cfg LabConfig) (*LabResult, error) {
+	cfg, plan, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	hz, err := HostHZ()
+	if err != nil {
+		return nil, err
+	}
+	topo, err := lab.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer topo.Close()
+	s := &labSetup{cfg: cfg, topo: topo, plan: plan, hz: hz, k: keepaliveOf(plan.Settings)}
+	if s.ifname, err = s.routerLinkTowards(topo.ClientAddr); err != nil {
+		return nil, err
+	}
+	res := &LabResult{
+		Conns: cfg.Conns, HZ: hz, SpreadS: plan.Spread.Seconds(),
+		Keepalive: KeepaliveJSON{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutMS: s.k.UserTimeout.Milliseconds()},
+		ObserveS:  cfg.Observe.Seconds(), WindowS: Wheel{HZ: hz}.Jiffy().Seconds(),
+	}
+	res.PerSecond, res.Burst = cfg.PerSecond, cfg.Burst
+	if res.PerSecond == 0 || res.Burst == 0 {
+		rate, burst, err := s.derivePolice()
+		if err != nil {
+			return nil, err
+		}
+		if res.PerSecond == 0 {
+			res.PerSecond = rate
+		}
+		if res.Burst == 0 {
+			res.Burst = burst
+		}
+	}
+	s.progress("storm: %d connections, keepalive %v/%v/%d, user timeout %v, spread %v, HZ=%d, policer %d/s burst %d",
+		cfg.Conns, s.k.Idle, s.k.Interval, s.k.Count, s.k.UserTimeout, plan.Spread, hz, res.PerSecond, res.Burst)
+	for i, st := range cfg.Strategies {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		r, err := s.round(ctx, st, uint16(20000+i), res.PerSecond, res.Burst)
+		if err != nil {
+			return res, fmt.Errorf("storm: %s: %w", st, err)
+		}
+		res.Strategies = append(res.Strategies, r)
+	}
+	return res, nil
+}
+
+func (c LabConfig) withDefaults() (LabConfig, flatline.Plan, error) {
+	if c.Conns == 0 {
+		c.Conns = 2000
+	}
+	if c.Conns < 1 || c.Conns > 20000 {
+		return c, flatline.Plan{}, fmt.Errorf("storm: %d connections: want 1 to 20000", c.Conns)
+	}
+	if c.Config.Timeout == 0 {
+		c.Config.Timeout = 10 * time.Second
+	}
+	plan, err := c.Config.Plan()
+	if err != nil {
+		return c, plan, err
+	}
+	if c.Strategies == nil {
+		c.Strategies = DefaultLabStrategies()
+	}
+	if c.Observe == 0 {
+		s := plan.Settings
+		c.Observe = plan.Spread + s.Idle + s.UserTimeout + 2*s.Idle
+	}
+	return c, plan, nil
+}
+
+func keepaliveOf(s flatline.Settings) Keepalive {
+	return Keepalive{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
+}
+
+func (s *labSetup) progress(format string, a ...any) {
+	if s.cfg.Progress != nil {
+		s.cfg.Progress(fmt.Sprintf(format, a...))
+	}
+}
+
+// routerLinkTowards finds the router interface on the subnet of addr.
+func (s *labSetup) routerLinkTowards(addr netip.Addr) (string, error) {
+	var name string
+	err := s.topo.Router.Do(func() error {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			return err
+		}
+		for _, ifc := range ifs {
+			as, err := ifc.Addrs()
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				if n, ok := a.(*net.IPNet); ok {
+					if p, err := netip.ParsePrefix(n.String()); err == nil && p.Contains(addr) {
+						name = ifc.Name
+						return nil
+					}
+				}
+			}
+		}
+		return fmt.Errorf("storm: no router interface towards %v", addr)
+	})
+	return name, err
+}
+
+// derivePolice sizes the policer from the model: flatline's predicted
+// worst burst (probes and their answers) with 30% headroom, and twice the
+// average packet rate.
+func (s *labSetup) derivePolice() (perSecond, burst uint32, err error) {
+	n := s.cfg.Conns
+	worst := 0
+	for seed := range 5 {
+		conns, err := Conns(Flatline, s.k, s.plan.Spread, nil, n, rand.New(rand.NewPCG(uint64(seed), 7)))
+		if err != nil {
+			return 0, 0, err
+		}
+		r, err := Model{Clock: Clock{HZ: s.hz}, Horizon: s.cfg.Observe}.Run(conns)
+		if err != nil {
+			return 0, 0, err
+		}
+		worst = max(worst, WorstBurst(r.Times(), r.Tick).Probes)
+	}
+	burst = uint32(float64(2*worst)*1.3 + 0.5)
+	perSecond = uint32(2 * 2 * float64(n) / s.k.Idle.Seconds())
+	return max(perSecond, 1), max(burst, 1), nil
+}
+
+// conn is one client connection of a round.
+type labConn struct {
+	mu      sync.Mutex // armed, written by the re-arm timer
+	c       net.Conn
+	created time.Duration // from the round's zero, CLOCK_MONOTONIC
+	armed   time.Duration // when keepalive was (re-)armed with a full idle; -1 unknown
+	idle    time.Duration
+	deadAt  time.Duration // -1: alive
+	err     error
+}
+
+func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecond, burst uint32) (StrategyResult, error) {
+	res := StrategyResult{Name: st}
+	n := s.cfg.Conns
+	zero, err := Monotonic()
+	if err != nil {
+		return res, err
+	}
+	realZero := time.Now()
+	since := func() time.Duration {
+		m, _ := Monotonic()
+		return m - zero
+	}
+	clock, err := HostClock(s.hz, zero)
+	if err != nil {
+		return res, err
+	}
+
+	// Server: accepts and holds connections; its kernel answers probes.
+	var ln net.Listener
+	srvAddr := netip.AddrPortFrom(s.topo.ServerAddr, port)
+	if err := s.topo.Server.Do(func() error {
+		var err error
+		ln, err = (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", srvAddr.String())
+		return err
+	}); err != nil {
+		return res, err
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, n)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var srvConns []net.Conn
+	defer func() {
+		for _, c := range srvConns {
+			c.Close()
+		}
+	}()
+
+	// Capture in the router, on the client side.
+	var sn *Sniffer
+	if err := s.topo.Router.Do(func() error {
+		var err error
+		sn, err = Sniff(s.ifname)
+		return err
+	}); err != nil {
+		return res, err
+	}
+	defer sn.Close()
+	var frames []Frame
+	capDone := make(chan struct{})
+	go func() {
+		defer close(capDone)
+		for {
+			f, err := sn.Read()
+			if err != nil {
+				return
+			}
+			frames = append(frames, f)
+		}
+	}()
+
+	// Client: n connections opened at once.
+	conns := make([]*labConn, n)
+	planner := &Planner{Strategy: st, Keepalive: s.k, Spread: s.plan.Spread}
+	plans := make([]Plan, n)
+	if st != Flatline {
+		for i := range plans {
+			if plans[i], err = planner.Next(); err != nil {
+				return res, err
+			}
+		}
+	}
+	var closeOnce sync.Once
+	closeAll := func() {
+		closeOnce.Do(func() {
+			for _, c := range conns {
+				if c != nil && c.c != nil {
+					c.c.Close()
+				}
+			}
+		})
+	}
+	defer closeAll()
+	var timers []*time.Timer
+	var timersMu sync.Mutex
+	defer func() {
+		timersMu.Lock()
+		for _, t := range timers {
+			t.Stop()
+		}
+		timersMu.Unlock()
+	}()
+	const workers = 4
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = s.topo.Client.Do(func() error {
+				for i := w; i < n; i += workers {
+					lc, err := s.dial(ctx, st, srvAddr.String(), plans[i], since)
+					if err != nil {
+						return err
+					}
+					conns[i] = lc
+					if st != Flatline && plans[i].Delay > 0 {
+						timersMu.Lock()
+						timers = append(timers, time.AfterFunc(plans[i].Delay, func() { rearm(lc, since) }))
+						timersMu.Unlock()
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for len(srvConns) < n {
+		select {
+		case c := <-accepted:
+			srvConns = append(srvConns, c)
+		case <-deadline.C:
+			return res, fmt.Errorf("server accepted %d of %d connections in 30s", len(srvConns), n)
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+	}
+	opened := since()
+	if err := s.topo.PoliceACKs(perSecond, burst); err != nil {
+		return res, err
+	}
+	s.progress("storm: %s: %d connections open in %v, policer on, watching %v", st, n, opened.Round(time.Millisecond), s.cfg.Observe)
+
+	// Watch: a read returns only when the kernel declares the peer dead.
+	var mu sync.Mutex
+	for _, lc := range conns {
+		go func() {
+			buf := make([]byte, 1)
+			_, err := lc.c.Read(buf)
+			at := since()
+			mu.Lock()
+			lc.err, lc.deadAt = err, at
+			mu.Unlock()
+		}()
+	}
+	watch := time.NewTimer(opened + s.cfg.Observe - since())
+	select {
+	case <-watch.C:
+	case <-ctx.Done():
+		watch.Stop()
+		return res, ctx.Err()
+	}
+	end := since()
+	res.Policed, _ = s.topo.PolicedPackets()
+	if err := s.topo.ClearPolice(); err != nil {
+		return res, err
+	}
+	res.CaptureDrops, _ = sn.Drops()
+	mu.Lock()
+	for _, lc := range conns {
+		if lc.err != nil && lc.deadAt <= end && errors.Is(lc.err, syscall.ETIMEDOUT) {
+			res.FalseDead++
+			res.DeadTimes = append(res.DeadTimes, lc.deadAt)
+		}
+	}
+	mu.Unlock()
+	sn.Close()
+	<-capDone
+
+	// Probes seen in the router, client to server.
+	var d Detector
+	for _, f := range frames {
+		seg, err := DecodeSegment(LinkEthernet, f.Data)
+		if err != nil {
+			continue
+		}
+		if d.Keepalive(seg) && seg.Flow.Src.Addr() == s.topo.ClientAddr {
+			if t := f.At.Sub(realZero); t <= end {
+				res.ProbeTimes = append(res.ProbeTimes, t)
+			}
+		}
+	}
+	if s.cfg.Frames != nil {
+		s.cfg.Frames(st, frames)
+	}
+	tick := Wheel{HZ: s.hz}.Jiffy()
+	res.Probes = len(res.ProbeTimes)
+	res.WorstBurst = WorstBurst(res.ProbeTimes, tick).Probes
+	res.BinS = (256 * time.Millisecond).Seconds()
+	res.Histogram = Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+
+	// The model on the same connections: creation and arming times as they
+	// happened; for flatline the library's draws are unknown, so several.
+	m := Model{Clock: clock, Horizon: end, Police: &Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
+	var preds []Result
+	if st == Flatline {
+		for seed := range 7 {
+			r := rand.New(rand.NewPCG(uint64(seed), 11))
+			mc := make([]Conn, n)
+			for i, lc := range conns {
+				mc[i] = Conn{Established: lc.created, Arm: lc.created + time.Duration(r.Int64N(int64(max(s.plan.Spread, 1)))), Idle: s.k.Idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+			}
+			p, err := m.Run(mc)
+			if err != nil {
+				return res, err
+			}
+			preds = append(preds, p)
+		}
+	} else {
+		mc := make([]Conn, n)
+		for i, lc := range conns {
+			lc.mu.Lock()
+			armed := lc.armed
+			lc.mu.Unlock()
+			mc[i] = Conn{Established: lc.created, Arm: armed, Idle: lc.idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+		}
+		p, err := m.Run(mc)
+		if err != nil {
+			return res, err
+		}
+		preds = append(preds, p)
+	}
+	var worsts, probes, dead []int
+	for _, p := range preds {
+		worsts = append(worsts, WorstBurst(p.Times(), p.Tick).Probes)
+		probes = append(probes, len(p.Probes))
+		dead = append(dead, p.FalseDead())
+	}
+	res.PredictedWorstBurst = median(worsts)
+	res.PredictedRange = [2]int{slices.Min(worsts), slices.Max(worsts)}
+	res.PredictedProbes = median(probes)
+	res.PredictedFalseDead = median(dead)
+	s.progress("storm: %s: %d probes, worst burst %d (model %d), %d falsely dead (model %d), %d policed, %d lost by the capture",
+		st, res.Probes, res.WorstBurst, res.PredictedWorstBurst, res.FalseDead, res.PredictedFalseDead, res.Policed, res.CaptureDrops)
+	closeAll()
+	return res, nil
+}
+
+func median(xs []int) int {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// dial opens one client connection for strategy st (on a thread inside the
+// client namespace) and arms its keepalive.
+func (s *labSetup) dial(ctx context.Context, st Strategy, addr string, p Plan, since func() time.Duration) (*labConn, error) {
+	lc := &labConn{armed: -1, deadAt: -1, idle: s.k.Idle}
+	if st == Flatline {
+		d := &flatline.Dialer{Config: s.cfg.Config}
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		lc.c, lc.created, lc.armed = c, since(), since()
+		return lc, nil
+	}
+	d := &net.Dialer{KeepAlive: -1}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	lc.c, lc.created, lc.idle = c, since(), p.Idle
+	k := s.k
+	err = control(c, func(fd int) error {
+		for _, o := range []struct {
+			level, opt, v int
+			name          string
+		}{
+			{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(p.Idle / time.Second), "TCP_KEEPIDLE"},
+			{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(k.Interval / time.Second), "TCP_KEEPINTVL"},
+			{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, k.Count, "TCP_KEEPCNT"},
+			{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(k.UserTimeout / time.Millisecond), "TCP_USER_TIMEOUT"},
+			{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
+		} {
+			if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
+				return os.NewSyscallError("setsockopt "+o.name, err)
+			}
+		}
+		return nil
+	})
+	lc.armed = since()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return lc, nil
+}
+
+// rearm turns keepalive off and on: the timer is armed a full idle from
+// now.
+func rearm(lc *labConn, since func() time.Duration) {
+	_ = control(lc.c, func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0); err != nil {
+			return err
+		}
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	})
+	lc.mu.Lock()
+	lc.armed = since()
+	lc.mu.Unlock()
+}
+
+func control(c net.Conn, fn func(fd int) error) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return errors.New("storm: not a socket")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
