@@ -68,14 +68,14 @@ type StrategyResult struct {
 	PredictedWorstBurst int      `json:"predicted_worst_burst"`
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
-	PredictedRange    [2]int `json:"predicted_worst_burst_range"`
-	Probes            int    `json:"probes"`
-	PredictedProbes   int    `json:"predicted_probes"`
-	PredictedFalseDead int   `json:"predicted_false_dead"`
-	Policed           uint64 `json:"policed"`       // packets the router's policer dropped
-	CaptureDrops      uint32 `json:"capture_drops"` // frames the capture itself lost
-	Histogram         []int  `json:"histogram"`     // probes per BinS from the first connection
-	BinS              float64 `json:"bin_s"`
+	PredictedRange     [2]int  `json:"predicted_worst_burst_range"`
+	Probes             int     `json:"probes"`
+	PredictedProbes    int     `json:"predicted_probes"`
+	PredictedFalseDead int     `json:"predicted_false_dead"`
+	Policed            uint64  `json:"policed"`       // packets the router's policer dropped
+	CaptureDrops       uint32  `json:"capture_drops"` // frames the capture itself lost
+	Histogram          []int   `json:"histogram"`     // probes per BinS from the first connection
+	BinS               float64 `json:"bin_s"`
 	// ProbeTimes are the probe times (from the round's start) for charts.
 	ProbeTimes []time.Duration `json:"-"`
 	// DeadTimes are the false deaths' times.
