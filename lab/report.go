@@ -91,6 +91,8 @@ func WriteTable(w io.Writer, r *Result) error {
 		fmtSeconds(t), r.Kernel, len(r.Cells), fmtSeconds(capS))
 	fmt.Fprintf(w, "Time from the fault to the first error the application sees (\"ok\": within T; \"never\": nothing within %s).\n\n", fmtSeconds(capS))
 
+	writeLesson(w, r, byCell, configs)
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := []string{""}
 	settings := []string{""}
@@ -100,6 +102,7 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
 	fmt.Fprintln(tw, strings.Join(settings, "\t")+"\t")
+	var faults []Fault
 	for _, f := range MatrixFaults() {
 		var rows []string
 		for _, wl := range Workloads() {
@@ -121,7 +124,8 @@ func WriteTable(w io.Writer, r *Result) error {
 		if len(rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s: %s\n", f, faultLegend[f])
+		fmt.Fprintln(tw, string(f)+strings.Repeat("\t", len(configs)+1))
+		faults = append(faults, f)
 		for _, row := range rows {
 			fmt.Fprintln(tw, row)
 		}
@@ -129,8 +133,62 @@ func WriteTable(w io.Writer, r *Result) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "\nFaults, each applied at a known instant (the router's drop rules and link, or the server process):")
+	for _, f := range faults {
+		fmt.Fprintf(w, "  %-12s %s\n", f, faultLegend[f])
+	}
 	fmt.Fprintln(w)
 	return writeSummary(w, r, capS)
+}
+
+// lessonRows are the headline: the original story in three lines.
+var lessonRows = []struct {
+	label string
+	cell  Cell
+	note  string
+}{
+	{"idle connection, network gone", Cell{Workload: Idle, Fault: Blackhole}, ""},
+	{"busy connection, network gone", Cell{Workload: Sending, Fault: Blackhole}, "keepalive waits while data is in flight"},
+	{"peer process frozen", Cell{Workload: Idle, Fault: PeerFrozen}, "its kernel answers every probe"},
+}
+
+// writeLesson writes the headline table, when the run has its cells.
+func writeLesson(w io.Writer, r *Result, byCell map[Cell]CellResult, configs []ConfigName) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	lines := 0
+	fmt.Fprintln(tw, "The lesson at a glance\t"+joinConfigs(configs)+"\t")
+	for _, row := range lessonRows {
+		line := "  " + row.label
+		found := false
+		for _, c := range configs {
+			cell := row.cell
+			cell.Config = c
+			cr, ok := byCell[cell]
+			if ok {
+				found = true
+				line += "\t" + cellText(cr, r.TimeoutS)
+			} else {
+				line += "\t"
+			}
+		}
+		if found {
+			fmt.Fprintln(tw, line+"\t"+row.note)
+			lines++
+		}
+	}
+	if lines == 0 {
+		return
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nEvery cell:")
+}
+
+func joinConfigs(cs []ConfigName) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, "\t")
 }
 
 // configSummary is the second header line: the settings in short.
