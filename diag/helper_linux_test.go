@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +38,13 @@ func TestMain(m *testing.M) {
 	case os.Getenv(helperEnv) != "":
 		if err := helperMain(os.Getenv(helperEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case os.Getenv(benchHolderEnv) != "":
+		n, _ := strconv.Atoi(os.Getenv(benchHolderEnv))
+		if err := benchHolderMain(n); err != nil {
+			fmt.Fprintln(os.Stderr, "bench holder:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
