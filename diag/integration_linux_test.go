@@ -393,6 +393,7 @@ func TestIntegrationGone(t *testing.T) {
 	unix.Close(fds[1])
 	r := newOptionReader()
 	defer r.Close()
+	r.open(os.Getpid())
 	// fds[0] still open but another inode: the fd was reused.
 	if _, err := r.read(os.Getpid(), fds[0], st.Ino+1); !errors.Is(err, ErrGone) {
 		t.Errorf("reused fd: err = %v, want ErrGone", err)
@@ -405,6 +406,7 @@ func TestIntegrationGone(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Skipf("cannot run true: %v", err)
 	}
+	r.open(cmd.Process.Pid)
 	if _, err := r.read(cmd.Process.Pid, 3, 1); !errors.Is(err, ErrGone) {
 		t.Errorf("exited process: err = %v, want ErrGone", err)
 	}

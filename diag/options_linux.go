@@ -10,7 +10,8 @@ import (
 )
 
 // optionReader reads socket options of other processes' sockets through
-// pidfd_open and pidfd_getfd, one pidfd per process.
+// pidfd_open and pidfd_getfd, one pidfd per process. Once open has opened
+// the pidfds, read may be called from several goroutines.
 type optionReader struct {
 	pidfds map[int]pidfd
 }
@@ -27,6 +28,14 @@ func (r *optionReader) Close() {
 		if p.err == nil {
 			unix.Close(p.fd)
 		}
+	}
+}
+
+// open opens a pidfd for each pid not opened yet; failures are kept and
+// returned by read for that pid's sockets.
+func (r *optionReader) open(pids ...int) {
+	for _, pid := range pids {
+		r.pidfd(pid)
 	}
 }
 
@@ -55,7 +64,11 @@ func (r *optionReader) pidfd(pid int) (int, error) {
 // socket with inode ino, reads its options with flatline.ReadSettingsFD,
 // and closes the duplicate.
 func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) {
-	pfd, err := r.pidfd(pid)
+	p, ok := r.pidfds[pid]
+	if !ok {
+		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "pidfd_open", Err: errors.New("pidfd not opened")}
+	}
+	pfd, err := p.fd, p.err
 	if err != nil {
 		var oe *OptionsError
 		if errors.As(err, &oe) {

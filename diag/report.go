@@ -29,27 +29,27 @@ func worse(a, b *Socket) int {
 
 // order sorts sockets worst first, grouped by owning process: the group of
 // the process with the worst socket comes first; sockets without an owner
-// form the last group.
+// form the last group. It sorts indices, not the (large) sockets.
 func order(socks []Socket) {
-	type group struct {
-		pid   int
-		worst *Socket
-	}
-	pidOf := func(s *Socket) int {
-		if o, ok := s.Owner(); ok {
+	pidOf := func(i int) int {
+		if o, ok := socks[i].Owner(); ok {
 			return o.PID
 		}
 		return -1
 	}
-	slices.SortStableFunc(socks, func(a, b Socket) int { return worse(&a, &b) })
+	idx := make([]int, len(socks))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return worse(&socks[a], &socks[b]) })
 	rank := make(map[int]int) // pid → position of its worst socket
-	for i := range socks {
-		if _, ok := rank[pidOf(&socks[i])]; !ok {
-			rank[pidOf(&socks[i])] = i
+	for pos, i := range idx {
+		if _, ok := rank[pidOf(i)]; !ok {
+			rank[pidOf(i)] = pos
 		}
 	}
-	slices.SortStableFunc(socks, func(a, b Socket) int {
-		pa, pb := pidOf(&a), pidOf(&b)
+	slices.SortStableFunc(idx, func(a, b int) int {
+		pa, pb := pidOf(a), pidOf(b)
 		if (pa == -1) != (pb == -1) {
 			if pa == -1 {
 				return 1
@@ -58,6 +58,11 @@ func order(socks []Socket) {
 		}
 		return cmp.Compare(rank[pa], rank[pb])
 	})
+	sorted := make([]Socket, len(socks))
+	for pos, i := range idx {
+		sorted[pos] = socks[i]
+	}
+	copy(socks, sorted)
 }
 
 // summarize counts sockets by verdict and by how long they would hang.

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flatline-dev/flatline"
@@ -118,21 +121,38 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		r.Notes = append(r.Notes, "sockets came or went during the dump: the list may miss or repeat some")
 	}
 
-	var optr *optionReader
-	if !o.NoOptions {
-		optr = newOptionReader()
-		defer optr.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	gone := 0
-	for i := range r.Sockets {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	gone := t.readAndJudge(r, o)
+	if gone > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
+	}
+	order(r.Sockets)
+	r.Summary = summarize(r.Sockets, r.Max)
+	return r, nil
+}
+
+// readAndJudge reads every socket's options (unless Options say not to)
+// and judges it, on as many threads as Go may run at once. It returns how
+// many sockets or processes were gone by the time of the read.
+func (t *target) readAndJudge(r *Report, o Options) int {
+	optr := newOptionReader()
+	defer optr.Close()
+	read := !o.NoOptions && !(o.NoOwners && o.PID == 0)
+	if read {
+		for i := range r.Sockets {
+			if ow, ok := r.Sockets[i].Owner(); ok && r.Sockets[i].Inode != 0 {
+				optr.open(ow.PID)
+			}
 		}
-		s := &r.Sockets[i]
+	}
+	one := func(s *Socket) bool {
+		gone := false
 		switch {
 		case o.NoOptions:
 			s.OptionsErr = errNotRead
-		case o.NoOwners && o.PID == 0:
+		case !read:
 			s.OptionsErr = errNoOwners
 		case s.Inode == 0:
 			s.OptionsErr = errOrphan
@@ -143,21 +163,47 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 			set, err := optr.read(ow.PID, ow.FD, s.Inode)
 			if err != nil {
 				s.OptionsErr = err
-				if errors.Is(err, ErrGone) {
-					gone++
-				}
+				gone = errors.Is(err, ErrGone)
 			} else {
 				s.Settings = &set
 			}
 		}
 		judge(s, r.Host, r.Max)
+		return gone
 	}
-	if gone > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
+	const chunk = 256
+	workers := min(runtime.GOMAXPROCS(0), (len(r.Sockets)+chunk-1)/chunk)
+	if !read || workers <= 1 {
+		gone := 0
+		for i := range r.Sockets {
+			if one(&r.Sockets[i]) {
+				gone++
+			}
+		}
+		return gone
 	}
-	order(r.Sockets)
-	r.Summary = summarize(r.Sockets, r.Max)
-	return r, nil
+	var next atomic.Int64
+	var gone atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(chunk)) - chunk
+				if start >= len(r.Sockets) {
+					return
+				}
+				for i := start; i < min(start+chunk, len(r.Sockets)); i++ {
+					if one(&r.Sockets[i]) {
+						gone.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(gone.Load())
 }
 
 var (
