@@ -146,3 +146,34 @@ func fmtPtr(p *float64) string {
 	}
 	return strconv.FormatFloat(*p, 'f', 3, 64)
 }
+
+// TestIntegrationLabCancel cancels a run while its cells are being built
+// and measured (as SIGINT does in the CLI) and checks that nothing of it is
+// left.
+func TestIntegrationLabCancel(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	cells, err := Matrix(false, "/blackhole/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = Run(ctx, Options{Timeout: 3 * time.Second, Cells: cells, Endpoint: testEndpoint(t)})
+	if errors.Is(err, ErrNotSupported) {
+		t.Skipf("lab not supported here: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Run after cancel: %v, want context.DeadlineExceeded", err)
+	}
+	// Cells stop at once: well before their 30 s cap.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run returned %v after start, want within 10 s of a 2 s cancel", d)
+	}
+	left, _ := filepath.Glob(filepath.Join(NetnsDir, Prefix+strconv.Itoa(os.Getpid())+"-*"))
+	if len(left) > 0 {
+		t.Errorf("left in %s after a canceled Run: %v", NetnsDir, left)
+	}
+}

@@ -111,6 +111,9 @@ func (t *Topology) connect(ns *Namespace, routerLink string, routerAddr, endpoin
 		PeerNamespace: netlink.NsFd(fd),
 	}
 	if err := t.router.LinkAdd(veth); err != nil {
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return &UnsupportedError{Feature: "veth links (CONFIG_VETH)", Err: err}
+		}
 		return fmt.Errorf("lab: create veth %s in %s: %w", routerLink, t.Router.Name, err)
 	}
 	if err := addAddr(t.router, routerLink, routerAddr); err != nil {
