@@ -26,7 +26,8 @@ const benchConns = 20000
 
 // BenchmarkScan20k compares, on one set of connections in one run: a full
 // Scan with owners and options, without options, inet_diag alone, the
-// same dump by `ss -tnoi`, and reading and parsing /proc/net/tcp{,6}.
+// same dump by `ss -tnoi` and with processes by `ss -tnoip`, and reading
+// and parsing /proc/net/tcp{,6}.
 // It prints a table at the end. Needs root.
 //
 //	go test ./diag -run '^$' -bench Scan20k -benchtime 5x
@@ -75,29 +76,32 @@ func BenchmarkScan20k(b *testing.B) {
 	run("diag-no-options", scan(Options{NoOptions: true}))
 	run("diag-inet_diag-only", scan(Options{NoOptions: true, NoOwners: true}))
 	if ss, err := exec.LookPath("ss"); err == nil {
-		run("ss-tnoi", func() (int, error) {
-			var lines int
-			err := inNetNS(path, func() error {
-				cmd := exec.Command(ss, "-tnoi")
-				out, err := cmd.StdoutPipe()
-				if err != nil {
-					return err
-				}
-				if err := cmd.Start(); err != nil {
-					return err
-				}
-				sc := bufio.NewScanner(out)
-				for sc.Scan() {
-					if !strings.HasPrefix(sc.Text(), "\t") {
-						lines++
+		for _, args := range []string{"-tnoi", "-tnoip"} {
+			run("ss"+args, func() (int, error) {
+				var lines int
+				err := inNetNS(path, func() error {
+					cmd := exec.Command(ss, args)
+					out, err := cmd.StdoutPipe()
+					if err != nil {
+						return err
 					}
-				}
-				return cmd.Wait()
+					if err := cmd.Start(); err != nil {
+						return err
+					}
+					sc := bufio.NewScanner(out)
+					sc.Buffer(make([]byte, 64<<10), 16<<20)
+					for sc.Scan() {
+						if !strings.HasPrefix(sc.Text(), "\t") {
+							lines++
+						}
+					}
+					return cmd.Wait()
+				})
+				return lines - 1, err
 			})
-			return lines - 1, err
-		})
+		}
 	} else {
-		b.Log("ss not installed (iproute2): no ss column")
+		b.Log("ss not installed (iproute2): no ss rows")
 	}
 	run("proc-net-tcp", func() (int, error) {
 		var count int

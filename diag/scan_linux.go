@@ -147,7 +147,7 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 			}
 		}
 	}
-	one := func(s *Socket) bool {
+	one := func(s *Socket, cache boundsCache) bool {
 		gone := false
 		switch {
 		case o.NoOptions:
@@ -168,15 +168,15 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 				s.Settings = &set
 			}
 		}
-		judge(s, r.Host, r.Max)
+		judgeCached(s, r.Host, r.Max, cache)
 		return gone
 	}
 	const chunk = 256
 	workers := min(runtime.GOMAXPROCS(0), (len(r.Sockets)+chunk-1)/chunk)
 	if !read || workers <= 1 {
-		gone := 0
+		gone, cache := 0, boundsCache{}
 		for i := range r.Sockets {
-			if one(&r.Sockets[i]) {
+			if one(&r.Sockets[i], cache) {
 				gone++
 			}
 		}
@@ -189,13 +189,14 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			cache := boundsCache{}
 			for {
 				start := int(next.Add(chunk)) - chunk
 				if start >= len(r.Sockets) {
 					return
 				}
 				for i := start; i < min(start+chunk, len(r.Sockets)); i++ {
-					if one(&r.Sockets[i]) {
+					if one(&r.Sockets[i], cache) {
 						gone.Add(1)
 					}
 				}

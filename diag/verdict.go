@@ -33,7 +33,27 @@ func traffic(m DiagMsg) flatline.State {
 // pure; the arithmetic is the library's (Settings.Bounds,
 // RetransmitGiveUp): this only decides which rule applies now and how much
 // of it has already passed.
-func judge(s *Socket, h flatline.Host, maxWait time.Duration) {
+func judge(s *Socket, h flatline.Host, maxWait time.Duration) { judgeCached(s, h, maxWait, nil) }
+
+// boundsCache remembers Settings.Bounds per distinct settings within one
+// scan: most sockets of a host share a handful of settings. Not safe for
+// concurrent use; one per goroutine.
+type boundsCache map[flatline.Settings][]flatline.Bound
+
+func (c boundsCache) bounds(s flatline.Settings, h flatline.Host) []flatline.Bound {
+	if c == nil {
+		return s.Bounds(h)
+	}
+	b, ok := c[s]
+	if !ok {
+		b = s.Bounds(h)
+		c[s] = b
+	}
+	return b
+}
+
+// judgeCached is judge with a bounds cache (nil: none).
+func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache boundsCache) {
 	m := s.DiagMsg
 	s.Traffic = traffic(m)
 	s.Known, s.Never, s.Worst = false, false, 0
@@ -43,7 +63,8 @@ func judge(s *Socket, h flatline.Host, maxWait time.Duration) {
 		return
 	}
 	set := *s.Settings
-	s.Bound = boundFor(set.Bounds(h), s.Traffic)
+	bounds := cache.bounds(set, h)
+	s.Bound = boundFor(bounds, s.Traffic)
 	if s.Bound.Never {
 		s.Known, s.Never = true, true
 		s.Verdict = VerdictNever
@@ -75,7 +96,7 @@ func judge(s *Socket, h flatline.Host, maxWait time.Duration) {
 	s.Reason = fmt.Sprintf("%s: %s (%s)", s.Traffic, s.Bound.Rule, why)
 	if s.Traffic == flatline.StateIdle {
 		// The verdict is about now; say what sending data would change.
-		if b := boundFor(set.Bounds(h), flatline.StateSending); b.Never || b.Worst > maxWait {
+		if b := boundFor(bounds, flatline.StateSending); b.Never || b.Worst > maxWait {
 			s.Reason += "; unacknowledged data would take " + b.String()
 		}
 	}
