@@ -12,12 +12,18 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// configColors tells the configurations apart in the chart.
-var configColors = map[ConfigName]color.RGBA{
-	GoDefault:          {R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-	KeepaliveOnly:      {R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	KeepaliveUserTimeo: {R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	Flatline:           {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+// configColor tells the configurations apart in the chart.
+func configColor(c ConfigName) color.RGBA {
+	switch c {
+	case GoDefault:
+		return color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+	case KeepaliveOnly:
+		return color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+	case KeepaliveUserTimeo:
+		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	default:
+		return color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
+	}
 }
 
 // WriteChart writes a PNG of r: detection time per cell on a log scale, one
@@ -72,7 +78,7 @@ func WriteChart(w io.Writer, r *Result) error {
 			}
 			seen = append(seen, plotter.XY{X: x, Y: math.Max(*c.DetectedS, floor)})
 		}
-		col := configColors[cfg]
+		col := configColor(cfg)
 		if len(seen) > 0 {
 			s, err := plotter.NewScatter(seen)
 			if err != nil {

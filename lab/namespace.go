@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // Prefix starts the name of every network namespace and nftables table the
@@ -21,7 +23,7 @@ const NetnsDir = "/run/netns"
 var ErrNotSupported = errors.New("lab: not supported")
 
 // UnsupportedError says which feature or privilege is missing. It matches
-// ErrNotSupported with errors.Is.
+// ErrNotSupported and flatline.ErrNotSupported with errors.Is.
 type UnsupportedError struct {
 	Feature string // what is missing, e.g. "root (CAP_SYS_ADMIN, CAP_NET_ADMIN)"
 	Err     error  // the underlying failure, if any
@@ -36,8 +38,11 @@ func (e *UnsupportedError) Error() string {
 
 func (e *UnsupportedError) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrNotSupported) true.
-func (e *UnsupportedError) Is(target error) bool { return target == ErrNotSupported }
+// Is makes errors.Is(err, ErrNotSupported) and errors.Is(err,
+// flatline.ErrNotSupported) true.
+func (e *UnsupportedError) Is(target error) bool {
+	return target == ErrNotSupported || target == flatline.ErrNotSupported
+}
 
 // Namespace is a named network namespace made by the lab, bind-mounted at
 // Path so that it outlives the threads that use it.

@@ -1,6 +1,9 @@
 package lab
 
 import (
+	"errors"
+
+	"github.com/flatline-dev/flatline"
 	"strconv"
 	"testing"
 
@@ -47,4 +50,13 @@ func FuzzNsOwner(f *testing.F) {
 			t.Errorf("nsOwner(%q) = %d, true: not a lab name", name, pid)
 		}
 	})
+}
+
+func TestUnsupportedErrorIs(t *testing.T) {
+	err := error(&UnsupportedError{Feature: "root"})
+	for _, target := range []error{ErrNotSupported, flatline.ErrNotSupported} {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(%v, %v) = false, want true", err, target)
+		}
+	}
 }

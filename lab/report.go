@@ -9,16 +9,27 @@ import (
 	"time"
 )
 
-// faultLegend says in a few words what each fault does, for the table.
-var faultLegend = map[Fault]string{
-	Blackhole:  "every packet dropped both ways: the original story's partition",
-	LinkDown:   "the router's link to the server is down: ICMP unreachable comes back",
-	OneWayOut:  "client -> server dropped",
-	OneWayIn:   "server -> client dropped",
-	PeerFrozen: "server process stopped (SIGSTOP): its kernel still answers",
-	PeerReboot: "partition, server killed, path back: its kernel answers with RST",
-	Reset:      "the server aborts the connection: an RST arrives",
-	Blip:       "partition shorter than one probe interval, then back: nothing should die",
+// faultLegend says in a few words what fault f does, for the table.
+func faultLegend(f Fault) string {
+	switch f {
+	case Blackhole:
+		return "every packet dropped both ways: the original story's partition"
+	case LinkDown:
+		return "the router's link to the server is down: ICMP unreachable comes back"
+	case OneWayOut:
+		return "client -> server dropped"
+	case OneWayIn:
+		return "server -> client dropped"
+	case PeerFrozen:
+		return "server process stopped (SIGSTOP): its kernel still answers"
+	case PeerReboot:
+		return "partition, server killed, path back: its kernel answers with RST"
+	case Reset:
+		return "the server aborts the connection: an RST arrives"
+	case Blip:
+		return "partition shorter than one probe interval, then back: nothing should die"
+	}
+	return ""
 }
 
 // WriteJSON writes r as indented JSON: the stable schema for programs.
@@ -135,21 +146,26 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintln(w, "\nFaults, each applied at a known instant (the router's drop rules and link, or the server process):")
 	for _, f := range faults {
-		fmt.Fprintf(w, "  %-12s %s\n", f, faultLegend[f])
+		fmt.Fprintf(w, "  %-12s %s\n", f, faultLegend(f))
 	}
 	fmt.Fprintln(w)
 	return writeSummary(w, r, capS)
 }
 
-// lessonRows are the headline: the original story in three lines.
-var lessonRows = []struct {
+// lessonRow is one line of the headline.
+type lessonRow struct {
 	label string
 	cell  Cell
 	note  string
-}{
-	{"idle connection, network gone", Cell{Workload: Idle, Fault: Blackhole}, ""},
-	{"busy connection, network gone", Cell{Workload: Sending, Fault: Blackhole}, "keepalive waits while data is in flight"},
-	{"peer process frozen", Cell{Workload: Idle, Fault: PeerFrozen}, "its kernel answers every probe"},
+}
+
+// lessonRows are the headline: the original story in three lines.
+func lessonRows() []lessonRow {
+	return []lessonRow{
+		{"idle connection, network gone", Cell{Workload: Idle, Fault: Blackhole}, ""},
+		{"busy connection, network gone", Cell{Workload: Sending, Fault: Blackhole}, "keepalive waits while data is in flight"},
+		{"peer process frozen", Cell{Workload: Idle, Fault: PeerFrozen}, "its kernel answers every probe"},
+	}
 }
 
 // writeLesson writes the headline table, when the run has its cells.
@@ -157,7 +173,7 @@ func writeLesson(w io.Writer, r *Result, byCell map[Cell]CellResult, configs []C
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	lines := 0
 	fmt.Fprintln(tw, "The lesson at a glance\t"+joinConfigs(configs)+"\t")
-	for _, row := range lessonRows {
+	for _, row := range lessonRows() {
 		line := "  " + row.label
 		found := false
 		for _, c := range configs {
