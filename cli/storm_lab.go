@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/storm"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/spf13/cobra"
+)
+
+type labStormFlags struct {
+	conns      int
+	timeout    time.Duration
+	strategies string
+	rate       uint32
+	burst      uint32
+	json       bool
+	chart      string
+	pcapDir    string
+}
+
+// newLabStormCmd is `flatline lab storm`.
+func newLabStormCmd() *cobra.Command {
+	var f labStormFlags
+	cmd := &cobra.Command{
+		Use:   "storm",
+		Short: "Open many idle connections through a policed router and count keepalive storms (needs root)",
+		Long: `storm opens N idle connections at once from the client namespace through the
+router to the server, and makes the router drop ACK-only packets over a rate
+(nftables limit) sized so that the link carries spread probes but not bursts.
+For each strategy it captures the probes in the router (AF_PACKET), measures
+their worst burst (probes within one kernel tick) against the timer-wheel
+model's prediction, and counts connections declared dead (ETIMEDOUT) while the
+server was alive.
+
+Strategies: static (everyone armed at creation, the original storm), jitter
+(idle lowered by whole random seconds), coprime (idle values pairwise coprime
+and coprime to the interval), flatline (the library's Dialer and its Spread);
+also offsets (uniform random arming delays) and golden (golden-ratio arming
+delays). Every strategy gets the keepalive settings that --timeout derives and
+the same spread budget.`,
+		Example: `  sudo flatline lab storm
+  sudo flatline lab storm --conns 500 --json
+  sudo flatline lab storm --chart storm.png --pcap /tmp/storm`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLabStorm(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.conns, "conns", 2000, "connections per strategy")
+	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget")
+	fl.StringVar(&f.strategies, "strategies", "static,jitter,coprime,flatline", "comma-separated strategies: static, jitter, coprime, flatline, offsets, golden, offsets+coprime")
+	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
+	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: 1.3 times flatline's predicted worst burst, probes and answers)")
+	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
+	fl.StringVar(&f.chart, "chart", "", "also write a PNG of the probe timelines per strategy to this file")
+	fl.StringVar(&f.pcapDir, "pcap", "", "also write the router's capture per strategy to DIR/<strategy>.pcap")
+	return cmd
+}
+
+func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
+	var sts []storm.Strategy
+	known := map[storm.Strategy]bool{storm.Flatline: true}
+	for _, s := range storm.Strategies() {
+		known[s] = true
+	}
+	for _, s := range strings.Split(f.strategies, ",") {
+		st := storm.Strategy(strings.TrimSpace(s))
+		if !known[st] {
+			return usagef("unknown strategy %q", s)
+		}
+		sts = append(sts, st)
+	}
+	if f.conns < 1 {
+		return usagef("--conns must be at least 1")
+	}
+	stderr := cmd.ErrOrStderr()
+	start := time.Now()
+	cfg := storm.LabConfig{
+		Conns:      f.conns,
+		Config:     flatline.Config{Timeout: f.timeout},
+		Strategies: sts,
+		PerSecond:  f.rate,
+		Burst:      f.burst,
+		Progress: func(s string) {
+			fmt.Fprintf(stderr, "%6.1fs %s\n", time.Since(start).Seconds(), s)
+		},
+	}
+	var pcapErr error
+	if f.pcapDir != "" {
+		if err := os.MkdirAll(f.pcapDir, 0o755); err != nil {
+			return err
+		}
+		cfg.Frames = func(s storm.Strategy, frames []storm.Frame) {
+			name := filepath.Join(f.pcapDir, string(s)+".pcap")
+			if err := writeStormPcap(name, frames); err != nil && pcapErr == nil {
+				pcapErr = err
+			}
+		}
+	}
+	res, err := storm.RunLab(cmd.Context(), cfg)
+	if res != nil && len(res.Strategies) > 0 {
+		out := cmd.OutOrStdout()
+		if f.json {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(res); jerr != nil {
+				return jerr
+			}
+		} else {
+			printStorm(out, res)
+		}
+		if f.chart != "" {
+			if cerr := writeStormChart(f.chart, res); cerr != nil {
+				return cerr
+			}
+			fmt.Fprintf(stderr, "chart written to %s\n", f.chart)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return pcapErr
+}
+
+func printStorm(w io.Writer, r *storm.LabResult) {
+	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %dms, spread %gs; HZ=%d\n",
+		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutMS, r.SpreadS, r.HZ)
+	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
+		r.PerSecond, r.Burst, r.ObserveS, r.WindowS*1000)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STRATEGY\tFALSELY DEAD\t(MODEL)\tWORST BURST\t(MODEL)\tPROBES\t(MODEL)\tPOLICED")
+	for _, s := range r.Strategies {
+		fmt.Fprintf(tw, "%s\t%d of %d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\n", s.Name, s.FalseDead, r.Conns, s.PredictedFalseDead,
+			s.WorstBurst, s.PredictedWorstBurst, s.Probes, s.PredictedProbes, s.Policed)
+	}
+	tw.Flush()
+	for _, s := range r.Strategies {
+		if s.CaptureDrops > 0 {
+			fmt.Fprintf(w, "\nwarning: the capture lost %d frames for %s: its measured bursts are low\n", s.CaptureDrops, s.Name)
+		}
+	}
+}
+
+func writeStormChart(path string, r *storm.LabResult) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := storm.WriteChart(file, r, 32*time.Millisecond); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}
+
+func writeStormPcap(name string, frames []storm.Frame) error {
+	file, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	w := pcapgo.NewWriterNanos(file)
+	if err := w.WriteFileHeader(256, layers.LinkTypeEthernet); err != nil {
+		file.Close()
+		return err
+	}
+	for _, fr := range frames {
+		ci := gopacket.CaptureInfo{Timestamp: fr.At, CaptureLength: len(fr.Data), Length: len(fr.Data)}
+		if err := w.WritePacket(ci, fr.Data); err != nil {
+			file.Close()
+			return err
+		}
+	}
+	return file.Close()
+}
