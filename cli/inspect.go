@@ -49,8 +49,20 @@ with timestamps until interrupted, --count polls or --duration.`,
   flatline inspect --pid 1234 --json
   flatline inspect --netns blue --max 10s
   flatline inspect --pid 1234 --watch 50ms --duration 30s`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// --watch takes its interval as the next word too
+			// (--watch 50ms), not only as --watch=50ms.
+			switch {
+			case len(args) == 1 && cmd.Flags().Changed("watch") && f.watch == watchDefault:
+				d, err := time.ParseDuration(args[0])
+				if err != nil {
+					return usagef("--watch %s: want an interval such as 100ms", args[0])
+				}
+				f.watch = d
+			case len(args) > 0:
+				return usagef("inspect takes no arguments, got %q", args)
+			}
 			if f.all {
 				f.opts.States = diag.AllStates
 			}
