@@ -70,6 +70,7 @@ type scenario struct {
 	writeAtStart    bool // write 1000 bytes at once (into the blackhole)
 	fillWindow      bool // the server never reads; the client writes until blocked
 	smallServerBufs bool
+	connectSynCount int // > 0: a non-blocking connect into a blackhole with this TCP_SYNCNT
 }
 
 var scenarios = map[string]scenario{
@@ -80,6 +81,7 @@ var scenarios = map[string]scenario{
 	"stuck-ut": {keepalive: true, idle: 5, intvl: 1, count: 3, userTimeoutMS: 20000, blackhole: true, writeAtStart: true},
 	"zero-win": {keepalive: true, idle: 2, intvl: 1, count: 2, fillWindow: true, smallServerBufs: true},
 	"flip":     {keepalive: true, idle: 2, intvl: 1, count: 2, blackhole: true},
+	"syn-sent": {connectSynCount: 3},
 }
 
 // helperSocket is what the helper reports about one scenario's client.
@@ -118,6 +120,14 @@ func helperMain(list string) error {
 		sc, ok := scenarios[name]
 		if !ok {
 			return fmt.Errorf("unknown scenario %q", name)
+		}
+		if sc.connectSynCount > 0 {
+			hs, err := connectIntoBlackhole(name, sc.connectSynCount)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			out[name] = hs
+			continue
 		}
 		lc := net.ListenConfig{KeepAlive: -1}
 		if sc.smallServerBufs {
@@ -183,6 +193,37 @@ func helperMain(list string) error {
 		}
 	}
 	return nil
+}
+
+// connectIntoBlackhole starts a non-blocking connect to a port whose
+// packets are dropped: the socket stays in SYN-SENT.
+func connectIntoBlackhole(name string, synCount int) (helperSocket, error) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return helperSocket{}, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if err := dropPort(name, port); err != nil {
+		return helperSocket{}, err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return helperSocket{}, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_SYNCNT, synCount); err != nil {
+		return helperSocket{}, err
+	}
+	err = unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+	if !errors.Is(err, unix.EINPROGRESS) {
+		return helperSocket{}, fmt.Errorf("connect: %v, want EINPROGRESS", err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return helperSocket{}, err
+	}
+	local := sa.(*unix.SockaddrInet4)
+	return helperSocket{Local: fmt.Sprintf("127.0.0.1:%d", local.Port), Remote: fmt.Sprintf("127.0.0.1:%d", port), FD: fd}, nil
 }
 
 func setScenario(fd int, sc scenario) error {

@@ -30,7 +30,7 @@ import (
 // case and verdict against what it set, and checks timer kind,
 // retransmits and unacked against ss.
 func TestIntegrationScanPID(t *testing.T) {
-	h := startHelper(t, "ka-idle", "no-ka", "ut", "stuck", "stuck-ut", "zero-win")
+	h := startHelper(t, "ka-idle", "no-ka", "ut", "stuck", "stuck-ut", "zero-win", "syn-sent")
 	o := Options{PID: h.pid()}
 	r := waitFor(t, o, 10*time.Second, func(r *Report) bool {
 		st, su, zw := find(r, h.socks["stuck"]), find(r, h.socks["stuck-ut"]), find(r, h.socks["zero-win"])
@@ -58,6 +58,8 @@ func TestIntegrationScanPID(t *testing.T) {
 		"stuck":    {ka(2*time.Second, time.Second, 2, 0), TimerOn, flatline.StateSending, VerdictStuck, 800 * time.Second, 1000 * time.Second},
 		"stuck-ut": {ka(5*time.Second, time.Second, 3, 20*time.Second), TimerOn, flatline.StateSending, VerdictStuck, 10 * time.Second, 20*time.Second + 200*time.Millisecond},
 		"zero-win": {ka(2*time.Second, time.Second, 2, 0), TimerPersist, flatline.StateClosedWindow, VerdictNever, 0, 0},
+		// 3 SYN retries: 1+2+4+8 = 15 s by the library's schedule.
+		"syn-sent": {&flatline.Settings{Idle: r.Host.KeepaliveTime, Interval: r.Host.KeepaliveIntvl, Count: r.Host.KeepaliveProbes}, TimerOn, flatline.StateConnecting, VerdictOK, 5 * time.Second, flatline.SynGiveUp(r.Host, 3)},
 	}
 	for name, c := range checks {
 		s := find(r, h.socks[name])
@@ -73,6 +75,9 @@ func TestIntegrationScanPID(t *testing.T) {
 			continue
 		}
 		got := *s.Settings
+		if name == "syn-sent" && got.SynCount != 3 {
+			t.Errorf("%s: TCP_SYNCNT %d, want 3", name, got.SynCount)
+		}
 		got.SynCount = 0
 		if diff := cmp.Diff(*c.set, got); diff != "" {
 			t.Errorf("%s: settings (-want +got):\n%s", name, diff)

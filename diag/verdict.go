@@ -58,6 +58,17 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	s.Traffic = traffic(m)
 	s.Known, s.Never, s.Worst = false, false, 0
 
+	switch m.State {
+	case StateListen:
+		s.Known, s.Verdict = true, VerdictOK
+		s.Reason = "listening: no peer to lose"
+		return
+	case StateTimeWait:
+		s.Known, s.Verdict = true, VerdictOK
+		s.Worst = time.Duration(m.Expires) * time.Millisecond
+		s.Reason = "TIME-WAIT: no peer to wait for; the kernel drops it when its timer fires"
+		return
+	}
 	if s.Settings == nil {
 		judgeUnreadable(s, h)
 		return
@@ -78,7 +89,9 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 		s.Worst, why = sendingLeft(m, h, set.UserTimeout)
 	case flatline.StateIdle:
 		s.Worst, why = keepaliveLeft(m, set, s.Bound)
-	default: // closed window, connecting: the nominal bound, an upper bound from now
+	case flatline.StateConnecting:
+		s.Worst, why = connectingLeft(s, h, set)
+	default: // closed window: the nominal bound, an upper bound from now
 		s.Worst, why = s.Bound.Worst, "at most the full bound from now"
 	}
 	s.Known = true
@@ -193,6 +206,20 @@ func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Durat
 	}
 	done := time.Duration(m.Info.Probes) * s.Interval
 	return expires + max(chain-done, 0), fmt.Sprintf("%d probes unanswered, next firing in %v", m.Info.Probes, roundOut(expires))
+}
+
+// connectingLeft is how long from now until a connect gives up: without a
+// user timeout, the library's SYN schedule (flatline.SynGiveUp) less the
+// timeouts already taken, as the retransmission count says; with one, the
+// whole bound.
+func connectingLeft(s *Socket, h flatline.Host, set flatline.Settings) (time.Duration, string) {
+	k := s.Retransmits()
+	if set.UserTimeout > 0 || k == 0 {
+		return s.Bound.Worst, "at most the full bound from now"
+	}
+	elapsed := flatline.SynGiveUp(h, k-1)
+	left := max(s.Bound.Worst-elapsed, time.Duration(s.Expires)*time.Millisecond)
+	return left, fmt.Sprintf("%d SYNs retransmitted: ≈%v already passed", k, roundOut(elapsed))
 }
 
 func roundOut(d time.Duration) time.Duration {

@@ -10,6 +10,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+func withRetrans(m DiagMsg, n int) DiagMsg {
+	m.Retrans = n
+	return m
+}
+
 func TestJudge(t *testing.T) {
 	h := flatline.LinuxDefaults()
 	h.HZ = 250
@@ -79,6 +84,15 @@ func TestJudge(t *testing.T) {
 		{"connecting, 6 SYN retries",
 			msg(StateSynSent, TimerOn, 1000, TCPInfo{Unacked: 1}), syn6,
 			got{flatline.StateConnecting, VerdictSlow, true, false, nominal(syn6, flatline.StateConnecting)}},
+		{"connecting, 6 SYN retries, 3 taken",
+			withRetrans(msg(StateSynSent, TimerOn, 8000, TCPInfo{Unacked: 1, Retransmits: 3}), 3), syn6,
+			got{flatline.StateConnecting, VerdictSlow, true, false, nominal(syn6, flatline.StateConnecting) - flatline.SynGiveUp(h, 2)}},
+		{"listening",
+			msg(StateListen, TimerOff, 0, TCPInfo{}), off,
+			got{flatline.StateIdle, VerdictOK, true, false, 0}},
+		{"time-wait, no owner",
+			msg(StateTimeWait, TimerTimeWait, 50000, TCPInfo{}), nil,
+			got{flatline.StateIdle, VerdictOK, true, false, 50 * time.Second}},
 		{"unreadable, idle with no timer: keepalive off",
 			msg(StateEstablished, TimerOff, 0, TCPInfo{}), nil,
 			got{flatline.StateIdle, VerdictNever, true, true, 0}},
