@@ -13,8 +13,10 @@ import (
 
 // planFlags are the flags of `flatline plan`.
 type planFlags struct {
-	cfg  flatline.Config
-	json bool
+	cfg   flatline.Config
+	json  bool
+	conns int // storm forecast for this many connections (0: none)
+	burst int // the burst the link tolerates (0: no recommendation)
 }
 
 func newPlanCmd() *cobra.Command {
@@ -42,17 +44,20 @@ default net.Dialer and Linux's defaults give for the same states.`,
 	fl.DurationVar(&f.cfg.ConnectTimeout, "connect-timeout", 0, "override the dial deadline (0 means --timeout)")
 	fl.DurationVar(&f.cfg.Spread, "spread", 0, "override the keepalive spread (0 derives it, -1ns turns it off)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
+	fl.IntVar(&f.conns, "conns", 0, "also predict the keepalive bursts of this many connections made together")
+	fl.IntVar(&f.burst, "burst", 0, "with --conns: the burst (probes at once) the link tolerates; recommends the smallest timeout within it")
 	return cmd
 }
 
 // planReport is what `flatline plan` prints, for people and as JSON.
 type planReport struct {
-	TimeoutS        float64       `json:"timeout_s"`
-	Settings        settingsJSON  `json:"settings"`
-	ConnectTimeoutS float64       `json:"connect_timeout_s"`
-	SpreadS         float64       `json:"spread_s"`
-	States          []stateReport `json:"states"`
-	Notes           []string      `json:"notes"`
+	TimeoutS        float64        `json:"timeout_s"`
+	Settings        settingsJSON   `json:"settings"`
+	ConnectTimeoutS float64        `json:"connect_timeout_s"`
+	SpreadS         float64        `json:"spread_s"`
+	States          []stateReport  `json:"states"`
+	Notes           []string       `json:"notes"`
+	Storm           *stormPlanJSON `json:"storm,omitempty"` // with --conns
 }
 
 type settingsJSON struct {
@@ -128,6 +133,11 @@ func runPlan(w io.Writer, f planFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.conns != 0 || f.burst != 0 {
+		if r.Storm, err = newStormPlan(f.cfg, f.conns, f.burst); err != nil {
+			return err
+		}
+	}
 	if f.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -170,6 +180,9 @@ func (r planReport) writeTable(w io.Writer) error {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if r.Storm != nil {
+		return r.Storm.writeTable(w)
 	}
 	return nil
 }

@@ -81,3 +81,8 @@ type StrategyResult struct {
 	// DeadTimes are the false deaths' times.
 	DeadTimes []time.Duration `json:"-"`
 }
+
+// keepaliveOf is the part of a plan's settings the model needs.
+func keepaliveOf(s flatline.Settings) Keepalive {
+	return Keepalive{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
+}

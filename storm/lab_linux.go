@@ -108,10 +108,6 @@ func (c LabConfig) withDefaults() (LabConfig, flatline.Plan, error) {
 	return c, plan, nil
 }
 
-func keepaliveOf(s flatline.Settings) Keepalive {
-	return Keepalive{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
-}
-
 func (s *labSetup) progress(format string, a ...any) {
 	if s.cfg.Progress != nil {
 		s.cfg.Progress(fmt.Sprintf(format, a...))
