@@ -97,3 +97,18 @@ func summarize(socks []Socket, maxWait time.Duration) Summary {
 	s.Hang = buckets
 	return s
 }
+
+// dedupe drops repeated sockets (same cookie) that an interrupted dump may
+// have reported twice, keeping the first.
+func dedupe(socks []Socket) []Socket {
+	seen := make(map[uint64]bool, len(socks))
+	out := socks[:0]
+	for _, s := range socks {
+		if seen[s.Cookie] {
+			continue
+		}
+		seen[s.Cookie] = true
+		out = append(out, s)
+	}
+	return out
+}

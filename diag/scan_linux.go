@@ -118,7 +118,8 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if interrupted {
-		r.Notes = append(r.Notes, "sockets came or went during the dump: the list may miss or repeat some")
+		r.Sockets = dedupe(r.Sockets)
+		r.Notes = append(r.Notes, "sockets came or went during the dump: the list may miss some")
 	}
 
 	if err := ctx.Err(); err != nil {

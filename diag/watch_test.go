@@ -97,3 +97,17 @@ func TestOrderAndSummary(t *testing.T) {
 		t.Errorf("summarize (-want +got):\n%s", diff)
 	}
 }
+
+func TestDedupe(t *testing.T) {
+	var socks []Socket
+	for _, c := range []uint64{1, 2, 1, 3, 2} {
+		socks = append(socks, Socket{DiagMsg: DiagMsg{Cookie: c}})
+	}
+	var got []uint64
+	for _, s := range dedupe(socks) {
+		got = append(got, s.Cookie)
+	}
+	if diff := cmp.Diff([]uint64{1, 2, 3}, got); diff != "" {
+		t.Errorf("dedupe (-want +got):\n%s", diff)
+	}
+}
