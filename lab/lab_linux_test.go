@@ -124,7 +124,7 @@ func TestIntegrationLabQuick(t *testing.T) {
 	if err := WriteTable(&table, res); err != nil {
 		t.Fatalf("WriteTable: %v", err)
 	}
-	for _, want := range []string{"peer-frozen: server process stopped (SIGSTOP): its kernel still answers", "only a closed window"} {
+	for _, want := range []string{"server process stopped (SIGSTOP): its kernel still answers", "only a closed window"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table does not say %q:\n%s", want, table.String())
 		}

@@ -215,8 +215,8 @@ func inQuick(c Cell) bool {
 	case Blip:
 		return c.Workload == Idle || c.Workload == Sending && c.Config == Flatline
 	case PeerFrozen:
-		return (c.Workload == Idle || c.Workload == ZeroWindow) &&
-			(c.Config == Flatline || c.Config == KeepaliveOnly)
+		return c.Workload == Idle ||
+			c.Workload == ZeroWindow && (c.Config == Flatline || c.Config == KeepaliveOnly)
 	}
 	return false
 }
