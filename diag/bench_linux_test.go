@@ -8,9 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -215,6 +215,9 @@ func benchHolderMain(n int) error {
 	}
 	fmt.Println("READY")
 	io.Copy(io.Discard, os.Stdin)
+	// Unreferenced, the connections' finalizers would close them.
+	runtime.KeepAlive(client)
+	runtime.KeepAlive(server)
 	return nil
 }
 
@@ -245,7 +248,9 @@ func benchNamespace(b *testing.B, n int) (string, func()) {
 			in.Close()
 		}
 		for _, h := range holders {
-			h.Wait()
+			if err := h.Wait(); err != nil {
+				b.Logf("holder %d: %v", h.Process.Pid, err)
+			}
 		}
 		ns.Close()
 		netns.DeleteNamed(name)
@@ -274,7 +279,6 @@ func benchNamespace(b *testing.B, n int) (string, func()) {
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", benchHolderEnv, per))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		cmd.Stderr = os.Stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -192,6 +193,8 @@ func helperMain(list string) error {
 			fmt.Println("WROTE")
 		}
 	}
+	// Unreferenced, the server ends' finalizers would close them.
+	runtime.KeepAlive(servers)
 	return nil
 }
 
