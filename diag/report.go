@@ -31,36 +31,35 @@ func worse(a, b *Socket) int {
 // the process with the worst socket comes first; sockets without an owner
 // form the last group. It sorts indices, not the (large) sockets.
 func order(socks []Socket) {
-	pidOf := func(i int) int {
-		if o, ok := socks[i].Owner(); ok {
-			return o.PID
-		}
-		return -1
-	}
 	idx := make([]int, len(socks))
 	for i := range idx {
 		idx[i] = i
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return worse(&socks[a], &socks[b]) })
-	rank := make(map[int]int) // pid → position of its worst socket
-	for pos, i := range idx {
-		if _, ok := rank[pidOf(i)]; !ok {
-			rank[pidOf(i)] = pos
+	// Group, keeping the worst-first order within each group and ordering
+	// groups by their first (worst) socket.
+	groups := make(map[int][]int)
+	var pids []int
+	var unowned []int
+	for _, i := range idx {
+		o, ok := socks[i].Owner()
+		if !ok {
+			unowned = append(unowned, i)
+			continue
+		}
+		if _, seen := groups[o.PID]; !seen {
+			pids = append(pids, o.PID)
+		}
+		groups[o.PID] = append(groups[o.PID], i)
+	}
+	sorted := make([]Socket, 0, len(socks))
+	for _, pid := range pids {
+		for _, i := range groups[pid] {
+			sorted = append(sorted, socks[i])
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		pa, pb := pidOf(a), pidOf(b)
-		if (pa == -1) != (pb == -1) {
-			if pa == -1 {
-				return 1
-			}
-			return -1
-		}
-		return cmp.Compare(rank[pa], rank[pb])
-	})
-	sorted := make([]Socket, len(socks))
-	for pos, i := range idx {
-		sorted[pos] = socks[i]
+	for _, i := range unowned {
+		sorted = append(sorted, socks[i])
 	}
 	copy(socks, sorted)
 }
