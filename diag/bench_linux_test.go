@@ -225,6 +225,7 @@ func benchHolderMain(n int) error {
 // connections held by benchHolders child processes, and returns its name
 // and a cleanup that ends them and removes the namespace.
 func benchNamespace(b *testing.B, n int) (string, func()) {
+	sweepStaleNamespaces(b)
 	name := fmt.Sprintf("flt-diag-%d-bench", os.Getpid())
 	var ns netns.NsHandle
 	err := onThread(func() error {

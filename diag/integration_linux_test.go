@@ -278,6 +278,7 @@ func TestIntegrationWatch(t *testing.T) {
 // the test process itself.
 func TestIntegrationScanNetNS(t *testing.T) {
 	requireRoot(t)
+	sweepStaleNamespaces(t)
 	name := fmt.Sprintf("flt-diag-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	var ns netns.NsHandle
 	err := onThread(func() error {
