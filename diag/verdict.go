@@ -132,7 +132,7 @@ func judgeUnreadable(s *Socket, h flatline.Host) {
 		s.Reason = "idle with no timer pending: keepalive is off (" + why + ")"
 	case isStuck(s):
 		s.Verdict = VerdictStuck
-		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered; without TCP_USER_TIMEOUT it gives up after %v of them (%s)",
+		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered; the kernel gives up %v after the first send without TCP_USER_TIMEOUT, sooner with one (%s)",
 			m.Info.Retransmits, roundOut(flatline.RetransmitGiveUp(h, 0, 0)), why)
 	default:
 		s.Verdict = VerdictUnknown
