@@ -150,6 +150,10 @@ func printStorm(w io.Writer, r *storm.LabResult) {
 		if s.CaptureDrops > 0 {
 			fmt.Fprintf(w, "\nwarning: the capture lost %d frames for %s: its measured bursts are low\n", s.CaptureDrops, s.Name)
 		}
+		if s.BacklogDrops > 0 {
+			fmt.Fprintf(w, "\nnote: %s: %d packets dropped by full CPU input backlogs (net.core.netdev_max_backlog=%d): a burst larger than that from one CPU is cut in the sending host, before the router sees it\n",
+				s.Name, s.BacklogDrops, r.Backlog)
+		}
 	}
 }
 

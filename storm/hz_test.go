@@ -81,3 +81,14 @@ func TestIntegrationHostHZ(t *testing.T) {
 		t.Errorf("HostHZ = %d, want one of 100, 250, 300, 1000", hz)
 	}
 }
+
+func TestParseSoftnetDrops(t *testing.T) {
+	in := "0019333e 00002287 00000000\n001a9df2 000072b6 00000001\n"
+	got, err := ParseSoftnetDrops(strings.NewReader(in))
+	if err != nil || got != 0x2287+0x72b6 {
+		t.Errorf("got %d, %v; want %d", got, err, 0x2287+0x72b6)
+	}
+	if _, err := ParseSoftnetDrops(strings.NewReader("1 zz\n")); err == nil {
+		t.Error("bad hex: want an error")
+	}
+}

@@ -41,14 +41,18 @@ type LabConfig struct {
 
 // LabResult is a storm run's outcome, for people and programs.
 type LabResult struct {
-	Conns      int              `json:"conns"`
-	HZ         int              `json:"hz"`
-	Keepalive  KeepaliveJSON    `json:"keepalive"`
-	SpreadS    float64          `json:"spread_s"`
-	PerSecond  uint32           `json:"police_per_second"`
-	Burst      uint32           `json:"police_burst"`
-	ObserveS   float64          `json:"observe_s"`
-	WindowS    float64          `json:"window_s"` // a burst: probes within one tick
+	Conns     int           `json:"conns"`
+	HZ        int           `json:"hz"`
+	Keepalive KeepaliveJSON `json:"keepalive"`
+	SpreadS   float64       `json:"spread_s"`
+	PerSecond uint32        `json:"police_per_second"`
+	Burst     uint32        `json:"police_burst"`
+	ObserveS  float64       `json:"observe_s"`
+	WindowS   float64       `json:"window_s"` // a burst: probes within one tick
+	// Backlog is net.core.netdev_max_backlog: veth hands packets to the
+	// peer through a per-CPU backlog of this many, so a larger burst from
+	// one CPU in one tick is cut there, before the router sees it.
+	Backlog    int              `json:"netdev_max_backlog"`
 	Strategies []StrategyResult `json:"strategies"`
 }
 
@@ -68,14 +72,17 @@ type StrategyResult struct {
 	PredictedWorstBurst int      `json:"predicted_worst_burst"`
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
-	PredictedRange     [2]int  `json:"predicted_worst_burst_range"`
-	Probes             int     `json:"probes"`
-	PredictedProbes    int     `json:"predicted_probes"`
-	PredictedFalseDead int     `json:"predicted_false_dead"`
-	Policed            uint64  `json:"policed"`       // packets the router's policer dropped
-	CaptureDrops       uint32  `json:"capture_drops"` // frames the capture itself lost
-	Histogram          []int   `json:"histogram"`     // probes per BinS from the first connection
-	BinS               float64 `json:"bin_s"`
+	PredictedRange     [2]int `json:"predicted_worst_burst_range"`
+	Probes             int    `json:"probes"`
+	PredictedProbes    int    `json:"predicted_probes"`
+	PredictedFalseDead int    `json:"predicted_false_dead"`
+	Policed            uint64 `json:"policed"`       // packets the router's policer dropped
+	CaptureDrops       uint32 `json:"capture_drops"` // frames the capture itself lost
+	// BacklogDrops counts packets dropped by full CPU backlogs during the
+	// round (host-wide /proc/net/softnet_stat, so other traffic counts too).
+	BacklogDrops uint64  `json:"backlog_drops"`
+	Histogram    []int   `json:"histogram"` // probes per BinS from the first connection
+	BinS         float64 `json:"bin_s"`
 	// ProbeTimes are the probe times (from the round's start) for charts.
 	ProbeTimes []time.Duration `json:"-"`
 	// DeadTimes are the false deaths' times.

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,6 +57,7 @@ func RunLab(ctx context.Context, cfg LabConfig) (*LabResult, error) {
 		Conns: cfg.Conns, HZ: hz, SpreadS: plan.Spread.Seconds(),
 		Keepalive: KeepaliveJSON{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutMS: s.k.UserTimeout.Milliseconds()},
 		ObserveS:  cfg.Observe.Seconds(), WindowS: Wheel{HZ: hz}.Jiffy().Seconds(),
+		Backlog: netdevMaxBacklog(),
 	}
 	res.PerSecond, res.Burst = cfg.PerSecond, cfg.Burst
 	if res.PerSecond == 0 || res.Burst == 0 {
@@ -314,6 +317,7 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 		}
 	}
 	opened := since()
+	backlog0, _ := softnetDrops()
 	if err := s.topo.PoliceACKs(perSecond, burst); err != nil {
 		return res, err
 	}
@@ -344,6 +348,9 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 		return res, err
 	}
 	res.CaptureDrops, _ = sn.Drops()
+	if b, err := softnetDrops(); err == nil {
+		res.BacklogDrops = b - backlog0
+	}
 	mu.Lock()
 	for _, lc := range conns {
 		if lc.err != nil && lc.deadAt <= end && errors.Is(lc.err, syscall.ETIMEDOUT) {
@@ -418,8 +425,8 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 	res.PredictedRange = [2]int{slices.Min(worsts), slices.Max(worsts)}
 	res.PredictedProbes = median(probes)
 	res.PredictedFalseDead = median(dead)
-	s.progress("storm: %s: %d probes, worst burst %d (model %d), %d falsely dead (model %d), %d policed, %d lost by the capture",
-		st, res.Probes, res.WorstBurst, res.PredictedWorstBurst, res.FalseDead, res.PredictedFalseDead, res.Policed, res.CaptureDrops)
+	s.progress("storm: %s: %d probes, worst burst %d (model %d), %d falsely dead (model %d), %d policed, %d lost by the capture, %d by CPU backlogs",
+		st, res.Probes, res.WorstBurst, res.PredictedWorstBurst, res.FalseDead, res.PredictedFalseDead, res.Policed, res.CaptureDrops, res.BacklogDrops)
 	closeAll()
 	return res, nil
 }
@@ -503,4 +510,25 @@ func control(c net.Conn, fn func(fd int) error) error {
 		return err
 	}
 	return ferr
+}
+
+// softnetDrops reads the host's backlog drop counters (read only; they
+// count every namespace).
+func softnetDrops() (uint64, error) {
+	f, err := os.Open("/proc/net/softnet_stat")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return ParseSoftnetDrops(f)
+}
+
+// netdevMaxBacklog reads net.core.netdev_max_backlog (0 when unreadable).
+func netdevMaxBacklog() int {
+	b, err := os.ReadFile("/proc/sys/net/core/netdev_max_backlog")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
 }
