@@ -275,14 +275,16 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 		server.stop()
 		// The peer is back (without the connection) well before any
 		// configuration's first probe or retransmission gives up.
-		time.AfterFunc(min(t/4, 500*time.Millisecond), func() { topo.Heal() })
+		heal := time.AfterFunc(min(t/4, 500*time.Millisecond), func() { topo.Heal() })
+		context.AfterFunc(ctx, func() { heal.Stop() })
 		return at, nil
 	case Blip:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err
 		}
 		at := time.Now()
-		time.AfterFunc(blipLength(t), func() { topo.Heal() })
+		heal := time.AfterFunc(blipLength(t), func() { topo.Heal() })
+		context.AfterFunc(ctx, func() { heal.Stop() })
 		return at, nil
 	default:
 		err := topo.Apply(f)

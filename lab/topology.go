@@ -3,6 +3,7 @@ package lab
 import (
 	"net/netip"
 	"os"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 )
@@ -36,7 +37,9 @@ type Topology struct {
 	Client, Router, Server *Namespace
 	ClientAddr, ServerAddr netip.Addr // the endpoints' addresses
 
-	id       string          // "<pid>-<random>", shared by the three names
+	id string // "<pid>-<random>", shared by the three names
+
+	mu       sync.Mutex      // serializes faults, healing and Close: timers heal from other goroutines
 	routerNS *os.File        // kept open: netlink and nftables handles use it
 	router   *netlink.Handle // netlink in the router namespace
 	closed   bool

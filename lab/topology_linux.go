@@ -183,7 +183,12 @@ func enableForwarding() error {
 // router's nftables table. Processes still running in a namespace keep it
 // alive until they exit; the names are gone at once. Close is idempotent.
 func (t *Topology) Close() error {
-	if t == nil || t.closed {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
 		return nil
 	}
 	t.closed = true
@@ -202,10 +207,14 @@ func (t *Topology) Close() error {
 	return errors.Join(errs...)
 }
 
-// nft opens an nftables connection in the router namespace.
+// errClosed is returned by a Topology's methods after Close.
+var errClosed = errors.New("lab: topology is closed")
+
+// nft opens an nftables connection in the router namespace. The caller
+// holds t.mu.
 func (t *Topology) nft() (*nftables.Conn, error) {
 	if t.closed || t.routerNS == nil {
-		return nil, errors.New("lab: topology is closed")
+		return nil, errClosed
 	}
 	c, err := nftables.New(nftables.WithNetNSFd(int(t.routerNS.Fd())))
 	if err != nil {
@@ -258,6 +267,8 @@ func (t *Topology) installTable() error {
 // Apply applies f in the router and returns once the kernel has it: the
 // fault instant is just before Apply returns. Faults add up until Heal.
 func (t *Topology) Apply(f Fault) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	switch f {
 	case Blackhole:
 		return t.addFaultRule(f)
@@ -266,6 +277,9 @@ func (t *Topology) Apply(f Fault) error {
 	case OneWayIn:
 		return t.addFaultRule(f, iifname(routerServerLink)...)
 	case LinkDown:
+		if t.closed {
+			return errClosed
+		}
 		l, err := t.router.LinkByName(routerServerLink)
 		if err != nil {
 			return fmt.Errorf("lab: apply %s: %w", f, err)
@@ -298,6 +312,8 @@ func (t *Topology) addFaultRule(f Fault, match ...expr.Any) error {
 // Heal removes every fault: it flushes the fault rules and sets the
 // router's link to the server up. The ACK policer stays.
 func (t *Topology) Heal() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c, err := t.nft()
 	if err != nil {
 		return err
@@ -322,6 +338,8 @@ func (t *Topology) Heal() error {
 // directions. Keepalive probes and their answers are such segments. A
 // second call adds a second policer; ClearPolice removes them.
 func (t *Topology) PoliceACKs(perSecond, burst uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if perSecond == 0 {
 		return errors.New("lab: police ACKs: rate must be at least 1 packet per second")
 	}
@@ -348,6 +366,8 @@ func (t *Topology) PoliceACKs(perSecond, burst uint32) error {
 
 // ClearPolice removes every ACK policer.
 func (t *Topology) ClearPolice() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c, err := t.nft()
 	if err != nil {
 		return err
@@ -372,6 +392,8 @@ func (t *Topology) FaultDrops() (uint64, error) {
 }
 
 func (t *Topology) counted(chain string) (uint64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	c, err := t.nft()
 	if err != nil {
 		return 0, err
