@@ -73,6 +73,9 @@ type scenario struct {
 	fillWindow      bool // the server never reads; the client writes until blocked
 	smallServerBufs bool
 	connectSynCount int // > 0: a non-blocking connect into a blackhole with this TCP_SYNCNT
+	// dropLater: the blackhole comes on the "drop NAME" command, which
+	// then writes 100 bytes if writeOnDrop.
+	dropLater, writeOnDrop bool
 }
 
 var scenarios = map[string]scenario{
@@ -84,6 +87,8 @@ var scenarios = map[string]scenario{
 	"zero-win": {keepalive: true, idle: 2, intvl: 1, count: 2, fillWindow: true, smallServerBufs: true},
 	"flip":     {keepalive: true, idle: 2, intvl: 1, count: 2, blackhole: true},
 	"syn-sent": {connectSynCount: 3},
+	"die-idle": {keepalive: true, idle: 2, intvl: 1, count: 2, dropLater: true},
+	"die-send": {keepalive: true, idle: 5, intvl: 1, count: 3, userTimeoutMS: 3000, dropLater: true, writeOnDrop: true},
 }
 
 // helperSocket is what the helper reports about one scenario's client.
@@ -117,6 +122,7 @@ func helperMain(list string) error {
 	}
 	out := map[string]helperSocket{}
 	conns := map[string]net.Conn{}
+	ports := map[string]int{}
 	var servers []net.Conn // kept open, never read
 	for _, name := range strings.Split(list, ",") {
 		sc, ok := scenarios[name]
@@ -168,6 +174,7 @@ func helperMain(list string) error {
 		rc.Control(func(f uintptr) { fd = int(f) })
 		out[name] = helperSocket{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(), FD: fd}
 		conns[name] = c
+		ports[name] = ln.Addr().(*net.TCPAddr).Port
 		if sc.writeAtStart {
 			if _, err := c.Write(make([]byte, 1000)); err != nil {
 				return err
@@ -186,12 +193,23 @@ func helperMain(list string) error {
 	}
 	b, _ := json.Marshal(out)
 	fmt.Printf("%s\nREADY\n", b)
-	// Commands: "write NAME" writes 100 bytes on that client; EOF ends.
+	// Commands: "write NAME" writes 100 bytes on that client, "drop NAME"
+	// turns its blackhole on (and writes if the scenario says so); EOF
+	// ends.
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		if name, ok := strings.CutPrefix(in.Text(), "write "); ok && conns[name] != nil {
 			conns[name].Write(make([]byte, 100))
 			fmt.Println("WROTE")
+		}
+		if name, ok := strings.CutPrefix(in.Text(), "drop "); ok && conns[name] != nil {
+			if err := dropPort(name, ports[name]); err != nil {
+				return err
+			}
+			if scenarios[name].writeOnDrop {
+				conns[name].Write(make([]byte, 100))
+			}
+			fmt.Println("DROPPED")
 		}
 	}
 	// Unreferenced, the server ends' finalizers would close them.
@@ -362,13 +380,19 @@ func startHelper(t *testing.T, names ...string) *helper {
 
 // write asks the helper to write on scenario name's client and waits for
 // it to confirm.
-func (h *helper) write(t *testing.T, name string) {
+func (h *helper) write(t *testing.T, name string) { h.command(t, "write", name, "WROTE") }
+
+// drop asks the helper to turn scenario name's blackhole on and waits for
+// it to confirm.
+func (h *helper) drop(t *testing.T, name string) { h.command(t, "drop", name, "DROPPED") }
+
+func (h *helper) command(t *testing.T, verb, name, ack string) {
 	t.Helper()
-	if _, err := fmt.Fprintf(h.stdin, "write %s\n", name); err != nil {
+	if _, err := fmt.Fprintf(h.stdin, "%s %s\n", verb, name); err != nil {
 		t.Fatal(err)
 	}
-	if !h.lines.Scan() || h.lines.Text() != "WROTE" {
-		t.Fatalf("helper did not confirm the write: %q %v", h.lines.Text(), h.lines.Err())
+	if !h.lines.Scan() || h.lines.Text() != ack {
+		t.Fatalf("helper did not confirm %s %s: %q %v", verb, name, h.lines.Text(), h.lines.Err())
 	}
 }
 

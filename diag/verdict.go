@@ -153,36 +153,42 @@ func boundFor(bs []flatline.Bound, st flatline.State) flatline.Bound {
 	return flatline.Bound{State: st, Never: true, Rule: "no rule for state " + string(st)}
 }
 
-// sendingLeft is how long from now until data in flight is given up on:
-// the library's RetransmitGiveUp for the socket's initial RTO, less what
-// the backoff says has already passed. tcpi_rto is the current timeout,
-// already doubled once per backoff step; elapsed is counted from the first
-// unacknowledged send.
+// sendingLeft is how long from now until data in flight is given up on.
+// The kernel counts both the user timeout and the tcp_retries2 limit from
+// the first retransmission by timeout (retrans_stamp), and checks only at
+// its retransmission firings. The length of that count is the library's
+// RetransmitGiveUp for the socket's initial RTO; how much of it has passed
+// is read from tcp_info: tcpi_rto is the initial RTO doubled once per
+// backoff step, the timeouts before the current one took 2·base, 4·base,
+// ..., and the current one has run rto − expires. Before any timeout
+// (backoff 0) the pending timer may be a tail-loss probe, after which a
+// full RTO comes before the count starts: measured on Linux 6.18 over
+// loopback, one 100-byte write into a blackhole with TCP_USER_TIMEOUT 3 s
+// saw the probe at 0.21 s, the first timeout at 0.42 s and ETIMEDOUT at
+// 3.42 s.
 func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Duration, string) {
+	expires := time.Duration(m.Expires) * time.Millisecond
 	if m.Info == nil {
-		return flatline.RetransmitGiveUp(h, 0, userTimeout), "no tcp_info: from the first retransmission"
+		total := flatline.RetransmitGiveUp(h, 0, userTimeout)
+		return expires + 200*time.Millisecond + total, "no tcp_info: the full count after the next timeouts"
 	}
 	rto := time.Duration(m.Info.RTO) * time.Microsecond
-	base := rto
-	var elapsed time.Duration
-	for i := 0; i < m.Info.Backoff && i < 64; i++ {
-		base /= 2
-	}
-	base = max(base, 200*time.Millisecond) // TCP_RTO_MIN: the kernel never goes below it
-	step := base
-	for i := 0; i < m.Info.Backoff && i < 64; i++ {
-		elapsed += step
-		step = min(2*step, 120*time.Second) // TCP_RTO_MAX
-	}
+	backoff := min(m.Info.Backoff, 62)
+	base := max(rto>>backoff, 200*time.Millisecond) // TCP_RTO_MIN: the kernel never goes below it
 	total := flatline.RetransmitGiveUp(h, base, userTimeout)
-	if userTimeout > 0 {
-		// The user timeout counts from the first retransmission, one RTO
-		// after the first unacknowledged send (measured; the library's
-		// sending bound adds the same RTO, RetransmitGiveUp does not).
-		total += base
+	if backoff == 0 {
+		left := expires + base + total
+		return left, fmt.Sprintf("rto %v, no timeout yet: the count of %v starts within %v", roundOut(rto), roundOut(total), roundOut(expires+base))
 	}
-	left := max(total-elapsed, 0)
-	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v already passed", roundOut(rto), m.Info.Backoff, roundOut(elapsed), roundOut(total))
+	var since time.Duration
+	step := base
+	for i := 1; i < backoff; i++ {
+		step = min(2*step, 120*time.Second) // TCP_RTO_MAX
+		since += step
+	}
+	since += max(rto-expires, 0)
+	left := max(total-since, expires)
+	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v counted since the first timeout", roundOut(rto), backoff, roundOut(since), roundOut(total))
 }
 
 // keepaliveLeft is how long from now until an idle socket is declared
