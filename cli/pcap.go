@@ -147,7 +147,7 @@ func printPcap(w io.Writer, rep pcapReport, maxFlows int) {
 		fmt.Fprintf(tw, "%s\t%d\t+%.3fs\t+%.3fs\t%.3fs\n", fl.Flow, fl.Probes, fl.FirstS, fl.LastS, fl.PeriodS)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nflows probing in lockstep (every probe within %v): %d groups\n", rep.r.Window, len(rep.Lockstep))
+	fmt.Fprintf(w, "\ngroups of flows probing in lockstep (every probe within %v): %d\n", rep.r.Window, len(rep.Lockstep))
 	for i, g := range rep.Lockstep {
 		if i == 10 {
 			fmt.Fprintf(w, "  ... %d more groups\n", len(rep.Lockstep)-10)

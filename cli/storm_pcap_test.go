@@ -92,7 +92,7 @@ func TestPcapTable(t *testing.T) {
 	if code := Run([]string{"pcap", name}, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, s := range []string{"keepalive probes: 9 from 3 flows", "worst burst: 3 probes", "1 groups"} {
+	for _, s := range []string{"keepalive probes: 9 from 3 flows", "worst burst: 3 probes", "in lockstep (every probe within 4ms): 1"} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Errorf("output lacks %q:\n%s", s, stdout.String())
 		}
