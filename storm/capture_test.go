@@ -237,6 +237,24 @@ func TestTsharkAgrees(t *testing.T) {
 			t.Errorf("ng=%v: %d probes, tshark counts %d", ng, len(c.Probes), want)
 		}
 	}
+	// A capture made by dumpcap, not by this package.
+	const real = "testdata/loopback-keepalive.pcapng"
+	want, err := TsharkKeepalives(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := ReadCapture(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Probes) != want {
+		t.Errorf("%s: %d probes, tshark counts %d", real, len(c.Probes), want)
+	}
 }
 
 // TsharkKeepalives runs tshark -Y tcp.analysis.keep_alive on a file and
