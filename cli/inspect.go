@@ -17,17 +17,38 @@ type inspectFlags struct {
 	opts     diag.Options
 	json     bool
 	all      bool
-	watch    time.Duration
+	watch    optDuration
 	count    int
 	duration time.Duration
 }
 
-// watchUnset is the --watch value meaning "not watching"; a bare --watch
-// means the default interval.
-const (
-	watchUnset   = -1
-	watchDefault = 100 * time.Millisecond
-)
+// watchDefault is the interval of a bare --watch.
+const watchDefault = 100 * time.Millisecond
+
+// optDuration is a duration flag that may be absent (not watching), bare
+// (the default interval) or given.
+type optDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (o *optDuration) String() string {
+	if !o.set {
+		return ""
+	}
+	return o.d.String()
+}
+
+func (o *optDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	o.d, o.set = d, true
+	return nil
+}
+
+func (o *optDuration) Type() string { return "duration" }
 
 func newInspectCmd() *cobra.Command {
 	var f inspectFlags
@@ -54,12 +75,12 @@ with timestamps until interrupted, --count polls or --duration.`,
 			// --watch takes its interval as the next word too
 			// (--watch 50ms), not only as --watch=50ms.
 			switch {
-			case len(args) == 1 && cmd.Flags().Changed("watch") && f.watch == watchDefault:
+			case len(args) == 1 && f.watch.set && f.watch.d == watchDefault:
 				d, err := time.ParseDuration(args[0])
 				if err != nil {
 					return usagef("--watch %s: want an interval such as 100ms", args[0])
 				}
-				f.watch = d
+				f.watch.d = d
 			case len(args) > 0:
 				return usagef("inspect takes no arguments, got %q", args)
 			}
@@ -72,7 +93,7 @@ with timestamps until interrupted, --count polls or --duration.`,
 			if f.opts.Max < 0 {
 				return usagef("--max %v: want a positive duration", f.opts.Max)
 			}
-			if f.watch != watchUnset {
+			if f.watch.set {
 				if f.json {
 					return usagef("--watch prints lines for people; --json is for a single scan")
 				}
@@ -91,7 +112,7 @@ with timestamps until interrupted, --count polls or --duration.`,
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.BoolVar(&f.all, "all", false, "include LISTEN, TIME-WAIT and SYN-RECV sockets")
 	fl.BoolVar(&f.opts.NoOptions, "no-options", false, "do not read socket options (faster; fewer verdicts)")
-	fl.DurationVar(&f.watch, "watch", watchUnset, "poll every `INTERVAL` and print timer transitions (bare --watch: 100ms)")
+	fl.Var(&f.watch, "watch", "poll every `INTERVAL` and print timer transitions (bare --watch: 100ms)")
 	fl.Lookup("watch").NoOptDefVal = watchDefault.String()
 	fl.IntVar(&f.count, "count", 0, "with --watch: stop after this many polls")
 	fl.DurationVar(&f.duration, "duration", 0, "with --watch: stop after this long")
@@ -113,8 +134,8 @@ func runInspect(cmd *cobra.Command, f inspectFlags) error {
 }
 
 func runWatch(cmd *cobra.Command, f inspectFlags) error {
-	if f.watch <= 0 {
-		return usagef("--watch %v: want a positive interval", f.watch)
+	if f.watch.d <= 0 {
+		return usagef("--watch %v: want a positive interval", f.watch.d)
 	}
 	ctx := cmd.Context()
 	if f.duration > 0 {
@@ -123,7 +144,7 @@ func runWatch(cmd *cobra.Command, f inspectFlags) error {
 		defer cancel()
 	}
 	out := cmd.OutOrStdout()
-	err := diag.Watch(ctx, f.opts, diag.WatchOptions{Interval: f.watch, Polls: f.count}, func(t diag.Transition) error {
+	err := diag.Watch(ctx, f.opts, diag.WatchOptions{Interval: f.watch.d, Polls: f.count}, func(t diag.Transition) error {
 		_, err := io.WriteString(out, t.String()+"\n")
 		return err
 	})
