@@ -93,16 +93,27 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		r.Notes = append(r.Notes, "host sysctls unreadable, assuming Linux defaults: "+t.hostErr.Error())
 	}
 
+	// One process's fds are read first, to dump only its sockets; a whole
+	// namespace's are read while the dump runs.
 	var own owners
-	if o.PID != 0 || !o.NoOwners {
+	if o.PID != 0 {
 		var err error
-		own, err = walkOwners(o.PID)
-		if err != nil {
+		if own, err = walkOwners(o.PID); err != nil {
 			return nil, err
 		}
-		if own.unreadable > 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", own.unreadable))
-		}
+	}
+	type walked struct {
+		own owners
+		err error
+	}
+	walk := make(chan walked, 1)
+	if o.PID == 0 && !o.NoOwners {
+		go func() {
+			w, err := walkOwners(0)
+			walk <- walked{w, err}
+		}()
+	} else {
+		walk <- walked{own: own}
 	}
 
 	interrupted, err := t.conn.dump(o.states(), func(m DiagMsg) error {
@@ -111,11 +122,23 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 				return nil
 			}
 		}
-		r.Sockets = append(r.Sockets, Socket{DiagMsg: m, Owners: own.byInode[m.Inode]})
+		r.Sockets = append(r.Sockets, Socket{DiagMsg: m})
 		return ctx.Err()
 	})
+	w := <-walk
 	if err != nil {
 		return nil, err
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.own.unreadable > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
+	}
+	for i := range r.Sockets {
+		if ino := r.Sockets[i].Inode; ino != 0 {
+			r.Sockets[i].Owners = w.own.byInode[ino]
+		}
 	}
 	if interrupted {
 		r.Sockets = dedupe(r.Sockets)
