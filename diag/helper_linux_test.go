@@ -38,7 +38,13 @@ const (
 func TestMain(m *testing.M) {
 	switch {
 	case os.Getenv(helperEnv) != "":
-		if err := helperMain(os.Getenv(helperEnv)); err != nil {
+		err := helperMain(os.Getenv(helperEnv))
+		var mf *missingFeature
+		if errors.As(err, &mf) {
+			fmt.Printf("SKIP %v\n", err)
+			os.Exit(0)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(1)
 		}
@@ -284,7 +290,7 @@ func dropPort(name string, port int) error {
 	defer ns.Close()
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns.Fd())))
 	if err != nil {
-		return err
+		return &missingFeature{"nftables", err}
 	}
 	tab := c.AddTable(&nftables.Table{Name: "flt-diag-" + name, Family: nftables.TableFamilyINet})
 	accept := nftables.ChainPolicyAccept
@@ -297,8 +303,21 @@ func dropPort(name string, port int) error {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binary.BigEndian.AppendUint16(nil, uint16(port))},
 		&expr.Verdict{Kind: expr.VerdictDrop},
 	}})
-	return c.Flush()
+	if err := c.Flush(); err != nil {
+		return &missingFeature{"nftables", err}
+	}
+	return nil
 }
+
+// missingFeature is a kernel feature the helper needs and lacks: the
+// test skips instead of failing.
+type missingFeature struct {
+	what string
+	err  error
+}
+
+func (e *missingFeature) Error() string { return e.what + ": " + e.err.Error() }
+func (e *missingFeature) Unwrap() error { return e.err }
 
 // helper is a running helper process.
 type helper struct {
@@ -363,12 +382,20 @@ func startHelper(t *testing.T, names ...string) *helper {
 				ready <- json.Unmarshal([]byte(js), &h.socks)
 				return
 			}
+			if reason, ok := strings.CutPrefix(h.lines.Text(), "SKIP "); ok {
+				ready <- &missingFeature{"helper", errors.New(reason)}
+				return
+			}
 			js = h.lines.Text()
 		}
 		ready <- fmt.Errorf("helper ended before READY: %v", h.lines.Err())
 	}()
 	select {
 	case err := <-ready:
+		var mf *missingFeature
+		if errors.As(err, &mf) {
+			t.Skipf("kernel feature missing in the helper's namespace: %v", err)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
