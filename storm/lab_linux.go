@@ -44,6 +44,9 @@ func RunLab(ctx context.Context, cfg LabConfig) (*LabResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureFiles(2*cfg.Conns + 256); err != nil {
+		return nil, err
+	}
 	topo, err := lab.New(ctx)
 	if err != nil {
 		return nil, err
@@ -531,4 +534,24 @@ func netdevMaxBacklog() int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	return n
+}
+
+// ensureFiles raises the soft RLIMIT_NOFILE to at least n (client and
+// server ends of every connection), up to the hard limit.
+func ensureFiles(n int) error {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil {
+		return os.NewSyscallError("getrlimit", err)
+	}
+	if l.Cur >= uint64(n) {
+		return nil
+	}
+	if l.Max < uint64(n) {
+		return fmt.Errorf("storm: %d open files needed, RLIMIT_NOFILE allows %d: raise it (ulimit -n) or use fewer connections", n, l.Max)
+	}
+	l.Cur = uint64(n)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &l); err != nil {
+		return os.NewSyscallError("setrlimit", err)
+	}
+	return nil
 }
