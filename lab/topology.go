@@ -8,13 +8,18 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// Addresses inside every topology, from 198.18.0.0/15, the RFC 2544
-// benchmarking range: traffic to them never means anything outside the lab.
+// Addresses inside every topology, from 198.18.0.0/15 (RFC 2544) and
+// 2001:2::/48 (RFC 5180), the benchmarking ranges: traffic to them never
+// means anything outside the lab.
 var (
-	clientAddr       = netip.MustParseAddr("198.18.1.2")
-	routerClientAddr = netip.MustParseAddr("198.18.1.1")
-	routerServerAddr = netip.MustParseAddr("198.18.2.1")
-	serverAddr       = netip.MustParseAddr("198.18.2.2")
+	clientAddr        = netip.MustParseAddr("198.18.1.2")
+	routerClientAddr  = netip.MustParseAddr("198.18.1.1")
+	routerServerAddr  = netip.MustParseAddr("198.18.2.1")
+	serverAddr        = netip.MustParseAddr("198.18.2.2")
+	clientAddr6       = netip.MustParseAddr("2001:2:0:1::2")
+	routerClientAddr6 = netip.MustParseAddr("2001:2:0:1::1")
+	routerServerAddr6 = netip.MustParseAddr("2001:2:0:2::1")
+	serverAddr6       = netip.MustParseAddr("2001:2:0:2::2")
 )
 
 // Link names: the router's ends of the two veth pairs, and the endpoints'
@@ -35,7 +40,10 @@ const tableName = Prefix + "lab"
 // pure loss on the wire.
 type Topology struct {
 	Client, Router, Server *Namespace
-	ClientAddr, ServerAddr netip.Addr // the endpoints' addresses
+	ClientAddr, ServerAddr netip.Addr // the endpoints' IPv4 addresses
+	// The endpoints' IPv6 addresses; invalid (the zero Addr) when the
+	// kernel has no IPv6.
+	ClientAddr6, ServerAddr6 netip.Addr
 
 	id string // "<pid>-<random>", shared by the three names
 

@@ -74,17 +74,26 @@ func (t *Topology) build(ctx context.Context) error {
 	if err := t.Router.Do(enableForwarding); err != nil {
 		return err
 	}
+	for _, ns := range []*Namespace{t.Client, t.Router, t.Server} {
+		if err := ns.Do(keepIPv6Addresses); err != nil {
+			return err
+		}
+	}
 	if err := setUp(t.router, "lo"); err != nil {
 		return err
 	}
+	ipv6 := true
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		ipv6 = false
+	}
 	for _, side := range []struct {
-		ns           *Namespace
-		routerLink   string
-		routerAddr   netip.Addr
-		endpointAddr netip.Addr
+		ns                         *Namespace
+		routerLink                 string
+		routerAddr, endpointAddr   netip.Addr
+		routerAddr6, endpointAddr6 netip.Addr
 	}{
-		{t.Client, routerClientLink, routerClientAddr, clientAddr},
-		{t.Server, routerServerLink, routerServerAddr, serverAddr},
+		{t.Client, routerClientLink, routerClientAddr, clientAddr, routerClientAddr6, clientAddr6},
+		{t.Server, routerServerLink, routerServerAddr, serverAddr, routerServerAddr6, serverAddr6},
 	} {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -92,6 +101,14 @@ func (t *Topology) build(ctx context.Context) error {
 		if err := t.connect(side.ns, side.routerLink, side.routerAddr, side.endpointAddr); err != nil {
 			return err
 		}
+		if ipv6 {
+			if err := t.connect6(side.ns, side.routerLink, side.routerAddr6, side.endpointAddr6); err != nil {
+				return err
+			}
+		}
+	}
+	if ipv6 {
+		t.ClientAddr6, t.ServerAddr6 = clientAddr6, serverAddr6
 	}
 	return t.installTable()
 }
@@ -141,6 +158,32 @@ func (t *Topology) connect(ns *Namespace, routerLink string, routerAddr, endpoin
 	return nil
 }
 
+// connect6 adds IPv6 to a pair connect made: a /64 without duplicate
+// address detection (so the addresses work at once) and a default route in
+// ns via the router.
+func (t *Topology) connect6(ns *Namespace, routerLink string, routerAddr, endpointAddr netip.Addr) error {
+	if err := addAddr(t.router, routerLink, routerAddr); err != nil {
+		return err
+	}
+	fd, err := ns.Fd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	h, err := netlink.NewHandleAt(netns.NsHandle(fd))
+	if err != nil {
+		return fmt.Errorf("lab: netlink in %s: %w", ns.Name, err)
+	}
+	defer h.Close()
+	if err := addAddr(h, endpointLink, endpointAddr); err != nil {
+		return err
+	}
+	if err := h.RouteAdd(&netlink.Route{Gw: net.IP(routerAddr.AsSlice())}); err != nil {
+		return fmt.Errorf("lab: default route via %v in %s: %w", routerAddr, ns.Name, err)
+	}
+	return nil
+}
+
 func setUp(h *netlink.Handle, name string) error {
 	l, err := h.LinkByName(name)
 	if err != nil {
@@ -157,8 +200,16 @@ func addAddr(h *netlink.Handle, name string, a netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("lab: find link %s: %w", name, err)
 	}
+	// A /24 for IPv4, a /64 without duplicate address detection for IPv6.
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(24, 32)}}
+	if a.Is6() {
+		addr.IPNet.Mask = net.CIDRMask(64, 128)
+		addr.Flags = unix.IFA_F_NODAD
+	}
 	prefix := netip.PrefixFrom(a, 24)
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(prefix.Bits(), 32)}}
+	if a.Is6() {
+		prefix = netip.PrefixFrom(a, 64)
+	}
 	if err := h.AddrAdd(l, addr); err != nil {
 		return fmt.Errorf("lab: add %v to %s: %w", prefix, name, err)
 	}
@@ -174,6 +225,27 @@ func enableForwarding() error {
 				continue // no IPv6 in this kernel
 			}
 			return fmt.Errorf("lab: enable forwarding: %w", err)
+		}
+	}
+	return nil
+}
+
+// keepIPv6Addresses runs inside a namespace before its links exist. IPv6
+// drops a link's addresses when it goes down, so that healing LinkDown
+// would not bring them back: keep_addr_on_down keeps them, as IPv4 does.
+// And duplicate address detection would leave the link-local addresses
+// that neighbour discovery needs tentative for a second or two: accept_dad
+// 0 makes them usable at once (the lab's links have no one to collide
+// with).
+func keepIPv6Addresses() error {
+	for _, p := range []struct{ path, value string }{
+		{"/proc/sys/net/ipv6/conf/all/keep_addr_on_down", "1"},
+		{"/proc/sys/net/ipv6/conf/default/keep_addr_on_down", "1"},
+		{"/proc/sys/net/ipv6/conf/all/accept_dad", "0"},
+		{"/proc/sys/net/ipv6/conf/default/accept_dad", "0"},
+	} {
+		if err := os.WriteFile(p.path, []byte(p.value+"\n"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("lab: set %s: %w", p.path, err)
 		}
 	}
 	return nil
@@ -332,8 +404,8 @@ func (t *Topology) Heal() error {
 	return nil
 }
 
-// PoliceACKs makes the router drop forwarded ACK-only TCP segments (flags
-// exactly ACK, no payload: IPv4 total length = 20 + data offset) above
+// PoliceACKs makes the router drop forwarded IPv4 ACK-only TCP segments
+// (flags exactly ACK, no payload: total length = 20 + data offset) above
 // perSecond packets per second with a burst of burst packets, in both
 // directions. Keepalive probes and their answers are such segments. A
 // second call adds a second policer; ClearPolice removes them.

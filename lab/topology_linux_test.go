@@ -148,6 +148,44 @@ func TestIntegrationTopology(t *testing.T) {
 		})
 	}
 
+	// After every fault, link-down included, IPv6 works too.
+	t.Run("ipv6", func(t *testing.T) {
+		if !topo.ServerAddr6.IsValid() {
+			t.Skip("no IPv6 in this kernel")
+		}
+		var ln net.Listener
+		if err := topo.Server.Do(func() error {
+			var err error
+			ln, err = net.Listen("tcp", net.JoinHostPort(topo.ServerAddr6.String(), "0"))
+			return err
+		}); err != nil {
+			t.Fatalf("listen on %v: %v", topo.ServerAddr6, err)
+		}
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				defer c.Close()
+				io.Copy(c, c)
+			}
+		}()
+		c, err := dial(topo, ln.Addr(), 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %v: %v", ln.Addr(), err)
+		}
+		defer c.Close()
+		roundTrip(t, c)
+		if err := topo.Apply(Blackhole); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dial(topo, ln.Addr(), 300*time.Millisecond); !isTimeout(err) {
+			t.Errorf("IPv6 dial under blackhole: %v, want a timeout", err)
+		}
+		if err := topo.Heal(); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("police-acks", func(t *testing.T) {
 		if err := topo.PoliceACKs(1, 1); err != nil {
 			t.Fatalf("PoliceACKs: %v", err)
