@@ -2,6 +2,7 @@ package storm
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -46,5 +47,22 @@ func FuzzReadCapture(f *testing.F) {
 		if sum > r.Probes {
 			t.Fatalf("histogram holds %d probes of %d", sum, r.Probes)
 		}
+	})
+}
+
+// FuzzParsers: the /proc and kernel-config decoders never panic and never
+// return a value with an error, or an impossible value without one.
+func FuzzParsers(f *testing.F) {
+	f.Add("CONFIG_HZ_250=y\nCONFIG_HZ=250\n")
+	f.Add("now at 943626273108 nsecs\njiffies: 4295128124\n")
+	f.Add("0019333e 00002287 00000000\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		if hz, err := ParseKernelConfigHZ(strings.NewReader(in)); err == nil && hz <= 0 {
+			t.Fatalf("HZ %d without an error", hz)
+		}
+		if tl, err := ParseTimerList(strings.NewReader(in)); err == nil && tl.Now < 0 {
+			t.Fatalf("negative time %v without an error", tl.Now)
+		}
+		_, _ = ParseSoftnetDrops(strings.NewReader(in))
 	})
 }
