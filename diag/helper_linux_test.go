@@ -80,7 +80,8 @@ type scenario struct {
 	smallServerBufs bool
 	connectSynCount int // > 0: a non-blocking connect into a blackhole with this TCP_SYNCNT
 	// dropLater: the blackhole comes on the "drop NAME" command, which
-	// then writes 100 bytes if writeOnDrop.
+	// then writes 100 bytes if writeOnDrop; the helper prints
+	// "DIED NAME UNIXNANO ERR" when a read on the client fails.
 	dropLater, writeOnDrop bool
 }
 
@@ -181,6 +182,12 @@ func helperMain(list string) error {
 		out[name] = helperSocket{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String(), FD: fd}
 		conns[name] = c
 		ports[name] = ln.Addr().(*net.TCPAddr).Port
+		if sc.dropLater {
+			go func() { // reports when the kernel gives up on the connection
+				_, err := c.Read(make([]byte, 1))
+				fmt.Printf("DIED %s %d %v\n", name, time.Now().UnixNano(), err)
+			}()
+		}
 		if sc.writeAtStart {
 			if _, err := c.Write(make([]byte, 1000)); err != nil {
 				return err
