@@ -235,7 +235,9 @@ func compareWithSS(t *testing.T, h *helper, o Options) {
 		if a.Timer != TimerOn {
 			ca, cb, what = a.Probes(), b.Probes(), "probes"
 		}
-		if s.count < ca || s.count > cb {
+		// A zero-window probe is answered at once on loopback and its
+		// count drops back to zero: not comparable between two readings.
+		if a.Timer != TimerPersist && (s.count < ca || s.count > cb) {
 			t.Errorf("%s: ss timer count %d, scans' %s %d and %d", name, s.count, what, ca, cb)
 		}
 		if uint32(s.unacked) != a.Unacked() || uint32(s.unacked) != b.Unacked() {
