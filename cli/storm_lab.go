@@ -62,7 +62,7 @@ the same spread budget.`,
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget")
 	fl.StringVar(&f.strategies, "strategies", "static,jitter,coprime,flatline", "comma-separated strategies: static, jitter, coprime, flatline, offsets, golden, offsets+coprime")
 	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
-	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: 1.3 times flatline's predicted worst burst, probes and answers)")
+	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: twice the packets of flatline's predicted worst burst, probes and answers)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG of the probe timelines per strategy to this file")
 	fl.StringVar(&f.pcapDir, "pcap", "", "also write the router's capture per strategy to DIR/<strategy>.pcap")

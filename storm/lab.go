@@ -25,9 +25,10 @@ type LabConfig struct {
 	// flatline.
 	Strategies []Strategy
 	// PerSecond and Burst set the router's ACK policer. Zero means derive
-	// them from the model: a burst of 1.3 times the packets (probes and
-	// answers) of flatline's predicted worst burst, and twice the average
-	// packet rate, so that the link carries spread probes but not bursts.
+	// them from the model: a burst of twice the packets (probes and
+	// answers) of flatline's predicted worst burst, so that two timer
+	// buckets merged by a late softirq still pass, and twice the average
+	// packet rate: the link carries spread probes but not bursts.
 	PerSecond, Burst uint32
 	// Observe is how long each strategy's connections are watched after
 	// the last one is open. Zero means Spread + Idle + UserTimeout + 2·Idle.

@@ -147,8 +147,8 @@ func (s *labSetup) routerLinkTowards(addr netip.Addr) (string, error) {
 	return name, err
 }
 
-// derivePolice sizes the policer from the model: flatline's predicted
-// worst burst (probes and their answers) with 30% headroom, and twice the
+// derivePolice sizes the policer from the model: twice the packets
+// (probes and answers) of flatline's predicted worst burst, and twice the
 // average packet rate.
 func (s *labSetup) derivePolice() (perSecond, burst uint32, err error) {
 	n := s.cfg.Conns
@@ -164,7 +164,7 @@ func (s *labSetup) derivePolice() (perSecond, burst uint32, err error) {
 		}
 		worst = max(worst, WorstBurst(r.Times(), r.Tick).Probes)
 	}
-	burst = uint32(float64(2*worst)*1.3 + 0.5)
+	burst = uint32(2 * 2 * worst)
 	perSecond = uint32(2 * 2 * float64(n) / s.k.Idle.Seconds())
 	return max(perSecond, 1), max(burst, 1), nil
 }
