@@ -179,13 +179,13 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("dial before the fault: %w", err))
 		}
 		defer conn.Close()
-		ready := startWorkload(cellCtx, conn, cell.Workload, first)
+		ready := startWorkload(cellCtx, conn, cell.Workload, idleWarmup(cell, t), first)
 		select {
 		case <-ready:
 		case e := <-first:
 			return fail(fmt.Errorf("workload before the fault: %w", e.err))
-		case <-time.After(10 * time.Second):
-			return fail(errors.New("workload not steady within 10s"))
+		case <-time.After(t + 10*time.Second):
+			return fail(fmt.Errorf("workload not steady within %v", t+10*time.Second))
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
@@ -298,10 +298,29 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 	}
 }
 
+// idleWarmup is how long an idle connection stays idle before its fault.
+// Keepalive counts from the last segment received (the handshake here), so
+// a fault right after it measures the whole promise. A blip instead starts
+// half its length before the first keepalive probe, so that it swallows
+// that probe.
+func idleWarmup(cell Cell, t time.Duration) time.Duration {
+	const minWarm = 50 * time.Millisecond
+	if cell.Fault != Blip {
+		return minWarm
+	}
+	s, err := cell.Config.Settings(t)
+	if err != nil {
+		return minWarm
+	}
+	// At most T, so a cell stays short: a configuration idle longer than T
+	// (Go's 15 s) meets the blip before its first probe.
+	return min(t, max(minWarm, s.Idle-blipLength(t)/2))
+}
+
 // startWorkload runs the client side of w on conn and reports the first
 // error on first. ready closes when the workload is steady, the moment to
-// apply the fault.
-func startWorkload(ctx context.Context, conn net.Conn, w Workload, first chan<- event) <-chan struct{} {
+// apply the fault: idleWarm after the start for an idle connection.
+func startWorkload(ctx context.Context, conn net.Conn, w Workload, idleWarm time.Duration, first chan<- event) <-chan struct{} {
 	report := func(err error) {
 		if err != nil && ctx.Err() == nil {
 			select {
@@ -371,7 +390,7 @@ func startWorkload(ctx context.Context, conn net.Conn, w Workload, first chan<- 
 			report(err)
 		}()
 	default:
-		steady(300 * time.Millisecond)
+		steady(idleWarm)
 	}
 	return ready
 }
