@@ -19,7 +19,7 @@ func configColor(c ConfigName) color.RGBA {
 		return color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
 	case KeepaliveOnly:
 		return color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
-	case KeepaliveUserTimeo:
+	case KeepaliveUserTimeout:
 		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
 	default:
 		return color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}

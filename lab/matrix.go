@@ -61,15 +61,15 @@ type ConfigName string
 
 // The configurations, from what Go does by default to flatline.
 const (
-	GoDefault          ConfigName = "go-default"             // a zero net.Dialer: keepalive 15 s/15 s/9
-	KeepaliveOnly      ConfigName = "keepalive-only"         // the story's 10 s/10 s/2, scaled to T, no user timeout
-	KeepaliveUserTimeo ConfigName = "keepalive+user-timeout" // the story's fix: the same plus TCP_USER_TIMEOUT = T
-	Flatline           ConfigName = "flatline"               // flatline.Config{Timeout: T}
+	GoDefault            ConfigName = "go-default"             // a zero net.Dialer: keepalive 15 s/15 s/9
+	KeepaliveOnly        ConfigName = "keepalive-only"         // the story's 10 s/10 s/2, scaled to T, no user timeout
+	KeepaliveUserTimeout ConfigName = "keepalive+user-timeout" // the story's fix: the same plus TCP_USER_TIMEOUT = T
+	Flatline             ConfigName = "flatline"               // flatline.Config{Timeout: T}
 )
 
 // Configs lists the configurations in table order.
 func Configs() []ConfigName {
-	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeo, Flatline}
+	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline}
 }
 
 // storySettings scales the original story's keepalive (10 s idle, 10 s
@@ -94,7 +94,7 @@ func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
 		return flatline.GoDialerSettings(), nil
 	case KeepaliveOnly:
 		return storySettings(t, false), nil
-	case KeepaliveUserTimeo:
+	case KeepaliveUserTimeout:
 		return storySettings(t, true), nil
 	case Flatline:
 		p, err := flatline.Config{Timeout: t}.Plan()
