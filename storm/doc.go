@@ -21,18 +21,22 @@
 // # Choosing the spreading mechanism, by measurement
 //
 // RunLab (flatline lab storm) opened 2000 idle connections at once through
-// a router policing ACK-only packets at 2000/s, burst 502, with the
-// keepalive settings of a 10 s timeout (4s/1s/3, user timeout 6.8 s) and a
-// spread budget of 3 s, HZ=250, Linux 6.18:
+// a router policing ACK-only packets at 2000/s, with the keepalive settings
+// of a 10 s timeout (4s/1s/3, user timeout 6.8 s) and a spread budget of
+// 3 s, HZ=250, Linux 6.18. Two runs with a burst of 502 packets, one with
+// 772:
 //
-//	strategy   falsely dead   worst burst (model)
-//	static     1556-1721      1001-1154 (1154-1757, cut by the CPU backlog)
-//	jitter     1018-1128       641-729  (666-774)   idle lowered 0-3 whole seconds
-//	coprime    1261-1298      1197-1264 (1200-1265) idle 4, 3 or 1 s
-//	flatline   0               192-201  (189-190)   random arming delay in [0, 3 s)
-//	offsets    0               195-206  (195-206)   the same, drawn by the lab
-//	golden     0               173-174  (173-174)   golden-ratio arming delays
+//	strategy  falsely dead      worst burst       model      how
+//	static    1556, 1721, 1007  1154, 1001, 995   1154-1757  all armed at creation
+//	jitter    1128, 1018, 1011  729, 641, 731     666-774    idle lowered 0-3 whole s
+//	coprime   1261, 1298, 1059  1264, 1197, 1158  1200-1327  idle 4, 3 or 1 s
+//	flatline  0, 0, 0           201, 192, 196     184-190    random delay in [0, 3 s)
+//	offsets   0, 0, 0           195, 206, 188     188-206    the same, drawn by the lab
+//	golden    0, 0, 0           174, 174, 175     174-175    golden-ratio delays
 //
+// Static bursts above 1000 are cut by the sender's per-CPU input backlog
+// (net.core.netdev_max_backlog) before the router sees them, hence the
+// measured bursts below the model's.
 // The wheel's floor is 2000 · 256 ms / 3 s = 171. Changing the idle time per
 // connection (jitter, coprime) does not de-phase: periods that differ by
 // whole seconds meet again at common multiples, and the lower idle values
