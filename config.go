@@ -55,11 +55,12 @@ type Config struct {
 	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
 	// TCP_RXT_CONNDROPTIME, windows: TCP_MAXRT, whole seconds rounded up):
 	// how long sent data may stay unacknowledged, counted from the first
-	// retransmission (one RTO, at least 200 ms, after the first
-	// unacknowledged send). On Linux it also replaces Count for keepalive,
+	// retransmission by timeout (FirstRetransmission, ≈400 ms, after the
+	// first unacknowledged send on a short path). On Linux it also replaces Count for keepalive,
 	// so it must lie in (Idle + (Count-1)·Interval, Idle + Count·Interval].
-	// Zero means Idle + Count·Interval − 200 ms: sending then ends when an
-	// idle connection does (Count 1: Idle + Interval).
+	// Zero means Idle + Count·Interval − FirstRetransmission (400 ms):
+	// sending then ends when an idle connection does (Count 1: Idle +
+	// Interval).
 	UserTimeout time.Duration
 
 	// ConnectTimeout bounds a dial: the deadline of the dial (as
@@ -179,7 +180,7 @@ func (c Config) derive() (derived, error) {
 	if u == 0 {
 		u = i + time.Duration(count)*v
 		if count > 1 {
-			u -= minRTO // it counts from the first retransmission
+			u -= FirstRetransmission // it counts from the first retransmission
 		}
 	}
 	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
@@ -208,10 +209,10 @@ func (c Config) derive() (derived, error) {
 			"%s = %v is more than Timeout %v: an idle connection could go unnoticed longer than promised; lower those or raise Timeout to %v",
 			what, idleWorst+spread, t, idleWorst+spread)
 	}
-	if u+minRTO > t {
+	if u+FirstRetransmission > t {
 		return derived{}, configErr("UserTimeout",
-			"UserTimeout %v counts from the first retransmission, one RTO (≥%v) after the first unacknowledged send, so sending data could go unnoticed %v, more than Timeout %v; set UserTimeout to at most %v",
-			u, minRTO, u+minRTO, t, t-minRTO)
+			"UserTimeout %v counts from the first retransmission, ≈%v after the first unacknowledged send, so sending data could go unnoticed %v, more than Timeout %v; set UserTimeout to at most %v",
+			u, FirstRetransmission, u+FirstRetransmission, t, t-FirstRetransmission)
 	}
 	connect := c.ConnectTimeout
 	if connect == 0 {

@@ -17,21 +17,21 @@ func TestDerivation(t *testing.T) {
 		want   Settings
 		spread time.Duration
 	}{
-		{Config{}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22800 * time.Millisecond}, 7 * s},
-		{Config{Timeout: 3 * s}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2800 * time.Millisecond}, 0},
-		{Config{Timeout: 3500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2800 * time.Millisecond}, 500 * time.Millisecond},
-		{Config{Timeout: 5 * s}, Settings{KeepAlive: true, Idle: 2 * s, Interval: 1 * s, Count: 2, UserTimeout: 3800 * time.Millisecond}, 1 * s},
-		{Config{Timeout: 10 * s}, Settings{KeepAlive: true, Idle: 4 * s, Interval: 1 * s, Count: 3, UserTimeout: 6800 * time.Millisecond}, 3 * s},
-		{Config{Timeout: 20 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 3 * s, Count: 3, UserTimeout: 15800 * time.Millisecond}, 4 * s},
-		{Config{Timeout: time.Minute}, Settings{KeepAlive: true, Idle: 17 * s, Interval: 10 * s, Count: 3, UserTimeout: 46800 * time.Millisecond}, 13 * s},
-		{Config{Spread: NoSpread}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22800 * time.Millisecond}, 0},
+		{Config{}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}, 7 * s},
+		{Config{Timeout: 3 * s}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2600 * time.Millisecond}, 0},
+		{Config{Timeout: 3500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 1 * s, Interval: 1 * s, Count: 2, UserTimeout: 2600 * time.Millisecond}, 500 * time.Millisecond},
+		{Config{Timeout: 5 * s}, Settings{KeepAlive: true, Idle: 2 * s, Interval: 1 * s, Count: 2, UserTimeout: 3600 * time.Millisecond}, 1 * s},
+		{Config{Timeout: 10 * s}, Settings{KeepAlive: true, Idle: 4 * s, Interval: 1 * s, Count: 3, UserTimeout: 6600 * time.Millisecond}, 3 * s},
+		{Config{Timeout: 20 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 3 * s, Count: 3, UserTimeout: 15600 * time.Millisecond}, 4 * s},
+		{Config{Timeout: time.Minute}, Settings{KeepAlive: true, Idle: 17 * s, Interval: 10 * s, Count: 3, UserTimeout: 46600 * time.Millisecond}, 13 * s},
+		{Config{Spread: NoSpread}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}, 0},
 		{Config{UserTimeout: 10 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 1 * s, Count: 3, UserTimeout: 10 * s}, 7 * s},
 		{Config{UserTimeout: 10500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 1 * s, Count: 3, UserTimeout: 10500 * time.Millisecond}, 8 * s},
-		{Config{Idle: 3 * s, Interval: 2 * s}, Settings{KeepAlive: true, Idle: 3 * s, Interval: 2 * s, Count: 3, UserTimeout: 8800 * time.Millisecond}, 3 * s},
-		{Config{Count: 5}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 3 * s, Count: 5, UserTimeout: 22800 * time.Millisecond}, 7 * s},
+		{Config{Idle: 3 * s, Interval: 2 * s}, Settings{KeepAlive: true, Idle: 3 * s, Interval: 2 * s, Count: 3, UserTimeout: 8600 * time.Millisecond}, 3 * s},
+		{Config{Count: 5}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 3 * s, Count: 5, UserTimeout: 22600 * time.Millisecond}, 7 * s},
 		{Config{Count: 1}, Settings{KeepAlive: true, Idle: 12 * s, Interval: 7 * s, Count: 1, UserTimeout: 19 * s}, 11 * s},
 		// The original story's settings, made consistent.
-		{Config{Timeout: 30 * s, Idle: 10 * s, Interval: 10 * s, Count: 2}, Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 29800 * time.Millisecond}, 0},
+		{Config{Timeout: 30 * s, Idle: 10 * s, Interval: 10 * s, Count: 2}, Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 29600 * time.Millisecond}, 0},
 	}
 	for _, tt := range tests {
 		p, err := tt.cfg.Plan()
@@ -72,7 +72,7 @@ func TestValidateRules(t *testing.T) {
 		{"single lost probe kills", Config{Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 15 * s}, "UserTimeout", "single lost keepalive probe"},
 		{"count ignored", Config{Idle: 5 * s, Interval: 5 * s, Count: 2, UserTimeout: 20 * s}, "UserTimeout", "ignores Count"},
 		{"count cut short", Config{Idle: 5 * s, Interval: 2 * s, Count: 4, UserTimeout: 10 * s}, "UserTimeout", "before Count 4"},
-		{"user timeout leaves no room for the first RTO", Config{Timeout: 3 * s, Idle: s, Interval: s, Count: 2, UserTimeout: 3 * s}, "UserTimeout", "at most 2.8s"},
+		{"user timeout leaves no room for the first RTO", Config{Timeout: 3 * s, Idle: s, Interval: s, Count: 2, UserTimeout: 3 * s}, "UserTimeout", "at most 2.6s"},
 		{"overrides exceed timeout", Config{Timeout: 30 * s, Idle: 20 * s}, "Idle", "more than Timeout"},
 		{"spread exceeds timeout", Config{Timeout: 30 * s, Spread: 20 * s}, "Spread", "Spread"},
 		{"connect exceeds timeout", Config{Timeout: 10 * s, ConnectTimeout: 20 * s}, "ConnectTimeout", "longer than Timeout"},

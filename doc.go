@@ -22,7 +22,7 @@
 //	C = 3 when T ≥ 10 s (two lost probes tolerated), else 2 (one)
 //	V = max(1 s, ⌊s / (C+3)⌋)                      TCP_KEEPINTVL
 //	I = ⌈(s − C·V) / 2⌉, raised until gcd(I, V) = 1  TCP_KEEPIDLE
-//	U = I + C·V − 200 ms                           TCP_USER_TIMEOUT
+//	U = I + C·V − 400 ms                           TCP_USER_TIMEOUT
 //	Spread = min(T − (I + C·V), I)
 //	ConnectTimeout = T
 //
@@ -30,14 +30,16 @@
 //
 //	idle, receiving: dead at the C-th firing, I + C·V (+ Spread for a
 //	                 connection faulted before its keepalive was re-armed)
-//	sending:         U from the first retransmission, which leaves one RTO
-//	                 (≥ 200 ms) after the first unacknowledged send: U + 200 ms
+//	sending:         U from the first retransmission by timeout, which
+//	                 comes a tail-loss probe and an RTO (≈ 400 ms on a short
+//	                 path: FirstRetransmission) after the first
+//	                 unacknowledged send: U + 400 ms
 //	closed window:   U from the first zero-window probe (Linux 5.11+)
 //	connecting:      U (the user timeout bounds SYN-SENT on Linux), and the
 //	                 dial deadline
 //
-// are all at most T. For T = 30 s: I = 8 s, V = 5 s, C = 3, U = 22.8 s,
-// Spread = 7 s; for T = 3 s: I = 1 s, V = 1 s, C = 2, U = 2.8 s. Each bound
+// are all at most T. For T = 30 s: I = 8 s, V = 5 s, C = 3, U = 22.6 s,
+// Spread = 7 s; for T = 3 s: I = 1 s, V = 1 s, C = 2, U = 2.6 s. Each bound
 // comes with the slack the kernel's timer wheel adds (each timer is rounded
 // up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s
 // at HZ=250), computed for the coarsest common HZ and never more than

@@ -24,12 +24,12 @@ func ExampleConfig_Plan() {
 		fmt.Printf("%-13s %v\n", b.State, b.Worst)
 	}
 	// Output:
-	// idle 8s, interval 5s, count 3, user timeout 22.8s, spread 7s
+	// idle 8s, interval 5s, count 3, user timeout 22.6s, spread 7s
 	// idle          30s
 	// sending       23s
 	// receiving     30s
 	// closed-window 23s
-	// connecting    22.8s
+	// connecting    22.6s
 }
 
 // Validate explains the first setting that breaks the promise.

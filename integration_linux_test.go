@@ -253,6 +253,13 @@ func testBlackhole(t *testing.T, timeout time.Duration) {
 		{dial(t, topo, "sending", fd, 7000, 's'), flatline.StateSending, writePeriod, flatline.CauseUnacked},
 		{dial(t, topo, "receiving", fd, 7000, modeReceive), flatline.StateReceiving, writePeriod, flatline.CauseKeepalive},
 	}
+	lone := dial(t, topo, "one write after the fault", fd, 7000, modeHold)
+	checks = append(checks, struct {
+		k     *conn
+		state flatline.State
+		extra time.Duration
+		cause flatline.Cause
+	}{lone, flatline.StateSending, 0, flatline.CauseUnacked})
 	dial(t, topo, "server-side idle (client end)", fd, 7000, modeIdle)
 	goIdle := dial(t, topo, "go-default idle", &gd, 7001, modeHold)
 	goSending := dial(t, topo, "go-default sending", &gd, 7001, 's')
@@ -265,6 +272,11 @@ func testBlackhole(t *testing.T, timeout time.Duration) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
+	// The worst sending case: a single segment, so a tail-loss probe and a
+	// full RTO pass before the user timeout starts counting.
+	if _, err := lone.c.Write(make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
 
 	// A dial into the cut path.
 	connectDone := make(chan death, 1)

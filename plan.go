@@ -225,32 +225,48 @@ func (s Settings) sendingBound(h Host) Bound {
 	if s.UserTimeout > 0 {
 		return Bound{
 			State: StateSending,
-			// The user timeout counts from the first retransmission
-			// (retrans_stamp), one RTO after the first unacknowledged send:
-			// measured 3.219 s for 3 s and 4.238 s for 4 s with writes every
-			// 10 ms. The timer is clamped to the deadline; its last arming
-			// is at most one RTO ahead (≤ 2 s at the start).
-			Worst: s.UserTimeout + minRTO,
-			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
-			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v from the first retransmission, one RTO (≥%v) after the first unacknowledged send", s.UserTimeout, minRTO),
+			// The user timeout counts from the first retransmission by
+			// timeout (retrans_stamp), which comes a tail-loss probe and an
+			// RTO after the first unacknowledged send. Measured with U=2.6 s:
+			// a lone write died 3.041 s after the fault, a stream 2.818 s;
+			// U=5 s: 5.601 s.
+			Worst: FirstRetransmission + s.UserTimeout,
+			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
+			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v from the first retransmission by timeout, ≈%v after the first unacknowledged send", s.UserTimeout, FirstRetransmission),
 		}
 	}
-	giveUp := RetransmitGiveUp(h, minRTO, 0)
+	giveUp := FirstRetransmission + RetransmitGiveUp(h, minRTO, 0)
 	return Bound{
 		State: StateSending,
 		Worst: giveUp,
+		// A base RTO a little above the minimum moves the last firing;
+		// the check can come up to one backed-off RTO later or earlier.
 		Slack: granularity(h.HZ, maxRTO),
 		Never: giveUp > neverAfter,
-		Rule:  fmt.Sprintf("no TCP_USER_TIMEOUT: tcp_retries2=%d retransmissions, keepalive does not probe a busy socket", h.Retries2),
+		Rule:  fmt.Sprintf("no TCP_USER_TIMEOUT: tcp_retries2=%d, checked at backed-off retransmissions; keepalive does not probe a busy socket", h.Retries2),
 	}
+}
+
+// userTimeoutSlack is how late a user-timeout death may come on top of
+// FirstRetransmission + U: the probe and first RTO timers (armed 200 ms
+// ahead), and the last retransmission timer, clamped to the deadline and
+// armed as far ahead as the time left after the last backed-off firing.
+func userTimeoutSlack(hz int, u time.Duration) time.Duration {
+	var at time.Duration
+	for rto := 2 * minRTO; at+rto < u; rto = min(2*rto, maxRTO) {
+		at += rto
+	}
+	return 2*granularity(hz, minRTO) + granularity(hz, u-at) + 4*jiffy(hz)
 }
 
 func (s Settings) closedWindowBound(h Host) Bound {
 	if s.UserTimeout > 0 {
 		return Bound{
 			State: StateClosedWindow,
-			Worst: s.UserTimeout + minRTO, // counted from the first persist probe, one RTO in
-			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
+			// Counted from the first zero-window probe, which comes an
+			// RTO or more after the window closed.
+			Worst: FirstRetransmission + s.UserTimeout,
+			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v from the first zero-window probe ends a window that stays closed (Linux 5.11+)", s.UserTimeout),
 		}
 	}
@@ -266,7 +282,7 @@ func (s Settings) connectingBound(h Host) Bound {
 		return Bound{
 			State: StateConnecting,
 			Worst: s.UserTimeout,
-			Slack: granularity(h.HZ, 2*time.Second) + 2*jiffy(h.HZ),
+			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v bounds SYN-SENT (overrides TCP_SYNCNT)", s.UserTimeout),
 		}
 	}
@@ -293,14 +309,24 @@ const (
 	initialRTO = time.Second            // TCP_TIMEOUT_INIT, the SYN's first timeout
 )
 
-// RetransmitGiveUp returns how long after the first unacknowledged send a
-// connection is given up on when the peer never answers, for a socket whose
-// retransmission timeout starts at rto (tcp_info's rto before any backoff;
-// zero means the 200 ms minimum). With a userTimeout the answer is
-// userTimeout: the kernel clamps the timer to it. Without, it follows
-// tcp_model_timeout: the time tcp_retries2 doublings of the 200 ms minimum
-// would take (capped at 120 s each; 924.6 s for 15), checked at the
-// socket's own retransmission firings, so a larger rto ends later.
+// FirstRetransmission is how long after the first unacknowledged send the
+// kernel first retransmits by timeout, on a short path: a tail-loss probe
+// (2·srtt, plus 200 ms with a single segment out) and then one RTO (at
+// least 200 ms). TCP_USER_TIMEOUT and the tcp_retries2 limit count from
+// there (retrans_stamp). Longer paths add their round trips.
+const FirstRetransmission = 2 * minRTO
+
+// RetransmitGiveUp returns how long after the first retransmission by
+// timeout (the kernel's retrans_stamp, FirstRetransmission after the first
+// unacknowledged send on a short path) a connection whose peer never
+// answers is given up on, for a socket whose retransmission timeout starts
+// at rto (tcp_info's rto before any backoff; zero means the 200 ms
+// minimum). With a userTimeout the answer is userTimeout: the kernel clamps
+// the timer to it. Without, the kernel ends the connection at the first
+// backed-off retransmission firing (2·rto, 4·rto, ... capped at 120 s) at
+// or past tcp_model_timeout: tcp_retries2 doublings of the 200 ms minimum
+// (924.6 s for 15). With rto = 200 ms that firing comes at 1044.4 s; a
+// slightly larger rto can end it up to 120 s sooner.
 func RetransmitGiveUp(h Host, rto, userTimeout time.Duration) time.Duration {
 	if userTimeout > 0 {
 		return userTimeout
@@ -310,14 +336,12 @@ func RetransmitGiveUp(h Host, rto, userTimeout time.Duration) time.Duration {
 	}
 	limit := modelTimeout(h.Retries2, minRTO)
 	var t time.Duration
-	for range 1000 { // the kernel gives up long before; bounded anyway
-		t += rto
-		if t >= limit {
+	for step := min(2*rto, maxRTO); ; step = min(2*step, maxRTO) {
+		t += step
+		if t >= limit || t > neverAfter {
 			return t
 		}
-		rto = min(2*rto, maxRTO)
 	}
-	return t
 }
 
 // modelTimeout is tcp_model_timeout: boundary doublings of rtoBase, capped

@@ -34,9 +34,11 @@ func TestRetransmitGiveUp(t *testing.T) {
 	tests := []struct {
 		rto, user, want time.Duration
 	}{
-		{0, 0, 924600 * time.Millisecond}, // tcp_retries2=15 with the 200 ms minimum
-		{200 * time.Millisecond, 0, 924600 * time.Millisecond},
-		{time.Second, 0, 967 * time.Second}, // 1+2+...+64 = 127, then 120 s steps past 924.6
+		// Counted from the first retransmission: firings 0.4, 1.2, 2.8, ...
+		// 204.4 s, then 120 s apart; 924.4 misses the 924.6 s model by 0.2.
+		{0, 0, 1044400 * time.Millisecond},
+		{204 * time.Millisecond, 0, 928488 * time.Millisecond},
+		{time.Second, 0, 966 * time.Second}, // 2+4+...+64 = 126, then 120 s steps
 		{200 * time.Millisecond, 5 * time.Second, 5 * time.Second},
 	}
 	for _, tt := range tests {
@@ -44,8 +46,8 @@ func TestRetransmitGiveUp(t *testing.T) {
 			t.Errorf("RetransmitGiveUp(rto %v, user %v) = %v, want %v", tt.rto, tt.user, got, tt.want)
 		}
 	}
-	h.Retries2 = 3
-	if got, want := RetransmitGiveUp(h, 0, 0), 3*time.Second; got != want {
+	h.Retries2 = 3 // model: 0.2+0.4+0.8+1.6 = 3 s; firings 0.4, 1.2, 2.8, 6.0
+	if got, want := RetransmitGiveUp(h, 0, 0), 6*time.Second; got != want {
 		t.Errorf("retries2=3: %v, want %v", got, want)
 	}
 }
@@ -71,14 +73,14 @@ func TestBounds(t *testing.T) {
 	}{
 		{"keepalive off idle", Settings{}, StateIdle, true, 0, 0},
 		{"go dialer idle", GoDialerSettings(), StateIdle, false, 150 * time.Second, 8},
-		{"go dialer sending", GoDialerSettings(), StateSending, false, 924600 * time.Millisecond, 0},
+		{"go dialer sending", GoDialerSettings(), StateSending, false, 1044800 * time.Millisecond, 0},
 		{"go dialer closed window", GoDialerSettings(), StateClosedWindow, true, 0, 0},
 		{"story idle", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2}, StateIdle, false, 30 * s, 1},
 		// grpc-go #6250: a user timeout below idle + interval kills at the
 		// first unanswered probe.
 		{"user timeout under I+V", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 5, UserTimeout: 15 * s}, StateIdle, false, 20 * s, 0},
 		{"user timeout over I+CV", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 60 * s}, StateIdle, false, 60 * s, 4},
-		{"user timeout sending", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 4 * s}, StateSending, false, 4200 * time.Millisecond, 0},
+		{"user timeout sending", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 4 * s}, StateSending, false, 4400 * time.Millisecond, 0},
 		{"user timeout connecting", Settings{UserTimeout: 4 * s}, StateConnecting, false, 4 * s, 0},
 		{"syn retries", Settings{}, StateConnecting, false, 127 * s, 0},
 	}
