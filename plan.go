@@ -432,7 +432,7 @@ type Plan struct {
 	// receiving include Spread; connecting is the earlier of the user
 	// timeout and ConnectTimeout. Slack is the largest over common HZ.
 	Bounds []Bound
-	// Notes says what this platform cannot promise; empty on Linux.
+	// Notes says what this platform and its kernel cannot promise.
 	Notes []string
 }
 
