@@ -57,7 +57,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
 	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: all)")
 	fl.MarkHidden("parallel")
-	cmd.AddCommand(newLabEndpointCmd())
+	cmd.AddCommand(newLabEndpointCmd(), newLabStormCmd())
 	return cmd
 }
 
