@@ -13,68 +13,32 @@ const userTimeoutBoundsSYN = true
 
 func supported() error { return nil }
 
-// setOptions sets s on a Linux TCP socket: the keepalive values first, then
-// SO_KEEPALIVE (which arms the timer), then TCP_USER_TIMEOUT and TCP_SYNCNT
-// when non-zero. Seconds and milliseconds come from the Settings' whole
-// values: Config.Validate has made sure they are whole.
-func setOptions(fd uintptr, s Settings) error {
-	f := int(fd)
-	opts := []struct {
-		name       string
-		level, opt int
-		value      int
-	}{
-		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, seconds(s.Idle)},
-		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, seconds(s.Interval)},
-		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, s.Count},
-		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, boolInt(s.KeepAlive)},
-		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(s.UserTimeout / time.Millisecond)},
-		{"TCP_SYNCNT", unix.IPPROTO_TCP, unix.TCP_SYNCNT, s.SynCount},
+const (
+	solSocket   = unix.SOL_SOCKET
+	soKeepalive = unix.SO_KEEPALIVE
+)
+
+// sockopts is Linux's table: the keepalive values first, then SO_KEEPALIVE
+// (which arms the timer), then TCP_USER_TIMEOUT (milliseconds, set to 0 for
+// none) and TCP_SYNCNT.
+func sockopts() []sockopt {
+	return []sockopt{
+		{name: "TCP_KEEPIDLE", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPIDLE, value: secondsOf(idleOf), load: loadIdle},
+		{name: "TCP_KEEPINTVL", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPINTVL, value: secondsOf(intervalOf), load: loadInterval},
+		{name: "TCP_KEEPCNT", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPCNT, value: countOf, load: loadCount},
+		{name: "SO_KEEPALIVE", level: unix.SOL_SOCKET, opt: unix.SO_KEEPALIVE, value: keepAliveOf, load: loadKeepAlive, setZero: true},
+		{name: "TCP_USER_TIMEOUT", level: unix.IPPROTO_TCP, opt: unix.TCP_USER_TIMEOUT, setZero: true,
+			value: func(s Settings) int { return int(s.UserTimeout / time.Millisecond) },
+			load:  func(s *Settings, v int) { s.UserTimeout = time.Duration(v) * time.Millisecond }},
+		{name: "TCP_SYNCNT", level: unix.IPPROTO_TCP, opt: unix.TCP_SYNCNT, value: synCountOf, load: loadSynCount},
 	}
-	for _, o := range opts {
-		if o.value == 0 && o.opt != unix.SO_KEEPALIVE && o.opt != unix.TCP_USER_TIMEOUT {
-			continue // zero: leave the kernel's value
-		}
-		if err := unix.SetsockoptInt(f, o.level, o.opt, o.value); err != nil {
-			return &OpError{Op: "set " + o.name, Err: os.NewSyscallError("setsockopt", err)}
-		}
-	}
-	return nil
 }
 
-func getOptions(fd uintptr) (Settings, error) {
-	f := int(fd)
-	var s Settings
-	for _, o := range []struct {
-		name       string
-		level, opt int
-		set        func(int)
-	}{
-		{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, func(v int) { s.KeepAlive = v != 0 }},
-		{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, func(v int) { s.Idle = time.Duration(v) * time.Second }},
-		{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, func(v int) { s.Interval = time.Duration(v) * time.Second }},
-		{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, func(v int) { s.Count = v }},
-		{"TCP_USER_TIMEOUT", unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, func(v int) { s.UserTimeout = time.Duration(v) * time.Millisecond }},
-		{"TCP_SYNCNT", unix.IPPROTO_TCP, unix.TCP_SYNCNT, func(v int) { s.SynCount = v }},
-	} {
-		v, err := unix.GetsockoptInt(f, o.level, o.opt)
-		if err != nil {
-			return Settings{}, &OpError{Op: "read " + o.name, Err: os.NewSyscallError("getsockopt", err)}
-		}
-		o.set(v)
-	}
-	return s, nil
+func setsockoptInt(fd uintptr, level, opt, v int) error {
+	return unix.SetsockoptInt(int(fd), level, opt, v)
 }
-
-// rearmKeepalive turns SO_KEEPALIVE off and on: the kernel then arms the
-// keepalive timer a full idle period from now.
-func rearmKeepalive(fd uintptr) error {
-	for _, v := range []int{0, 1} {
-		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE, v); err != nil {
-			return &OpError{Op: "re-arm SO_KEEPALIVE", Err: os.NewSyscallError("setsockopt", err)}
-		}
-	}
-	return nil
+func getsockoptInt(fd uintptr, level, opt int) (int, error) {
+	return unix.GetsockoptInt(int(fd), level, opt)
 }
 
 func platformPlan(p *Plan) {

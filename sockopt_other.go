@@ -12,9 +12,15 @@ func supported() error {
 	return &NotSupportedError{Feature: "TCP_USER_TIMEOUT and keepalive tuning", GOOS: runtime.GOOS}
 }
 
-func setOptions(uintptr, Settings) error   { return supported() }
-func getOptions(uintptr) (Settings, error) { return Settings{}, supported() }
-func rearmKeepalive(uintptr) error         { return supported() }
+const (
+	solSocket   = 0
+	soKeepalive = 0
+)
+
+func sockopts() []sockopt { return nil }
+
+func setsockoptInt(uintptr, int, int, int) error   { return supported() }
+func getsockoptInt(uintptr, int, int) (int, error) { return 0, supported() }
 
 func platformPlan(p *Plan) {
 	p.Notes = append(p.Notes, "flatline cannot set socket options on "+runtime.GOOS+": Dialer, ListenConfig and Configure return ErrNotSupported")
