@@ -220,19 +220,7 @@ func TestTsharkAgrees(t *testing.T) {
 		if err := os.WriteFile(name, writePcap(t, pkts, ng), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		want, err := TsharkKeepalives(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ReadCapture(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, want := readWithTshark(t, name)
 		if len(c.Probes) != want {
 			t.Errorf("ng=%v: %d probes, tshark counts %d", ng, len(c.Probes), want)
 		}
@@ -271,4 +259,24 @@ func TsharkKeepalives(name string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// readWithTshark reads the capture at name with ReadCapture and counts its
+// keepalives with tshark, the independent oracle.
+func readWithTshark(t *testing.T, name string) (*Capture, int) {
+	t.Helper()
+	want, err := TsharkKeepalives(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := ReadCapture(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, want
 }

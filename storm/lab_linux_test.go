@@ -76,19 +76,7 @@ func TestIntegrationStorm(t *testing.T) {
 		return
 	}
 	for _, name := range pcaps {
-		want, err := TsharkKeepalives(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ReadCapture(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, want := readWithTshark(t, name)
 		if len(c.Probes) != want || want == 0 {
 			t.Errorf("%s: %d keepalives, tshark counts %d", filepath.Base(name), len(c.Probes), want)
 		}
