@@ -25,7 +25,7 @@ const (
 	CauseRefused                     // connect refused: ECONNREFUSED
 	CauseConnectTimeout              // the dial timed out: the dial deadline, or SYNs unanswered
 	CauseDeadline                    // a local deadline (SetDeadline, context): not the peer
-	CausePeerClosed                  // the peer closed its side: io.EOF
+	CausePeerClosed                  // the peer closed its side: io.EOF in CLOSE-WAIT
 	CauseLocalClose                  // this side closed the connection: net.ErrClosed
 	CauseCanceled                    // the context was canceled
 )
@@ -87,7 +87,7 @@ func Diagnose(c net.Conn, err error) Cause {
 		}
 		return CauseDeadline
 	case errors.Is(err, io.EOF):
-		return CausePeerClosed
+		return eofCause(c)
 	case errors.Is(err, net.ErrClosed):
 		return CauseLocalClose
 	}
@@ -120,14 +120,30 @@ func isErrno(e syscall.Errno, set []syscall.Errno) bool {
 	return false
 }
 
-// timedOutCause reads what was left on the socket when the kernel gave up.
-func timedOutCause(c net.Conn) Cause {
+// eofCause tells a peer's FIN from a kernel kill whose error another
+// goroutine's Write (or Read) already took: the socket error is reported
+// once, and later reads see end of file. A FIN leaves the socket in
+// CLOSE-WAIT; a kernel that gave up leaves it in CLOSE with its
+// retransmission or probe counts.
+func eofCause(c net.Conn) Cause {
+	info, ok := connInfoOf(c)
+	if !ok || !info.closed {
+		return CausePeerClosed
+	}
+	if cause := classifyTimeout(info); cause != CauseKernelTimeout {
+		return cause
+	}
+	return CausePeerClosed
+}
+
+// connInfoOf reads TCP_INFO from c, if c is a live socket.
+func connInfoOf(c net.Conn) (connInfo, bool) {
 	if c == nil {
-		return CauseKernelTimeout
+		return connInfo{}, false
 	}
 	rc, err := rawConn(c)
 	if err != nil {
-		return CauseKernelTimeout
+		return connInfo{}, false
 	}
 	var info connInfo
 	if err := control(rc, func(fd uintptr) error {
@@ -135,6 +151,15 @@ func timedOutCause(c net.Conn) Cause {
 		info, err = readConnInfo(fd)
 		return err
 	}); err != nil {
+		return connInfo{}, false
+	}
+	return info, true
+}
+
+// timedOutCause reads what was left on the socket when the kernel gave up.
+func timedOutCause(c net.Conn) Cause {
+	info, ok := connInfoOf(c)
+	if !ok {
 		return CauseKernelTimeout
 	}
 	return classifyTimeout(info)

@@ -208,6 +208,23 @@ func TestDiagnoseOnLoopback(t *testing.T) {
 		t.Errorf("reset: %v (%v)", got, err)
 	}
 
+	// A FIN: the peer closed, whatever else.
+	ln2 := loopbackListener(t, nil)
+	accepted2 := accept(t, ln2)
+	c2, err := d.Dial("tcp", ln2.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	(<-accepted2).Close()
+	_, err = io.ReadAll(c2)
+	if err == nil {
+		err = io.EOF // ReadAll turns EOF into nil; the Read saw it
+	}
+	if got := flatline.Diagnose(c2, err); got != flatline.CausePeerClosed {
+		t.Errorf("FIN: %v (%v)", got, err)
+	}
+
 	// Local close and local deadline are not a dead peer.
 	c.Close()
 	_, err = c.Read(make([]byte, 1))

@@ -318,6 +318,12 @@ func testBlackhole(t *testing.T, timeout time.Duration) {
 		if c.k.d.cause != c.cause {
 			t.Errorf("%s: cause %v, want %v (error %v)", c.k.name, c.k.d.cause, c.cause, c.k.d.err)
 		}
+		// The socket error is reported once: a goroutine that reads after
+		// another one took it sees end of file, and must not be told the
+		// peer closed.
+		if got := flatline.Diagnose(c.k.c, io.EOF); got != c.cause {
+			t.Errorf("%s: Diagnose(conn, io.EOF) after the kernel gave up = %v, want %v", c.k.name, got, c.cause)
+		}
 	}
 
 	select {

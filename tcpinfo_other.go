@@ -8,6 +8,7 @@ import "runtime"
 type connInfo struct {
 	unacked, notsent, sndWnd uint32
 	retransmits, probes      uint8
+	closed                   bool
 }
 
 func readConnInfo(uintptr) (connInfo, error) {
