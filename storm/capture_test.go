@@ -227,19 +227,7 @@ func TestTsharkAgrees(t *testing.T) {
 	}
 	// A capture made by dumpcap, not by this package.
 	const real = "testdata/loopback-keepalive.pcapng"
-	want, err := TsharkKeepalives(real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	c, err := ReadCapture(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, want := readWithTshark(t, real)
 	if len(c.Probes) != want {
 		t.Errorf("%s: %d probes, tshark counts %d", real, len(c.Probes), want)
 	}
