@@ -95,29 +95,14 @@ func Diagnose(c net.Conn, err error) Cause {
 	if !errors.As(err, &errno) {
 		return CauseUnknown
 	}
-	switch {
-	case isErrno(errno, timedOutErrnos):
+	cause := errnoCause(errno)
+	if cause == CauseKernelTimeout {
 		if dial {
 			return CauseConnectTimeout
 		}
 		return timedOutCause(c)
-	case isErrno(errno, resetErrnos):
-		return CauseReset
-	case isErrno(errno, unreachableErrnos):
-		return CauseUnreachable
-	case isErrno(errno, refusedErrnos):
-		return CauseRefused
 	}
-	return CauseUnknown
-}
-
-func isErrno(e syscall.Errno, set []syscall.Errno) bool {
-	for _, s := range set {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return cause
 }
 
 // eofCause tells a peer's FIN from a kernel kill whose error another

@@ -4,9 +4,18 @@ package flatline
 
 import "syscall"
 
-var (
-	timedOutErrnos    = []syscall.Errno{syscall.ETIMEDOUT}
-	resetErrnos       = []syscall.Errno{syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED}
-	unreachableErrnos = []syscall.Errno{syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN}
-	refusedErrnos     = []syscall.Errno{syscall.ECONNREFUSED}
-)
+// errnoCause maps the errors a dead peer or path produces to a cause;
+// ETIMEDOUT is CauseKernelTimeout, refined by the caller.
+func errnoCause(e syscall.Errno) Cause {
+	switch e {
+	case syscall.ETIMEDOUT:
+		return CauseKernelTimeout
+	case syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED:
+		return CauseReset
+	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN:
+		return CauseUnreachable
+	case syscall.ECONNREFUSED:
+		return CauseRefused
+	}
+	return CauseUnknown
+}

@@ -372,7 +372,7 @@ func SynGiveUp(h Host, retries int) time.Duration {
 
 // commonHZ are the timer frequencies Linux is built with; slack with an
 // unknown HZ is the largest over them.
-var commonHZ = [...]int{100, 250, 300, 1000}
+func commonHZ() [4]int { return [4]int{100, 250, 300, 1000} }
 
 func jiffy(hz int) time.Duration {
 	if hz <= 0 {
@@ -389,7 +389,7 @@ func jiffy(hz int) time.Duration {
 func granularity(hz int, d time.Duration) time.Duration {
 	if hz <= 0 {
 		var worst time.Duration
-		for _, h := range commonHZ {
+		for _, h := range commonHZ() {
 			worst = max(worst, granularity(h, d))
 		}
 		return worst
