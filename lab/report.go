@@ -251,7 +251,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == "error" {
 			continue
 		}
-		if c.DetectedS == nil || *c.DetectedS > r.TimeoutS*1.1 {
+		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
 			missed = append(missed, c.Cell().Name())
 		}
 	}

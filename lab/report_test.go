@@ -57,11 +57,12 @@ func TestWriteJSON(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, buf.String())
 	}
-	// The schema of issue 3: these keys and no others; null for never.
+	// The schema of issue 3: these keys, null for never, and one added key,
+	// silent_after_s, which says when the promise started running.
 	want := map[string]any{
 		"workload": "idle", "fault": "blackhole", "config": "go-default",
 		"expected_s": 150.0, "detected_s": nil, "cap_s": 30.0,
-		"error": "", "cause": "", "verdict": "never",
+		"error": "", "cause": "", "verdict": "never", "silent_after_s": 0.0,
 	}
 	if diff := cmp.Diff(want, got.Cells[0]); diff != "" {
 		t.Errorf("first cell mismatch (-want +got):\n%s", diff)

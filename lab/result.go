@@ -43,6 +43,12 @@ type CellResult struct {
 	Error     string     `json:"error"` // the application's first error, "" if none
 	Cause     string     `json:"cause"` // flatline.Diagnose of that error
 	Verdict   string     `json:"verdict"`
+	// SilentAfterS is, for the keepalive states (idle, receiving), how long
+	// after the fault the client last heard from the peer (tcp_info's last
+	// data or ACK received, the clock keepalive runs on): the promise runs
+	// from then, and the verdict compares detected_s − silent_after_s with
+	// it. Zero when the peer went silent at the fault.
+	SilentAfterS float64 `json:"silent_after_s"`
 
 	// For people: the bound's slack and rule, and the connection's
 	// retransmission timeout just before the fault; not in the JSON schema.

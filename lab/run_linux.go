@@ -201,10 +201,19 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	select {
 	case e := <-first:
 		d := e.at.Sub(start)
-		detected = &d
 		r.DetectedS = seconds(d)
 		r.Error = e.err.Error()
 		r.Cause = flatline.Diagnose(conn, e.err).String()
+		if st := cell.Workload.State(); st == flatline.StateIdle || st == flatline.StateReceiving {
+			// Keepalive counts from the last segment received: where the
+			// peer's data kept arriving after the fault (one-way-out), the
+			// promise runs from that arrival.
+			if heard := lastHeard(conn, e.at); heard.After(start) {
+				r.SilentAfterS = heard.Sub(start).Seconds()
+				d -= heard.Sub(start)
+			}
+		}
+		detected = &d
 	case <-timer.C:
 	case <-ctx.Done():
 		return fail(ctx.Err())
@@ -243,9 +252,10 @@ func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (neve
 	r.Rule = b.Rule
 	if cell.Fault == OneWayOut && state == flatline.StateReceiving {
 		// Measured: the server's data still reaches the client for about
-		// 0.2 s after the fault (until its congestion window is full of
-		// unacknowledged data), and the keepalive clock starts there.
-		r.Rule += "; here the peer's data keeps arriving after the fault until its congestion window is full, and the clock starts at the last arrival"
+		// 0.2-0.3 s after the fault (until its congestion window is full
+		// of unacknowledged data), and the keepalive clock starts there:
+		// the cell is judged from that arrival (SilentAfterS).
+		r.Rule += "; the peer's data keeps arriving after the fault until its congestion window is full, and the promise runs from the last arrival"
 	}
 	d, _ := b.Deadline()
 	if state == flatline.StateSending {
@@ -268,11 +278,11 @@ func blipLength(t time.Duration) time.Duration {
 func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, t time.Duration) (time.Time, error) {
 	switch f {
 	case PeerFrozen:
-		err := server.signal(syscall.SIGSTOP)
-		return time.Now(), err
+		at := time.Now() // the signal takes effect before kill(2) returns
+		return at, server.signal(syscall.SIGSTOP)
 	case Reset:
-		err := server.signal(syscall.SIGUSR1)
-		return time.Now(), err
+		at := time.Now()
+		return at, server.signal(syscall.SIGUSR1)
 	case PeerReboot:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err
@@ -457,23 +467,39 @@ func (e *endpoint) stop() {
 
 // rto is the connection's retransmission timeout from TCP_INFO, zero if
 // unreadable: evidence for a sending cell that is later than its bound.
+// lastHeard is when c last received data or an ACK, as tcp_info tells it
+// at the moment at (keepalive's clock, keepalive_time_elapsed); the zero
+// time when unreadable.
+func lastHeard(c net.Conn, at time.Time) time.Time {
+	info := tcpInfo(c)
+	if info == nil {
+		return time.Time{}
+	}
+	quiet := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
+	return at.Add(-quiet)
+}
+
 func rto(c net.Conn) time.Duration {
+	if info := tcpInfo(c); info != nil {
+		return time.Duration(info.Rto) * time.Microsecond
+	}
+	return 0
+}
+
+func tcpInfo(c net.Conn) *unix.TCPInfo {
 	sc, ok := c.(interface {
 		SyscallConn() (syscall.RawConn, error)
 	})
 	if !ok {
-		return 0
+		return nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0
+		return nil
 	}
 	var info *unix.TCPInfo
 	rc.Control(func(fd uintptr) {
 		info, _ = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 	})
-	if info == nil {
-		return 0
-	}
-	return time.Duration(info.Rto) * time.Microsecond
+	return info
 }
