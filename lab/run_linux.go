@@ -257,6 +257,12 @@ func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (neve
 		// the cell is judged from that arrival (SilentAfterS).
 		r.Rule += "; the peer's data keeps arriving after the fault until its congestion window is full, and the promise runs from the last arrival"
 	}
+	if cell.Fault == LinkDown && state == flatline.StateSending {
+		// Measured: ICMP unreachable from the router makes the kernel revert
+		// the RTO backoff (tcp_ld_RTO_revert) and re-arm without the
+		// user-timeout clamp; the plan states it in Plan.Notes.
+		r.Rule += "; the router's ICMP unreachable reverts the RTO backoff and re-arms the timer without the user-timeout clamp, up to one RTO late (a kernel limit the plan states)"
+	}
 	d, _ := b.Deadline()
 	if state == flatline.StateSending {
 		d += period
