@@ -382,10 +382,12 @@ func jiffy(hz int) time.Duration {
 }
 
 // granularity returns how late the kernel's timer wheel may fire a timer
-// armed d ahead at hz: level n of the wheel holds timers up to 63·8ⁿ jiffies
-// ahead (from 63·8ⁿ⁻¹) and rounds them up to 8ⁿ jiffies (kernel/time/timer.c).
-// At HZ=250: 4 ms below 252 ms, 32 ms below 2.016 s, 256 ms below 16.128 s,
-// 2.048 s below 129 s. hz ≤ 0 means unknown: the largest over commonHZ.
+// armed d ahead at hz: d in jiffies rounded up (msecs_to_jiffies); level n
+// of the wheel holds timers from 63·8ⁿ⁻¹ jiffies ahead and rounds them up to
+// 8ⁿ jiffies; there are LVL_DEPTH levels (9 above HZ=100, else 8), the last
+// holding everything further (kernel/time/timer.c). At HZ=250: 4 ms below
+// 252 ms, 32 ms below 2.016 s, 256 ms below 16.128 s, 2.048 s below 129 s.
+// hz ≤ 0 means unknown: the largest over commonHZ.
 func granularity(hz int, d time.Duration) time.Duration {
 	if hz <= 0 {
 		var worst time.Duration
@@ -394,17 +396,23 @@ func granularity(hz int, d time.Duration) time.Duration {
 		}
 		return worst
 	}
-	j := d.Nanoseconds() * int64(hz) / int64(time.Second)
+	jiffy := time.Second / time.Duration(hz)
+	j := int64((d + jiffy - 1) / jiffy)
+	depth := 9
+	if hz <= 100 {
+		depth = 8
+	}
 	gran := int64(1)
-	for limit := int64(63); j >= limit && gran < 1<<24; limit <<= 3 {
+	for lvl, start := 1, int64(63); lvl < depth && j >= start; lvl, start = lvl+1, start<<3 {
 		gran <<= 3
 	}
-	return time.Duration(gran) * time.Second / time.Duration(hz)
+	return time.Duration(gran) * jiffy
 }
 
-// WheelGranularity is granularity exported for the storm model: the bucket
-// a timer armed d ahead lands in at hz (hz ≤ 0: the largest over common
-// HZ values).
+// WheelGranularity is the width of the timer-wheel bucket a timer armed d
+// ahead lands in at hz: how late it may fire, and the resolution below
+// which timers armed for about the same moment fire together (hz ≤ 0: the
+// largest over common HZ values). The storm model uses it.
 func WheelGranularity(hz int, d time.Duration) time.Duration { return granularity(hz, d) }
 
 // slack is how late a keepalive death may come: the first firing is armed

@@ -3,6 +3,8 @@ package storm
 import (
 	"fmt"
 	"time"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // Wheel is the Linux timer wheel (kernel/time/timer.c) of a host with a
@@ -60,8 +62,7 @@ func (w Wheel) Level(delta int64) int {
 // queued at: the lateness such a timer may have, and the resolution below
 // which timers armed for about the same moment fire together.
 func (w Wheel) Granularity(ahead time.Duration) time.Duration {
-	lvl := w.Level(w.Jiffies(ahead))
-	return w.Jiffy() << (lvl * lvlClkShift)
+	return flatline.WheelGranularity(w.hz(), ahead)
 }
 
 // Jiffies converts d to whole jiffies, rounding up as the kernel's
