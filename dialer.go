@@ -66,7 +66,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, err
 	}
-	spreadKeepalive(c, plan.spread)
+	if plan.spread > 0 {
+		if rc, err := rawConn(c); err == nil {
+			spreadKeepalive(rc, plan.spread)
+		}
+	}
 	return c, nil
 }
 
@@ -142,7 +146,7 @@ func configure(c net.Conn, plan derived) error {
 	if err := control(rc, func(fd uintptr) error { return setOptions(fd, plan.s) }); err != nil {
 		return err
 	}
-	spreadKeepalive(c, plan.spread)
+	spreadKeepalive(rc, plan.spread)
 	return nil
 }
 
@@ -168,18 +172,14 @@ func ReadSettings(c syscall.Conn) (Settings, error) {
 // one taken from another process with pidfd_getfd. It does not close fd.
 func ReadSettingsFD(fd int) (Settings, error) { return getOptions(uintptr(fd)) }
 
-// spreadKeepalive re-arms c's keepalive timer after a random delay in
+// spreadKeepalive re-arms the connection's keepalive timer after a random delay in
 // [0, spread), so that connections made together probe at different
 // instants: enabling SO_KEEPALIVE arms the timer a full idle period from
 // that moment, and a healthy idle connection keeps that phase. The
 // connection is protected by keepalive all along. If c is closed first,
 // the re-arm finds it closed and does nothing.
-func spreadKeepalive(c net.Conn, spread time.Duration) {
+func spreadKeepalive(rc syscall.RawConn, spread time.Duration) {
 	if spread <= 0 {
-		return
-	}
-	rc, err := rawConn(c)
-	if err != nil {
 		return
 	}
 	time.AfterFunc(rand.N(spread), func() {
