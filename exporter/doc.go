@@ -1,0 +1,38 @@
+// Package exporter serves what package diag knows about every TCP socket
+// of a host as Prometheus metrics, for every network namespace of the
+// host: the containers' and pods' as well as its own.
+//
+// Each Interval, Refresh finds the host's network namespaces through the
+// processes in them (/proc/PID/ns/net, deduplicated by inode) and the
+// names under /var/run/netns (Discover), scans each with diag.Scan
+// (inet_diag in that namespace, owners from /proc, options read with
+// pidfd_getfd) and keeps the result. A scrape of Handler's /metrics reads
+// that result and never scans, so its cost does not grow with how often
+// Prometheus asks.
+//
+// The metrics:
+//
+//	flatline_sockets{netns,verdict}                 gauge: sockets by verdict (ok, slow, never, stuck-retransmitting, unknown)
+//	flatline_socket_worst_case_seconds              histogram: each socket's worst case; never-ending and unknown ones left out
+//	flatline_process_sockets{pid,comm}              gauge: per process, top N by sockets over budget, the rest in pid="other"
+//	flatline_process_sockets_over_budget{pid,comm}  gauge: sockets that would go unnoticed longer than the budget, or forever
+//	flatline_process_worst_case_seconds{pid,comm}   gauge: the longest finite worst case of the process's sockets
+//	flatline_deaths_total{cause}                    counter: connections the kernel ended, by cause, from a DeathSource
+//	flatline_deaths_source_up                       gauge: 1 while the DeathSource runs
+//	flatline_netns_info{netns,name,pid,comm,scanned} gauge: the namespaces found
+//	flatline_uncovered{what}                        gauge: namespaces, processes and sockets the scan could not see
+//	flatline_budget_seconds                         gauge: the budget
+//	flatline_scan_duration_seconds, flatline_scan_timestamp_seconds, flatline_scan_success, flatline_scans_total, flatline_scan_errors_total{stage}
+//	flatline_scrape_duration_seconds                histogram: time to serve /metrics
+//
+// Cardinality is bounded: one series per verdict per namespace (bounded
+// by the pods of a node), a fixed histogram, and Config.TopProcesses + 2
+// process rows.
+//
+// Nothing the exporter reads from the host stops it: a namespace it may
+// not enter, a process it may not read, a socket that closes mid-scan are
+// logged and counted in flatline_uncovered and flatline_scan_errors_total.
+// Discovery and scanning need Linux; elsewhere Refresh fails with an
+// error matching flatline.ErrNotSupported and the exporter serves
+// flatline_scan_success 0.
+package exporter

@@ -1,0 +1,344 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/diag"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Defaults of the zero Config.
+const (
+	DefaultInterval     = 15 * time.Second
+	DefaultTopProcesses = 10
+	DefaultProcRoot     = "/proc"
+	DefaultNetNSDir     = "/var/run/netns"
+	// MinInterval is the shortest Interval Validate accepts: one scan of
+	// 20,000 sockets takes about a tenth of a second of CPU.
+	MinInterval = 100 * time.Millisecond
+)
+
+// Config says what the exporter scans and how often. The zero value scans
+// every network namespace of the host every 15 s against a 30 s budget.
+type Config struct {
+	// Interval is the time between two scans; zero means DefaultInterval.
+	// A scrape reads the last scan's results and never scans.
+	Interval time.Duration
+	// Budget is the longest a dead peer may go unnoticed: the limit of
+	// the verdict ok (diag.Options.Max) and of the per-process count of
+	// sockets over budget. Zero means flatline.DefaultTimeout (30 s).
+	Budget time.Duration
+	// TopProcesses is how many processes get series of their own in the
+	// flatline_process_* metrics, those with the most sockets over budget
+	// first; the others are summed into pid="other". Zero means
+	// DefaultTopProcesses.
+	TopProcesses int
+	// ProcRoot is where the host's /proc is mounted; empty means
+	// DefaultProcRoot. Namespaces are discovered there; diag reads the
+	// sockets' owners from /proc itself, so run with the host's PID
+	// namespace (hostPID in Kubernetes).
+	ProcRoot string
+	// NetNSDir holds named network namespaces (ip netns); empty means
+	// DefaultNetNSDir, "-" means none.
+	NetNSDir string
+	// Deaths, when set, feeds flatline_deaths_total; nil leaves the
+	// counter at zero and flatline_deaths_source_up at 0.
+	Deaths DeathSource
+	// Log receives scan failures and notes; nil discards them.
+	Log *slog.Logger
+}
+
+// Validate explains the first field that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Interval < 0 || (c.Interval > 0 && c.Interval < MinInterval):
+		return fmt.Errorf("exporter: interval %v: want at least %v (or zero for %v)", c.Interval, MinInterval, DefaultInterval)
+	case c.Budget < 0:
+		return fmt.Errorf("exporter: budget %v: want a positive duration (or zero for %v)", c.Budget, flatline.DefaultTimeout)
+	case c.TopProcesses < 0:
+		return fmt.Errorf("exporter: top processes %d: want a positive count (or zero for %d)", c.TopProcesses, DefaultTopProcesses)
+	}
+	return nil
+}
+
+func (c Config) interval() time.Duration { return cmpOr(c.Interval, DefaultInterval) }
+func (c Config) budget() time.Duration   { return cmpOr(c.Budget, flatline.DefaultTimeout) }
+func (c Config) top() int                { return cmpOr(c.TopProcesses, DefaultTopProcesses) }
+func (c Config) procRoot() string        { return cmpOr(c.ProcRoot, DefaultProcRoot) }
+func (c Config) netnsDir() string {
+	switch c.NetNSDir {
+	case "":
+		return DefaultNetNSDir
+	case "-":
+		return ""
+	}
+	return c.NetNSDir
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// DeathSource delivers connections the kernel ended (a tracer such as
+// package trace). Run calls record once per connection with its cause,
+// from any goroutine, until ctx is done or the source fails; it returns
+// why it stopped (nil or ctx.Err() when ctx ended it).
+type DeathSource interface {
+	Run(ctx context.Context, record func(flatline.Cause)) error
+}
+
+// DeathSourceFunc adapts a function to DeathSource.
+type DeathSourceFunc func(ctx context.Context, record func(flatline.Cause)) error
+
+// Run calls f.
+func (f DeathSourceFunc) Run(ctx context.Context, record func(flatline.Cause)) error {
+	return f(ctx, record)
+}
+
+// Exporter scans the host's sockets on an interval and serves the last
+// scan as Prometheus metrics. Create it with New, start Run, serve
+// Handler.
+type Exporter struct {
+	cfg  Config
+	log  *slog.Logger
+	reg  *prometheus.Registry
+	snap atomic.Pointer[snapshot]
+	ran  atomic.Bool
+	mu   sync.Mutex // one Refresh at a time
+
+	deaths     *prometheus.CounterVec
+	deathsUp   prometheus.Gauge
+	scans      prometheus.Counter
+	scanErrors *prometheus.CounterVec
+	scrape     *prometheus.HistogramVec
+}
+
+// New checks c and returns an exporter with no scan yet: until the first
+// Refresh, scrapes see flatline_scan_success 0 and no socket series.
+func New(c Config) (*Exporter, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Exporter{
+		cfg: c,
+		log: c.Log,
+		reg: prometheus.NewRegistry(),
+		deaths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flatline_deaths_total",
+			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...), from the death tracer.",
+		}, []string{"cause"}),
+		deathsUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flatline_deaths_source_up",
+			Help: "1 while the death tracer feeding flatline_deaths_total runs; 0 when there is none or it failed (see the exporter's log).",
+		}),
+		scans: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flatline_scans_total",
+			Help: "Scans of the host's sockets started.",
+		}),
+		scanErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flatline_scan_errors_total",
+			Help: "Scan failures by stage: discover (the whole scan failed), namespace (one namespace could not be scanned), deaths (the death tracer stopped), panic.",
+		}, []string{"stage"}),
+		scrape: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flatline_scrape_duration_seconds",
+			Help:    "Time to serve one /metrics request (from the cached scan).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, nil),
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range kernelCauses() {
+		e.deaths.WithLabelValues(c.String())
+	}
+	for _, s := range []string{"discover", "namespace", "deaths", "panic"} {
+		e.scanErrors.WithLabelValues(s)
+	}
+	e.reg.MustRegister(e, e.deaths, e.deathsUp, e.scans, e.scanErrors, e.scrape,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return e, nil
+}
+
+// kernelCauses are the causes a kernel-ended connection can have: their
+// counters exist from the start, at zero, so that rate() and alerts see
+// the first death.
+func kernelCauses() []flatline.Cause {
+	return []flatline.Cause{flatline.CauseKeepalive, flatline.CauseUnacked, flatline.CauseClosedWindow,
+		flatline.CauseKernelTimeout, flatline.CauseReset, flatline.CauseUnreachable, flatline.CauseConnectTimeout}
+}
+
+// Registry is the exporter's registry: its own collector, the death
+// counter, the scan and scrape metrics, and Go's and the process's.
+func (e *Exporter) Registry() *prometheus.Registry { return e.reg }
+
+// Handler serves /metrics from the last scan and a short page at /.
+func (e *Exporter) Handler() http.Handler {
+	errLog := slog.NewLogLogger(e.log.Handler(), slog.LevelError)
+	metrics := promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{
+		ErrorLog:            errLog,
+		ErrorHandling:       promhttp.ContinueOnError,
+		Registry:            e.reg, // promhttp_metric_handler_errors_total
+		MaxRequestsInFlight: 8,
+		Timeout:             30 * time.Second,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.InstrumentHandlerDuration(e.scrape, metrics))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, `<html><head><title>flatline exporter</title></head><body>
+<h1>flatline exporter</h1><p>Every TCP socket's dead-peer deadline, for every network namespace of this host: <a href="/metrics">/metrics</a>.</p>
+</body></html>
+`)
+	})
+	return mux
+}
+
+// Run scans now and then every Interval, and runs the death source, until
+// ctx is done; it then returns nil. A failed scan is logged and counted in
+// flatline_scan_errors_total and the last good scan stays served. Run may
+// be called once.
+func (e *Exporter) Run(ctx context.Context) error {
+	if !e.ran.CompareAndSwap(false, true) {
+		return errors.New("exporter: Run called twice")
+	}
+	var wg sync.WaitGroup
+	if e.cfg.Deaths != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.runDeaths(ctx)
+		}()
+	}
+	defer wg.Wait()
+	tick := time.NewTicker(e.cfg.interval())
+	defer tick.Stop()
+	for {
+		if err := e.Refresh(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("scan failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Exporter) runDeaths(ctx context.Context) {
+	e.deathsUp.Set(1)
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				e.scanErrors.WithLabelValues("panic").Inc()
+				err = fmt.Errorf("death source panicked: %v\n%s", p, debug.Stack())
+			}
+		}()
+		return e.cfg.Deaths.Run(ctx, e.RecordDeath)
+	}()
+	e.deathsUp.Set(0)
+	if ctx.Err() == nil {
+		e.scanErrors.WithLabelValues("deaths").Inc()
+		e.log.Error("death source stopped: flatline_deaths_total no longer counts", "err", err)
+	}
+}
+
+// RecordDeath counts one connection the kernel ended with cause c in
+// flatline_deaths_total. Sources call it through DeathSource.Run; it is
+// safe for concurrent use.
+func (e *Exporter) RecordDeath(c flatline.Cause) { e.deaths.WithLabelValues(c.String()).Inc() }
+
+// Refresh discovers the host's network namespaces, scans each with
+// diag.Scan and replaces the served results. Namespaces that vanish
+// during the scan are left out; namespaces that cannot be scanned are
+// logged and counted (flatline_uncovered{what="namespaces"}). It fails,
+// keeping the previous results, only when discovery itself fails or ctx
+// ends. A panic in a scan is recovered and returned as an error.
+func (e *Exporter) Refresh(ctx context.Context) (err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.scans.Inc()
+	defer func() {
+		if p := recover(); p != nil {
+			e.scanErrors.WithLabelValues("panic").Inc()
+			err = fmt.Errorf("exporter: scan panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	start := time.Now()
+	disc, err := Discover(e.cfg.procRoot(), e.cfg.netnsDir())
+	if err != nil {
+		e.scanErrors.WithLabelValues("discover").Inc()
+		e.markFailed()
+		return err
+	}
+	results := make([]nsResult, 0, len(disc.Namespaces))
+	for _, ns := range disc.Namespaces {
+		r, err := scanNamespace(ctx, ns, e.cfg.budget())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue // every process in it exited: gone, not uncovered
+		case err != nil:
+			e.scanErrors.WithLabelValues("namespace").Inc()
+			e.log.Warn("namespace not scanned", "netns", ns.ID, "pid", ns.PID, "comm", ns.Comm, "err", err)
+		default:
+			for _, n := range r.Notes {
+				e.log.Debug("scan note", "netns", ns.ID, "note", n)
+			}
+		}
+		results = append(results, nsResult{ns: ns, report: r, err: err})
+	}
+	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
+	s.at, s.took, s.ok = time.Now(), time.Since(start), true
+	e.snap.Store(s)
+	return nil
+}
+
+// markFailed keeps the last results but says the last scan failed.
+func (e *Exporter) markFailed() {
+	old := e.snap.Load()
+	s := &snapshot{}
+	if old != nil {
+		c := *old
+		s = &c
+	}
+	s.ok = false
+	e.snap.Store(s)
+}
+
+// scanNamespace scans ns through the first of its paths that still opens.
+func scanNamespace(ctx context.Context, ns Namespace, budget time.Duration) (*diag.Report, error) {
+	var err error
+	for _, p := range ns.Paths {
+		var r *diag.Report
+		r, err = diag.Scan(ctx, diag.Options{NetNS: p, Max: budget})
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return r, err
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("exporter: network namespace %s: no path to open it: %w", ns.ID, fs.ErrNotExist)
+	}
+	return nil, err
+}

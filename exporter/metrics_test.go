@@ -1,0 +1,220 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/diag"
+	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
+)
+
+func sock(pid int, comm string, v diag.Verdict, worst time.Duration, never bool) diag.Socket {
+	s := diag.Socket{Verdict: v, Worst: worst, Never: never, Known: v != diag.VerdictUnknown}
+	s.Inode = 1
+	if pid != 0 {
+		s.Owners = []diag.Owner{{PID: pid, FD: 3, Comm: comm}}
+		s.Settings = &flatline.Settings{}
+	}
+	return s
+}
+
+func TestSummarize(t *testing.T) {
+	budget := 30 * time.Second
+	results := []nsResult{
+		{ns: Namespace{ID: "net:[1]", Inode: 1, PID: 1, Comm: "init"}, report: &diag.Report{Sockets: []diag.Socket{
+			sock(100, "db", diag.VerdictOK, 4*time.Second, false),
+			sock(100, "db", diag.VerdictSlow, 150*time.Second, false),
+			sock(100, "db", diag.VerdictNever, 0, true),
+			sock(200, "web", diag.VerdictNever, 0, true),
+			sock(200, "web", diag.VerdictOK, 30*time.Second, false), // exactly the budget: within it
+			sock(0, "", diag.VerdictUnknown, 0, false),
+		}}},
+		{ns: Namespace{ID: "net:[2]", Inode: 2, PID: 300, Comm: "pod"}, report: &diag.Report{Sockets: []diag.Socket{
+			sock(300, "pod", diag.VerdictStuck, 900*time.Second, false),
+			sock(400, "idle", diag.VerdictOK, time.Second, false),
+		}}},
+		{ns: Namespace{ID: "net:[3]", Inode: 3, PID: 500}, err: errors.New("operation not permitted")},
+	}
+	s := summarize(results, 7, budget, 2)
+
+	gotNS := map[string]map[diag.Verdict]int{}
+	for _, n := range s.namespaces {
+		if n.scanned {
+			gotNS[n.ns.ID] = n.byVerdict
+		}
+	}
+	wantNS := map[string]map[diag.Verdict]int{
+		"net:[1]": {diag.VerdictOK: 2, diag.VerdictSlow: 1, diag.VerdictNever: 2, diag.VerdictUnknown: 1},
+		"net:[2]": {diag.VerdictStuck: 1, diag.VerdictOK: 1},
+	}
+	if d := cmp.Diff(wantNS, gotNS); d != "" {
+		t.Errorf("verdicts by namespace (-want +got):\n%s", d)
+	}
+
+	// Finite, known worst cases: 4, 150, 30, 900, 1 s.
+	if s.worst.count != 5 || s.worst.sum != 4+150+30+900+1 {
+		t.Errorf("histogram count %d sum %v, want 5 and 1085", s.worst.count, s.worst.sum)
+	}
+	for le, want := range map[float64]uint64{1: 1, 5: 2, 30: 3, 120: 3, 300: 4, 900: 5, 10800: 5} {
+		if got := s.worst.buckets[le]; got != want {
+			t.Errorf("bucket le=%v: %d, want %d", le, got, want)
+		}
+	}
+
+	// Top 2 by sockets over budget: db (2), web (1); pod (1 over, fewer
+	// sockets) and idle folded; the unowned socket in "none".
+	want := []procRow{
+		{pid: "100", comm: "db", sockets: 3, over: 2, worst: 150 * time.Second, hasWorst: true},
+		{pid: "200", comm: "web", sockets: 2, over: 1, worst: 30 * time.Second, hasWorst: true},
+		{pid: pidOther, comm: pidOther, sockets: 2, over: 1, worst: 900 * time.Second, hasWorst: true},
+		{pid: pidNone, comm: pidNone, sockets: 1},
+	}
+	if d := cmp.Diff(want, s.procs, cmp.AllowUnexported(procRow{})); d != "" {
+		t.Errorf("processes (-want +got):\n%s", d)
+	}
+	wantUncovered := map[string]int{uncoveredNamespaces: 1, uncoveredProcesses: 7, uncoveredOwners: 1, uncoveredOptions: 0}
+	if d := cmp.Diff(wantUncovered, s.uncovered); d != "" {
+		t.Errorf("uncovered (-want +got):\n%s", d)
+	}
+}
+
+func TestBucketsHoldTheBudget(t *testing.T) {
+	for _, budget := range []time.Duration{30 * time.Second, 7 * time.Second, 2500 * time.Millisecond} {
+		b := buckets(budget)
+		n := 0
+		for i, v := range b {
+			if v == budget.Seconds() {
+				n++
+			}
+			if i > 0 && b[i-1] >= v {
+				t.Errorf("budget %v: bounds not increasing: %v", budget, b)
+			}
+		}
+		if n != 1 {
+			t.Errorf("budget %v: %d buckets at the budget, want 1: %v", budget, n, b)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string // substring of the error; empty: valid
+	}{
+		{Config{}, ""},
+		{Config{Interval: time.Second, Budget: time.Minute, TopProcesses: 3}, ""},
+		{Config{Interval: -time.Second}, "interval"},
+		{Config{Interval: time.Millisecond}, "at least 100ms"},
+		{Config{Budget: -1}, "budget"},
+		{Config{TopProcesses: -1}, "top processes"},
+	} {
+		err := tc.c.Validate()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v: Validate() = %v, want %q", tc.c, err, tc.want)
+		}
+	}
+}
+
+// gather returns the exporter's metric families by name.
+func gather(t *testing.T, e *Exporter) map[string]*dto.MetricFamily {
+	t.Helper()
+	mfs, err := e.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+func TestBeforeFirstScan(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, e)
+	if got := mfs["flatline_scan_success"].GetMetric()[0].GetGauge().GetValue(); got != 0 {
+		t.Errorf("flatline_scan_success = %v before any scan, want 0", got)
+	}
+	if mfs["flatline_sockets"] != nil {
+		t.Errorf("flatline_sockets served before any scan")
+	}
+	if got := len(mfs["flatline_deaths_total"].GetMetric()); got != len(kernelCauses()) {
+		t.Errorf("flatline_deaths_total has %d series before any death, want %d at zero", got, len(kernelCauses()))
+	}
+}
+
+func TestDeathSource(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fed := make(chan struct{})
+	src := DeathSourceFunc(func(ctx context.Context, record func(flatline.Cause)) error {
+		record(flatline.CauseKeepalive)
+		record(flatline.CauseKeepalive)
+		record(flatline.CauseUnacked)
+		close(fed)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	e, err := New(Config{Deaths: src, ProcRoot: t.TempDir(), NetNSDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	<-fed
+	got := map[string]float64{}
+	for _, m := range gather(t, e)["flatline_deaths_total"].GetMetric() {
+		got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+	}
+	if got["keepalive"] != 2 || got["unacked-data"] != 1 || got["reset"] != 0 {
+		t.Errorf("flatline_deaths_total = %v, want keepalive 2, unacked-data 1, others 0", got)
+	}
+	if up := gather(t, e)["flatline_deaths_source_up"].GetMetric()[0].GetGauge().GetValue(); up != 1 {
+		t.Errorf("flatline_deaths_source_up = %v while running, want 1", up)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v after cancel, want nil", err)
+	}
+	if up := gather(t, e)["flatline_deaths_source_up"].GetMetric()[0].GetGauge().GetValue(); up != 0 {
+		t.Errorf("flatline_deaths_source_up = %v after stop, want 0", up)
+	}
+}
+
+func TestDeathSourceFailsAndPanics(t *testing.T) {
+	for name, src := range map[string]DeathSourceFunc{
+		"fails":  func(context.Context, func(flatline.Cause)) error { return errors.New("BPF not permitted") },
+		"panics": func(context.Context, func(flatline.Cause)) error { panic("boom") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, err := New(Config{Deaths: src, ProcRoot: t.TempDir(), NetNSDir: "-"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			e.runDeaths(ctx) // returns when the source stops
+			cancel()
+			mfs := gather(t, e)
+			if up := mfs["flatline_deaths_source_up"].GetMetric()[0].GetGauge().GetValue(); up != 0 {
+				t.Errorf("flatline_deaths_source_up = %v, want 0", up)
+			}
+			var deaths float64
+			for _, m := range mfs["flatline_scan_errors_total"].GetMetric() {
+				if m.GetLabel()[0].GetValue() == "deaths" {
+					deaths = m.GetCounter().GetValue()
+				}
+			}
+			if deaths != 1 {
+				t.Errorf(`flatline_scan_errors_total{stage="deaths"} = %v, want 1`, deaths)
+			}
+		})
+	}
+}

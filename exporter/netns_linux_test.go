@@ -1,0 +1,98 @@
+package exporter
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+// TestDiscoverFixture builds a /proc of regular files: pids whose ns/net
+// are hard links of one file share a namespace, as processes whose links
+// resolve to one nsfs inode do.
+func TestDiscoverFixture(t *testing.T) {
+	root := t.TempDir()
+	mk := func(pid int, comm string) string {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "ns", "net")
+	}
+	hostNS := mk(1, "init")
+	if err := os.WriteFile(hostNS, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range []int{2, 10, 11, 12} { // 12: more than maxPaths processes
+		if err := os.Link(hostNS, mk(pid, "kthread-like")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	podNS := mk(30, "pause")
+	if err := os.WriteFile(podNS, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(podNS, mk(31, "app")); err != nil {
+		t.Fatal(err)
+	}
+	mk(40, "exited") // no ns/net: exited, or a kernel thread: skipped
+	if err := os.MkdirAll(filepath.Join(root, "self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := Discover(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := func(p string) uint64 {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino
+	}
+	want := []Namespace{
+		{ID: nsID(ino(hostNS)), Inode: ino(hostNS), PID: 1, Comm: "init", Procs: 5,
+			Paths: []string{hostNS, filepath.Join(root, "2/ns/net"), filepath.Join(root, "10/ns/net")}},
+		{ID: nsID(ino(podNS)), Inode: ino(podNS), PID: 30, Comm: "pause", Procs: 2,
+			Paths: []string{podNS, filepath.Join(root, "31/ns/net")}},
+	}
+	if want[0].Inode > want[1].Inode {
+		want[0], want[1] = want[1], want[0]
+	}
+	if d := cmp.Diff(Discovery{Namespaces: want}, d); d != "" {
+		t.Errorf("Discover (-want +got):\n%s", d)
+	}
+}
+
+func TestDiscoverFindsOwnNamespace(t *testing.T) {
+	d, err := Discover("/proc", DefaultNetNSDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range d.Namespaces {
+		if ns.Inode == st.Ino {
+			if ns.Procs < 1 || len(ns.Paths) == 0 {
+				t.Errorf("own namespace found with %d processes and paths %v", ns.Procs, ns.Paths)
+			}
+			return
+		}
+	}
+	t.Errorf("own namespace %s not among the %d found", nsID(st.Ino), len(d.Namespaces))
+}
+
+func TestDiscoverMissingProc(t *testing.T) {
+	if _, err := Discover(filepath.Join(t.TempDir(), "nope"), ""); err == nil {
+		t.Error("Discover of a missing /proc: no error")
+	}
+}
