@@ -63,10 +63,10 @@ func (k keepalive) settings() flatline.Settings {
 // with the same options. The parent holds "never" and "slow", the child
 // (a second process in the same namespace) "ok" and "victim".
 var pairs = map[string]keepalive{
-	"never":  {},          // keepalive off: a silent peer is never noticed
-	"slow":   {20, 5, 3},  // 35 s: over the test's 10 s budget
-	"ok":     {2, 1, 2},   // 4 s
-	"victim": {1, 1, 2},   // 3 s; the test partitions it
+	"never":  {},         // keepalive off: a silent peer is never noticed
+	"slow":   {20, 5, 3}, // 35 s: over the test's 10 s budget
+	"ok":     {2, 1, 2},  // 4 s
+	"victim": {1, 1, 2},  // 3 s; the test partitions it
 }
 
 var holderPairs = map[string][]string{"parent": {"never", "slow"}, "child": {"ok", "victim"}}
@@ -167,9 +167,9 @@ func setKeepalive(c *net.TCPConn, k keepalive) error {
 type holders struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	pids  map[string]int            // role → pid
-	ports map[string]int            // pair → server port
-	lines chan string               // lines after READY
+	pids  map[string]int // role → pid
+	ports map[string]int // pair → server port
+	lines chan string    // lines after READY
 }
 
 // scanReady reads holder output until both READY lines, then forwards
