@@ -61,15 +61,16 @@ func (k keepalive) settings() flatline.Settings {
 
 // The pairs the holders open over loopback in their namespace, both ends
 // with the same options. The parent holds "never" and "slow", the child
-// (a second process in the same namespace) "ok" and "victim".
+// (a second process in the same namespace) "ok", "fragile" and "victim".
 var pairs = map[string]keepalive{
-	"never":  {},         // keepalive off: a silent peer is never noticed
-	"slow":   {20, 5, 3}, // 35 s: over the test's 10 s budget
-	"ok":     {2, 1, 2},  // 4 s
-	"victim": {1, 1, 2},  // 3 s; the test partitions it
+	"never":   {},         // keepalive off: a silent peer is never noticed
+	"slow":    {20, 5, 3}, // 35 s: over the test's 10 s budget
+	"ok":      {2, 1, 2},  // 4 s
+	"fragile": {2, 1, 1},  // 3 s, but one lost probe kills it
+	"victim":  {1, 1, 2},  // 3 s; the test partitions it
 }
 
-var holderPairs = map[string][]string{"parent": {"never", "slow"}, "child": {"ok", "victim"}}
+var holderPairs = map[string][]string{"parent": {"never", "slow"}, "child": {"ok", "fragile", "victim"}}
 
 // holderMain opens role's pairs, starts the child holder when it is the
 // parent, prints "READY ROLE PID PORTS" (PORTS: name=port,...), and keeps

@@ -55,7 +55,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	prom := startPrometheus(t, promBin, exporterAddr)
 
 	// Verdicts in the holders' namespace: the options decide them.
-	want := map[string]float64{"ok": 4, "slow": 2, "never": 2, "stuck-retransmitting": 0, "unknown": 0}
+	want := map[string]float64{"ok": 4, "fragile": 2, "slow": 2, "never": 2, "stuck-retransmitting": 0, "unknown": 0}
 	var got map[string]float64
 	waitFor(t, ctx, "the namespace's sockets by verdict", func() (bool, string) {
 		got = prom.byLabel(t, fmt.Sprintf(`flatline_sockets{netns=%q}`, ns), "verdict")
@@ -74,7 +74,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	if err != nil {
 		host = flatline.LinuxDefaults()
 	}
-	for role, names := range map[string][]string{"parent": {"slow"}, "child": {"ok", "victim"}} {
+	for role, names := range map[string][]string{"parent": {"slow"}, "child": {"ok", "fragile", "victim"}} {
 		var lo, hi time.Duration
 		for _, n := range names {
 			b := idleBound(pairs[n].settings(), host)
@@ -96,14 +96,14 @@ func TestIntegrationPrometheus(t *testing.T) {
 			t.Errorf("%s = %v, want %v", q, v, n)
 		}
 	}
-	// The histogram holds at least the holders' six finite worst cases,
-	// and its budget bucket exists.
-	if v := prom.scalar(t, ctx, `flatline_socket_worst_case_seconds_count`); v < 6 {
-		t.Errorf("flatline_socket_worst_case_seconds_count = %v, want at least the holders' 6", v)
+	// The histogram holds at least the holders' eight finite worst
+	// cases, six of them within the budget's bucket.
+	if v := prom.scalar(t, ctx, `flatline_socket_worst_case_seconds_count`); v < 8 {
+		t.Errorf("flatline_socket_worst_case_seconds_count = %v, want at least the holders' 8", v)
 	}
 	le := strconv.FormatFloat(budget.Seconds(), 'f', -1, 64)
-	if v := prom.scalar(t, ctx, fmt.Sprintf(`flatline_socket_worst_case_seconds_bucket{le=%q}`, le)); v < 4 {
-		t.Errorf("bucket le=%s = %v, want at least the holders' 4 sockets within budget", le, v)
+	if v := prom.scalar(t, ctx, fmt.Sprintf(`flatline_socket_worst_case_seconds_bucket{le=%q}`, le)); v < 6 {
+		t.Errorf("bucket le=%s = %v, want at least the holders' 6 sockets within budget", le, v)
 	}
 	if v := prom.scalar(t, ctx, `flatline_scan_success`); v != 1 {
 		t.Errorf("flatline_scan_success = %v, want 1", v)

@@ -86,9 +86,7 @@ func buckets(budget time.Duration) []float64 {
 
 // verdicts are the verdicts every namespace reports, zero or not, so that
 // alerts and dashboards find their series.
-func verdicts() []diag.Verdict {
-	return []diag.Verdict{diag.VerdictOK, diag.VerdictSlow, diag.VerdictNever, diag.VerdictStuck, diag.VerdictUnknown}
-}
+func verdicts() []diag.Verdict { return diag.Verdicts() }
 
 // overBudget reports whether s would go unnoticed longer than budget if
 // its peer vanished now. Unknown sockets are not counted.
@@ -206,7 +204,7 @@ func topProcesses(procs map[[2]string]*procRow, top int) []procRow {
 
 var (
 	descSockets = prometheus.NewDesc("flatline_sockets",
-		"TCP sockets by inspect verdict (ok, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
+		"TCP sockets by inspect verdict (ok, fragile, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
 		[]string{"netns", "verdict"}, nil)
 	descWorst = prometheus.NewDesc("flatline_socket_worst_case_seconds",
 		"Each socket's worst case: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets).",
