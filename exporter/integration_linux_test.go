@@ -108,6 +108,18 @@ func TestIntegrationPrometheus(t *testing.T) {
 	if v := prom.scalar(t, ctx, `flatline_scan_success`); v != 1 {
 		t.Errorf("flatline_scan_success = %v, want 1", v)
 	}
+	prom.checkRules(t, ctx)
+	prom.checkDashboard(t)
+	// The parent's sockets over budget put its alert in pending (it
+	// fires after 15 minutes); the child's, all within budget, do not.
+	waitFor(t, ctx, "the over-budget alert pending for the parent holder", func() (bool, string) {
+		got := prom.byLabel(t, `ALERTS{alertname="FlatlineProcessSocketsOverBudget"}`, "pid")
+		_, child := got[strconv.Itoa(h.pids["child"])]
+		if child {
+			t.Fatalf("over-budget alert for the child holder, whose sockets are all within budget")
+		}
+		return got[strconv.Itoa(h.pids["parent"])] == 1, fmt.Sprint(got)
+	})
 
 	// A partition: drop every packet to the victim's server port in the
 	// namespace; the client's keepalive (1 s / 1 s / 2) kills it.
@@ -266,7 +278,13 @@ type promServer struct{ base string }
 func startPrometheus(t *testing.T, bin, target string) *promServer {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: flatline\n    static_configs:\n      - targets: [%q]\n", target)
+	rules, err := filepath.Abs(filepath.Join("..", "deploy", "prometheus", "flatline-rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n"+
+		"rule_files: [%q]\n"+
+		"scrape_configs:\n  - job_name: flatline\n    static_configs:\n      - targets: [%q]\n", rules, target)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -428,5 +446,69 @@ func partition(t *testing.T, pid, port int) {
 	}})
 	if err := c.Flush(); err != nil {
 		t.Skipf("nftables in the holders' namespace: %v", err)
+	}
+}
+
+// checkRules waits until Prometheus has evaluated every rule of
+// deploy/prometheus/flatline-rules.yml against the exporter's series, and
+// fails on any rule it reports unhealthy.
+func (p *promServer) checkRules(t *testing.T, ctx context.Context) {
+	t.Helper()
+	waitFor(t, ctx, "the alerting rules evaluated", func() (bool, string) {
+		resp, err := http.Get(p.base + "/api/v1/rules")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Groups []struct {
+					Rules []struct {
+						Name, Health, LastError string
+						LastEvaluation          time.Time
+					}
+				}
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, g := range r.Data.Groups {
+			for _, rule := range g.Rules {
+				n++
+				if rule.Health == "err" {
+					t.Fatalf("rule %s: %s", rule.Name, rule.LastError)
+				}
+				if rule.Health != "ok" {
+					return false, rule.Name + " not evaluated yet"
+				}
+			}
+		}
+		return n > 0, "no rules loaded"
+	})
+}
+
+// checkDashboard runs every query of the Grafana dashboard, for every
+// instance, and fails on any Prometheus rejects.
+func (p *promServer) checkDashboard(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "flatline-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, panel := range d.Panels {
+		for _, tg := range panel.Targets {
+			p.query(t, strings.ReplaceAll(tg.Expr, "$instance", ".*"))
+		}
 	}
 }
