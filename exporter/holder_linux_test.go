@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +34,13 @@ func TestMain(m *testing.M) {
 	case os.Getenv(holderEnv) != "":
 		if err := holderMain(os.Getenv(holderEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "holder:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case os.Getenv(benchHolderEnv) != "":
+		n, _ := strconv.Atoi(os.Getenv(benchHolderEnv))
+		if err := benchHolderMain(n); err != nil {
+			fmt.Fprintln(os.Stderr, "bench holder:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)
