@@ -120,7 +120,10 @@ type Exporter struct {
 	reg  *prometheus.Registry
 	snap atomic.Pointer[snapshot]
 	ran  atomic.Bool
-	mu   sync.Mutex // one Refresh at a time
+	mu   sync.Mutex // one Refresh at a time; guards sockets
+	// sockets is how many sockets each namespace (by inode) had at the
+	// last scan: those that had none are first checked with a bare dump.
+	sockets map[uint64]int
 
 	deaths     *prometheus.CounterVec
 	deathsUp   prometheus.Gauge
@@ -291,8 +294,12 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		return err
 	}
 	results := make([]nsResult, 0, len(disc.Namespaces))
+	seen := make(map[uint64]int, len(disc.Namespaces))
 	for _, ns := range disc.Namespaces {
-		r, err := scanNamespace(ctx, ns, e.cfg.budget())
+		r, err := e.scanNamespace(ctx, ns)
+		if r != nil {
+			seen[ns.Inode] = len(r.Sockets)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -309,6 +316,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		}
 		results = append(results, nsResult{ns: ns, report: r, err: err})
 	}
+	e.sockets = seen
 	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
 	s.at, s.took, s.ok = time.Now(), time.Since(start), true
 	e.snap.Store(s)
@@ -327,12 +335,32 @@ func (e *Exporter) markFailed() {
 	e.snap.Store(s)
 }
 
-// scanNamespace scans ns through the first of its paths that still opens.
-func scanNamespace(ctx context.Context, ns Namespace, budget time.Duration) (*diag.Report, error) {
+// scanNamespace scans ns. A full scan walks every process's descriptors
+// to find the sockets' owners, whichever namespace it inspects (about
+// 150 ms for 11,000 descriptors here): a namespace that had no socket at
+// the last scan, or is new, is first dumped alone, and scanned in full
+// only if it has sockets now.
+func (e *Exporter) scanNamespace(ctx context.Context, ns Namespace) (*diag.Report, error) {
+	o := diag.Options{Max: e.cfg.budget()}
+	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
+		bare := o
+		bare.NoOwners, bare.NoOptions = true, true
+		r, err := scanPaths(ctx, ns, bare)
+		if err != nil || len(r.Sockets) == 0 {
+			return r, err
+		}
+	}
+	return scanPaths(ctx, ns, o)
+}
+
+// scanPaths scans ns with o through the first of its paths that still
+// opens.
+func scanPaths(ctx context.Context, ns Namespace, o diag.Options) (*diag.Report, error) {
 	var err error
 	for _, p := range ns.Paths {
 		var r *diag.Report
-		r, err = diag.Scan(ctx, diag.Options{NetNS: p, Max: budget})
+		o.NetNS = p
+		r, err = diag.Scan(ctx, o)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			return r, err
 		}

@@ -1,0 +1,51 @@
+package exporter_test
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/exporter"
+)
+
+// Serve every namespace's sockets on :9977, scanned every 30 s against a
+// one-minute budget.
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	e, err := exporter.New(exporter.Config{Interval: 30 * time.Second, Budget: time.Minute})
+	if err != nil {
+		log.Fatal(err)
+	}
+	go e.Run(ctx)
+	srv := &http.Server{Addr: ":9977", Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+// A death source feeds flatline_deaths_total: here, connections a program
+// saw end, diagnosed with flatline.Diagnose and sent on a channel.
+func ExampleDeathSourceFunc() {
+	ended := make(chan flatline.Cause, 64)
+	src := exporter.DeathSourceFunc(func(ctx context.Context, record func(flatline.Cause)) error {
+		for {
+			select {
+			case c := <-ended:
+				record(c)
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	})
+	e, err := exporter.New(exporter.Config{Deaths: src})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = e
+}
