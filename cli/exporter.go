@@ -46,7 +46,12 @@ flatline_uncovered. In a container, give it the host's PID namespace (see
 deploy/ for the Kubernetes DaemonSet and the capabilities it needs).`,
 		Example: `  flatline exporter
   flatline exporter --listen 127.0.0.1:9977 --interval 30s --budget 1m --top 20`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("exporter takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.cfg.Validate(); err != nil {
 				return usageError{err}
