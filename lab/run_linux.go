@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"github.com/flatline-dev/flatline/internal/kernel"
+
 	"bufio"
 	"context"
 	"errors"
@@ -488,20 +490,19 @@ func (e *endpoint) stop() {
 	})
 }
 
-// rto is the connection's retransmission timeout from TCP_INFO, zero if
-// unreadable: evidence for a sending cell that is later than its bound.
 // lastHeard is when c last received data or an ACK, as tcp_info tells it
-// at the moment at (keepalive's clock, keepalive_time_elapsed); the zero
-// time when unreadable.
+// at the moment at (the kernel model's keepalive clock); the zero time
+// when unreadable.
 func lastHeard(c net.Conn, at time.Time) time.Time {
 	info := tcpInfo(c)
 	if info == nil {
 		return time.Time{}
 	}
-	quiet := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-	return at.Add(-quiet)
+	return at.Add(-kernel.Quiet(kernel.ConnOf(info)))
 }
 
+// rto is the connection's retransmission timeout from TCP_INFO, zero if
+// unreadable: evidence for a sending cell that is later than its bound.
 func rto(c net.Conn) time.Duration {
 	if info := tcpInfo(c); info != nil {
 		return time.Duration(info.Rto) * time.Microsecond
@@ -521,8 +522,6 @@ func tcpInfo(c net.Conn) *unix.TCPInfo {
 		return nil
 	}
 	var info *unix.TCPInfo
-	rc.Control(func(fd uintptr) {
-		info, _ = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	})
+	rc.Control(func(fd uintptr) { info, _ = kernel.ReadTCPInfo(int(fd)) })
 	return info
 }
