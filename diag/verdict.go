@@ -121,7 +121,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	}
 	s.Reason = fmt.Sprintf("%s: %s (%s)", s.Traffic, s.Bound.Rule, why)
 	if s.LostProbes == 0 {
-		s.Reason += fmt.Sprintf("; a single lost keepalive probe kills it (%s)", idle.Rule)
+		s.Reason += "; a single lost keepalive probe kills it"
 	}
 	if s.Traffic == flatline.StateIdle {
 		// The verdict is about now; say what sending data would change.
