@@ -19,6 +19,7 @@
 //	flatline_process_worst_case_seconds{pid,comm}   gauge: the longest finite worst case of the process's sockets
 //	flatline_deaths_total{cause}                    counter: connections the kernel ended, by cause, from a DeathSource
 //	flatline_deaths_source_up                       gauge: 1 while the DeathSource runs
+//	flatline_deaths_lost_total                      counter: deaths a LossReporter source dropped
 //	flatline_netns_info{netns,name,pid,comm,scanned} gauge: the namespaces found
 //	flatline_uncovered{what}                        gauge: namespaces, processes and sockets the scan could not see
 //	flatline_budget_seconds                         gauge: the budget

@@ -103,6 +103,13 @@ type DeathSource interface {
 	Run(ctx context.Context, record func(flatline.Cause)) error
 }
 
+// LossReporter is a DeathSource that may drop deaths when its reader falls
+// behind (a ring buffer that fills). Lost returns how many so far; the
+// exporter serves it as flatline_deaths_lost_total.
+type LossReporter interface {
+	Lost() (uint64, error)
+}
+
 // DeathSourceFunc adapts a function to DeathSource.
 type DeathSourceFunc func(ctx context.Context, record func(flatline.Cause)) error
 

@@ -231,6 +231,8 @@ var (
 		"How long the last completed scan of every namespace took.", nil, nil)
 	descScanTime = prometheus.NewDesc("flatline_scan_timestamp_seconds",
 		"When the last completed scan ended, Unix time.", nil, nil)
+	descDeathsLost = prometheus.NewDesc("flatline_deaths_lost_total",
+		"Deaths the death tracer could not report because its reader fell behind (absent when the source cannot tell).", nil, nil)
 	descScanSuccess = prometheus.NewDesc("flatline_scan_success",
 		"1 when the last scan completed, 0 when it failed (the other series then show an older scan, or none).", nil, nil)
 )
@@ -238,7 +240,7 @@ var (
 // Describe sends the descriptors of the scan's metrics.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSockets, descWorst, descBudget, descProcSockets, descProcOver,
-		descProcWorst, descNetNS, descUncovered, descScanDuration, descScanTime, descScanSuccess} {
+		descProcWorst, descNetNS, descUncovered, descScanDuration, descScanTime, descScanSuccess, descDeathsLost} {
 		ch <- d
 	}
 }
@@ -246,6 +248,11 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the last scan's metrics; it does not scan.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, e.cfg.budget().Seconds())
+	if lr, ok := e.cfg.Deaths.(LossReporter); ok {
+		if n, err := lr.Lost(); err == nil {
+			ch <- prometheus.MustNewConstMetric(descDeathsLost, prometheus.CounterValue, float64(n))
+		}
+	}
 	s := e.snap.Load()
 	if s == nil || s.at.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descScanSuccess, prometheus.GaugeValue, 0)

@@ -218,3 +218,27 @@ func TestDeathSourceFailsAndPanics(t *testing.T) {
 		})
 	}
 }
+
+// lossySource is a death source that reports lost deaths.
+type lossySource struct{ lost uint64 }
+
+func (lossySource) Run(ctx context.Context, _ func(flatline.Cause)) error { <-ctx.Done(); return nil }
+func (l lossySource) Lost() (uint64, error)                               { return l.lost, nil }
+
+func TestDeathsLost(t *testing.T) {
+	e, err := New(Config{Deaths: lossySource{lost: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := gather(t, e)["flatline_deaths_lost_total"]
+	if mf == nil || mf.GetMetric()[0].GetCounter().GetValue() != 7 {
+		t.Errorf("flatline_deaths_lost_total = %v, want 7", mf)
+	}
+	e, err = New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mf := gather(t, e)["flatline_deaths_lost_total"]; mf != nil {
+		t.Errorf("flatline_deaths_lost_total served without a source: %v", mf)
+	}
+}
