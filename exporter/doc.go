@@ -17,7 +17,7 @@
 //	flatline_process_sockets{pid,comm}              gauge: per process, top N by sockets over budget, the rest in pid="other"
 //	flatline_process_sockets_over_budget{pid,comm}  gauge: sockets that would go unnoticed longer than the budget, or forever
 //	flatline_process_worst_case_seconds{pid,comm}   gauge: the longest finite worst case of the process's sockets
-//	flatline_deaths_total{cause}                    counter: connections the kernel ended, by cause, from a DeathSource
+//	flatline_deaths_total{netns,cause}              counter: connections the kernel ended, by cause, from a DeathSource
 //	flatline_deaths_source_up                       gauge: 1 while the DeathSource runs
 //	flatline_deaths_lost_total                      counter: deaths a LossReporter source dropped
 //	flatline_netns_info{netns,name,pid,comm,scanned} gauge: the namespaces found
@@ -26,8 +26,9 @@
 //	flatline_scan_duration_seconds, flatline_scan_timestamp_seconds, flatline_scan_success, flatline_scans_total, flatline_scan_errors_total{stage}
 //	flatline_scrape_duration_seconds                histogram: time to serve /metrics
 //
-// Cardinality is bounded: one series per verdict per namespace (bounded
-// by the pods of a node), a fixed histogram, and Config.TopProcesses + 2
+// Cardinality is bounded: one series per verdict and per kernel death
+// cause per namespace (bounded by the pods of a node; a gone namespace's
+// series are dropped), a fixed histogram, and Config.TopProcesses + 2
 // process rows.
 //
 // Nothing the exporter reads from the host stops it: a namespace it may

@@ -33,11 +33,11 @@ func Example() {
 // saw end, diagnosed with flatline.Diagnose and sent on a channel.
 func ExampleDeathSourceFunc() {
 	ended := make(chan flatline.Cause, 64)
-	src := exporter.DeathSourceFunc(func(ctx context.Context, record func(flatline.Cause)) error {
+	src := exporter.DeathSourceFunc(func(ctx context.Context, record func(exporter.Death)) error {
 		for {
 			select {
 			case c := <-ended:
-				record(c)
+				record(exporter.Death{Cause: c})
 			case <-ctx.Done():
 				return nil
 			}

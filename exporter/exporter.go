@@ -54,7 +54,7 @@ type Config struct {
 	// DefaultNetNSDir, "-" means none.
 	NetNSDir string
 	// Deaths, when set, feeds flatline_deaths_total; nil leaves the
-	// counter at zero and flatline_deaths_source_up at 0.
+	// counters at zero and flatline_deaths_source_up at 0.
 	Deaths DeathSource
 	// Log receives scan failures and notes; nil discards them.
 	Log *slog.Logger
@@ -95,12 +95,20 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
+// Death is one connection the kernel ended.
+type Death struct {
+	Cause flatline.Cause
+	// NetNS is the inode of the connection's network namespace (as in
+	// /proc/PID/ns/net); 0 when unknown.
+	NetNS uint64
+}
+
 // DeathSource delivers connections the kernel ended (a tracer such as
-// package trace). Run calls record once per connection with its cause,
-// from any goroutine, until ctx is done or the source fails; it returns
-// why it stopped (nil or ctx.Err() when ctx ended it).
+// package trace). Run calls record once per connection, from any
+// goroutine, until ctx is done or the source fails; it returns why it
+// stopped (nil or ctx.Err() when ctx ended it).
 type DeathSource interface {
-	Run(ctx context.Context, record func(flatline.Cause)) error
+	Run(ctx context.Context, record func(Death)) error
 }
 
 // LossReporter is a DeathSource that may drop deaths when its reader falls
@@ -111,10 +119,10 @@ type LossReporter interface {
 }
 
 // DeathSourceFunc adapts a function to DeathSource.
-type DeathSourceFunc func(ctx context.Context, record func(flatline.Cause)) error
+type DeathSourceFunc func(ctx context.Context, record func(Death)) error
 
 // Run calls f.
-func (f DeathSourceFunc) Run(ctx context.Context, record func(flatline.Cause)) error {
+func (f DeathSourceFunc) Run(ctx context.Context, record func(Death)) error {
 	return f(ctx, record)
 }
 
@@ -131,6 +139,13 @@ type Exporter struct {
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
+
+	// seen is when each netns label of flatline_deaths_total was last
+	// found by a scan or got a death: series of namespaces gone longer
+	// than evictAfter are deleted, so that pods that come and go do not
+	// grow the counters without bound.
+	seenMu sync.Mutex
+	seen   map[string]time.Time
 
 	deaths     *prometheus.CounterVec
 	deathsUp   prometheus.Gauge
@@ -151,8 +166,8 @@ func New(c Config) (*Exporter, error) {
 		reg: prometheus.NewRegistry(),
 		deaths: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flatline_deaths_total",
-			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...), from the death tracer.",
-		}, []string{"cause"}),
+			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...) and network namespace, from the death tracer. Series of a namespace start at 0 when a scan finds it and go some minutes after it is gone.",
+		}, []string{"netns", "cause"}),
 		deathsUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flatline_deaths_source_up",
 			Help: "1 while the death tracer feeding flatline_deaths_total runs; 0 when there is none or it failed (see the exporter's log).",
@@ -174,9 +189,7 @@ func New(c Config) (*Exporter, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	for _, c := range kernelCauses() {
-		e.deaths.WithLabelValues(c.String())
-	}
+	e.seen = make(map[string]time.Time)
 	for _, s := range []string{"discover", "namespace", "deaths", "panic"} {
 		e.scanErrors.WithLabelValues(s)
 	}
@@ -186,8 +199,8 @@ func New(c Config) (*Exporter, error) {
 }
 
 // kernelCauses are the causes a kernel-ended connection can have: their
-// counters exist from the start, at zero, so that rate() and alerts see
-// the first death.
+// counters exist at zero for every namespace a scan finds, so that
+// rate() and alerts see the first death.
 func kernelCauses() []flatline.Cause {
 	return []flatline.Cause{flatline.CauseKeepalive, flatline.CauseUnacked, flatline.CauseClosedWindow,
 		flatline.CauseKernelTimeout, flatline.CauseReset, flatline.CauseUnreachable, flatline.CauseConnectTimeout}
@@ -272,10 +285,43 @@ func (e *Exporter) runDeaths(ctx context.Context) {
 	}
 }
 
-// RecordDeath counts one connection the kernel ended with cause c in
+// RecordDeath counts one connection the kernel ended in
 // flatline_deaths_total. Sources call it through DeathSource.Run; it is
 // safe for concurrent use.
-func (e *Exporter) RecordDeath(c flatline.Cause) { e.deaths.WithLabelValues(c.String()).Inc() }
+func (e *Exporter) RecordDeath(d Death) {
+	id := ""
+	if d.NetNS != 0 {
+		id = nsID(d.NetNS)
+	}
+	e.seenMu.Lock()
+	e.seen[id] = time.Now()
+	e.seenMu.Unlock()
+	e.deaths.WithLabelValues(id, d.Cause.String()).Inc()
+}
+
+// evictAfter is how long the death counters of a namespace stay after
+// it was last seen: long enough for Prometheus to scrape the deaths that
+// came with its end.
+func (c Config) evictAfter() time.Duration { return max(5*time.Minute, 10*c.interval()) }
+
+// trackNamespaces creates the zero death counters of every namespace
+// found and deletes those of namespaces gone longer than evictAfter.
+func (e *Exporter) trackNamespaces(found []Namespace, now time.Time) {
+	e.seenMu.Lock()
+	defer e.seenMu.Unlock()
+	for _, ns := range found {
+		e.seen[ns.ID] = now
+		for _, c := range kernelCauses() {
+			e.deaths.WithLabelValues(ns.ID, c.String())
+		}
+	}
+	for id, t := range e.seen {
+		if now.Sub(t) > e.cfg.evictAfter() {
+			e.deaths.DeletePartialMatch(prometheus.Labels{"netns": id})
+			delete(e.seen, id)
+		}
+	}
+}
 
 // Refresh discovers the host's network namespaces, scans each with
 // diag.Scan and replaces the served results. Namespaces that vanish
@@ -324,6 +370,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		results = append(results, nsResult{ns: ns, report: r, err: err})
 	}
 	e.sockets = seen
+	e.trackNamespaces(disc.Namespaces, time.Now())
 	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
 	s.at, s.took, s.ok = time.Now(), time.Since(start), true
 	e.snap.Store(s)

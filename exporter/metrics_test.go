@@ -146,8 +146,8 @@ func TestBeforeFirstScan(t *testing.T) {
 	if mfs["flatline_sockets"] != nil {
 		t.Errorf("flatline_sockets served before any scan")
 	}
-	if got := len(mfs["flatline_deaths_total"].GetMetric()); got != len(kernelCauses()) {
-		t.Errorf("flatline_deaths_total has %d series before any death, want %d at zero", got, len(kernelCauses()))
+	if mfs["flatline_deaths_total"] != nil {
+		t.Errorf("flatline_deaths_total served before any scan found a namespace")
 	}
 }
 
@@ -155,10 +155,11 @@ func TestDeathSource(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	fed := make(chan struct{})
-	src := DeathSourceFunc(func(ctx context.Context, record func(flatline.Cause)) error {
-		record(flatline.CauseKeepalive)
-		record(flatline.CauseKeepalive)
-		record(flatline.CauseUnacked)
+	src := DeathSourceFunc(func(ctx context.Context, record func(Death)) error {
+		record(Death{Cause: flatline.CauseKeepalive, NetNS: 7})
+		record(Death{Cause: flatline.CauseKeepalive, NetNS: 7})
+		record(Death{Cause: flatline.CauseUnacked, NetNS: 8})
+		record(Death{Cause: flatline.CauseReset})
 		close(fed)
 		<-ctx.Done()
 		return ctx.Err()
@@ -170,12 +171,10 @@ func TestDeathSource(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- e.Run(ctx) }()
 	<-fed
-	got := map[string]float64{}
-	for _, m := range gather(t, e)["flatline_deaths_total"].GetMetric() {
-		got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-	}
-	if got["keepalive"] != 2 || got["unacked-data"] != 1 || got["reset"] != 0 {
-		t.Errorf("flatline_deaths_total = %v, want keepalive 2, unacked-data 1, others 0", got)
+	got := deathCounts(t, e)
+	want := map[string]float64{"net:[7] keepalive": 2, "net:[8] unacked-data": 1, " reset": 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("flatline_deaths_total (-want +got):\n%s", d)
 	}
 	if up := gather(t, e)["flatline_deaths_source_up"].GetMetric()[0].GetGauge().GetValue(); up != 1 {
 		t.Errorf("flatline_deaths_source_up = %v while running, want 1", up)
@@ -191,8 +190,8 @@ func TestDeathSource(t *testing.T) {
 
 func TestDeathSourceFailsAndPanics(t *testing.T) {
 	for name, src := range map[string]DeathSourceFunc{
-		"fails":  func(context.Context, func(flatline.Cause)) error { return errors.New("BPF not permitted") },
-		"panics": func(context.Context, func(flatline.Cause)) error { panic("boom") },
+		"fails":  func(context.Context, func(Death)) error { return errors.New("BPF not permitted") },
+		"panics": func(context.Context, func(Death)) error { panic("boom") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			e, err := New(Config{Deaths: src, ProcRoot: t.TempDir(), NetNSDir: "-"})
@@ -222,8 +221,8 @@ func TestDeathSourceFailsAndPanics(t *testing.T) {
 // lossySource is a death source that reports lost deaths.
 type lossySource struct{ lost uint64 }
 
-func (lossySource) Run(ctx context.Context, _ func(flatline.Cause)) error { <-ctx.Done(); return nil }
-func (l lossySource) Lost() (uint64, error)                               { return l.lost, nil }
+func (lossySource) Run(ctx context.Context, _ func(Death)) error { <-ctx.Done(); return nil }
+func (l lossySource) Lost() (uint64, error)                      { return l.lost, nil }
 
 func TestDeathsLost(t *testing.T) {
 	e, err := New(Config{Deaths: lossySource{lost: 7}})
@@ -240,5 +239,47 @@ func TestDeathsLost(t *testing.T) {
 	}
 	if mf := gather(t, e)["flatline_deaths_lost_total"]; mf != nil {
 		t.Errorf("flatline_deaths_lost_total served without a source: %v", mf)
+	}
+}
+
+// deathCounts returns flatline_deaths_total by "netns cause".
+func deathCounts(t *testing.T, e *Exporter) map[string]float64 {
+	t.Helper()
+	got := map[string]float64{}
+	mf := gather(t, e)["flatline_deaths_total"]
+	for _, m := range mf.GetMetric() {
+		l := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			l[lp.GetName()] = lp.GetValue()
+		}
+		got[l["netns"]+" "+l["cause"]] = m.GetCounter().GetValue()
+	}
+	return got
+}
+
+// TestDeathsPerNamespace: a namespace a scan finds gets zero counters for
+// every kernel cause; its counters go evictAfter after it was last seen.
+func TestDeathsPerNamespace(t *testing.T) {
+	e, err := New(Config{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	e.trackNamespaces([]Namespace{{ID: "net:[1]"}, {ID: "net:[2]"}}, t0)
+	e.RecordDeath(Death{Cause: flatline.CauseKeepalive, NetNS: 2})
+	got := deathCounts(t, e)
+	if len(got) != 2*len(kernelCauses()) || got["net:[2] keepalive"] != 1 || got["net:[1] keepalive"] != 0 {
+		t.Fatalf("after one scan and one death: %v", got)
+	}
+	// net:[2] is gone: its counters stay until evictAfter has passed.
+	e.trackNamespaces([]Namespace{{ID: "net:[1]"}}, t0.Add(e.cfg.evictAfter()-time.Second))
+	if got := deathCounts(t, e); got["net:[2] keepalive"] != 1 {
+		t.Fatalf("net:[2]'s deaths gone before evictAfter: %v", got)
+	}
+	e.trackNamespaces([]Namespace{{ID: "net:[1]"}}, time.Now().Add(e.cfg.evictAfter()+time.Second))
+	for k := range deathCounts(t, e) {
+		if strings.HasPrefix(k, "net:[2]") {
+			t.Errorf("net:[2]'s counters still served after evictAfter: %s", k)
+		}
 	}
 }
