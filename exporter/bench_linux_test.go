@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -188,6 +189,10 @@ func BenchmarkScrape20k(b *testing.B) {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.name, r.when, r.per.Round(10*time.Microsecond), r.out)
 	}
 	tw.Flush()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Printf("peak RSS of this process (exporter, scans, HTTP client): %d MiB\n", ru.Maxrss>>10)
+	}
 }
 
 // countProcNetTCP counts a /proc/net/tcp file's sockets by state, as
