@@ -1,12 +1,9 @@
 package diag
 
 import (
-	"github.com/flatline-dev/flatline/internal/testutil"
-
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/flatline-dev/flatline/internal/kernel"
 	"io"
 	"net"
 	"os"
@@ -18,6 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/vishvananda/netlink"
 )
 

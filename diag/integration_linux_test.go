@@ -1,8 +1,6 @@
 package diag
 
 import (
-	"github.com/flatline-dev/flatline/internal/testutil"
-
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"

@@ -1,9 +1,7 @@
 package diag
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -58,18 +55,7 @@ func TestIntegrationInspectPostgresFragile(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	topo, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("no network namespaces: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := topo.Close(); err != nil {
-			t.Errorf("close topology: %v", err)
-		}
-	})
+	topo := serverTopology(ctx, t)
 	const port = 5439
 	cmd := exec.CommandContext(ctx, bin, "-D", data, "-p", fmt.Sprint(port), "-k", dir,
 		"-c", "listen_addresses="+topo.ServerAddr.String(), "-c", "fsync=off",
@@ -79,24 +65,7 @@ func TestIntegrationInspectPostgresFragile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := topo.Server.Do(cmd.Start); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGQUIT); cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "ready to accept connections") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		t.Fatal("postgres did not start")
-	}
+	startServer(ctx, t, topo, cmd, stderr, "ready to accept connections", syscall.SIGQUIT)
 	// A TCP connection is enough: the postmaster sets the keepalive
 	// options on accept, and the backend then waits for a startup packet.
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(port))
@@ -138,23 +107,5 @@ func TestIntegrationInspectPostgresFragile(t *testing.T) {
 	if s.Verdict != VerdictFragile || s.LostProbes != 0 {
 		t.Errorf("verdict %s, lost probes %d; want fragile, 0", s.Verdict, s.LostProbes)
 	}
-	wctx, wcancel := context.WithTimeout(ctx, s.Worst+5*time.Second)
-	defer wcancel()
-	errEnded := errors.New("ended")
-	var ended time.Time
-	err = Watch(wctx, Options{NetNS: topo.Server.Path}, WatchOptions{Interval: 20 * time.Millisecond}, func(tr Transition) error {
-		if tr.Local.String() == backend.Local && tr.Remote.String() == backend.Remote && (tr.Gone || (!tr.Appeared && tr.ToTCP != StateEstablished)) {
-			ended = tr.Time
-			return errEnded
-		}
-		return nil
-	})
-	if !errors.Is(err, errEnded) {
-		t.Fatalf("backend socket not ended %v after the scan (worst case %v): %v", time.Since(scanned), s.Worst, err)
-	}
-	gone := ended.Sub(scanned)
-	t.Logf("the kernel ended it %v after the scan (worst case %v)", gone, s.Worst)
-	if gone > s.Worst+100*time.Millisecond {
-		t.Errorf("ended %v after the scan, past inspect's worst case %v", gone, s.Worst)
-	}
+	endsWithin(ctx, t, topo, backend, scanned, s.Worst)
 }

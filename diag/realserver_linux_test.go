@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,18 +33,7 @@ func TestIntegrationInspectBoundsRealServer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	topo, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("no network namespaces: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := topo.Close(); err != nil {
-			t.Errorf("close topology: %v", err)
-		}
-	})
+	topo := serverTopology(ctx, t)
 	const port = 6390
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(port))
 	cmd := exec.CommandContext(ctx, bin, "--port", fmt.Sprint(port), "--bind", topo.ServerAddr.String(),
@@ -51,24 +42,7 @@ func TestIntegrationInspectBoundsRealServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := topo.Server.Do(cmd.Start); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		t.Fatal("redis-server did not start")
-	}
+	startServer(ctx, t, topo, cmd, out, "Ready to accept connections", syscall.SIGKILL)
 	var c net.Conn
 	if err := topo.Client.Do(func() error {
 		var err error
@@ -103,28 +77,75 @@ func TestIntegrationInspectBoundsRealServer(t *testing.T) {
 	}
 	t.Logf("redis's socket: keepalive %v/%v/%d, user timeout %v, verdict %s, worst %v, lost probes %d: %s",
 		s.Settings.Idle, s.Settings.Interval, s.Settings.Count, s.Settings.UserTimeout, s.Verdict, s.Worst, s.LostProbes, s.Reason)
-	// Watch the socket table (the inspector's own --watch, 20 ms polls)
-	// until redis's socket leaves ESTABLISHED or goes away.
-	wctx, wcancel := context.WithTimeout(ctx, s.Worst+5*time.Second)
-	defer wcancel()
+	endsWithin(ctx, t, topo, server, scanned, s.Worst)
+}
+
+// serverTopology makes a lab topology for a real server test, skipping
+// where namespaces cannot be made, and closes it when t ends.
+func serverTopology(ctx context.Context, t *testing.T) *lab.Topology {
+	t.Helper()
+	topo, err := lab.New(ctx)
+	if errors.Is(err, lab.ErrNotSupported) {
+		t.Skipf("no network namespaces: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := topo.Close(); err != nil {
+			t.Errorf("close topology: %v", err)
+		}
+	})
+	return topo
+}
+
+// startServer starts cmd in the topology's server namespace and waits for
+// a line containing ready on out; it stops cmd with stop when t ends.
+func startServer(ctx context.Context, t *testing.T, topo *lab.Topology, cmd *exec.Cmd, out io.Reader, ready string, stop syscall.Signal) {
+	t.Helper()
+	if err := topo.Server.Do(cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(stop); cmd.Wait() })
+	up := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), ready) {
+				close(up)
+			}
+		}
+	}()
+	select {
+	case <-up:
+	case <-ctx.Done():
+		t.Fatalf("%s did not start", cmd.Path)
+	}
+}
+
+// endsWithin watches the server namespace's socket table (the inspector's
+// own Watch, 20 ms polls) until sock leaves ESTABLISHED or goes away, and
+// checks that this came no later than worst after scanned, plus 100 ms for
+// the polls.
+func endsWithin(ctx context.Context, t *testing.T, topo *lab.Topology, sock helperSocket, scanned time.Time, worst time.Duration) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, worst+5*time.Second)
+	defer cancel()
 	errEnded := errors.New("ended")
 	var ended time.Time
-	err = Watch(wctx, Options{PID: cmd.Process.Pid}, WatchOptions{Interval: 20 * time.Millisecond}, func(tr Transition) error {
-		if tr.Local.String() != server.Local || tr.Remote.String() != server.Remote {
-			return nil
-		}
-		if tr.Gone || (!tr.Appeared && tr.ToTCP != StateEstablished) {
+	err := Watch(wctx, Options{NetNS: topo.Server.Path}, WatchOptions{Interval: 20 * time.Millisecond}, func(tr Transition) error {
+		if tr.Local.String() == sock.Local && tr.Remote.String() == sock.Remote && (tr.Gone || (!tr.Appeared && tr.ToTCP != StateEstablished)) {
 			ended = tr.Time
 			return errEnded
 		}
 		return nil
 	})
 	if !errors.Is(err, errEnded) {
-		t.Fatalf("redis's socket not ended %v after the scan (worst case %v): %v", time.Since(scanned), s.Worst, err)
+		t.Fatalf("socket %v not ended %v after the scan (worst case %v): %v", sock, time.Since(scanned), worst, err)
 	}
 	gone := ended.Sub(scanned)
-	t.Logf("the kernel ended it %v after the scan (worst case %v)", gone, s.Worst)
-	if gone > s.Worst+100*time.Millisecond {
-		t.Errorf("ended %v after the scan, past inspect's worst case %v (+100 ms for the 20 ms polls)", gone, s.Worst)
+	t.Logf("the kernel ended it %v after the scan (worst case %v)", gone, worst)
+	if gone > worst+100*time.Millisecond {
+		t.Errorf("ended %v after the scan, past inspect's worst case %v (+100 ms for the 20 ms polls)", gone, worst)
 	}
 }

@@ -1,8 +1,6 @@
 package lab
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"bufio"
 	"context"
 	"errors"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flatline-dev/flatline/internal/kernel"
-	"github.com/flatline-dev/flatline/storm"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/storm"
 	"golang.org/x/sys/unix"
 )
 
