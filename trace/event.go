@@ -154,6 +154,9 @@ func (r record) event(c clock) Event {
 		SndWnd:       r.SndWnd,
 		Silent:       c.jiffies(r.Silent),
 	}
+	if r.OldState == stateSynSent || r.OldState == stateSynRecv {
+		e.Silent = 0 // never heard from: rcv_tstamp is not a time yet
+	}
 	if r.Flags&flagOwner != 0 {
 		e.PID = int(r.PID)
 		n := 0

@@ -176,7 +176,9 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 	e->inode = socket_inode(sk);
 	e->netns = BPF_CORE_READ(net, ns.inum);
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	// skc_num is zeroed when the port is released, before the state
+	// change to CLOSE is traced; inet_sport stays.
+	e->sport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);

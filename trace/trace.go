@@ -53,7 +53,8 @@ type Event struct {
 	TotalRetrans uint32 // segments retransmitted over the connection's life
 	SndWnd       uint32 // the peer's last advertised window, bytes
 	// Silent is how long the peer had sent nothing (since the last
-	// segment received), to the tick.
+	// segment received), to the tick; 0 for a connection never
+	// established.
 	Silent time.Duration
 }
 
@@ -118,7 +119,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Time: e.Time, NetNS: e.NetNS, Local: e.Local.String(), Remote: e.Remote.String(),
 		PID: e.PID, Comm: e.Comm, Cgroup: e.Cgroup, Inode: e.Inode, State: e.State,
 		Cause: e.Cause.String(), Limit: e.Limit, Errno: errnoName(e.Errno), Errnum: int(e.Errno),
-		Keepalive: e.Keepalive,
+		Keepalive:  e.Keepalive,
 		KeepIdleMS: e.KeepIdle.Milliseconds(), KeepIntvlMS: e.KeepIntvl.Milliseconds(), KeepCnt: e.KeepCnt,
 		UserTimeout: e.UserTimeout.Milliseconds(), Retries2: e.Retries2, SynRetries: e.SynRetries,
 		Retransmits: e.Retransmits, Probes: e.Probes, Backoff: e.Backoff,
