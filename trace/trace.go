@@ -131,6 +131,10 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
+// ErrnoName returns the C name of the event's errno ("ETIMEDOUT"), or ""
+// for none.
+func (e Event) ErrnoName() string { return errnoName(e.Errno) }
+
 // errnoNames are the C names of the errnos a kernel-ended TCP socket
 // carries.
 var errnoNames = map[syscall.Errno]string{
