@@ -120,7 +120,9 @@ func TestDecode(t *testing.T) {
 		{
 			name: "closed window",
 			in:   rec{family: afInet, saddr: v4, daddr: v4b, sport: 40000, dport: 5432, state: 1, flags: flagQueued, err: 110, userTimeout: 2000},
-			want: func(e *Event) { e.Cause, e.Limit, e.UserTimeout = flatline.CauseClosedWindow, LimitUserTimeout, 2*time.Second },
+			want: func(e *Event) {
+				e.Cause, e.Limit, e.UserTimeout = flatline.CauseClosedWindow, LimitUserTimeout, 2*time.Second
+			},
 		},
 		{
 			name: "reset over IPv6",
