@@ -37,6 +37,7 @@ type target struct {
 	conn    *diagConn
 	host    flatline.Host
 	hostErr error
+	kopts   kernelOptions // options read by the BPF iterator (iter_linux.go)
 }
 
 func openTarget(o Options) (*target, error) {
@@ -69,6 +70,9 @@ func openTarget(o Options) (*target, error) {
 		}
 		t.conn = c
 		t.host, t.hostErr = flatline.ReadHost()
+		if !o.NoOptions {
+			t.kopts = readKernelOptions(t.host)
+		}
 		return nil
 	}
 	if path != "" {
@@ -148,6 +152,9 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if n := t.kopts.note(o); n != "" {
+		r.Notes = append(r.Notes, n)
+	}
 	gone := t.readAndJudge(r, o)
 	if gone > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
@@ -166,6 +173,9 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	read := !o.NoOptions && !(o.NoOwners && o.PID == 0)
 	if read {
 		for i := range r.Sockets {
+			if _, ok := t.kopts.lookup(&r.Sockets[i]); ok {
+				continue
+			}
 			if ow, ok := r.Sockets[i].Owner(); ok && r.Sockets[i].Inode != 0 {
 				optr.open(ow.PID)
 			}
@@ -173,9 +183,12 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	}
 	one := func(s *Socket, cache boundsCache) bool {
 		gone := false
+		set, inKernel := t.kopts.lookup(s)
 		switch {
 		case o.NoOptions:
 			s.OptionsErr = errNotRead
+		case inKernel:
+			s.Settings = &set
 		case !read:
 			s.OptionsErr = errNoOwners
 		case s.Inode == 0:
