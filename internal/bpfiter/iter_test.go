@@ -5,20 +5,10 @@ import (
 	"errors"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestRecSize(t *testing.T) {
-	if got := unsafe.Sizeof(iterRec{}); got != recSize {
-		t.Fatalf("struct rec is %d bytes in iter.c, the decoder reads %d", got, recSize)
-	}
-	if got := unsafe.Offsetof(iterRec{}.Keepalive); got != 32 {
-		t.Fatalf("keepalive at %d in iter.c, the decoder reads 32", got)
-	}
-}
 
 type rec struct {
 	inode                              uint64
