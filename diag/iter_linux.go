@@ -3,6 +3,7 @@ package diag
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/bpfiter"
@@ -16,16 +17,19 @@ import (
 type kernelOptions struct {
 	byInode map[uint64]flatline.Settings
 	err     error // why the iterator could not be used; nil when it was
+	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
 }
 
-// readKernelOptions runs the iterator in the calling thread's network
-// namespace (openTarget calls it from inside the inspected one).
-func readKernelOptions(host flatline.Host) kernelOptions {
-	socks, err := bpfiter.Read(host)
-	if err != nil {
+// readKernelOptions runs the iterators, over the TCP sockets of the
+// calling thread's network namespace (openTarget calls it from inside the
+// inspected one) and, for a scan of a whole namespace with owners, over
+// every process's descriptors.
+func readKernelOptions(host flatline.Host, o Options) kernelOptions {
+	socks, own, err := bpfiter.ReadAll(host, true, o.PID == 0 && !o.NoOwners)
+	if socks == nil && err != nil {
 		return kernelOptions{err: err}
 	}
-	k := kernelOptions{byInode: make(map[uint64]flatline.Settings, len(socks))}
+	k := kernelOptions{byInode: make(map[uint64]flatline.Settings, len(socks)), owners: own}
 	for _, s := range socks {
 		if s.Inode != 0 {
 			k.byInode[s.Inode] = s.Settings
@@ -43,11 +47,37 @@ func (k kernelOptions) lookup(s *Socket) (flatline.Settings, bool) {
 	return set, ok
 }
 
+// walkOwners returns the processes holding every socket of the host: the
+// ones the BPF iterator found with the options where it ran (root, Linux
+// 5.9, the initial pid namespace), else from a walk of /proc.
+func (k *kernelOptions) walkOwners() (owners, error) {
+	if k.owners == nil {
+		return walkOwners(0)
+	}
+	o := owners{byInode: make(map[uint64][]Owner, len(k.owners))}
+	for _, f := range k.owners {
+		o.byInode[f.Inode] = append(o.byInode[f.Inode], Owner{PID: f.PID, FD: f.FD, Comm: f.Comm})
+	}
+	for _, ow := range o.byInode {
+		if len(ow) > 1 {
+			slices.SortFunc(ow, func(a, b Owner) int {
+				if a.PID != b.PID {
+					return a.PID - b.PID
+				}
+				return a.FD - b.FD
+			})
+		}
+	}
+	return o, nil
+}
+
 // note says which path read the options, for Report.Notes.
 func (k kernelOptions) note(o Options) string {
 	switch {
 	case o.NoOptions:
 		return ""
+	case k.err == nil && k.owners != nil:
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.byInode))
 	case k.err == nil:
 		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.byInode))
 	case errors.Is(k.err, flatline.ErrNotSupported):

@@ -71,7 +71,7 @@ func openTarget(o Options) (*target, error) {
 		t.conn = c
 		t.host, t.hostErr = flatline.ReadHost()
 		if !o.NoOptions {
-			t.kopts = readKernelOptions(t.host)
+			t.kopts = readKernelOptions(t.host, o)
 		}
 		return nil
 	}
@@ -113,7 +113,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	walk := make(chan walked, 1)
 	if o.PID == 0 && !o.NoOwners {
 		go func() {
-			w, err := walkOwners(0)
+			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
 	} else {

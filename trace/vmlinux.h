@@ -77,11 +77,26 @@ struct sock_common {
 };
 
 struct inode {
+	unsigned short i_mode;
 	unsigned long i_ino;
 };
 
+struct sock;
+
 struct socket {
 	short type;
+	struct sock *sk;
+};
+
+struct file {
+	struct inode *f_inode;
+	void *private_data;
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	char comm[16];
 };
 
 struct socket_alloc {
@@ -148,6 +163,13 @@ struct bpf_iter__tcp {
 	struct bpf_iter_meta *meta;
 	struct sock_common *sk_common;
 	unsigned int uid;
+};
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	u32 fd;
+	struct file *file;
 };
 
 #pragma clang attribute pop

@@ -84,3 +84,56 @@ int flt_iter_tcp(struct bpf_iter__tcp *ctx)
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define IPPROTO_TCP 6
+#define IPPROTO_MPTCP 262 // Go listens with MPTCP by default (1.24+); /proc lists those sockets too
+
+// struct owner is one descriptor of a process on a TCP socket.
+struct owner {
+	u64 inode;     // the socket's inode
+	u32 tgid;      // process id, in the initial pid namespace
+	u32 fd;        // descriptor number in that process
+	char comm[16]; // the task's command
+};
+
+_Static_assert(sizeof(struct owner) == 32, "struct owner layout changed: update owners.go");
+
+const struct owner *unused_owner __attribute__((unused));
+
+// flt_iter_owners walks every descriptor of every process (threads sharing
+// their leader's table are skipped by the kernel) and writes one struct
+// owner for each TCP (or MPTCP) socket: what /proc/PID/fd readlinks tell, without a
+// system call per descriptor.
+SEC("iter/task_file")
+int flt_iter_owners(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *so;
+	struct inode *ino;
+	struct sock *sk;
+	struct owner o = {};
+	u16 proto;
+
+	if (!task || !file)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(ino, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	so = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return 0;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP)
+		return 0;
+	o.inode = BPF_CORE_READ(ino, i_ino);
+	o.tgid = BPF_CORE_READ(task, tgid);
+	o.fd = ctx->fd;
+	BPF_CORE_READ_STR_INTO(&o.comm, task, comm);
+	bpf_seq_write(seq, &o, sizeof(o));
+	return 0;
+}

@@ -13,6 +13,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type iterOwner struct {
+	_     structs.HostLayout
+	Inode uint64
+	Tgid  uint32
+	Fd    uint32
+	Comm  [16]int8
+}
+
 type iterRec struct {
 	_           structs.HostLayout
 	Inode       uint64
@@ -34,8 +42,10 @@ type iterRec struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	iterProgFltIterTcp = "flt_iter_tcp"
-	iterVarUnusedRec   = "unused_rec"
+	iterProgFltIterOwners = "flt_iter_owners"
+	iterProgFltIterTcp    = "flt_iter_tcp"
+	iterVarUnusedOwner    = "unused_owner"
+	iterVarUnusedRec      = "unused_rec"
 )
 
 // loadIter returns the embedded CollectionSpec for iter.
@@ -80,7 +90,8 @@ type iterSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type iterProgramSpecs struct {
-	FltIterTcp *ebpf.ProgramSpec `ebpf:"flt_iter_tcp"`
+	FltIterOwners *ebpf.ProgramSpec `ebpf:"flt_iter_owners"`
+	FltIterTcp    *ebpf.ProgramSpec `ebpf:"flt_iter_tcp"`
 }
 
 // iterMapSpecs contains maps before they are loaded into the kernel.
@@ -93,7 +104,8 @@ type iterMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type iterVariableSpecs struct {
-	UnusedRec *ebpf.VariableSpec `ebpf:"unused_rec"`
+	UnusedOwner *ebpf.VariableSpec `ebpf:"unused_owner"`
+	UnusedRec   *ebpf.VariableSpec `ebpf:"unused_rec"`
 }
 
 // iterObjects contains all objects after they have been loaded into the kernel.
@@ -126,18 +138,21 @@ func (m *iterMaps) Close() error {
 //
 // It can be passed to loadIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type iterVariables struct {
-	UnusedRec *ebpf.Variable `ebpf:"unused_rec"`
+	UnusedOwner *ebpf.Variable `ebpf:"unused_owner"`
+	UnusedRec   *ebpf.Variable `ebpf:"unused_rec"`
 }
 
 // iterPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadIterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type iterPrograms struct {
-	FltIterTcp *ebpf.Program `ebpf:"flt_iter_tcp"`
+	FltIterOwners *ebpf.Program `ebpf:"flt_iter_owners"`
+	FltIterTcp    *ebpf.Program `ebpf:"flt_iter_tcp"`
 }
 
 func (p *iterPrograms) Close() error {
 	return _IterClose(
+		p.FltIterOwners,
 		p.FltIterTcp,
 	)
 }

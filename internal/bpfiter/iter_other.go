@@ -13,3 +13,13 @@ import (
 func Read(flatline.Host) ([]Socket, error) {
 	return nil, &flatline.NotSupportedError{Feature: "BPF iterator over TCP sockets", Needs: MinKernel, GOOS: runtime.GOOS}
 }
+
+// ReadOwners returns an error matching flatline.ErrNotSupported.
+func ReadOwners() ([]Owner, error) {
+	return nil, &flatline.NotSupportedError{Feature: "BPF owner iterator", Needs: MinKernel, GOOS: runtime.GOOS}
+}
+
+// ReadAll returns an error matching flatline.ErrNotSupported.
+func ReadAll(flatline.Host, bool, bool) ([]Socket, []Owner, error) {
+	return nil, nil, &flatline.NotSupportedError{Feature: "BPF iterators", Needs: MinKernel, GOOS: runtime.GOOS}
+}
