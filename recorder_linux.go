@@ -5,6 +5,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,14 +19,13 @@ func closeCause(c *net.TCPConn) (Cause, error) {
 		return CauseLocalClose, nil
 	}
 	var soErr int
-	var state uint8
-	var info connInfo
+	var info kernel.Conn
 	var infoErr error
 	if err := rc.Control(func(fd uintptr) {
 		soErr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		info, infoErr = readConnInfo(fd)
-		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-			state = ti.State
+		var ti *unix.TCPInfo
+		if ti, infoErr = kernel.ReadTCPInfo(int(fd)); infoErr == nil {
+			info = kernel.ConnOf(ti)
 		}
 	}); err != nil {
 		return CauseLocalClose, nil
@@ -35,9 +35,9 @@ func closeCause(c *net.TCPConn) (Cause, error) {
 		return Diagnose(c, err), err
 	}
 	switch {
-	case infoErr == nil && info.closed:
+	case infoErr == nil && info.State == kernel.TCPClose:
 		return classifyTimeout(info), nil
-	case state == tcpCloseWait:
+	case infoErr == nil && info.State == tcpCloseWait:
 		return CausePeerClosed, nil
 	}
 	return CauseLocalClose, nil

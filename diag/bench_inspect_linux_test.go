@@ -10,6 +10,9 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
 // BenchmarkInspectVsSS times whole processes on the same namespace, side
@@ -42,7 +45,7 @@ func BenchmarkInspectVsSS(b *testing.B) {
 	var rows []row
 	for _, n := range []int{10000, 20000} {
 		name, cleanup := benchNamespace(b, n)
-		path := "/var/run/netns/" + name
+		path := filepath.Join(testutil.NetnsDir, name)
 		for _, tool := range []struct {
 			name string
 			argv []string
@@ -59,7 +62,7 @@ func BenchmarkInspectVsSS(b *testing.B) {
 					cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 					start := time.Now()
 					if tool.inNS {
-						err = inNetNS(path, cmd.Run)
+						err = kernel.InNetNS(path, cmd.Run)
 					} else {
 						err = cmd.Run()
 					}

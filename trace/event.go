@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // recordSize is the size of struct event in trace.c.
@@ -154,7 +155,7 @@ func (r record) event(c clock) Event {
 		SndWnd:       r.SndWnd,
 		Silent:       c.jiffies(r.Silent),
 	}
-	if r.OldState == stateSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
 		e.Silent = 0 // never heard from: rcv_tstamp is not a time yet
 	}
 	if r.Flags&flagOwner != 0 {
@@ -188,14 +189,11 @@ const (
 // classify tells the cause from the errno, the state before CLOSE and what
 // was outstanding, and which limit ran out. The kernel purges the write
 // queue before the socket reaches CLOSE but leaves its sequence numbers:
-// data in flight means the retransmission timer gave up (unacked-data),
-// data only queued means the zero-window probe timer did (closed-window),
-// neither with probes out means the keepalive timer did. The counters
-// (retransmissions, probes) back this up where the flags say nothing, as
-// flatline.Diagnose reads them from TCP_INFO.
+// data in flight (unacknowledged) or only queued behind the peer's window,
+// with the counters and the window, go to the kernel model's EndedBy, as
+// flatline.Diagnose gives it TCP_INFO's.
 func classify(r record) (flatline.Cause, string) {
 	errno := syscall.Errno(max(r.Err, 0))
-	syn := r.OldState == stateSynSent || r.OldState == stateSynRecv
 	switch errno {
 	case syscall.ECONNRESET, syscall.EPIPE:
 		return flatline.CauseReset, ""
@@ -207,28 +205,39 @@ func classify(r record) (flatline.Cause, string) {
 	default:
 		return flatline.CauseUnknown, ""
 	}
-	ut := r.UserTimeout != 0
 	pick := func(otherwise string) string {
-		if ut {
+		if r.UserTimeout != 0 {
 			return LimitUserTimeout
 		}
 		return otherwise
 	}
-	switch {
-	case syn:
+	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
 		return flatline.CauseConnectTimeout, pick(LimitSynRetries)
-	case r.Flags&flagInFlight != 0, r.Retransmits > 0:
+	}
+	c := kernel.Conn{
+		State:       kernel.TCPClose,
+		Timer:       kernel.TimerUnknown,
+		SndWnd:      r.SndWnd,
+		HasSndWnd:   true,
+		Retransmits: r.Retransmits,
+		Probes:      r.Probes,
+	}
+	if r.Flags&flagInFlight != 0 {
+		c.Unacked = 1
+	}
+	if r.Flags&flagQueued != 0 {
+		c.Notsent = 1
+	}
+	switch kernel.EndedBy(c) {
+	case kernel.EndedUnacked:
 		return flatline.CauseUnacked, pick(LimitRetries2)
-	case r.Flags&flagQueued != 0, r.SndWnd == 0 && r.Probes > 0:
+	case kernel.EndedClosedWindow:
 		return flatline.CauseClosedWindow, pick(LimitRetries2)
-	case r.Probes > 0:
+	case kernel.EndedKeepalive:
 		return flatline.CauseKeepalive, pick(LimitKeepCnt)
 	}
 	return flatline.CauseKernelTimeout, ""
 }
 
-// TCP states of struct event's old_state field (include/net/tcp_states.h).
-const (
-	stateSynSent = 2
-	stateSynRecv = 3
-)
+// stateSynRecv is TCP_SYN_RECV (include/net/tcp_states.h).
+const stateSynRecv = 3

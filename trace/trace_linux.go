@@ -16,7 +16,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/storm"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,7 +139,7 @@ func readClock() (clock, error) {
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return clock{}, os.NewSyscallError("clock_gettime", err)
 	}
-	hz, _ := storm.HostHZ() // unknown HZ leaves jiffies-counted durations zero
+	hz, _ := kernel.HostHZ("/") // unknown HZ leaves jiffies-counted durations zero
 	return clock{Boot: now.Add(-time.Duration(ts.Nano())), HZ: hz}, nil
 }
 
