@@ -16,7 +16,7 @@ import (
 // for the rest.
 type kernelOptions struct {
 	byInode map[uint64]flatline.Settings
-	err     error // why the iterator could not be used; nil when it was
+	err     error           // why the iterator could not be used; nil when it was
 	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
 }
 
