@@ -15,27 +15,49 @@ import (
 // covered too. Scan uses them where it can and falls back on pidfd_getfd
 // for the rest.
 type kernelOptions struct {
+	it      *bpfiter.Iter // opened in the namespace, not read yet
 	byInode map[uint64]flatline.Settings
 	err     error           // why the iterator could not be used; nil when it was
 	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
 }
 
-// readKernelOptions runs the iterators, over the TCP sockets of the
-// calling thread's network namespace (openTarget calls it from inside the
-// inspected one) and, for a scan of a whole namespace with owners, over
-// every process's descriptors.
-func readKernelOptions(host flatline.Host, o Options) kernelOptions {
-	socks, own, err := bpfiter.ReadAll(host, true, o.PID == 0 && !o.NoOwners)
-	if socks == nil && err != nil {
-		return kernelOptions{err: err}
+// openKernelOptions opens the iterators in the calling thread's network
+// namespace (openTarget calls it from inside the inspected one): over its
+// TCP sockets and, for a scan of a whole namespace with owners, over every
+// process's descriptors. kernelOptions.read reads them later, from any
+// thread, while the inet_diag dump runs.
+func openKernelOptions(host flatline.Host, o Options) kernelOptions {
+	it, err := bpfiter.Open(host, true, o.PID == 0 && !o.NoOwners)
+	return kernelOptions{it: it, err: err}
+}
+
+// read reads the iterators openKernelOptions opened, once,
+// and releases them; it does nothing if they were not opened.
+func (k *kernelOptions) read() {
+	if k.it == nil {
+		return
 	}
-	k := kernelOptions{byInode: make(map[uint64]flatline.Settings, len(socks)), owners: own}
+	socks, own, err := k.it.Read()
+	k.close()
+	if socks == nil && err != nil {
+		k.err = err
+		return
+	}
+	k.byInode = make(map[uint64]flatline.Settings, len(socks))
+	k.owners = own
 	for _, s := range socks {
 		if s.Inode != 0 {
 			k.byInode[s.Inode] = s.Settings
 		}
 	}
-	return k
+}
+
+// close releases the iterators if they are still open.
+func (k *kernelOptions) close() {
+	if k.it != nil {
+		k.it.Close()
+		k.it = nil
+	}
 }
 
 // lookup returns the settings the iterator read for a socket.

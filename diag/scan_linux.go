@@ -28,6 +28,7 @@ func Scan(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer t.conn.Close()
+	defer t.kopts.close()
 	return t.scan(ctx, o)
 }
 
@@ -72,7 +73,7 @@ func openTarget(o Options) (*target, error) {
 		t.conn = c
 		t.host, t.hostErr = flatline.ReadHost()
 		if !o.NoOptions {
-			t.kopts = readKernelOptions(t.host, o)
+			t.kopts = openKernelOptions(t.host, o)
 		}
 		return nil
 	}
@@ -114,10 +115,12 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	walk := make(chan walked, 1)
 	if o.PID == 0 && !o.NoOwners {
 		go func() {
+			t.kopts.read() // while the dump runs
 			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
 	} else {
+		t.kopts.read()
 		walk <- walked{own: own}
 	}
 

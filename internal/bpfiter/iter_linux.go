@@ -45,34 +45,121 @@ const initPidNS = 0xEFFFFFFC
 // thousand sockets). Owners outside the initial pid namespace are not
 // read: the error says so and the sockets are still returned.
 func ReadAll(host flatline.Host, sockets, owners bool) ([]Socket, []Owner, error) {
-	objs, err := load()
+	it, err := Open(host, sockets, owners)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer objs.Close()
-	var socks []Socket
+	defer it.Close()
+	return it.Read()
+}
+
+// Iter is the iterators opened, to be read once, later, from any thread:
+// the socket iterator reads the network namespace of the thread that
+// opened it.
+type Iter struct {
+	objs            *iterObjects
+	links           []*link.Iter
+	sockets, owners io.ReadCloser
+	host            flatline.Host
+	ownersErr       error
+}
+
+// Open loads the programs and opens the iterators ReadAll would read: the
+// TCP sockets of the calling thread's network namespace (with sockets) and
+// every process's TCP descriptors (with owners). Read them with Read;
+// Close releases everything, read or not.
+func Open(host flatline.Host, sockets, owners bool) (*Iter, error) {
+	objs, err := load()
+	if err != nil {
+		return nil, err
+	}
+	it := &Iter{objs: objs, host: host}
+	open := func(prog *ebpf.Program, what string) (io.ReadCloser, error) {
+		l, err := link.AttachIter(link.IterOptions{Program: prog})
+		if err != nil {
+			return nil, loadError(fmt.Errorf("attach %s: %w", what, err))
+		}
+		it.links = append(it.links, l)
+		rc, err := l.Open()
+		if err != nil {
+			return nil, fmt.Errorf("bpfiter: open %s: %w", what, err)
+		}
+		return rc, nil
+	}
 	if sockets {
-		b, err := run(objs.FltIterTcp, "iter/tcp")
+		if it.sockets, err = open(objs.FltIterTcp, "iter/tcp"); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	if owners {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino != initPidNS {
+			it.ownersErr = &flatline.NotSupportedError{Feature: "BPF owner iterator outside the initial pid namespace", GOOS: "linux"}
+		} else if it.owners, err = open(objs.FltIterOwners, "iter/task_file"); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	return it, nil
+}
+
+// Read reads the iterators Open opened: the sockets (nil if not asked
+// for) and the owners (nil, with an error, if they could not be read).
+func (it *Iter) Read() ([]Socket, []Owner, error) {
+	var socks []Socket
+	if it.sockets != nil {
+		b, err := readAll(it.sockets, "iter/tcp")
 		if err != nil {
 			return nil, nil, err
 		}
-		if socks, err = decode(b, host); err != nil {
+		if socks, err = decode(b, it.host); err != nil {
 			return nil, nil, err
 		}
 	}
-	if !owners {
-		return socks, nil, nil
+	if it.owners == nil {
+		return socks, nil, it.ownersErr
 	}
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino != initPidNS {
-		return socks, nil, &flatline.NotSupportedError{Feature: "BPF owner iterator outside the initial pid namespace", GOOS: "linux"}
-	}
-	b, err := run(objs.FltIterOwners, "iter/task_file")
+	b, err := readAll(it.owners, "iter/task_file")
 	if err != nil {
 		return socks, nil, err
 	}
 	own, err := decodeOwners(b)
 	return socks, own, err
+}
+
+// Close detaches and unloads the iterators.
+func (it *Iter) Close() error {
+	var errs []error
+	for _, rc := range []io.ReadCloser{it.sockets, it.owners} {
+		if rc != nil {
+			errs = append(errs, rc.Close())
+		}
+	}
+	for _, l := range it.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, it.objs.Close())
+	return errors.Join(errs...)
+}
+
+// readAll reads an iterator's whole output, in reads as large as the
+// kernel's sequence buffer gives.
+func readAll(r io.Reader, what string) ([]byte, error) {
+	b := make([]byte, 0, 1<<20)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bpfiter: read %s: %w", what, err)
+		}
+	}
 }
 
 // load loads the iterator programs.
@@ -88,26 +175,6 @@ func load() (*iterObjects, error) {
 		return nil, loadError(err)
 	}
 	return &objs, nil
-}
-
-// run attaches prog as an iterator, reads its output once and detaches
-// it.
-func run(prog *ebpf.Program, what string) ([]byte, error) {
-	l, err := link.AttachIter(link.IterOptions{Program: prog})
-	if err != nil {
-		return nil, loadError(fmt.Errorf("attach %s: %w", what, err))
-	}
-	defer l.Close()
-	rc, err := l.Open()
-	if err != nil {
-		return nil, fmt.Errorf("bpfiter: open %s: %w", what, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("bpfiter: read %s: %w", what, err)
-	}
-	return b, nil
 }
 
 func loadError(err error) error {

@@ -23,3 +23,17 @@ func ReadOwners() ([]Owner, error) {
 func ReadAll(flatline.Host, bool, bool) ([]Socket, []Owner, error) {
 	return nil, nil, &flatline.NotSupportedError{Feature: "BPF iterators", Needs: MinKernel, GOOS: runtime.GOOS}
 }
+
+// Iter is the opened iterators; there are none here.
+type Iter struct{}
+
+// Open returns an error matching flatline.ErrNotSupported.
+func Open(flatline.Host, bool, bool) (*Iter, error) {
+	return nil, &flatline.NotSupportedError{Feature: "BPF iterators", Needs: MinKernel, GOOS: runtime.GOOS}
+}
+
+// Read returns nothing.
+func (*Iter) Read() ([]Socket, []Owner, error) { return nil, nil, nil }
+
+// Close does nothing.
+func (*Iter) Close() error { return nil }
