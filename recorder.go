@@ -26,7 +26,8 @@ type End struct {
 // the error: pgx reports "unexpected EOF" for a connection the kernel
 // ended, grpc-go's errors carry no errno, net/http closes the connection
 // before the caller sees the error. Connections dialed through
-// Recorder.DialContext (or passed to Wrap) record their end when their
+// Recorder.DialContext, accepted from Recorder.Listener, or passed to Wrap
+// record their end when their
 // first Read or Write fails, with Diagnose run on the socket while it is
 // still open, or, if no error reached them, when they are closed, from the
 // socket's pending error and TCP_INFO. Ask afterwards with Of (the
@@ -63,6 +64,26 @@ func (r *Recorder) DialContext(d *Dialer) func(ctx context.Context, network, add
 		}
 		return r.Wrap(c), nil
 	}
+}
+
+// Listener returns ln with every accepted connection recording its end
+// (wrap a flatline.ListenConfig's listener for servers whose framework
+// hides the error).
+func (r *Recorder) Listener(ln net.Listener) net.Listener {
+	return &recordingListener{Listener: ln, r: r}
+}
+
+type recordingListener struct {
+	net.Listener
+	r *Recorder
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.r.Wrap(c), nil
 }
 
 // Wrap returns c recording its end, or c itself when it is not a

@@ -9,21 +9,24 @@ import (
 )
 
 func TestRecorderKeepAndUnwrap(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	rec := &flatline.Recorder{Keep: 2}
+	server := &flatline.Recorder{}
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := server.Listener(plain)
 	defer ln.Close()
+	accepted := make(chan net.Conn, 3)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			defer c.Close()
+			accepted <- c
 		}
 	}()
-	rec := &flatline.Recorder{Keep: 2}
 	var conns []net.Conn
 	for range 3 {
 		c, err := net.Dial("tcp", ln.Addr().String())
@@ -48,6 +51,12 @@ func TestRecorderKeepAndUnwrap(t *testing.T) {
 	if _, ok := rec.Lookup(conns[2].LocalAddr().String(), conns[2].RemoteAddr().String()); !ok {
 		t.Errorf("Keep 2: the newest is forgotten")
 	}
+	s := <-accepted
+	s.Read(make([]byte, 1)) // the client closed: end of file
+	if e, ok := server.Of(s); !ok || e.Cause != flatline.CausePeerClosed {
+		t.Errorf("accepted connection after the client closed: %+v, %v", e, ok)
+	}
+	s.Close()
 	if _, ok := conns[0].(*flatline.Recorded); !ok {
 		t.Errorf("Wrap returned %T", conns[0])
 	}

@@ -111,8 +111,9 @@ func (f *filter) keep(e Event) bool {
 
 // holderOf finds a process holding socket inode ino in /proc, for sockets
 // that existed before the tracer: the kernel ended the connection, but the
-// application has not closed it yet.
-func holderOf(ino uint64) (int, string) {
+// application has not closed it yet. Only processes in the socket's
+// network namespace (netns, an inode; 0 for any) are searched.
+func holderOf(ino uint64, netns uint32) (int, string) {
 	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
@@ -123,13 +124,19 @@ func holderOf(ino uint64) (int, string) {
 		if err != nil {
 			continue
 		}
-		fds, err := os.ReadDir("/proc/" + p.Name() + "/fd")
+		dir := "/proc/" + p.Name()
+		if netns != 0 {
+			if ns, err := inode(dir + "/ns/net"); err != nil || uint32(ns) != netns {
+				continue
+			}
+		}
+		fds, err := os.ReadDir(dir + "/fd")
 		if err != nil {
 			continue
 		}
 		for _, fd := range fds {
-			if l, err := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name()); err == nil && l == want {
-				comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+			if l, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && l == want {
+				comm, _ := os.ReadFile(dir + "/comm")
 				return pid, strings.TrimSpace(string(comm))
 			}
 		}

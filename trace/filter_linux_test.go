@@ -1,9 +1,12 @@
 package trace
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFilter(t *testing.T) {
@@ -75,5 +78,32 @@ func TestFilterBadInput(t *testing.T) {
 		if _, err := newFilter(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+func TestHolderOf(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	rc.Control(func(fd uintptr) { err = unix.Fstat(int(fd), &st) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := inode("/proc/self/ns/net")
+	if err != nil {
+		t.Skip(err)
+	}
+	if pid, comm := holderOf(st.Ino, uint32(ns)); pid != os.Getpid() || comm == "" {
+		t.Errorf("holderOf(own socket) = %d %q, want %d", pid, comm, os.Getpid())
+	}
+	if pid, _ := holderOf(st.Ino, uint32(ns)+1); pid != 0 {
+		t.Errorf("holderOf in another namespace = %d, want 0", pid)
 	}
 }

@@ -166,7 +166,7 @@ func (t *Tracer) Read(ctx context.Context) (Event, error) {
 		}
 		e := r.event(t.clock)
 		if e.PID == 0 && e.Inode != 0 {
-			e.PID, e.Comm = holderOf(e.Inode)
+			e.PID, e.Comm = holderOf(e.Inode, e.NetNS)
 		}
 		if t.filter.keep(e) {
 			return e, nil
