@@ -13,6 +13,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/exporter"
+	"github.com/flatline-dev/flatline/trace"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +21,7 @@ import (
 type exporterFlags struct {
 	listen string
 	cfg    exporter.Config
+	deaths bool
 	debug  bool
 }
 
@@ -38,7 +40,11 @@ every --interval, as flatline inspect does, and serves the last scan at
 http://--listen/metrics: sockets by verdict and namespace, a histogram of
 worst cases, the processes with the most sockets that would go unnoticed
 longer than --budget, and what it could not see (flatline_uncovered). A
-scrape never rescans.
+scrape never rescans. With --deaths (the default) the eBPF tracer of
+flatline trace counts every connection the kernel ends, by namespace and
+cause, in flatline_deaths_total (root, or CAP_BPF and CAP_PERFMON; Linux
+5.8 with BTF); where it cannot load, the exporter runs without it and
+flatline_deaths_source_up is 0.
 
 As root it sees everything. Without privilege it still runs: namespaces it
 may not enter and sockets whose options it may not read are counted in
@@ -66,6 +72,7 @@ deploy/ for the Kubernetes DaemonSet and the capabilities it needs).`,
 	fl.IntVar(&f.cfg.TopProcesses, "top", exporter.DefaultTopProcesses, "processes with series of their own; the rest are summed into pid=\"other\"")
 	fl.StringVar(&f.cfg.ProcRoot, "proc", exporter.DefaultProcRoot, "where the host's /proc is mounted")
 	fl.StringVar(&f.cfg.NetNSDir, "netns-dir", exporter.DefaultNetNSDir, `named network namespaces to scan too ("-": none)`)
+	fl.BoolVar(&f.deaths, "deaths", true, "count the connections the kernel ends with the eBPF tracer (flatline_deaths_total)")
 	fl.BoolVar(&f.debug, "debug", false, "log every scan note")
 	return cmd
 }
@@ -84,6 +91,15 @@ func runExporter(cmd *cobra.Command, f exporterFlags) error {
 	}
 	defer ln.Close()
 
+	if f.deaths {
+		t, err := trace.New(trace.Options{})
+		if err != nil {
+			log.Warn("no death tracer: flatline_deaths_total will not count", "err", err)
+		} else {
+			defer t.Close()
+			f.cfg.Deaths = traceDeaths{t}
+		}
+	}
 	e, err := exporter.New(f.cfg)
 	if err != nil {
 		return usageError{err}
@@ -114,6 +130,25 @@ func runExporter(cmd *cobra.Command, f exporterFlags) error {
 	<-ran
 	return nil
 }
+
+// traceDeaths feeds the exporter from the eBPF tracer.
+type traceDeaths struct{ t *trace.Tracer }
+
+func (d traceDeaths) Run(ctx context.Context, record func(exporter.Death)) error {
+	for {
+		ev, err := d.t.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		record(exporter.Death{Cause: ev.Cause, NetNS: uint64(ev.NetNS)})
+	}
+}
+
+// Lost is how many deaths the tracer's ring buffer dropped.
+func (d traceDeaths) Lost() (uint64, error) { return d.t.Lost() }
 
 // listenErr says what to change about an address the exporter cannot
 // listen on.
