@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -237,6 +238,8 @@ func startExporter(t *testing.T, budget time.Duration) string {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
+	var logMu sync.Mutex
+	var logTail []string // the exporter's last lines of stderr
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -245,8 +248,17 @@ func startExporter(t *testing.T, budget time.Duration) string {
 				t.Errorf("flatline exporter after SIGTERM: %v, want exit 0", err)
 			}
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			t.Error("flatline exporter still running 10 s after SIGTERM")
+			// Its goroutines say where it hangs.
+			cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			logMu.Lock()
+			t.Errorf("flatline exporter still running 10 s after SIGTERM; its stderr ends:\n%s", strings.Join(logTail, "\n"))
+			logMu.Unlock()
 		}
 	})
 	addr := make(chan string, 1)
@@ -254,6 +266,11 @@ func startExporter(t *testing.T, budget time.Duration) string {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
+			logMu.Lock()
+			if logTail = append(logTail, line); len(logTail) > 400 {
+				logTail = logTail[1:]
+			}
+			logMu.Unlock()
 			if _, rest, ok := strings.Cut(line, "url=http://"); ok {
 				a, _, _ := strings.Cut(rest, "/")
 				addr <- a

@@ -20,8 +20,8 @@ type Namespace struct {
 	// name holds it.
 	PID  int
 	Comm string
-	// Procs is how many processes are in it.
-	Procs int
+	// PIDs are the processes in it, ascending.
+	PIDs []int
 }
 
 // Discovery is what one walk of /proc and /var/run/netns found.

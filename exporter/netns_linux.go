@@ -63,7 +63,7 @@ func Discover(procRoot, netnsDir string) (Discovery, error) {
 			continue // ENOENT: exited, or a kernel thread without the link
 		}
 		ns := get(key{uint64(st.Dev), st.Ino})
-		ns.Procs++
+		ns.PIDs = append(ns.PIDs, p)
 		if len(ns.Paths) < maxPaths {
 			ns.Paths = append(ns.Paths, path)
 		}

@@ -3,6 +3,7 @@ package exporter
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -58,9 +59,9 @@ func TestDiscoverFixture(t *testing.T) {
 		return st.Ino
 	}
 	want := []Namespace{
-		{ID: nsID(ino(hostNS)), Inode: ino(hostNS), PID: 1, Comm: "init", Procs: 5,
+		{ID: nsID(ino(hostNS)), Inode: ino(hostNS), PID: 1, Comm: "init", PIDs: []int{1, 2, 10, 11, 12},
 			Paths: []string{hostNS, filepath.Join(root, "2/ns/net"), filepath.Join(root, "10/ns/net")}},
-		{ID: nsID(ino(podNS)), Inode: ino(podNS), PID: 30, Comm: "pause", Procs: 2,
+		{ID: nsID(ino(podNS)), Inode: ino(podNS), PID: 30, Comm: "pause", PIDs: []int{30, 31},
 			Paths: []string{podNS, filepath.Join(root, "31/ns/net")}},
 	}
 	if want[0].Inode > want[1].Inode {
@@ -82,8 +83,8 @@ func TestDiscoverFindsOwnNamespace(t *testing.T) {
 	}
 	for _, ns := range d.Namespaces {
 		if ns.Inode == st.Ino {
-			if ns.Procs < 1 || len(ns.Paths) == 0 {
-				t.Errorf("own namespace found with %d processes and paths %v", ns.Procs, ns.Paths)
+			if !slices.Contains(ns.PIDs, os.Getpid()) || len(ns.Paths) == 0 {
+				t.Errorf("own namespace found with processes %v (not this one, %d) and paths %v", ns.PIDs, os.Getpid(), ns.Paths)
 			}
 			return
 		}
