@@ -389,71 +389,22 @@ func (e *Exporter) markFailed() {
 	e.snap.Store(s)
 }
 
-// perProcessUpTo is the most processes a namespace may have to be
-// scanned process by process rather than with one walk of every
-// process's descriptors.
-const perProcessUpTo = 8
-
-// scanNamespace scans ns. A full diag.Scan walks every process's
-// descriptors on the host to find the owners of the namespace's sockets,
-// whichever namespace it inspects: about 150 ms for 11,000 descriptors
-// here, once per namespace. So a namespace is first dumped without owners
-// (options from the BPF iterator where the kernel allows it). If it has
-// no socket, that is the answer; if it has few processes (a pod's), each
-// is scanned alone (diag.Options.PID walks only its descriptors) and
-// lends its sockets their owner; otherwise it gets the full scan.
+// scanNamespace scans ns. A namespace that had no socket at the last
+// scan, or is new, is first dumped alone (no owners, no options: no BPF
+// program to load, no descriptors to walk), and scanned in full only if
+// it has sockets now: on a node, many namespaces hold none in the states
+// that matter.
 func (e *Exporter) scanNamespace(ctx context.Context, ns Namespace) (*diag.Report, error) {
 	o := diag.Options{Max: e.cfg.budget()}
-	small := len(ns.PIDs) <= perProcessUpTo
-	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 || small {
+	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
 		bare := o
-		bare.NoOwners = true
-		base, err := scanPaths(ctx, ns, bare)
-		if err != nil || len(base.Sockets) == 0 {
-			return base, err
-		}
-		if small {
-			return ownedBy(ctx, base, ns.PIDs, o), nil
+		bare.NoOwners, bare.NoOptions = true, true
+		r, err := scanPaths(ctx, ns, bare)
+		if err != nil || len(r.Sockets) == 0 {
+			return r, err
 		}
 	}
 	return scanPaths(ctx, ns, o)
-}
-
-// ownedBy gives base's sockets their owners among pids: each pid's own
-// scan replaces the sockets it holds (same cookie) by its view of them,
-// with owner and options. Sockets none of them holds stay as they are;
-// sockets opened since base wait for the next scan; processes that exited
-// are skipped and the others' errors become notes.
-func ownedBy(ctx context.Context, base *diag.Report, pids []int, o diag.Options) *diag.Report {
-	at := make(map[uint64]int, len(base.Sockets))
-	for i := range base.Sockets {
-		at[base.Sockets[i].Cookie] = i
-	}
-	for _, pid := range pids {
-		po := o
-		po.PID = pid
-		r, err := diag.Scan(ctx, po)
-		switch {
-		case errors.Is(err, diag.ErrNoProcess), errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			base.Notes = append(base.Notes, fmt.Sprintf("pid %d: %v", pid, err))
-			continue
-		}
-		base.Notes = append(base.Notes, r.Notes...)
-		for _, s := range r.Sockets {
-			i, ok := at[s.Cookie]
-			if !ok {
-				continue
-			}
-			if len(base.Sockets[i].Owners) == 0 {
-				base.Sockets[i] = s
-			} else {
-				base.Sockets[i].Owners = append(base.Sockets[i].Owners, s.Owners...)
-			}
-		}
-	}
-	return base
 }
 
 // scanPaths scans ns with o through the first of its paths that still
