@@ -1,6 +1,8 @@
 package exporter
 
 import (
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,4 +98,61 @@ func TestDiscoverMissingProc(t *testing.T) {
 	if _, err := Discover(filepath.Join(t.TempDir(), "nope"), ""); err == nil {
 		t.Error("Discover of a missing /proc: no error")
 	}
+}
+
+// TestRefreshSeesOwnNamespace scans the live host (as whoever runs the
+// test: without root, other namespaces are counted as not covered) and
+// finds this process's namespace scanned, with a socket of this process
+// in it.
+func TestRefreshSeesOwnNamespace(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Skipf("no loopback here: %v", err)
+	}
+	defer c.Close()
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	e, err := New(Config{TopProcesses: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		t.Fatal(err)
+	}
+	snap := e.snap.Load()
+	if !snap.ok {
+		t.Fatal("scan not ok")
+	}
+	found := false
+	for _, n := range snap.namespaces {
+		if n.ns.Inode == st.Ino {
+			found = n.scanned
+		}
+	}
+	if !found {
+		t.Errorf("own namespace %s not scanned", nsID(st.Ino))
+	}
+	self := strconv.Itoa(os.Getpid())
+	for _, p := range snap.procs {
+		if p.pid == self {
+			if p.sockets < 2 {
+				t.Errorf("this process holds %d sockets in the scan, want at least its 2 connection ends", p.sockets)
+			}
+			return
+		}
+	}
+	t.Errorf("this process (pid %s) not among the %d process rows", self, len(snap.procs))
 }
