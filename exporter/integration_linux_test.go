@@ -111,6 +111,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 	}
 	prom.checkRules(t, ctx)
 	prom.checkDashboard(t)
+	prom.checkDocQueries(t)
 	// The parent's sockets over budget put its alert in pending (it
 	// fires after 15 minutes); the child's, all within budget, do not.
 	waitFor(t, ctx, "the over-budget alert pending for the parent holder", func() (bool, string) {
@@ -533,5 +534,24 @@ func (p *promServer) checkDashboard(t *testing.T) {
 		for _, tg := range panel.Targets {
 			p.query(t, strings.ReplaceAll(tg.Expr, "$instance", ".*"))
 		}
+	}
+}
+
+// checkDocQueries runs the PromQL examples of docs/exporter.md and fails
+// on any Prometheus rejects.
+func (p *promServer) checkDocQueries(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "exporter.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```promql\n")
+	block, _, _ = strings.Cut(block, "```")
+	if !ok || block == "" {
+		t.Fatal("docs/exporter.md: no promql block")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		q, _, _ := strings.Cut(line, "#")
+		p.query(t, strings.TrimSpace(q))
 	}
 }
