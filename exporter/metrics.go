@@ -207,7 +207,7 @@ var (
 		"TCP sockets by inspect verdict (ok, fragile, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
 		[]string{"netns", "verdict"}, nil)
 	descWorst = prometheus.NewDesc("flatline_socket_worst_case_seconds",
-		"Each socket's worst case: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets).",
+		"Each socket's worst case at the last scan: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets). A snapshot: the counts go down as well as up; use the buckets as they are, not their rate().",
 		nil, nil)
 	descBudget = prometheus.NewDesc("flatline_budget_seconds",
 		"The budget: the longest a dead peer may go unnoticed (--budget), the limit of the verdict ok.",
