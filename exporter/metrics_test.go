@@ -3,6 +3,9 @@ package exporter
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +284,37 @@ func TestDeathsPerNamespace(t *testing.T) {
 		if strings.HasPrefix(k, "net:[2]") {
 			t.Errorf("net:[2]'s counters still served after evictAfter: %s", k)
 		}
+	}
+}
+
+// TestHandler serves /metrics in the exposition format, counts its own
+// scrapes, and a page at / and nothing elsewhere.
+func TestHandler(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	get("/metrics")
+	code, body := get("/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "flatline_scrape_duration_seconds_count 1") ||
+		!strings.Contains(body, "flatline_scan_success 0") {
+		t.Errorf("second GET /metrics: %d, want 200 with one scrape counted and no scan yet:\n%s", code, body)
+	}
+	if code, body := get("/"); code != http.StatusOK || !strings.Contains(body, `href="/metrics"`) {
+		t.Errorf("GET /: %d %q", code, body)
+	}
+	if code, _ := get("/nope"); code != http.StatusNotFound {
+		t.Errorf("GET /nope: %d, want 404", code)
 	}
 }
