@@ -178,11 +178,11 @@ func TestLocalPauseGuard(t *testing.T) {
 		t.Fatalf("the stopped process said %q", l)
 	case <-time.After(stopped + 2*peerTimeout):
 	}
+	if err := m.Err(); err != nil {
+		t.Errorf("our end: %v", err)
+	}
 	p.stdin.Close()
 	if l := p.line(t, 10*time.Second); l != "end "+liveness.ErrClosed.Error() {
 		t.Errorf("after its own %v stop the process ended with %q, want no accusation", stopped, l)
-	}
-	if err := m.Err(); err != nil {
-		t.Errorf("our end: %v", err)
 	}
 }
