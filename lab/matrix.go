@@ -53,7 +53,7 @@ const (
 
 // MatrixFaults lists every fault of the matrix in table order.
 func MatrixFaults() []Fault {
-	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerReboot, Reset, Blip}
+	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerPaused, PeerReboot, Reset, Blip}
 }
 
 // ConfigName names one of the configurations the lab compares.
@@ -69,7 +69,7 @@ const (
 
 // Configs lists the configurations in table order.
 func Configs() []ConfigName {
-	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline}
+	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline, FlatlineHeartbeat}
 }
 
 // storySettings scales the original story's keepalive (10 s idle, 10 s
@@ -89,7 +89,7 @@ func storySettings(t time.Duration, userTimeout bool) flatline.Settings {
 
 // Settings returns the socket options configuration c sets at timeout t.
 func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
-	switch c {
+	switch c.socketConfig() {
 	case GoDefault:
 		return flatline.GoDialerSettings(), nil
 	case KeepaliveOnly:
@@ -110,7 +110,7 @@ func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
 // namespace with host's defaults: flatline's own Plan for flatline, the
 // kernel arithmetic of flatline.Settings.Bounds for the others.
 func (c ConfigName) Bound(t time.Duration, s flatline.State, host flatline.Host) (flatline.Bound, error) {
-	if c == Flatline {
+	if c.socketConfig() == Flatline {
 		p, err := flatline.Config{Timeout: t}.Plan()
 		if err != nil {
 			return flatline.Bound{}, err
@@ -172,6 +172,9 @@ func Matrix(quick bool, only string) ([]Cell, error) {
 				continue
 			}
 			for _, c := range Configs() {
+				if !fits(c, w) {
+					continue
+				}
 				cell := Cell{Workload: w, Fault: f, Config: c}
 				if quick && !inQuick(cell) {
 					continue
@@ -201,6 +204,9 @@ func matches(pattern, name string) bool {
 // inQuick is the --quick subset: the lesson in as few cells as keep it
 // whole.
 func inQuick(c Cell) bool {
+	if quick, decided := heartbeatQuick(c); decided {
+		return quick
+	}
 	switch c.Fault {
 	case Blackhole:
 		switch c.Workload {
