@@ -88,7 +88,7 @@ func heartbeatExpect(r *CellResult, cell Cell, t time.Duration, host flatline.Ho
 		r.Rule = "a peer paused for " + pauseLength(t).String() + ", less than the heartbeat's pause budget, must not die"
 		return true, 0, true
 	}
-	if cell.Config != FlatlineHeartbeat {
+	if cell.Config != FlatlineHeartbeat || cell.Fault == Blip {
 		return false, 0, false
 	}
 	slack := t / 20
