@@ -168,10 +168,6 @@ func ReadSettings(c syscall.Conn) (Settings, error) {
 	return s, err
 }
 
-// ReadSettingsFD is ReadSettings on a raw socket descriptor, for example
-// one taken from another process with pidfd_getfd. It does not close fd.
-func ReadSettingsFD(fd int) (Settings, error) { return getOptions(uintptr(fd)) }
-
 // spreadKeepalive re-arms the connection's keepalive timer after a random delay in
 // [0, spread), so that connections made together probe at different
 // instants: enabling SO_KEEPALIVE arms the timer a full idle period from

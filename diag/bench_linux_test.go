@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"io"
 	"net"
 	"os"
@@ -79,7 +80,7 @@ func BenchmarkScan20k(b *testing.B) {
 		for _, args := range []string{"-tnoi", "-tnoip"} {
 			run("ss"+args, func() (int, error) {
 				var lines int
-				err := inNetNS(path, func() error {
+				err := kernel.InNetNS(path, func() error {
 					cmd := exec.Command(ss, args)
 					out, err := cmd.StdoutPipe()
 					if err != nil {
@@ -105,7 +106,7 @@ func BenchmarkScan20k(b *testing.B) {
 	}
 	run("proc-net-tcp", func() (int, error) {
 		var count int
-		err := inNetNS(path, func() error {
+		err := kernel.InNetNS(path, func() error {
 			for _, f := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
 				c, err := parseProcNetTCP(f)
 				if err != nil {
@@ -290,7 +291,7 @@ func benchNamespace(b *testing.B, n int) (string, func()) {
 			fail(err)
 		}
 		// Started from a thread in the namespace, the holder lives there.
-		if err := inNetNS("/var/run/netns/"+name, cmd.Start); err != nil {
+		if err := kernel.InNetNS("/var/run/netns/"+name, cmd.Start); err != nil {
 			fail(err)
 		}
 		holders, stdins = append(holders, cmd), append(stdins, in)

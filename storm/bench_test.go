@@ -1,6 +1,8 @@
 package storm
 
 import (
+	"github.com/flatline-dev/flatline/internal/testutil"
+
 	"bytes"
 	"net/netip"
 	"os"
@@ -83,7 +85,7 @@ func BenchmarkPcap(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		var probes int
 		for b.Loop() {
-			n, err := TsharkKeepalives(name)
+			n, err := testutil.TsharkKeepalives(name)
 			if err != nil {
 				b.Fatal(err)
 			}
