@@ -19,10 +19,6 @@ const FlatlineHeartbeat ConfigName = "flatline+heartbeat"
 // from it, and a socket-only configuration cannot even see it.
 const PeerPaused Fault = "peer-paused"
 
-// heartbeatPort is where a flatline+heartbeat server endpoint accepts
-// heartbeat connections.
-const heartbeatPort = endpointPort + 1
-
 // socketConfig is the configuration whose socket settings c uses.
 func (c ConfigName) socketConfig() ConfigName {
 	if c == FlatlineHeartbeat {
@@ -74,35 +70,6 @@ func heartbeatQuick(c Cell) (quick, decided bool) {
 		return c.Fault == PeerFrozen || c.Fault == Blackhole && c.Workload != Receiving || c.Fault == Blip && c.Workload == Idle, true
 	}
 	return false, false
-}
-
-// heartbeatExpect fills the expectation of a pause cell and of every
-// heartbeat cell; decided is false for the others. The heartbeat promises T
-// in every state (a silent peer is reported D = T − T/20 after its last
-// answer, or earlier by the kernel's own flatline bound), with the kernel's
-// slack for the state (at least T/20 for the Go scheduler) and, while
-// sending, one workload period.
-func heartbeatExpect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration, decided bool) {
-	state := cell.Workload.State()
-	if cell.Fault == PeerPaused && state != flatline.StateClosedWindow {
-		r.Rule = "a peer paused for " + pauseLength(t).String() + ", less than the heartbeat's pause budget, must not die"
-		return true, 0, true
-	}
-	if cell.Config != FlatlineHeartbeat || cell.Fault == Blip {
-		return false, 0, false
-	}
-	slack := t / 20
-	if b, err := Flatline.Bound(t, state, host); err == nil && !b.Never && b.Slack > slack {
-		slack = b.Slack
-	}
-	r.ExpectedS = seconds(t)
-	r.SlackS = slack.Seconds()
-	r.Rule = "the heartbeat reports a peer silent for T − T/20; the kernel's flatline bound may come first"
-	deadline = t + slack
-	if state == flatline.StateSending {
-		deadline += period
-	}
-	return false, deadline, true
 }
 
 // heartbeatCause names a liveness failure, which flatline.Diagnose cannot.

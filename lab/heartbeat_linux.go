@@ -12,6 +12,39 @@ import (
 	"github.com/flatline-dev/flatline/liveness"
 )
 
+// heartbeatPort is where a flatline+heartbeat server endpoint accepts
+// heartbeat connections.
+const heartbeatPort = endpointPort + 1
+
+// heartbeatExpect fills the expectation of a pause cell and of every
+// heartbeat cell; decided is false for the others. The heartbeat promises T
+// in every state (a silent peer is reported D = T − T/20 after its last
+// answer, or earlier by the kernel's own flatline bound), with the kernel's
+// slack for the state (at least T/20 for the Go scheduler) and, while
+// sending, one workload period.
+func heartbeatExpect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration, decided bool) {
+	state := cell.Workload.State()
+	if cell.Fault == PeerPaused && state != flatline.StateClosedWindow {
+		r.Rule = "a peer paused for " + pauseLength(t).String() + ", less than the heartbeat's pause budget, must not die"
+		return true, 0, true
+	}
+	if cell.Config != FlatlineHeartbeat || cell.Fault == Blip {
+		return false, 0, false
+	}
+	slack := t / 20
+	if b, err := Flatline.Bound(t, state, host); err == nil && !b.Never && b.Slack > slack {
+		slack = b.Slack
+	}
+	r.ExpectedS = seconds(t)
+	r.SlackS = slack.Seconds()
+	r.Rule = "the heartbeat reports a peer silent for T − T/20; the kernel's flatline bound may come first"
+	deadline = t + slack
+	if state == flatline.StateSending {
+		deadline += period
+	}
+	return false, deadline, true
+}
+
 // serveHeartbeat accepts heartbeat connections at heartbeatPort (with
 // flatline's settings) and runs a liveness.Monitor on each until the
 // returned function is called.

@@ -5,12 +5,12 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // kernelReachable tells a partition from a frozen peer by what the kernel
 // saw on c: reachable when the peer's kernel acknowledged everything sent
-// (TCP_INFO unacked is zero) or acknowledged something within the last
+// (tcp_info's unacked is zero) or acknowledged something within the last
 // window. known is false when c is not a kernel TCP socket (a stream of a
 // multiplexer, a pipe) or TCP_INFO is unreadable.
 func kernelReachable(c net.Conn, window time.Duration) (reachable, known bool) {
@@ -22,12 +22,14 @@ func kernelReachable(c net.Conn, window time.Duration) (reachable, known bool) {
 	if err != nil {
 		return false, false
 	}
-	var info *unix.TCPInfo
+	var kc kernel.Conn
 	if rc.Control(func(fd uintptr) {
-		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		ti, ierr := kernel.ReadTCPInfo(int(fd))
+		if err = ierr; err == nil {
+			kc = kernel.ConnOf(ti)
+		}
 	}) != nil || err != nil {
 		return false, false
 	}
-	quiet := time.Duration(info.Last_ack_recv) * time.Millisecond
-	return info.Unacked == 0 || quiet < window, true
+	return kc.Unacked == 0 || kc.LastAckRecv < window, true
 }
