@@ -108,3 +108,14 @@ func TestFrozenServer(t *testing.T) {
 	}
 	t.Logf("frozen server noticed after %v (bound %v, T %v): %v", took, p.FrozenPeer, timeout, err)
 }
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(serverEnv); addr != "" {
+		if err := runServer(addr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

@@ -3,9 +3,7 @@ package grpcflat
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -168,13 +166,3 @@ func TestClashVisible(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	if addr := os.Getenv(serverEnv); addr != "" {
-		if err := runServer(addr); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}

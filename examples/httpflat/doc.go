@@ -12,9 +12,9 @@
 //   - A retry that does not restart the clock. net/http retries an
 //     idempotent request on a new connection when a reused one fails, and
 //     the retry's dial into the same dead path takes up to another T
-//     (measured here with T = 5 s: 7.65 s for the request). Transport's
-//     dialer remembers when a connection that died of a dead peer last
-//     heard from its server, and gives a dial to that address only what is
-//     left of T since then; none left fails the dial at once with
-//     ErrPeerSilent.
+//     (measured here with T = 5 s: 7.65 s for the request). Transport dials
+//     with a redial.Dialer, which remembers when a connection that died of
+//     a dead peer last heard from its server, and gives a dial to that
+//     address only what is left of T since then; none left fails the dial
+//     at once with redial.ErrPeerSilent.
 package httpflat

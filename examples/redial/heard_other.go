@@ -1,6 +1,6 @@
 //go:build !linux
 
-package httpflat
+package redial
 
 import (
 	"net"

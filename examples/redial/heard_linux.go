@@ -1,4 +1,4 @@
-package httpflat
+package redial
 
 import (
 	"net"

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/examples/redial"
 	"github.com/flatline-dev/flatline/lab"
 )
 
@@ -182,7 +183,7 @@ func TestIntegrationRequestWithinT(t *testing.T) {
 			if tt.bound && took > timeout+slack {
 				t.Errorf("request failed after %v, bound T = %v (+%v)", took, timeout, slack)
 			}
-			if tt.bound && !errors.Is(err, ErrPeerSilent) && took > timeout {
+			if tt.bound && !errors.Is(err, redial.ErrPeerSilent) && took > timeout {
 				t.Errorf("the retry was not bounded: %v", err)
 			}
 		})
