@@ -165,4 +165,3 @@ func TestClashVisible(t *testing.T) {
 		rl.mu.Unlock()
 	}
 }
-
