@@ -75,7 +75,8 @@ type Plan struct {
 	Progress, ProgressBound time.Duration
 	// LocalPause is the lateness of this process's own timer beyond which
 	// it counts itself as paused (stopped, or starved of CPU): the time it
-	// was not running is not held against the peer.
+	// was not running is not held against the peer, which then has
+	// Deadline − PauseBudget from the resumption to be heard from.
 	LocalPause time.Duration
 }
 

@@ -44,8 +44,9 @@
 // A process that was itself stopped (SIGSTOP, a VM paused) wakes with every
 // deadline passed and unread answers in its socket. The Monitor compares
 // when its own timer was due with when it ran (the monotonic clock): a wake
-// later than Plan.LocalPause (T/20) gives the peer RTTAllowance from now to
-// be heard from, instead of accusing it.
+// later than Plan.LocalPause (T/20) gives the peer Deadline − PauseBudget
+// (a ping interval and the round-trip allowance) from now to be heard from,
+// instead of accusing it.
 //
 // # The connection
 //

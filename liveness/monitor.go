@@ -127,7 +127,7 @@ func (m *Monitor) interval() time.Duration {
 // ping sends pings on the jittered schedule and judges the peer. It wakes
 // at the next ping or the next deadline, whichever is first; a wake later
 // than LocalPause means this process was not running, and the peer is then
-// given RTTAllowance from now to be heard from.
+// given Deadline − PauseBudget from now to be heard from.
 func (m *Monitor) ping() {
 	defer m.wg.Done()
 	now := time.Now()
@@ -160,17 +160,20 @@ func (m *Monitor) ping() {
 	}
 }
 
-// excuse moves the peer's clocks so that it has RTTAllowance from now: the
-// answers that reached this host while this process was stopped are read
-// in that time.
+// excuse moves the peer's clocks as if it had been heard a pause budget
+// ago: it has Deadline − PauseBudget (the longest ping interval and the
+// round-trip allowance) from now to be heard from, time for the answers
+// that reached this host while this process was stopped to be read, and
+// for a fresh ping to be answered.
 func (m *Monitor) excuse(now time.Time) {
+	grace := m.plan.Deadline - m.plan.PauseBudget
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if h := now.Add(m.plan.RTTAllowance - m.plan.Deadline); h.After(m.heard) {
+	if h := now.Add(grace - m.plan.Deadline); h.After(m.heard) {
 		m.heard = h
 	}
 	if m.plan.Progress > 0 {
-		if p := now.Add(m.plan.RTTAllowance - m.plan.Progress); p.After(m.progressed) {
+		if p := now.Add(grace - m.plan.Progress); p.After(m.progressed) {
 			m.progressed = p
 		}
 	}

@@ -111,7 +111,7 @@ func loopback(timeout time.Duration) func() (net.Listener, error) {
 // kernel acknowledging everything; the link fails as unresponsive within T
 // and not before the pause budget.
 func TestFrozenPeerProcess(t *testing.T) {
-	const timeout = 2 * time.Second
+	const timeout = 3 * time.Second
 	p := startPeer(t, time.Minute, loopback(timeout), (*exec.Cmd).Start)
 	m := start(t, p.conn, liveness.Config{Timeout: timeout})
 	defer m.Close()
@@ -138,14 +138,14 @@ func TestFrozenPeerProcess(t *testing.T) {
 // TestPeerPauseWithinBudget: a peer process stopped for less than the pause
 // budget, then continued, is never reported, and does not report us.
 func TestPeerPauseWithinBudget(t *testing.T) {
-	const timeout = 2 * time.Second
+	const timeout = 3 * time.Second
 	p := startPeer(t, timeout, loopback(timeout), (*exec.Cmd).Start)
 	m := start(t, p.conn, liveness.Config{Timeout: timeout})
 	defer m.Close()
 	plan := m.Plan()
 	pause := plan.PauseBudget * 8 / 10
 
-	for range 3 {
+	for range 2 {
 		p.signal(t, syscall.SIGSTOP)
 		cont := time.AfterFunc(pause, func() { p.cmd.Process.Signal(syscall.SIGCONT) })
 		select {
@@ -164,7 +164,7 @@ func TestPeerPauseWithinBudget(t *testing.T) {
 // TestLocalPauseGuard: a process that was itself stopped for longer than
 // its deadline does not accuse its peer when it resumes.
 func TestLocalPauseGuard(t *testing.T) {
-	const peerTimeout = 2 * time.Second
+	const peerTimeout = 3 * time.Second
 	// Our own Monitor is patient: only the peer process's judgment is tested.
 	p := startPeer(t, peerTimeout, loopback(peerTimeout), (*exec.Cmd).Start)
 	m := start(t, p.conn, liveness.Config{Timeout: time.Minute})

@@ -24,21 +24,15 @@ func Example() {
 	}
 	defer conn.Close()
 
-	// net/http: the Transport dials through flatline.
-	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
-	_ = client
-
-	// gRPC: its dialer takes (ctx, addr), not (ctx, network, addr). Give
-	// gRPC keepalive parameters only through examples/grpcflat: grpc-go
-	// replaces TCP_USER_TIMEOUT with the keepalive Timeout.
-	cc, err := grpc.NewClient("dns:///api.internal:443",
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}} // a request, not only a connection, within T: examples/httpflat
+	cc, err := grpc.NewClient("dns:///api.internal:443", grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return d.DialContext(ctx, "tcp", addr)
+			return d.DialContext(ctx, "tcp", addr) // gRPC's dialer takes (ctx, addr); keepalive parameters: examples/grpcflat
 		}))
 	if err == nil {
 		defer cc.Close()
 	}
+	_ = client
 
 	lc := flatline.ListenConfig{Config: flatline.Config{Timeout: 30 * time.Second}}
 	ln, err := lc.Listen(ctx, "tcp", ":8080") // accepted connections carry the same settings
@@ -55,20 +49,19 @@ func Example() {
 // probe, so a heartbeat on a connection of its own notices it.
 func Example_liveness() {
 	ctx := context.Background()
-	fc := flatline.Config{Timeout: 5 * time.Second}
 	work := make(chan struct{})
-
-	conn, err := (&flatline.Dialer{Config: fc}).DialContext(ctx, "tcp", "primary.internal:7401")
+	hbConn, err := (&flatline.Dialer{Config: flatline.Config{Timeout: 5 * time.Second}}).DialContext(ctx, "tcp", "primary.internal:7401")
 	if err != nil {
 		return
 	}
-	m, err := liveness.New(conn, liveness.Config{Timeout: fc.Timeout})
+
+	m, err := liveness.New(hbConn, liveness.Config{Timeout: 5 * time.Second}) // both ends run one
 	if err != nil {
 		return
 	}
 	defer m.Close()
 	select {
-	case <-m.Done(): // m.Err() matches liveness.ErrUnreachable, ErrUnresponsive or ErrNoProgress
+	case <-m.Done(): // m.Err(): ErrUnreachable (kernel), ErrUnresponsive (pings), ErrNoProgress (Beat)
 	case <-work:
 	}
 }
