@@ -1,14 +1,14 @@
 package flatline
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Cause is why a connection died, as far as the kernel and Go tell.

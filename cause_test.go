@@ -1,8 +1,6 @@
 package flatline
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 func TestClassifyTimeout(t *testing.T) {

@@ -368,11 +368,11 @@ func (s Settings) checkConsistent() error {
 	if safe > full {
 		fix = fmt.Sprintf("no user timeout keeps %d probes at Interval %v: raise Interval or lower Count", c, v)
 	}
-	late := kernel.Granularity(0, i) + time.Duration(c-1)*kernel.Granularity(0, v)
+	late := (kernel.Granularity(0, i) + time.Duration(c-1)*kernel.Granularity(0, v)).Round(time.Millisecond)
 	if d.MinProbes <= 1 {
 		return configErr("UserTimeout",
 			"UserTimeout %v would let a single lost keepalive probe kill the connection: the second firing comes at Idle + Interval = %v plus up to %v of timer lateness, already past it; %s",
-			u, i+v, kernel.Granularity(0, i)+kernel.Granularity(0, v), fix)
+			u, i+v, (kernel.Granularity(0, i) + kernel.Granularity(0, v)).Round(time.Millisecond), fix)
 	}
 	return configErr("UserTimeout",
 		"UserTimeout %v can end an idle connection after %d probes, before Count %d went out: each keepalive firing comes up to one timer-wheel bucket late and the lateness adds up (up to %v by the %s probe); %s",

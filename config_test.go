@@ -1,13 +1,12 @@
 package flatline
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -184,4 +183,30 @@ func death(t testing.TB, s Settings) kernel.Death {
 		t.Fatalf("%+v: %v", s, err)
 	}
 	return d
+}
+
+// The overrides that passed Validate although the kernel ends them before
+// Count probes: each keepalive firing comes up to one timer-wheel bucket
+// late and the lateness adds up (measured: U = 2.01 s with 1 s/1 s/2 dies
+// at 2.04 s after one probe).
+func TestValidateRejectsAccumulatedLateness(t *testing.T) {
+	for _, c := range []Config{
+		{Timeout: 3 * s, Idle: s, Interval: s, Count: 2, UserTimeout: 2010 * time.Millisecond},
+		{Timeout: 10 * s, Idle: 2 * s, Interval: 2 * s, Count: 3, UserTimeout: 6010 * time.Millisecond},
+		{Timeout: 30 * s, Idle: 5 * s, Interval: 5 * s, Count: 4, UserTimeout: 20020 * time.Millisecond},
+	} {
+		err := c.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "UserTimeout" {
+			t.Errorf("%+v: Validate = %v, want a UserTimeout error", c, err)
+			continue
+		}
+		t.Logf("%+v: %v", c, err)
+		// What the error proposes is accepted.
+		fixed := c
+		fixed.UserTimeout = kernel.SafeUserTimeout(0, c.Idle, c.Interval, c.Count)
+		if err := fixed.Validate(); err != nil {
+			t.Errorf("%+v: the proposed UserTimeout %v is rejected too: %v", c, fixed.UserTimeout, err)
+		}
+	}
 }

@@ -138,22 +138,28 @@ func roundForPeople(d time.Duration) time.Duration {
 }
 
 // Bounds returns, for every State, the worst case to notice a silent peer on
-// a Linux socket with these settings in a namespace with host's defaults.
-// It is the one copy of the kernel's arithmetic (net/ipv4/tcp_timer.c) that
-// Config.Plan, the lab and the inspector share:
+// a Linux socket with these settings in a namespace with host's defaults,
+// computed with the kernel model (internal/kernel, from
+// net/ipv4/tcp_timer.c and kernel/time/timer.c):
 //
-//   - idle, receiving: keepalive fires at Idle, Idle+Interval, ... after the
-//     last segment received. Without a user timeout the connection dies at
-//     Idle + Count·Interval. With one (U), at the first firing Idle + k·Interval
-//     ≥ U with k ≥ 1: U then replaces Count. Without keepalive: never.
+//   - idle, receiving: keepalive fires Idle after the last segment received,
+//     then every Interval after the previous firing, each up to a wheel
+//     bucket late. Without a user timeout the connection dies at the firing
+//     after Count probes; with one (U), at the first firing at least U after
+//     the last receive with a probe out. The model simulates the sequence
+//     over every lateness: Worst is Idle + n·Interval for the most probes n,
+//     Slack the buckets of those firings, LostProbes the fewest probes less
+//     one. Without keepalive: never.
 //   - sending: retransmission, bounded by U when set, counted from the first
-//     retransmission (one RTO, ≥ 200 ms, after the first unacknowledged
+//     retransmission (FirstRetransmission after the first unacknowledged
 //     send), else by the tcp_retries2 model (≈924.6 s for 15).
 //   - closed window: since Linux 5.11 U, counted from the first zero-window
 //     probe, also ends a connection whose peer keeps its window at zero;
 //     without U, persist probes go on forever while the peer answers.
-//   - connecting: U when set (measured: it bounds SYN-SENT and overrides
-//     TCP_SYNCNT), else the SYN retransmission schedule.
+//   - connecting: U when set (it bounds SYN-SENT and overrides TCP_SYNCNT),
+//     else the SYN schedule with tcp_syn_linear_timeouts.
+//
+// Slack is for host.HZ, or the worst over the common HZ values when zero.
 func (s Settings) Bounds(h Host) []Bound {
 	return []Bound{
 		s.keepaliveBound(StateIdle, h),
@@ -272,7 +278,7 @@ func (s Settings) connectingBound(h Host) Bound {
 	for _, st := range steps {
 		worst += st
 	}
-	rule := fmt.Sprintf("%d SYN retransmissions, 1 s doubling", retries)
+	rule := fmt.Sprintf("%d SYN retransmissions, 1 s doubling (no tcp_syn_linear_timeouts)", retries)
 	if h.SynLinearTimeouts > 0 {
 		rule = fmt.Sprintf("%d SYN retransmissions after %d linear 1 s timeouts (tcp_syn_linear_timeouts), then doubling", retries, h.SynLinearTimeouts)
 	}

@@ -1,8 +1,11 @@
 package flatline
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 func TestBounds(t *testing.T) {
@@ -43,6 +46,63 @@ func TestBounds(t *testing.T) {
 		}
 		if got.Rule == "" {
 			t.Errorf("%s: no rule", tt.name)
+		}
+	}
+}
+
+// TestPropertyBoundsFollowTheModel: for random settings × HZ, the idle
+// bound and LostProbes are what the kernel model's simulated firing
+// sequence gives, the real bucket arithmetic from random phases ends the
+// connection within the bound and never after fewer probes than
+// LostProbes+1, and Validate rejects every override whose user timeout can
+// end the sequence before Count probes went out.
+func TestPropertyBoundsFollowTheModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	hzs := append([]int{0}, kernel.CommonHZ()...)
+	for range 4000 {
+		hz := hzs[r.IntN(len(hzs))]
+		set := Settings{
+			KeepAlive: true,
+			Idle:      time.Duration(1+r.IntN(30)) * time.Second,
+			Interval:  time.Duration(1+r.IntN(10)) * time.Second,
+			Count:     1 + r.IntN(8),
+		}
+		full := set.Idle + time.Duration(set.Count)*set.Interval
+		set.UserTimeout = (time.Duration(r.Int64N(int64(full))) + time.Millisecond).Truncate(time.Millisecond)
+		h := LinuxDefaults()
+		h.HZ = hz
+		b := set.Bounds(h)[0]
+		d, err := kernel.Options(set).Keepalive().Death(hz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Worst != d.Nominal || b.Slack != d.Slack || b.LostProbes != d.LostProbes() {
+			t.Fatalf("%+v HZ=%d: bound %v lost %d, model %+v", set, hz, b, b.LostProbes, d)
+		}
+		ws := []kernel.Wheel{}
+		if hz > 0 {
+			ws = append(ws, kernel.MustWheel(hz))
+		} else {
+			for _, c := range kernel.CommonHZ() {
+				ws = append(ws, kernel.MustWheel(c))
+			}
+		}
+		for _, w := range ws {
+			clk := r.Int64N(1 << 22)
+			idle, ivl, user := w.Jiffies(set.Idle), w.Jiffies(set.Interval), w.Jiffies(set.UserTimeout)
+			probes, f := 0, w.Expiry(clk, idle)
+			for !kernel.KeepaliveKills(f-clk, user, probes, set.Count) {
+				probes++
+				f = w.Expiry(f, ivl)
+			}
+			if dl, _ := b.Deadline(); w.Duration(f-clk) > dl || probes < b.LostProbes+1 {
+				t.Fatalf("%+v HZ=%d: dies at %v after %d probes; bound %v, lost %d", set, w.HZ(), w.Duration(f-clk), probes, b, b.LostProbes)
+			}
+		}
+		c := Config{Timeout: MaxTimeout, Idle: set.Idle, Interval: set.Interval, Count: set.Count, UserTimeout: set.UserTimeout, Spread: NoSpread}
+		d0, _ := kernel.Options(set).Keepalive().Death(0)
+		if err := c.Validate(); err == nil && d0.MinProbes < set.Count {
+			t.Fatalf("%+v: Validate accepts a user timeout that can end the sequence after %d of %d probes", set, d0.MinProbes, set.Count)
 		}
 	}
 }

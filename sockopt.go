@@ -3,10 +3,10 @@
 package flatline
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"os"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // sockopt is one socket option flatline sets and reads back: its name,

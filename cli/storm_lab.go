@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"github.com/flatline-dev/flatline/lab"
-
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/lab"
 	"github.com/flatline-dev/flatline/storm"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"

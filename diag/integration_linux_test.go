@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,9 +19,9 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -283,46 +282,17 @@ func TestIntegrationWatch(t *testing.T) {
 // the test process itself.
 func TestIntegrationScanNetNS(t *testing.T) {
 	requireRoot(t)
-	sweepStaleNamespaces(t)
-	name := fmt.Sprintf("flt-diag-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6)
-	var ns netns.NsHandle
-	err := onThread(func() error {
-		orig, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer orig.Close()
-		ns, err = netns.NewNamed(name) // switches this thread into it
-		if err != nil {
-			return err
-		}
-		return netns.Set(orig)
-	})
-	if err != nil {
-		t.Skipf("cannot create a named network namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("remove namespace %s: %v", name, err)
-		}
-	})
-	nh, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nh.Close()
-	lo, err := nh.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := nh.LinkSetUp(lo); err != nil {
-		t.Fatal(err)
-	}
+	name, path := testutil.NetNS(t, "diag")
 	var ln net.Listener
 	var c net.Conn
-	err = kernel.InNetNS("/var/run/netns/"+name, func() error {
-		var err error
+	err := kernel.InNetNS(path, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return err
+		}
 		ln, err = net.Listen("tcp6", "[::1]:0")
 		if err != nil {
 			return err
@@ -372,21 +342,6 @@ func TestIntegrationScanNetNS(t *testing.T) {
 	if _, err := Scan(context.Background(), Options{NetNS: name + "-missing"}); err == nil {
 		t.Error("scan of a missing namespace succeeded")
 	}
-}
-
-// onThread runs fn on a locked thread of its own goroutine; if fn fails
-// the thread stays locked and dies with the goroutine.
-func onThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		err := fn()
-		if err == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
 }
 
 // TestIntegrationGone: sockets that close and processes that exit between

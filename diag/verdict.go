@@ -121,7 +121,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	}
 	s.Reason = fmt.Sprintf("%s: %s (%s)", s.Traffic, s.Bound.Rule, why)
 	if s.LostProbes == 0 {
-		s.Reason += fmt.Sprintf("; a single lost keepalive probe kills it (%s)", idle.Rule)
+		s.Reason += "; a single lost keepalive probe kills it"
 	}
 	if s.Traffic == flatline.StateIdle {
 		// The verdict is about now; say what sending data would change.
@@ -196,11 +196,12 @@ func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Du
 		left := expires + base + total
 		return left, fmt.Sprintf("rto %v, no timeout yet: the count of %v starts within %v", roundOut(rto), roundOut(total), roundOut(expires+base))
 	}
+	// The timeouts before the current one: the kernel model's backed-off
+	// firings, 2·base, 4·base, ...
 	var since time.Duration
-	step := base
-	for i := 1; i < backoff; i++ {
-		step = min(2*step, kernel.MaxRTO)
-		since += step
+	firings := kernel.RetransmitFirings(h.Retries2, base)
+	for _, f := range firings[:min(backoff-1, len(firings))] {
+		since += f
 	}
 	since += max(rto-expires, 0)
 	left := max(total-since, expires)

@@ -1,12 +1,11 @@
 package lab
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"errors"
 	"fmt"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Prefix starts the name of every network namespace and nftables table the

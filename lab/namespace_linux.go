@@ -1,13 +1,12 @@
 package lab
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 

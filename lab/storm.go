@@ -1,10 +1,10 @@
 package lab
 
 import (
-	"github.com/flatline-dev/flatline/storm"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/storm"
 )
 
 // StormConfig is a storm run in the lab: N idle connections from the client

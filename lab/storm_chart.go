@@ -2,11 +2,11 @@ package lab
 
 import (
 	"fmt"
-	"github.com/flatline-dev/flatline/storm"
 	"image/color"
 	"io"
 	"time"
 
+	"github.com/flatline-dev/flatline/storm"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/flatline-dev/flatline/internal/kernel"
-	"github.com/flatline-dev/flatline/storm"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/storm"
 	"golang.org/x/sys/unix"
 )
 
@@ -459,21 +459,7 @@ func (s *stormSetup) dial(ctx context.Context, st storm.Strategy, addr string, p
 	lc.c, lc.created, lc.idle = c, since(), p.Idle
 	k := s.k
 	err = control(c, func(fd int) error {
-		for _, o := range []struct {
-			level, opt, v int
-			name          string
-		}{
-			{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(p.Idle / time.Second), "TCP_KEEPIDLE"},
-			{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(k.Interval / time.Second), "TCP_KEEPINTVL"},
-			{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, k.Count, "TCP_KEEPCNT"},
-			{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(k.UserTimeout / time.Millisecond), "TCP_USER_TIMEOUT"},
-			{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
-		} {
-			if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
-				return os.NewSyscallError("setsockopt "+o.name, err)
-			}
-		}
-		return nil
+		return kernel.SetOptions(fd, kernel.Options{KeepAlive: true, Idle: p.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
 	})
 	lc.armed = since()
 	if err != nil {
@@ -486,12 +472,7 @@ func (s *stormSetup) dial(ctx context.Context, st storm.Strategy, addr string, p
 // rearm turns keepalive off and on: the timer is armed a full idle from
 // now.
 func rearm(lc *labConn, since func() time.Duration) {
-	_ = control(lc.c, func(fd int) error {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0); err != nil {
-			return err
-		}
-		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-	})
+	_ = control(lc.c, kernel.Rearm)
 	lc.mu.Lock()
 	lc.armed = since()
 	lc.mu.Unlock()

@@ -1,11 +1,8 @@
 package lab
 
 import (
-	"github.com/flatline-dev/flatline/internal/testutil"
-
 	"context"
 	"errors"
-	"github.com/flatline-dev/flatline/storm"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/storm"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"

@@ -1,8 +1,6 @@
 package storm
 
 import (
-	"github.com/flatline-dev/flatline/internal/testutil"
-
 	"bytes"
 	"net/netip"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"

@@ -1,8 +1,6 @@
 package storm
 
 import (
-	"github.com/flatline-dev/flatline/internal/testutil"
-
 	"bytes"
 	"errors"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"

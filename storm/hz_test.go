@@ -1,12 +1,11 @@
 package storm
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/google/go-cmp/cmp"
 )
 

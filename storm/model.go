@@ -1,12 +1,12 @@
 package storm
 
 import (
-	"github.com/flatline-dev/flatline/internal/kernel"
-
 	"container/heap"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Conn is one connection's keepalive timer as the model sees it. Times are

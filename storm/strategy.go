@@ -2,10 +2,11 @@ package storm
 
 import (
 	"fmt"
-	"github.com/flatline-dev/flatline"
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // Keepalive is one connection's keepalive settings, as the kernel takes
