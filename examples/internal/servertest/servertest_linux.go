@@ -20,8 +20,19 @@ import (
 	"github.com/flatline-dev/flatline/lab"
 )
 
-// PostgresBin is where Debian's postgresql-15 package puts its programs.
-const PostgresBin = "/usr/lib/postgresql/15/bin"
+// postgresBin is where Debian's postgresql packages put their programs:
+// the newest /usr/lib/postgresql/*/bin that has postgres, "" if none.
+func postgresBin() string {
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	best, bestVersion := "", -1
+	for _, b := range bins {
+		v, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(b))))
+		if err == nil && v > bestVersion {
+			best, bestVersion = filepath.Dir(b), v
+		}
+	}
+	return best
+}
 
 // Topology builds a lab topology, or skips the test when it cannot (not
 // root, no namespaces); it is removed when the test ends.
@@ -107,8 +118,9 @@ func start(t testing.TB, topo *lab.Topology, cmd *exec.Cmd, out io.Reader, ready
 // It skips the test when PostgreSQL is not installed.
 func Postgres(t testing.TB, topo *lab.Topology) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(PostgresBin, "postgres")); err != nil {
-		t.Skipf("PostgreSQL not installed (%v)", err)
+	bin := postgresBin()
+	if bin == "" {
+		t.Skip("PostgreSQL not installed (no /usr/lib/postgresql/*/bin/postgres)")
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
@@ -126,7 +138,7 @@ func Postgres(t testing.TB, topo *lab.Topology) string {
 	}
 	as := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(PostgresBin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
 	initdb.SysProcAttr = as
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
@@ -137,7 +149,7 @@ func Postgres(t testing.TB, topo *lab.Topology) string {
 	}
 	fmt.Fprintln(hba, "host all all 0.0.0.0/0 trust")
 	hba.Close()
-	cmd := exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", data, "-k", dir,
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
 		"-h", topo.ServerAddr.String(), "-p", "5432", "-c", "fsync=off", "-c", "logging_collector=off")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as.Credential}
 	out, err := cmd.StderrPipe()
