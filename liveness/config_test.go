@@ -100,3 +100,24 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestJitter: every ping interval lies within the plan's bounds, and they
+// spread over them (links made together do not stay in lockstep).
+func TestJitter(t *testing.T) {
+	p, err := Config{Timeout: 5 * time.Second}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Monitor{plan: p}
+	lo, hi := p.MaxInterval, p.MinInterval
+	for range 1000 {
+		iv := m.interval()
+		if iv < p.MinInterval || iv > p.MaxInterval {
+			t.Fatalf("interval %v outside [%v, %v]", iv, p.MinInterval, p.MaxInterval)
+		}
+		lo, hi = min(lo, iv), max(hi, iv)
+	}
+	if spread := hi - lo; spread < (p.MaxInterval-p.MinInterval)*8/10 {
+		t.Errorf("1000 intervals spread over %v only, of %v", spread, p.MaxInterval-p.MinInterval)
+	}
+}
