@@ -1,22 +1,18 @@
 package lab
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
 
 // checkHeartbeatCells asserts the quick matrix's heartbeat and pause cells
 // (TestIntegrationLabQuick runs them): the frozen peer is reported as
-// unresponsive within T + T/20 (the heartbeat's deadline is T − T/20; the
-// rest is the Go scheduler on a loaded machine), a partition within the
-// cell's own deadline, and nothing dies of a pause within the budget or of
-// a blip.
-func checkHeartbeatCells(t *testing.T, cell func(string) CellResult, T time.Duration) {
+// unresponsive in time (the cell's deadline: T plus the larger of the
+// kernel's slack for the state and T/20 for the Go scheduler), a partition
+// in time, and nothing dies of a pause within the budget or of a blip.
+func checkHeartbeatCells(t *testing.T, cell func(string) CellResult) {
 	t.Helper()
 	for _, w := range []Workload{Idle, Sending, Receiving, Replication} {
 		c := cell(Cell{w, PeerFrozen, FlatlineHeartbeat}.Name())
-		if c.DetectedS == nil || c.Verdict != InTime || *c.DetectedS > (T+T/20).Seconds() || c.Cause != "heartbeat-unresponsive" {
-			t.Errorf("%s: verdict %s after %v s, cause %q (%s); want %s within T + T/20, heartbeat-unresponsive",
+		if c.DetectedS == nil || c.Verdict != InTime || c.Cause != "heartbeat-unresponsive" {
+			t.Errorf("%s: verdict %s after %v s, cause %q (%s); want %s, heartbeat-unresponsive",
 				c.Cell().Name(), c.Verdict, fmtPtr(c.DetectedS), c.Cause, c.Error, InTime)
 		}
 	}
