@@ -216,3 +216,25 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Errorf("New with a 1 ms timeout: %v, want ErrInvalidConfig", err)
 	}
 }
+
+// TestOverPipe: a connection that is not a kernel socket (a stream of a
+// multiplexer; here a synchronous pipe nobody reads, so every write
+// blocks): the Monitor still fails the link on time, as unresponsive (the
+// kernel's view is unknown), and Close still returns.
+func TestOverPipe(t *testing.T) {
+	base := runtime.NumGoroutine()
+	a, b := net.Pipe()
+	defer b.Close()
+	m := start(t, a, liveness.Config{Timeout: 500 * time.Millisecond})
+	p := m.Plan()
+	select {
+	case <-m.Done():
+	case <-time.After(p.Timeout + schedSlack):
+		t.Fatalf("not failed within %v + %v", p.Timeout, schedSlack)
+	}
+	if err := m.Err(); !errors.Is(err, liveness.ErrUnresponsive) {
+		t.Errorf("Err = %v, want ErrUnresponsive", err)
+	}
+	m.Close()
+	waitGoroutines(t, base)
+}
