@@ -1,0 +1,160 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// planLine is how a client prints the options of plan p (jitter 0).
+func planLine(p flatline.Plan) string {
+	s := p.Settings
+	return fmt.Sprintf("ka=1 idle=%d intvl=%d cnt=%d ut=%d", int(s.Idle/time.Second), int(s.Interval/time.Second),
+		s.Count, int(s.UserTimeout/time.Millisecond))
+}
+
+// listenLoopback accepts and drains connections on 127.0.0.1 until the test ends.
+func listenLoopback(t *testing.T) (host, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); c.Read(make([]byte, 1)) }()
+		}
+	}()
+	h, p, _ := net.SplitHostPort(ln.Addr().String())
+	return h, p
+}
+
+// TestIntegrationGuard: a program in the cgroup gets the plan from connect
+// on, and cannot loosen it unless AllowLooser; a program outside keeps the
+// kernel's defaults. After Close nothing is attached (bpftool and
+// BPF_PROG_QUERY as oracles).
+func TestIntegrationGuard(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second // spread 1 s: whole-second jitter 0
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planLine(plan)
+	host, port := listenLoopback(t)
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowLooser=%v", allow), func(t *testing.T) {
+			g := newGroup(t, "guard")
+			e := attachT(t, g, Options{Config: flatline.Config{Timeout: T}, AllowLooser: allow})
+			progs, err := Attached(g.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(progs); !strings.Contains(got, "apply sock_ops") || !strings.Contains(got, "guard setsockopt") {
+				t.Fatalf("Attached = %v, want apply (sock_ops) and guard (setsockopt)", got)
+			}
+			for _, kind := range clientKinds {
+				c := startClient(t, kind, "loosen", host, port, nil, g)
+				wantConnected := "connected " + want
+				if kind == "go" && allow {
+					// The dialer's own 15 s/15 s/9 after connect, let through.
+					wantConnected = "connected ka=1 idle=15 intvl=15 cnt=9 ut=" + fmt.Sprint(plan.Settings.UserTimeout.Milliseconds())
+				}
+				if got := c.next(t, 10*time.Second).text; got != wantConnected {
+					t.Errorf("%s in the cgroup: %q, want %q", kind, got, wantConnected)
+				}
+				wantLoose := "loosened " + want
+				if allow {
+					wantLoose = "loosened ka=0 idle=600 intvl=60 cnt=20 ut=0"
+				}
+				if got := c.next(t, 10*time.Second).text; got != wantLoose {
+					t.Errorf("%s in the cgroup: %q, want %q", kind, got, wantLoose)
+				}
+			}
+			// Outside the cgroup: the kernel's defaults and whatever the
+			// program sets.
+			c := startClient(t, "python", "loosen", host, port, nil, nil)
+			if got := c.next(t, 10*time.Second).text; !strings.HasPrefix(got, "connected ka=0 ") || !strings.HasSuffix(got, " ut=0") {
+				t.Errorf("python outside the cgroup: %q, want keepalive off and no user timeout", got)
+			}
+			s, err := e.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("stats: %+v", s)
+			if s.Connects != 2 || s.SetErrors != 0 {
+				t.Errorf("stats %+v: want 2 connects, no setsockopt errors", s)
+			}
+			// 5 looser values per client, and the Go dialer's own 15 s
+			// idle, 15 s interval and 9 probes.
+			const looser = 2*5 + 3
+			if !allow && (s.Clamped != looser || s.LooserAllowed != 0) {
+				t.Errorf("stats %+v: want %d clamped values, none let through", s, looser)
+			}
+			if allow && (s.Clamped != 0 || s.LooserAllowed != looser) {
+				t.Errorf("stats %+v: want %d looser values let through, none clamped", s, looser)
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			assertNothingAttached(t, g.Path)
+		})
+	}
+}
+
+// assertNothingAttached checks with BPF_PROG_QUERY and, where installed,
+// bpftool that no sock_ops or sockopt program is attached to the cgroup.
+func assertNothingAttached(t *testing.T, path string) {
+	t.Helper()
+	progs, err := Attached(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progs) != 0 {
+		t.Errorf("after Close, attached to %s: %v", path, progs)
+	}
+	bpftool, err := exec.LookPath("bpftool")
+	if err != nil {
+		t.Log("no bpftool: BPF_PROG_QUERY is the only oracle")
+		return
+	}
+	out, err := exec.Command(bpftool, "cgroup", "show", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bpftool cgroup show: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "sock_ops") || strings.Contains(string(out), "setsockopt") {
+		t.Errorf("after Close, bpftool cgroup show %s:\n%s", path, out)
+	}
+}
+
+// TestIntegrationBadInput: paths that are not cgroup v2 directories are
+// refused before anything is loaded.
+func TestIntegrationBadInput(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	file := dir + "/f"
+	os.WriteFile(file, nil, 0o600)
+	for _, p := range []string{dir, file, dir + "/missing", "/proc/self"} {
+		_, err := Attach(p, Options{})
+		if !errors.Is(err, ErrNotCgroup2) {
+			t.Errorf("Attach(%q) = %v, want ErrNotCgroup2", p, err)
+		}
+	}
+	g := newGroup(t, "bad")
+	if _, err := Attach(g.Path, Options{Config: flatline.Config{Timeout: time.Second}}); !errors.Is(err, flatline.ErrInvalidConfig) {
+		t.Errorf("Attach with a 1 s timeout = %v, want ErrInvalidConfig", err)
+	}
+	assertNothingAttached(t, g.Path)
+}
