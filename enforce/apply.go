@@ -36,6 +36,10 @@ type AppliedSocket struct {
 	BeforeBound, AfterBound flatline.Bound
 	// Changed is true when the options were set (false for DryRun).
 	Changed bool
+	// Rearmed is true when keepalive was off before: Apply re-arms it at a
+	// random instant within Plan.Spread, which AfterBound's idle and
+	// receiving worst cases include.
+	Rearmed bool
 	// Err says why the socket was not changed: no permission, gone
 	// mid-way (matches diag.ErrGone), a failed setsockopt.
 	Err error

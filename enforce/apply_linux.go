@@ -71,8 +71,9 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 			rep.add(as)
 			continue
 		}
-		keep := applyOne(&as, dup, plan, o.DryRun, scan.Host)
-		if keep {
+		if applyOne(&as, dup, plan, o.DryRun, scan.Host) && plan.Spread > 0 {
+			as.Rearmed = true
+			as.AfterBound = withSpread(as.AfterBound, plan.Spread)
 			rearm = append(rearm, dup)
 		} else {
 			unix.Close(dup)
@@ -81,11 +82,20 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 	}
 	slices.SortFunc(rep.Sockets, func(a, b AppliedSocket) int { return a.FD - b.FD })
 	rep.worst()
-	if len(rearm) > 0 && plan.Spread > 0 {
+	if len(rearm) > 0 {
 		rep.Spread = plan.Spread
 		spread(ctx, rearm, plan.Spread)
 	}
 	return rep, nil
+}
+
+// withSpread adds a keepalive re-arm delay of up to spread to an idle or
+// receiving bound: the first probe leaves up to spread later.
+func withSpread(b flatline.Bound, spread time.Duration) flatline.Bound {
+	if !b.Never && (b.State == flatline.StateIdle || b.State == flatline.StateReceiving) {
+		b.Worst += spread
+	}
+	return b
 }
 
 // ownFD returns the descriptor by which pid holds s.
@@ -165,6 +175,9 @@ func (r *ApplyReport) worst() {
 				continue
 			}
 			b := boundOf(*set, st, r.Host)
+			if s.Rearmed {
+				b = withSpread(b, r.Plan.Spread)
+			}
 			if first || later(b, w) {
 				w, first = b, false
 			}

@@ -21,11 +21,11 @@ type Options struct {
 
 // Stats are the kernel programs' counters since Attach.
 type Stats struct {
-	Connects      uint64 // connections configured before their SYN
-	Accepts       uint64 // accepted connections configured
-	SetErrors     uint64 // bpf_setsockopt calls that failed (a kernel older than 5.9 fails them all)
-	Clamped       uint64 // setsockopt values rewritten to the plan's
-	LooserAllowed uint64 // looser values let through (AllowLooser)
+	Connects      uint64 `json:"connects"`       // connections configured before their SYN
+	Accepts       uint64 `json:"accepts"`        // accepted connections configured
+	SetErrors     uint64 `json:"set_errors"`     // bpf_setsockopt calls that failed (a kernel older than 5.9 fails them all)
+	Clamped       uint64 `json:"clamped"`        // setsockopt values rewritten to the plan's
+	LooserAllowed uint64 `json:"looser_allowed"` // looser values let through (AllowLooser)
 }
 
 var (
