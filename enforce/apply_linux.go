@@ -222,4 +222,3 @@ func spread(ctx context.Context, fds []int, d time.Duration) {
 	}
 	wg.Wait()
 }
-
