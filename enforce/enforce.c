@@ -15,14 +15,21 @@
  * values, rewrites a keepalive or user-timeout value looser than the
  * socket's plan into the plan's.
  *
- * Spreading: each connection draws a jitter j in whole seconds, [0,
- * spread), added to both TCP_KEEPIDLE and TCP_USER_TIMEOUT (so the user
- * timeout keeps its place between keepalive firings). j is kept per socket
- * (sk_storage) so that guard clamps to the same values.
+ * apply only tightens: where the kernel lets sock_ops read an option back
+ * (bpf_getsockopt of these options, Linux 6.1), a value the program set
+ * before connecting that is already stricter than the plan is kept.
+ *
+ * Spreading: each connection gets a jitter j in whole seconds, [0, spread),
+ * added to both TCP_KEEPIDLE and TCP_USER_TIMEOUT (so the user timeout
+ * keeps its place between keepalive firings). j is a hash of the
+ * connection's two ports, so that both programs compute the same j without
+ * per-socket storage, and connections made together (distinct ephemeral
+ * ports) get different ones.
  */
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -73,17 +80,17 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* The jitter a socket drew, whole seconds. */
-struct sock_jitter {
-	__u32 jitter;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sock_jitter);
-} jitters SEC(".maps");
+/* jitter is j for a connection between local port lport and remote port
+ * rport (host byte order): a multiplicative hash, so that ports handed out
+ * in sequence spread over [0, spread). Before connect both ports are 0 and
+ * j is 0. */
+static __always_inline __u32 jitter(__u32 spread, __u32 lport, __u32 rport)
+{
+	if (spread < 2)
+		return 0;
+	__u32 h = ((lport & 0xffff) << 16 | (rport & 0xffff)) * 2654435761u;
+	return (h >> 16) % spread;
+}
 
 static __always_inline void count(__u32 slot)
 {
@@ -100,9 +107,16 @@ static __always_inline struct plan *get_plan(void)
 	return bpf_map_lookup_elem(&plan_map, &zero);
 }
 
-static __always_inline void set(struct bpf_sock_ops *skops, int level, int opt, int v)
+/* tighten sets a TCP option to v unless the socket already has a value at
+ * least as strict (positive and not above v) that bpf_getsockopt can read:
+ * Linux 6.1 reads these options back, older kernels refuse and v is set. */
+static __always_inline void tighten(struct bpf_sock_ops *skops, int opt, int v)
 {
-	if (bpf_setsockopt(skops, level, opt, &v, sizeof(v)))
+	int cur = 0;
+
+	if (!bpf_getsockopt(skops, SOL_TCP, opt, &cur, sizeof(cur)) && cur > 0 && cur <= v)
+		return;
+	if (bpf_setsockopt(skops, SOL_TCP, opt, &v, sizeof(v)))
 		count(COUNT_SET_ERRORS);
 }
 
@@ -127,27 +141,20 @@ int apply(struct bpf_sock_ops *skops)
 	if (!p || p->idle == 0)
 		return 1;
 
-	__u32 j = 0;
-	if (p->spread > 1)
-		j = bpf_get_prandom_u32() % p->spread;
-	struct bpf_sock *sk = skops->sk;
-	if (sk) {
-		struct sock_jitter *sj = bpf_sk_storage_get(&jitters, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (sj)
-			sj->jitter = j;
-		else
-			j = 0; /* guard would not know it: stay on the plan */
-	}
+	__u32 j = jitter(p->spread, skops->local_port, bpf_ntohl(skops->remote_port));
 
 	/* The values first, then SO_KEEPALIVE, which arms the timer. */
-	set(skops, SOL_TCP, TCP_KEEPIDLE, p->idle + j);
-	set(skops, SOL_TCP, TCP_KEEPINTVL, p->intvl);
-	set(skops, SOL_TCP, TCP_KEEPCNT, p->cnt);
-	set(skops, SOL_SOCKET, SO_KEEPALIVE, 1);
+	tighten(skops, TCP_KEEPIDLE, p->idle + j);
+	tighten(skops, TCP_KEEPINTVL, p->intvl);
+	tighten(skops, TCP_KEEPCNT, p->cnt);
+	/* On already is a no-op in the kernel: no need to read it first. */
+	int on = 1;
+	if (bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)))
+		count(COUNT_SET_ERRORS);
 	if (p->user_timeout)
-		set(skops, SOL_TCP, TCP_USER_TIMEOUT, p->user_timeout + j * 1000);
+		tighten(skops, TCP_USER_TIMEOUT, p->user_timeout + j * 1000);
 	if (p->syncnt)
-		set(skops, SOL_TCP, TCP_SYNCNT, p->syncnt);
+		tighten(skops, TCP_SYNCNT, p->syncnt);
 	count(slot);
 	return 1;
 }
@@ -191,10 +198,7 @@ int guard(struct bpf_sockopt *ctx)
 		goto pass; /* short or oversized value: the kernel judges it */
 	got = *v;
 
-	__u32 j = 0;
-	struct sock_jitter *sj = bpf_sk_storage_get(&jitters, sk, 0, 0);
-	if (sj)
-		j = sj->jitter;
+	__u32 j = jitter(p->spread, sk->src_port, bpf_ntohs(sk->dst_port));
 
 	if (ctx->level == SOL_SOCKET) {
 		want = got ? got : 1;

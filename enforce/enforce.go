@@ -45,13 +45,11 @@ const (
 	featureSockOps    = "eBPF sock_ops programs"
 	featureSetsockopt = "bpf_setsockopt of SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT from sock_ops"
 	featureSockopt    = "cgroup setsockopt hook (BPF_CGROUP_SETSOCKOPT)"
-	featureSkStorage  = "eBPF socket-local storage (BPF_MAP_TYPE_SK_STORAGE)"
 	featureCgroupLink = "bpf_link for cgroup programs"
 
 	needsSockOps    = "Linux 4.13"
 	needsSetsockopt = "Linux 5.9"
 	needsSockopt    = "Linux 5.3"
-	needsSkStorage  = "Linux 5.2"
 	needsCgroupLink = "Linux 5.7"
 )
 

@@ -25,17 +25,11 @@ type enforcePlan struct {
 	Pad         uint32
 }
 
-type enforceSockJitter struct {
-	_      structs.HostLayout
-	Jitter uint32
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	enforceMapCounters = "counters"
-	enforceMapJitters  = "jitters"
 	enforceMapPlanMap  = "plan_map"
 	enforceProgApply   = "apply"
 	enforceProgGuard   = "guard"
@@ -92,7 +86,6 @@ type enforceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Jitters  *ebpf.MapSpec `ebpf:"jitters"`
 	PlanMap  *ebpf.MapSpec `ebpf:"plan_map"`
 }
 
@@ -123,14 +116,12 @@ func (o *enforceObjects) Close() error {
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
-	Jitters  *ebpf.Map `ebpf:"jitters"`
 	PlanMap  *ebpf.Map `ebpf:"plan_map"`
 }
 
 func (m *enforceMaps) Close() error {
 	return _EnforceClose(
 		m.Counters,
-		m.Jitters,
 		m.PlanMap,
 	)
 }

@@ -110,7 +110,6 @@ func checkKernel() error {
 	}{
 		{func() error { return features.HaveProgramType(ebpf.SockOps) }, featureSockOps, needsSockOps},
 		{func() error { return features.HaveProgramType(ebpf.CGroupSockopt) }, featureSockopt, needsSockopt},
-		{func() error { return features.HaveMapType(ebpf.SkStorage) }, featureSkStorage, needsSkStorage},
 	}
 	for _, p := range probes {
 		err := p.probe()
