@@ -158,3 +158,61 @@ func TestIntegrationBadInput(t *testing.T) {
 	}
 	assertNothingAttached(t, g.Path)
 }
+
+// TestIntegrationTighten: a value the program made stricter before
+// connecting is kept at connect (Linux 6.1 lets sock_ops read it back).
+func TestIntegrationTighten(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second
+	host, port := listenLoopback(t)
+	g := newGroup(t, "tighten")
+	attachT(t, g, Options{Config: flatline.Config{Timeout: T}})
+	c := startClient(t, "python", "strict", host, port, nil, g)
+	if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
+		t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
+	}
+}
+
+// TestIntegrationSpread: at T = 30 s (spread 7 s) connections made together
+// get different whole-second jitters, each the same on TCP_KEEPIDLE and
+// TCP_USER_TIMEOUT, within [0, 7 s); Go's dialer, rewritten by guard after
+// connect, keeps its connection's jitter.
+func TestIntegrationSpread(t *testing.T) {
+	needRoot(t)
+	const T = 30 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := int(plan.Spread / time.Second)
+	idle, ut := int(plan.Settings.Idle/time.Second), int(plan.Settings.UserTimeout/time.Millisecond)
+	host, port := listenLoopback(t)
+	g := newGroup(t, "spread")
+	attachT(t, g, Options{Config: flatline.Config{Timeout: T}})
+
+	const n = 40
+	jitters := map[int]int{}
+	check := func(name, l string) {
+		t.Helper()
+		var ka, i, v, c, u int
+		if _, err := fmt.Sscanf(l, "connected ka=%d idle=%d intvl=%d cnt=%d ut=%d", &ka, &i, &v, &c, &u); err != nil {
+			t.Fatalf("%s: %q: %v", name, l, err)
+		}
+		j := i - idle
+		if ka != 1 || j < 0 || j >= spread || u != ut+1000*j {
+			t.Errorf("%s: %q: want idle %d+j, user timeout %d+1000j ms, 0 <= j < %d", name, l, idle, ut, spread)
+		}
+		jitters[j]++
+	}
+	py := startClient(t, "python", "many"+fmt.Sprint(n), host, port, nil, g)
+	for range n {
+		check("python", py.next(t, 10*time.Second).text)
+	}
+	for range 5 {
+		check("go", startClient(t, "go", "idle", host, port, nil, g).next(t, 10*time.Second).text)
+	}
+	t.Logf("jitter (s): connections %v", jitters)
+	if len(jitters) < spread/2 {
+		t.Errorf("%d connections made together share %d jitter values, want at least %d of %d", n+5, len(jitters), spread/2, spread)
+	}
+}

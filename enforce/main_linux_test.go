@@ -84,7 +84,10 @@ func goOptions(c *net.TCPConn) string {
 // pyClient is a client that sets no socket option of its own: it connects,
 // prints its options, then idles in recv, sends 1 KiB every 50 ms, or sets
 // the loosened values and prints its options again. When the connection
-// fails it prints "dead" and the error.
+// fails it prints "dead" and the error. Mode "strict" first sets a
+// stricter idle (1 s) and user timeout (1000 ms) before connecting, then
+// idles; "manyN" opens N connections, prints each one's options, and
+// exits.
 const pyClient = `
 import socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -94,7 +97,18 @@ def opts(s):
     return "ka=%d idle=%d intvl=%d cnt=%d ut=%d" % (g(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
         g(T, socket.TCP_KEEPIDLE), g(T, socket.TCP_KEEPINTVL), g(T, socket.TCP_KEEPCNT), g(T, 18))
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+if mode.startswith("many"):
+    conns = []
+    for i in range(int(mode[4:])):
+        c = socket.socket(fam, socket.SOCK_STREAM)
+        c.connect((host, port))
+        conns.append(c)
+        print("connected", opts(c), flush=True)
+    sys.exit(0)
 s = socket.socket(fam, socket.SOCK_STREAM)
+if mode == "strict":
+    s.setsockopt(T, socket.TCP_KEEPIDLE, 1)
+    s.setsockopt(T, 18, 1000)
 try:
     s.connect((host, port))
 except OSError as e:
