@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/lab"
 )
 
@@ -43,7 +44,7 @@ func labServer(t *testing.T) *lab.Topology {
 }
 
 // TestIntegrationApplyPartition: running programs that set no option
-// (Python) or Go's defaults, fixed mid-life by Apply at T = 5 s, notice a
+// (Python) or Go's defaults, fixed mid-life by enforce.Apply at T = 5 s, notice a
 // partition within the plan's bound; an untouched twin is still open.
 func TestIntegrationApplyPartition(t *testing.T) {
 	needRoot(t)
@@ -82,9 +83,9 @@ func TestIntegrationApplyPartition(t *testing.T) {
 		if !r.applied {
 			continue
 		}
-		rep, err := Apply(context.Background(), r.c.cmd.Process.Pid, ApplyOptions{Config: flatline.Config{Timeout: T}})
+		rep, err := enforce.Apply(context.Background(), r.c.cmd.Process.Pid, enforce.ApplyOptions{Config: flatline.Config{Timeout: T}})
 		if err != nil {
-			t.Fatalf("Apply %s: %v", r.c.name, err)
+			t.Fatalf("enforce.Apply %s: %v", r.c.name, err)
 		}
 		var estab int
 		for _, s := range rep.Sockets {
@@ -109,7 +110,7 @@ func TestIntegrationApplyPartition(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // data in flight for the senders
 
-	// Stated slack as in TestIntegrationPartition, plus the spread: Apply
+	// Stated slack as in TestIntegrationPartition, plus the spread: enforce.Apply
 	// re-arms keepalive at a random instant within Plan.Spread of its
 	// call, and the idle bound counts from that re-arm.
 	const slack = 300 * time.Millisecond
@@ -171,14 +172,14 @@ func TestIntegrationApplyDryRunAndBadPID(t *testing.T) {
 		t.Fatalf("python: %q", got)
 	}
 	pid := c.cmd.Process.Pid
-	rep, err := Apply(context.Background(), pid, ApplyOptions{DryRun: true})
+	rep, err := enforce.Apply(context.Background(), pid, enforce.ApplyOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Sockets) != 1 || rep.Changed != 0 || rep.Sockets[0].Before.KeepAlive || !rep.Sockets[0].After.KeepAlive {
 		t.Fatalf("dry run: %+v", rep)
 	}
-	again, err := Apply(context.Background(), pid, ApplyOptions{DryRun: true})
+	again, err := enforce.Apply(context.Background(), pid, enforce.ApplyOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestIntegrationApplyDryRunAndBadPID(t *testing.T) {
 		t.Errorf("dry run changed the socket: %+v", again.Sockets[0].Before)
 	}
 	// A pid that cannot exist (above pid_max's limit of 2^22).
-	if _, err := Apply(context.Background(), 1<<23, ApplyOptions{}); !errors.Is(err, diag.ErrNoProcess) {
-		t.Errorf("Apply(missing pid) = %v, want diag.ErrNoProcess", err)
+	if _, err := enforce.Apply(context.Background(), 1<<23, enforce.ApplyOptions{}); !errors.Is(err, diag.ErrNoProcess) {
+		t.Errorf("enforce.Apply(missing pid) = %v, want diag.ErrNoProcess", err)
 	}
 }

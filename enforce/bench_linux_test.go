@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +67,7 @@ func BenchmarkConnectAccept(b *testing.B) {
 				var rate, cpu float64
 				b.Run(program+"/"+mode, func(b *testing.B) {
 					if mode == "enforced" {
-						e, err := Attach(g.Path, Options{Config: flatline.Config{Timeout: 5 * time.Second}})
+						e, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: 5 * time.Second}})
 						if err != nil {
 							b.Skip(err)
 						}

@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
 )
 
 // planLine is how a client prints the options of plan p (jitter 0).
@@ -57,13 +58,13 @@ func TestIntegrationGuard(t *testing.T) {
 	for _, allow := range []bool{false, true} {
 		t.Run(fmt.Sprintf("allowLooser=%v", allow), func(t *testing.T) {
 			g := newGroup(t, "guard")
-			e := attachT(t, g, Options{Config: flatline.Config{Timeout: T}, AllowLooser: allow})
-			progs, err := Attached(g.Path)
+			e := attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}, AllowLooser: allow})
+			progs, err := enforce.Attached(g.Path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := fmt.Sprint(progs); !strings.Contains(got, "apply sock_ops") || !strings.Contains(got, "guard setsockopt") {
-				t.Fatalf("Attached = %v, want apply (sock_ops) and guard (setsockopt)", got)
+				t.Fatalf("enforce.Attached = %v, want apply (sock_ops) and guard (setsockopt)", got)
 			}
 			for _, kind := range clientKinds {
 				c := startClient(t, kind, "loosen", host, port, nil, g)
@@ -118,7 +119,7 @@ func TestIntegrationGuard(t *testing.T) {
 // bpftool that no sock_ops or sockopt program is attached to the cgroup.
 func assertNothingAttached(t *testing.T, path string) {
 	t.Helper()
-	progs, err := Attached(path)
+	progs, err := enforce.Attached(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +148,14 @@ func TestIntegrationBadInput(t *testing.T) {
 	file := dir + "/f"
 	os.WriteFile(file, nil, 0o600)
 	for _, p := range []string{dir, file, dir + "/missing", "/proc/self"} {
-		_, err := Attach(p, Options{})
-		if !errors.Is(err, ErrNotCgroup2) {
-			t.Errorf("Attach(%q) = %v, want ErrNotCgroup2", p, err)
+		_, err := enforce.Attach(p, enforce.Options{})
+		if !errors.Is(err, enforce.ErrNotCgroup2) {
+			t.Errorf("enforce.Attach(%q) = %v, want enforce.ErrNotCgroup2", p, err)
 		}
 	}
 	g := newGroup(t, "bad")
-	if _, err := Attach(g.Path, Options{Config: flatline.Config{Timeout: time.Second}}); !errors.Is(err, flatline.ErrInvalidConfig) {
-		t.Errorf("Attach with a 1 s timeout = %v, want ErrInvalidConfig", err)
+	if _, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: time.Second}}); !errors.Is(err, flatline.ErrInvalidConfig) {
+		t.Errorf("enforce.Attach with a 1 s timeout = %v, want ErrInvalidConfig", err)
 	}
 	assertNothingAttached(t, g.Path)
 }
@@ -166,7 +167,7 @@ func TestIntegrationTighten(t *testing.T) {
 	const T = 5 * time.Second
 	host, port := listenLoopback(t)
 	g := newGroup(t, "tighten")
-	attachT(t, g, Options{Config: flatline.Config{Timeout: T}})
+	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
 	c := startClient(t, "python", "strict", host, port, nil, g)
 	if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
 		t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
@@ -188,7 +189,7 @@ func TestIntegrationSpread(t *testing.T) {
 	idle, ut := int(plan.Settings.Idle/time.Second), int(plan.Settings.UserTimeout/time.Millisecond)
 	host, port := listenLoopback(t)
 	g := newGroup(t, "spread")
-	attachT(t, g, Options{Config: flatline.Config{Timeout: T}})
+	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
 
 	const n = 40
 	jitters := map[int]int{}

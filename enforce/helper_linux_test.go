@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
 	"github.com/flatline-dev/flatline/lab"
 )
@@ -43,14 +44,14 @@ func newGroup(t *testing.T, name string) *cgroup2.Group {
 
 // attachT attaches and detaches when the test ends; it skips when the
 // kernel lacks a feature.
-func attachT(t *testing.T, g *cgroup2.Group, o Options) *Enforcer {
+func attachT(t *testing.T, g *cgroup2.Group, o enforce.Options) *enforce.Enforcer {
 	t.Helper()
-	e, err := Attach(g.Path, o)
+	e, err := enforce.Attach(g.Path, o)
 	if errors.Is(err, flatline.ErrNotSupported) {
 		t.Skipf("kernel: %v", err)
 	}
 	if err != nil {
-		t.Fatalf("Attach: %v", err)
+		t.Fatalf("enforce.Attach: %v", err)
 	}
 	t.Cleanup(func() { e.Close() })
 	return e

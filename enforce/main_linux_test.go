@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package enforce
+package enforce_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/lab"
 )
 
@@ -54,7 +55,7 @@ func TestIntegrationPartition(t *testing.T) {
 	}()
 
 	g := newGroup(t, "partition")
-	e := attachT(t, g, Options{Config: cfg})
+	e := attachT(t, g, enforce.Options{Config: cfg})
 
 	type run struct {
 		c      *client
