@@ -1,6 +1,9 @@
 package cgroup2
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestParseMountinfo(t *testing.T) {
 	tests := []struct {
@@ -28,8 +31,12 @@ func FuzzParseMountinfo(f *testing.F) {
 	f.Add([]byte("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n"))
 	f.Add([]byte(`1 2 0:1 / /a\134b\040 rw - cgroup2 x rw`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if m, ok := ParseMountinfo(b); ok && m == "" && len(b) == 0 {
-			t.Fatal("mount point from empty input")
+		m, ok := ParseMountinfo(b)
+		if ok && (m == "" || !bytes.Contains(b, []byte("cgroup2"))) {
+			t.Fatalf("ParseMountinfo(%q) = %q without a cgroup2 line", b, m)
+		}
+		if !ok && m != "" {
+			t.Fatalf("ParseMountinfo(%q) = %q, false", b, m)
 		}
 	})
 }
