@@ -164,6 +164,11 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 	return err
 }
 
+// attachEnforce is lab.Options.Enforce: the lab's enforced cells.
+func attachEnforce(path string, cfg flatline.Config) (io.Closer, error) {
+	return enforce.Attach(path, enforce.Options{Config: cfg})
+}
+
 func runDetach(w io.Writer, f enforceFlags) error {
 	dir := f.pin
 	if dir == "" {

@@ -55,7 +55,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.BoolVar(&f.quick, "quick", false, "run the representative subset that shows the lesson (about 30 s)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
-	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: all)")
+	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: 64)")
 	fl.MarkHidden("parallel")
 	cmd.AddCommand(newLabEndpointCmd(), newLabStormCmd())
 	return cmd
@@ -97,6 +97,7 @@ func runLab(cmd *cobra.Command, f labFlags) error {
 		Cap:      f.cap,
 		Parallel: f.parallel,
 		Endpoint: []string{exe, "lab", "endpoint"},
+		Enforce:  attachEnforce,
 	}
 	if isTerminal(stderr) {
 		start := time.Now()

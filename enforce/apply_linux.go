@@ -11,6 +11,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -112,11 +113,12 @@ func ownFD(s diag.Socket, pid int) (int, bool) {
 // keepalive was turned on and the socket should be re-armed at a random
 // instant.
 func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) bool {
-	before, err := flatline.ReadSettingsFD(dup)
+	o, err := kernel.GetOptions(dup)
 	if err != nil {
 		as.Err = err
 		return false
 	}
+	before := flatline.Settings(o)
 	as.Before = &before
 	as.BeforeBound = boundOf(before, as.Traffic, h)
 	if dryRun {
@@ -125,16 +127,16 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 		as.AfterBound = boundOf(after, as.Traffic, h)
 		return false
 	}
-	if err := flatline.SetSettingsFD(dup, plan.Settings); err != nil {
+	if err := kernel.SetOptions(dup, kernel.Options(plan.Settings)); err != nil {
 		as.Err = err
 		return false
 	}
 	as.Changed = true
-	after, err := flatline.ReadSettingsFD(dup)
-	if err != nil {
+	if o, err = kernel.GetOptions(dup); err != nil {
 		as.Err = err
 		return false
 	}
+	after := flatline.Settings(o)
 	as.After = &after
 	as.AfterBound = boundOf(after, as.Traffic, h)
 	return !before.KeepAlive && as.State != "LISTEN"
@@ -216,8 +218,7 @@ func spread(ctx context.Context, fds []int, d time.Duration) {
 			case <-ctx.Done():
 				return
 			}
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0)
-			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+			kernel.Rearm(fd)
 		}()
 	}
 	wg.Wait()

@@ -15,9 +15,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/diag"
-	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +54,7 @@ func runDialEndpoint(ctx context.Context, addr string, out io.Writer) error {
 // when the cell ends. Applied cells dial as go-default. Enforced cells get a cgroup of their own under
 // enforce (the plan of t) and dial from a helper process inside it; the
 // others dial in this process (dialer).
-func cellDialer(ctx context.Context, topo *Topology, argv []string, cell Cell, t time.Duration) (func(context.Context, string, string) (net.Conn, error), func(), error) {
+func cellDialer(ctx context.Context, topo *Topology, opts Options, cell Cell, t time.Duration) (func(context.Context, string, string) (net.Conn, error), func(), error) {
 	switch cell.Config {
 	case Applied:
 		dial, err := dialer(GoDefault, t) // fixed mid-life by applyMidLife
@@ -65,12 +64,15 @@ func cellDialer(ctx context.Context, topo *Topology, argv []string, cell Cell, t
 		dial, err := dialer(cell.Config, t)
 		return dial, func() {}, err
 	}
+	if opts.Enforce == nil {
+		return nil, nil, errors.New("lab: Options.Enforce is nil: nothing to attach flatline enforce with")
+	}
 	cgroup2.Sweep()
 	g, err := cgroup2.New(strings.TrimPrefix(topo.Name(), Prefix))
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: t}})
+	e, err := opts.Enforce(g.Path, flatline.Config{Timeout: t})
 	if err != nil {
 		g.Remove()
 		return nil, nil, err
@@ -80,7 +82,7 @@ func cellDialer(ctx context.Context, topo *Topology, argv []string, cell Cell, t
 		g.Remove()
 	}
 	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		return dialInCgroup(ctx, argv, g, addr)
+		return dialInCgroup(ctx, opts.Endpoint, g, addr)
 	}
 	return dial, undo, nil
 }
@@ -125,23 +127,19 @@ func dialInCgroup(ctx context.Context, argv []string, g *cgroup2.Group, addr str
 		}
 		return nil, fmt.Errorf("dial endpoint said %q", line)
 	}
-	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	fd, err := takeFD(cmd.Process.Pid, n, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("pidfd_open", err)
-	}
-	defer unix.Close(pidfd)
-	fd, err := unix.PidfdGetfd(pidfd, n, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("pidfd_getfd", err)
+		return nil, err
 	}
 	file := os.NewFile(uintptr(fd), "enforced-conn")
 	defer file.Close()
 	return net.FileConn(file)
 }
 
-// applyMidLife is `flatline apply` on the lab's own connection of an
-// applied cell, once its workload runs: a descriptor of the socket taken
-// with pidfd_getfd, the plan of t set on it. Other cells do nothing.
+// applyMidLife is what `flatline apply` does to each socket, on the lab's
+// own connection of an applied cell once its workload runs: a descriptor
+// of the socket taken with pidfd_getfd, the plan of t set on it. Other
+// cells do nothing.
 func applyMidLife(cell Cell, conn net.Conn, t time.Duration) error {
 	if cell.Config != Applied {
 		return nil
@@ -160,15 +158,31 @@ func applyMidLife(cell Cell, conn net.Conn, t time.Duration) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
-	p, err := diag.OpenProcess(os.Getpid())
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	dup, err := p.Socket(fd, st.Ino)
+	dup, err := takeFD(os.Getpid(), fd, st.Ino)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(dup)
-	return flatline.SetSettingsFD(dup, plan.Settings)
+	return kernel.SetOptions(dup, kernel.Options(plan.Settings))
+}
+
+// takeFD duplicates descriptor fd of process pid into this one with
+// pidfd_getfd (Linux 5.6), checking that it is the socket with inode ino
+// (0: any).
+func takeFD(pid, fd int, ino uint64) (int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pidfd)
+	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return -1, os.NewSyscallError("pidfd_getfd", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dup, &st); err != nil || ino != 0 && st.Ino != ino {
+		unix.Close(dup)
+		return -1, fmt.Errorf("lab: fd %d of pid %d is no longer socket %d", fd, pid, ino)
+	}
+	return dup, nil
 }

@@ -3,11 +3,13 @@ package lab
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
 )
 
 // TestIntegrationLabEnforcedApplied: Go's zero net.Dialer inside a cgroup
@@ -28,7 +30,7 @@ func TestIntegrationLabEnforcedApplied(t *testing.T) {
 			cells = append(cells, Cell{w, Blackhole, c})
 		}
 	}
-	res, err := Run(context.Background(), Options{Timeout: T, Cap: 8 * time.Second, Cells: cells, Endpoint: testEndpoint(t)})
+	res, err := Run(context.Background(), Options{Timeout: T, Cap: 8 * time.Second, Cells: cells, Endpoint: testEndpoint(t), Enforce: testEnforce})
 	if errors.Is(err, flatline.ErrNotSupported) {
 		t.Skipf("not supported here: %v", err)
 	}
@@ -54,6 +56,11 @@ func TestIntegrationLabEnforcedApplied(t *testing.T) {
 			t.Errorf("%s: %s, want %s", c.Cell().Name(), got, want)
 		}
 	}
+}
+
+// testEnforce is Options.Enforce for the lab's tests.
+func testEnforce(path string, cfg flatline.Config) (io.Closer, error) {
+	return enforce.Attach(path, enforce.Options{Config: cfg})
 }
 
 func deref(p *float64) any {

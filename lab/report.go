@@ -74,7 +74,7 @@ func cellText(c CellResult, t float64) string {
 		}
 		return s
 	}
-	return c.Verdict
+	return string(c.Verdict)
 }
 
 // WriteTable writes r for people: one block per fault, a row per workload,
@@ -234,7 +234,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 		case c.Verdict == Never && c.ExpectedS != nil && *c.ExpectedS+c.SlackS < capS:
 			broken = append(broken, fmt.Sprintf("  %s: no error within %s, promised %s: %s",
 				c.Cell().Name(), fmtSeconds(capS), fmtSeconds(*c.ExpectedS), c.Rule))
-		case c.Verdict == "error":
+		case c.Verdict == Errored:
 			broken = append(broken, fmt.Sprintf("  %s: the cell could not run: %s", c.Cell().Name(), c.Error))
 		}
 	}
@@ -248,7 +248,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 	}
 	var missed []string
 	for _, c := range r.Cells {
-		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == "error" {
+		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == Errored {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -279,7 +279,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if c.Fault != Blip && c.Fault != PeerFrozen && c.Verdict != "error" {
+		if c.Fault != Blip && c.Fault != PeerFrozen && c.Verdict != Errored {
 			n++
 		}
 	}
