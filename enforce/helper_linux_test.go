@@ -99,12 +99,19 @@ func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace,
 		}
 		cmd.Env = append(os.Environ(), goClientEnv+"="+mode+" "+addr)
 	}
-	cmd.Stderr = os.Stderr
+	return startCmd(t, kind+"/"+mode, cmd, ns, g)
+}
+
+// startCmd starts cmd in ns (nil: this namespace) and in g (nil: this
+// cgroup) and collects its output lines, standard error included. It is
+// killed when the test ends.
+func startCmd(t *testing.T, name string, cmd *exec.Cmd, ns *lab.Namespace, g *cgroup2.Group) *client {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.SysProcAttr = nil
+	cmd.Stderr = cmd.Stdout
 	if g != nil {
 		attr, f, err := g.SysProcAttr()
 		if err != nil {
@@ -118,9 +125,9 @@ func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace,
 		start = func() error { return ns.Do(cmd.Start) }
 	}
 	if err := start(); err != nil {
-		t.Fatalf("start %s client: %v", kind, err)
+		t.Fatalf("start %s: %v", name, err)
 	}
-	c := &client{name: kind + "/" + mode, cmd: cmd, lines: make(chan line, 8)}
+	c := &client{name: name, cmd: cmd, lines: make(chan line, 8)}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
