@@ -241,6 +241,15 @@ func TestIntegrationEnforceBadInput(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "not permitted") {
 		t.Errorf("enforce as nobody: %v: %s; want exit 1 and not permitted", err, out)
 	}
+	// apply as nobody on a process of root's (this one).
+	cmd = flatlineCmd(t, "apply", "--pid", strconv.Itoa(os.Getpid()))
+	cmd.Path = dir + "/flatline.test"
+	cmd.Args[0] = cmd.Path
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err = cmd.CombinedOutput()
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "run as root") {
+		t.Errorf("apply as nobody: %v: %s; want exit 1 and run as root", err, out)
+	}
 	if got := attachedTo(t, g.Path); got != "" {
 		t.Errorf("after the bad inputs, attached: %s", got)
 	}

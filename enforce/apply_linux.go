@@ -2,7 +2,9 @@ package enforce
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -34,6 +36,9 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 		return nil, fmt.Errorf("enforce: apply: pid %d: %w", pid, diag.ErrNoProcess)
 	}
 	scan, err := diag.Scan(ctx, diag.Options{PID: pid, States: diag.AllStates, Max: plan.Timeout, NoOptions: true})
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EPERM) {
+		return nil, fmt.Errorf("enforce: apply to pid %d: %w (run as root: apply needs CAP_SYS_PTRACE over the process and CAP_SYS_ADMIN to enter its network namespace)", pid, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enforce: apply: %w", err)
 	}
