@@ -24,7 +24,13 @@ func planLine(p flatline.Plan) string {
 // listenLoopback accepts and drains connections on 127.0.0.1 until the test ends.
 func listenLoopback(t *testing.T) (host, port string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return listenOn(t, "127.0.0.1:0")
+}
+
+// listenOn accepts and drains connections on addr until the test ends.
+func listenOn(t *testing.T, addr string) (host, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +90,20 @@ func TestIntegrationGuard(t *testing.T) {
 					t.Errorf("%s in the cgroup: %q, want %q", kind, got, wantLoose)
 				}
 			}
+			// IPv6 too, where the kernel has it.
+			clients := len(clientKinds)
+			if probe, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+				t.Logf("no IPv6 loopback (%v): IPv4 only", err)
+			} else {
+				probe.Close()
+				clients++
+				h6, p6 := listenOn(t, "[::1]:0")
+				c := startClient(t, "python", "loosen", h6, p6, nil, g)
+				if got := c.next(t, 10*time.Second).text; got != "connected "+want {
+					t.Errorf("python over IPv6 in the cgroup: %q, want %q", got, "connected "+want)
+				}
+				c.next(t, 10*time.Second)
+			}
 			// Outside the cgroup: the kernel's defaults and whatever the
 			// program sets.
 			c := startClient(t, "python", "loosen", host, port, nil, nil)
@@ -95,12 +115,12 @@ func TestIntegrationGuard(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("stats: %+v", s)
-			if s.Connects != 2 || s.SetErrors != 0 {
-				t.Errorf("stats %+v: want 2 connects, no setsockopt errors", s)
+			if s.Connects != uint64(clients) || s.SetErrors != 0 {
+				t.Errorf("stats %+v: want %d connects, no setsockopt errors", s, clients)
 			}
 			// 5 looser values per client, and the Go dialer's own 15 s
 			// idle, 15 s interval and 9 probes.
-			const looser = 2*5 + 3
+			looser := uint64(clients*5 + 3)
 			if !allow && (s.Clamped != looser || s.LooserAllowed != 0) {
 				t.Errorf("stats %+v: want %d clamped values, none let through", s, looser)
 			}
