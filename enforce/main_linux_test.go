@@ -87,7 +87,7 @@ func goOptions(c *net.TCPConn) string {
 // fails it prints "dead" and the error. Mode "strict" first sets a
 // stricter idle (1 s) and user timeout (1000 ms) before connecting, then
 // idles; "manyN" opens N connections, prints each one's options, and
-// exits.
+// holds them until its standard input ends.
 const pyClient = `
 import socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -104,6 +104,7 @@ if mode.startswith("many"):
         c.connect((host, port))
         conns.append(c)
         print("connected", opts(c), flush=True)
+    sys.stdin.read()
     sys.exit(0)
 s = socket.socket(fam, socket.SOCK_STREAM)
 if mode == "strict":
