@@ -121,7 +121,7 @@ static __always_inline int owner_if_missing(const struct sock *sk)
 {
 	u64 key = (u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP) // a direct read: sk is a BTF pointer here
 		return 0;
 	if (!bpf_map_lookup_elem(&owners, &key))
 		record_owner(sk);
@@ -241,7 +241,7 @@ int BPF_PROG(flt_tr_state, const struct sock *sk, int oldstate, int newstate)
 {
 	u64 key = (u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
 		// connect(2) runs in the caller's context: the owner.

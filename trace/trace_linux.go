@@ -223,3 +223,17 @@ func (t *Tracer) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// programStats sums the run time and run count of the Tracer's programs
+// (zero unless statistics are enabled, ebpf.EnableStats).
+func (t *Tracer) programStats() (time.Duration, uint64) {
+	var d time.Duration
+	var n uint64
+	for _, p := range t.coll.Programs {
+		if s, err := p.Stats(); err == nil {
+			d += s.Runtime
+			n += s.RunCount
+		}
+	}
+	return d, n
+}
