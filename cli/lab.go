@@ -97,6 +97,7 @@ func runLab(cmd *cobra.Command, f labFlags) error {
 		Cap:      f.cap,
 		Parallel: f.parallel,
 		Endpoint: []string{exe, "lab", "endpoint"},
+		Enforce:  attachEnforce,
 	}
 	if isTerminal(stderr) {
 		start := time.Now()

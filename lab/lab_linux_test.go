@@ -29,7 +29,7 @@ func TestIntegrationLabQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res, err := Run(context.Background(), Options{Timeout: T, Cells: cells, Endpoint: testEndpoint(t)})
+	res, err := Run(context.Background(), Options{Timeout: T, Cells: cells, Endpoint: testEndpoint(t), Enforce: testEnforce})
 	if errors.Is(err, ErrNotSupported) {
 		t.Skipf("lab not supported here: %v", err)
 	}

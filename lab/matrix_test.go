@@ -37,8 +37,8 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 8 faults x 5 workloads + 4 faults for connect, x 4 configurations.
-	if got, want := len(full), (8*5+4)*4; got != want {
+	// 8 faults x 5 workloads + 4 faults for connect, x 6 configurations.
+	if got, want := len(full), (8*5+4)*6; got != want {
 		t.Errorf("full matrix: %d cells, want %d", got, want)
 	}
 	quick, _ := Matrix(true, "")
@@ -58,6 +58,8 @@ func TestMatrix(t *testing.T) {
 		"connect/blackhole/keepalive-only",
 		"connect/blackhole/keepalive+user-timeout",
 		"connect/blackhole/flatline",
+		"connect/blackhole/enforced",
+		"connect/blackhole/applied",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Matrix(only=connect/blackhole/*) mismatch (-want +got):\n%s", diff)

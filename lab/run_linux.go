@@ -140,10 +140,11 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	}
 	defer server.stop()
 
-	dial, err := dialer(cell.Config, t)
+	dial, undo, err := cellDialer(ctx, topo, opts, cell, t)
 	if err != nil {
 		return fail(err)
 	}
+	defer undo()
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(endpointPort))
 	cellCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -190,6 +191,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("workload not steady within %v", t+10*time.Second))
 		case <-ctx.Done():
 			return fail(ctx.Err())
+		}
+		if err := applyMidLife(cell, conn, t); err != nil {
+			return fail(fmt.Errorf("apply: %w", err))
 		}
 		r.RTOS = rto(conn).Seconds()
 		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t, healed); err != nil {
