@@ -32,8 +32,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
 
-
-
 #define EVENT_FLAG_KEEPALIVE 1 // SO_KEEPALIVE was on
 #define EVENT_FLAG_OWNER 2     // pid/comm/cgroup were recorded while it was alive
 #define EVENT_FLAG_IN_FLIGHT 4 // sent data was unacknowledged (snd_nxt != snd_una)
@@ -49,7 +47,7 @@ struct owner {
 // endian, no implicit padding.
 struct event {
 	u64 mono_ns;     // bpf_ktime_get_ns at death (CLOCK_MONOTONIC)
-	u64 cgroup;      // owner's cgroup v2 id
+	u64 cgroup;      // owner's cgroup v2 id (the socket's own without an owner)
 	u64 inode;       // socket inode, 0 when none
 	u32 netns;       // network namespace inode
 	u32 pid;         // owner's tgid
@@ -177,7 +175,7 @@ int BPF_PROG(flt_tr_recv, struct sock *sk, int ret, int flags)
 	return owner_if_missing(sk);
 }
 
-static __always_inline u32 socket_inode(const struct sock *sk)
+static __always_inline u64 socket_inode(const struct sock *sk)
 {
 	struct socket *so = BPF_CORE_READ(sk, sk_socket);
 	struct socket_alloc *sa;
