@@ -50,6 +50,7 @@ func TestIntegrationTraceCgroup(t *testing.T) {
 	start := func(inGroup bool) *exec.Cmd {
 		cmd := exec.Command(exe, "-test.run=^$")
 		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s", clientEnv, ln.Addr()))
+		cmd.Stderr = os.Stderr
 		if inGroup {
 			attr, f, err := g.SysProcAttr()
 			if err != nil {
