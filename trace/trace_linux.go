@@ -156,15 +156,21 @@ func readClock() (clock, error) {
 // select, ctx is done, or the Tracer is closed (then it returns
 // ErrClosed).
 func (t *Tracer) Read(ctx context.Context) (Event, error) {
-	stop := context.AfterFunc(ctx, func() { t.rd.SetDeadline(time.Now()) })
+	// Flush wakes a Read blocked in the ring buffer's epoll wait: it then
+	// returns what is pending, then ErrFlushed. (SetDeadline would wait
+	// for the blocked Read's lock: no death anywhere on the host, no end.)
+	stop := context.AfterFunc(ctx, func() { t.rd.Flush() })
 	defer stop()
 	for {
+		if err := ctx.Err(); err != nil {
+			return Event{}, err
+		}
 		rec, err := t.rd.Read()
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			continue // the loop's check returns ctx's error
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return Event{}, ctx.Err()
-			}
-			if errors.Is(err, ringbuf.ErrClosed) {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return Event{}, ErrClosed
 			}
 			return Event{}, fmt.Errorf("trace: read ring buffer: %w", err)
