@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,15 +19,25 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const pgBin = "/usr/lib/postgresql/15/bin"
+// pgBin finds the server binaries of the distribution's PostgreSQL, the
+// newest version installed.
+func pgBin() (string, error) {
+	dirs, err := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if err != nil || len(dirs) == 0 {
+		return "", fmt.Errorf("no /usr/lib/postgresql/*/bin/postgres")
+	}
+	sort.Strings(dirs)
+	return filepath.Dir(dirs[len(dirs)-1]), nil
+}
 
 // startPostgres runs a throwaway PostgreSQL server in the lab's server
 // namespace, as the postgres user, trusting every connection, and stops
 // it and removes its files when the test ends.
 func startPostgres(t *testing.T, top *lab.Topology) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(pgBin, "postgres")); err != nil {
-		t.Skipf("PostgreSQL 15 not installed (%v)", err)
+	bin, err := pgBin()
+	if err != nil {
+		t.Skipf("PostgreSQL not installed: %v", err)
 	}
 	var uid, gid uint32 = 101, 104
 	if out, err := exec.Command("id", "-u", "postgres").Output(); err == nil {
@@ -45,7 +56,7 @@ func startPostgres(t *testing.T, top *lab.Topology) string {
 	}
 	asPostgres := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
 	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(pgBin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
 	initdb.SysProcAttr = asPostgres
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
@@ -62,7 +73,7 @@ func startPostgres(t *testing.T, top *lab.Topology) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pg := exec.Command(filepath.Join(pgBin, "postgres"), "-D", data, "-k", dir,
+	pg := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
 		"-c", "listen_addresses="+top.ServerAddr.String(), "-p", "5432", "-c", "fsync=off")
 	pg.SysProcAttr = asPostgres
 	stderr, err := pg.StderrPipe()
