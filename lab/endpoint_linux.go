@@ -58,6 +58,13 @@ func RunEndpoint(ctx context.Context, ready io.Writer) error {
 		return err
 	}
 	defer ln.Close()
+	if ConfigName(c) == FlatlineHeartbeat {
+		stop, err := serveHeartbeat(ctx, t)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	abort := make(chan os.Signal, 1)
 	signal.Notify(abort, syscall.SIGUSR1)
@@ -130,7 +137,7 @@ func serveConn(c net.Conn, w Workload) {
 // listen listens with configuration c at timeout t: the server side of a
 // cell carries the same settings as the client.
 func listen(ctx context.Context, c ConfigName, t time.Duration, addr string) (net.Listener, error) {
-	switch c {
+	switch c.socketConfig() {
 	case Flatline:
 		lc := flatline.ListenConfig{Config: flatline.Config{Timeout: t}}
 		return lc.Listen(ctx, "tcp", addr)
@@ -151,7 +158,7 @@ func listen(ctx context.Context, c ConfigName, t time.Duration, addr string) (ne
 
 // dialer returns the client's dialer for configuration c at timeout t.
 func dialer(c ConfigName, t time.Duration) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
-	switch c {
+	switch c.socketConfig() {
 	case Flatline:
 		d := &flatline.Dialer{Config: flatline.Config{Timeout: t}}
 		return d.DialContext, nil

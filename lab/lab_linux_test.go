@@ -120,6 +120,7 @@ func TestIntegrationLabQuick(t *testing.T) {
 	if c := cell("zero-window/peer-frozen/keepalive-only"); c.DetectedS != nil {
 		t.Errorf("zero-window/peer-frozen/keepalive-only: detected after %v s (%s), want never: no user timeout", fmtPtr(c.DetectedS), c.Error)
 	}
+	checkHeartbeatCells(t, cell)
 	var table bytes.Buffer
 	if err := WriteTable(&table, res); err != nil {
 		t.Fatalf("WriteTable: %v", err)

@@ -53,7 +53,7 @@ const (
 
 // MatrixFaults lists every fault of the matrix in table order.
 func MatrixFaults() []Fault {
-	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerReboot, Reset, Blip}
+	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerPaused, PeerReboot, Reset, Blip}
 }
 
 // ConfigName names one of the configurations the lab compares.
@@ -71,7 +71,7 @@ const (
 
 // Configs lists the configurations in table order.
 func Configs() []ConfigName {
-	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline, Enforced, Applied}
+	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline, Enforced, Applied, FlatlineHeartbeat}
 }
 
 // storySettings scales the original story's keepalive (10 s idle, 10 s
@@ -91,7 +91,7 @@ func storySettings(t time.Duration, userTimeout bool) flatline.Settings {
 
 // Settings returns the socket options configuration c sets at timeout t.
 func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
-	switch c {
+	switch c.socketConfig() {
 	case GoDefault:
 		return flatline.GoDialerSettings(), nil
 	case KeepaliveOnly:
@@ -116,7 +116,7 @@ func (c ConfigName) Bound(t time.Duration, s flatline.State, host flatline.Host)
 	if c == Applied && s == flatline.StateConnecting {
 		c = GoDefault // apply changes sockets that exist: a dial is Go's own
 	}
-	if c == Flatline || c == Enforced || c == Applied {
+	if c.socketConfig() == Flatline || c == Enforced || c == Applied {
 		p, err := flatline.Config{Timeout: t}.Plan()
 		if err != nil {
 			return flatline.Bound{}, err
@@ -178,6 +178,9 @@ func Matrix(quick bool, only string) ([]Cell, error) {
 				continue
 			}
 			for _, c := range Configs() {
+				if !fits(c, w) {
+					continue
+				}
 				cell := Cell{Workload: w, Fault: f, Config: c}
 				if quick && !inQuick(cell) {
 					continue
@@ -207,6 +210,9 @@ func matches(pattern, name string) bool {
 // inQuick is the --quick subset: the lesson in as few cells as keep it
 // whole.
 func inQuick(c Cell) bool {
+	if quick, decided := heartbeatQuick(c); decided {
+		return quick
+	}
 	switch c.Fault {
 	case Blackhole:
 		switch c.Workload {

@@ -37,8 +37,10 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 8 faults x 5 workloads + 4 faults for connect, x 6 configurations.
-	if got, want := len(full), (8*5+4)*6; got != want {
+	// 9 faults x 5 workloads + 4 faults for connect, x 6 socket
+	// configurations; the heartbeat: 9 faults x 4 workloads (no dial, no
+	// zero window).
+	if got, want := len(full), (9*5+4)*6+9*4; got != want {
 		t.Errorf("full matrix: %d cells, want %d", got, want)
 	}
 	quick, _ := Matrix(true, "")
@@ -63,6 +65,12 @@ func TestMatrix(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Matrix(only=connect/blackhole/*) mismatch (-want +got):\n%s", diff)
+	}
+	hb, _ := Matrix(false, "*/"+string(FlatlineHeartbeat))
+	for _, c := range hb {
+		if c.Workload == ZeroWindow || c.Workload == Connect {
+			t.Errorf("heartbeat cell %s: the heartbeat watches a link that is up and read", c.Name())
+		}
 	}
 	if _, err := Matrix(false, "[bad"); err == nil {
 		t.Errorf("Matrix with a malformed pattern: no error")

@@ -28,6 +28,8 @@ func faultLegend(f Fault) string {
 		return "the server aborts the connection: an RST arrives"
 	case Blip:
 		return "partition shorter than one probe interval, then back: nothing should die"
+	case PeerPaused:
+		return "server process stopped for less than the heartbeat's pause budget, then continued: nothing should die"
 	}
 	return ""
 }
@@ -165,6 +167,7 @@ func lessonRows() []lessonRow {
 		{"idle connection, network gone", Cell{Workload: Idle, Fault: Blackhole}, ""},
 		{"busy connection, network gone", Cell{Workload: Sending, Fault: Blackhole}, "keepalive waits while data is in flight"},
 		{"peer process frozen", Cell{Workload: Idle, Fault: PeerFrozen}, "its kernel answers every probe"},
+		{"peer paused, then back", Cell{Workload: Idle, Fault: PeerPaused}, "shorter than the pause budget: must live"},
 	}
 }
 
@@ -248,7 +251,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 	}
 	var missed []string
 	for _, c := range r.Cells {
-		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == Errored {
+		if c.Fault == Blip || c.Fault == PeerFrozen || c.Fault == PeerPaused || c.Verdict == Errored {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -279,7 +282,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if c.Fault != Blip && c.Fault != PeerFrozen && c.Verdict != Errored {
+		if c.Fault != Blip && c.Fault != PeerFrozen && c.Fault != PeerPaused && c.Verdict != Errored {
 			n++
 		}
 	}

@@ -182,6 +182,13 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("dial before the fault: %w", err))
 		}
 		defer conn.Close()
+		if cell.Config == FlatlineHeartbeat {
+			hb, err := startHeartbeat(cellCtx, topo, t, first)
+			if err != nil {
+				return fail(err)
+			}
+			defer hb.Close()
+		}
 		ready := startWorkload(cellCtx, conn, cell.Workload, idleWarmup(cell, t), first)
 		select {
 		case <-ready:
@@ -210,6 +217,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		r.DetectedS = seconds(d)
 		r.Error = e.err.Error()
 		r.Cause = flatline.Diagnose(conn, e.err).String()
+		if c, ok := heartbeatCause(e.err); ok {
+			r.Cause = c
+		}
 		if st := cell.Workload.State(); st == flatline.StateIdle || st == flatline.StateReceiving {
 			// Keepalive counts from the last segment received: where the
 			// peer's data kept arriving after the fault (one-way-out), the
@@ -231,7 +241,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		}
 	default: // no self-healing fault, or not healed yet
 	}
-	r.Verdict = verdict(cell.Fault == Blip && cell.Workload.State() != flatline.StateClosedWindow, expectNever, deadline, detected)
+	r.Verdict = verdict(mustSurvive(cell), expectNever, deadline, detected)
 	return r, nil
 }
 
@@ -247,6 +257,9 @@ func healLater(ctx context.Context, topo *Topology, d time.Duration, healed chan
 // the first unacknowledged send may come up to one period after the fault.
 func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration) {
 	state := cell.Workload.State()
+	if never, deadline, decided := heartbeatExpect(r, cell, t, host); decided {
+		return never, deadline
+	}
 	switch {
 	case cell.Fault == PeerFrozen && (state == flatline.StateIdle || state == flatline.StateReceiving):
 		r.Rule = "the frozen peer's kernel answers every probe: only an application heartbeat notices"
@@ -300,7 +313,6 @@ func blipLength(t time.Duration) time.Duration {
 	return iv * 8 / 10
 }
 
-// applyFault applies f and returns its instant.
 // applyFault applies f and returns when it struck. Faults that heal by
 // themselves (peer-reboot, blip) send Heal's result on healed: a heal
 // that failed leaves the path cut, and the cell's result would be a false
@@ -313,6 +325,14 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 	case Reset:
 		at := time.Now()
 		return at, server.signal(syscall.SIGUSR1)
+	case PeerPaused:
+		at := time.Now()
+		if err := server.signal(syscall.SIGSTOP); err != nil {
+			return at, err
+		}
+		cont := time.AfterFunc(pauseLength(t), func() { server.signal(syscall.SIGCONT) })
+		context.AfterFunc(ctx, func() { cont.Stop() })
+		return at, nil
 	case PeerReboot:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err
