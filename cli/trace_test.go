@@ -145,6 +145,28 @@ func TestIntegrationTraceCommand(t *testing.T) {
 	}
 }
 
+// TestIntegrationTraceDuration: trace ended by its deadline (the path an
+// interrupt takes too: the command's context ends) exits 0 and leaves
+// nothing loaded.
+func TestIntegrationTraceDuration(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: loads BPF programs")
+	}
+	if err := traceSupported(); err != nil {
+		t.Skip(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := Run([]string{"trace", "--duration", "300ms"}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "tracing") {
+		t.Errorf("stderr %q has no tracing line", errOut.String())
+	}
+	if fds := bpfFDs(t); len(fds) > 0 {
+		t.Errorf("BPF objects still open after trace returned: %v", fds)
+	}
+}
+
 // traceSupported reports whether this kernel runs the tracer.
 func traceSupported() error {
 	tr, err := trace.New(trace.Options{})

@@ -46,7 +46,7 @@ func BenchmarkInspectVsSS(b *testing.B) {
 	for _, n := range []int{10000, 20000} {
 		name, cleanup := benchNamespace(b, n)
 		path := filepath.Join(testutil.NetnsDir, name)
-		for _, tool := range []struct {
+		tools := []struct {
 			name string
 			argv []string
 			inNS bool
@@ -54,10 +54,13 @@ func BenchmarkInspectVsSS(b *testing.B) {
 			{"flatline inspect --json", []string{bin, "inspect", "--json", "--netns", name}, false},
 			{"flatline inspect --json --no-options", []string{bin, "inspect", "--json", "--no-options", "--netns", name}, false},
 			{"ss -tnoi", []string{ss, "-tnoi"}, true},
-		} {
-			var times []time.Duration
-			b.Run(fmt.Sprintf("%d/%s", n, tool.name), func(b *testing.B) {
-				for b.Loop() {
+		}
+		times := make([][]time.Duration, len(tools))
+		// The tools take turns, run after run, so that load from other
+		// processes falls on all of them alike.
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				for i, tool := range tools {
 					cmd := exec.Command(tool.argv[0], tool.argv[1:]...)
 					cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 					start := time.Now()
@@ -69,12 +72,14 @@ func BenchmarkInspectVsSS(b *testing.B) {
 					if err != nil {
 						b.Fatalf("%v: %v", tool.argv, err)
 					}
-					times = append(times, time.Since(start))
+					times[i] = append(times[i], time.Since(start))
 				}
-			})
-			slices.Sort(times)
-			if len(times) > 0 {
-				rows = append(rows, row{n, tool.name, times[len(times)/2], times[0]})
+			}
+		})
+		for i, tool := range tools {
+			slices.Sort(times[i])
+			if len(times[i]) > 0 {
+				rows = append(rows, row{n, tool.name, times[i][len(times[i])/2], times[i][0]})
 			}
 		}
 		cleanup()

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"context"
 	"errors"
 	"os"
 	"testing"
@@ -66,5 +67,43 @@ func waitUnloaded(ids []ebpf.ProgramID, d time.Duration) []ebpf.ProgramID {
 			return left
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestIntegrationReadEnds: a Read with nothing to report ends when its
+// context does, and when the Tracer is closed, whether or not any
+// connection on the host dies meanwhile.
+func TestIntegrationReadEnds(t *testing.T) {
+	needRoot(t)
+	tr, err := New(Options{PID: 1 << 30}) // no such process: nothing is reported
+	if err != nil {
+		t.Skip(err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := tr.Read(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Read after its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	// The deadline plus scheduling on a loaded machine: a stated bound,
+	// not a speed claim.
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Read returned %v after a 200 ms deadline", d)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Read(context.Background())
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the Read block: what is tested is that Close wakes it
+	tr.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Read after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Errorf("Read still blocked 3 s after Close")
 	}
 }

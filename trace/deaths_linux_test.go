@@ -230,6 +230,50 @@ func TestIntegrationTraceDeaths(t *testing.T) {
 	// The window must close and kill before the blackhole: the server's
 	// kernel answers the zero-window probes with a zero window.
 	collect(deaths[0], deaths[1])
+
+	// A reset over IPv6, where the kernel has it: the event's addresses
+	// are IPv6.
+	if top.ClientAddr6.IsValid() {
+		var ln6 net.Listener
+		if err := top.Server.Do(func() error {
+			var err error
+			ln6, err = net.Listen("tcp6", netip.AddrPortFrom(top.ServerAddr6, 0).String())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer ln6.Close()
+		var c6 net.Conn
+		if err := top.Client.Do(func() error {
+			var err error
+			c6, err = (&net.Dialer{KeepAlive: -1}).DialContext(ctx, "tcp6", ln6.Addr().String())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c6)
+		s6, err := ln6.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s6.(*net.TCPConn).SetLinger(0)
+		s6.Close()
+		want := netip.MustParseAddrPort(c6.LocalAddr().String())
+		for {
+			e, err := tr.Read(ctx)
+			if err != nil {
+				t.Fatalf("no IPv6 reset: %v", err)
+			}
+			if e.Local == want {
+				if e.Cause != flatline.CauseReset || !e.Local.Addr().Is6() || e.Remote.Addr() != top.ServerAddr6 {
+					t.Errorf("IPv6 reset: %s", jsonOf(e))
+				}
+				break
+			}
+		}
+	} else {
+		t.Log("no IPv6 in the lab's namespaces: the IPv6 reset is not checked")
+	}
 	if err := top.Apply(lab.Blackhole); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // filter keeps the events Options select.
@@ -88,6 +89,30 @@ func walkCgroups(dir string) map[uint64]bool {
 	return ids
 }
 
+// keepBefore is keep for what is known before the owner is looked up in
+// /proc: the namespace, the socket's cgroup, an owner already known.
+func (f *filter) keepBefore(e Event) bool {
+	if f.pid != 0 && e.PID != 0 && e.PID != f.pid {
+		return false
+	}
+	if f.netns != 0 && e.NetNS != f.netns {
+		return false
+	}
+	if f.cgroup != "" && e.Cgroup != 0 {
+		return f.inCgroup(e.Cgroup)
+	}
+	return true
+}
+
+func (f *filter) inCgroup(id uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.cgroups[id] {
+		f.cgroups = walkCgroups(f.cgroup) // a cgroup made since
+	}
+	return f.cgroups[id]
+}
+
 func (f *filter) keep(e Event) bool {
 	if f.pid != 0 && e.PID != f.pid {
 		return false
@@ -96,35 +121,76 @@ func (f *filter) keep(e Event) bool {
 		return false
 	}
 	if f.cgroup != "" {
-		if e.Cgroup == 0 {
-			return false
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if !f.cgroups[e.Cgroup] {
-			f.cgroups = walkCgroups(f.cgroup) // a cgroup made since
-		}
-		return f.cgroups[e.Cgroup]
+		return e.Cgroup != 0 && f.inCgroup(e.Cgroup)
 	}
 	return true
 }
 
-// holderOf finds a process holding socket inode ino in /proc, for sockets
-// that existed before the tracer: the kernel ended the connection, but the
-// application has not closed it yet. Only processes in the socket's
-// network namespace (netns, an inode; 0 for any) are searched.
-func holderOf(ino uint64, netns uint32) (int, string) {
-	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+// holders finds the process holding a socket in /proc, for sockets that
+// existed before the tracer (their owner was not seen alive): the kernel
+// ended the connection, but the application has not closed it yet. A walk
+// of a namespace's processes is kept for the deaths that follow it (a
+// partition ends many connections at once), and made again on a miss at
+// most every holdersRefresh.
+type holders struct {
+	walks map[uint32]holdersWalk // by network namespace inode
+}
+
+type holdersWalk struct {
+	at      time.Time
+	byInode map[uint64]holder
+}
+
+type holder struct {
+	pid  int
+	comm string
+}
+
+// holdersRefresh bounds how often a namespace's processes are walked.
+const holdersRefresh = 100 * time.Millisecond
+
+// lookup returns the holder of socket inode ino in namespace netns (0:
+// any); with pid non-zero only that process is looked at.
+func (h *holders) lookup(ino uint64, netns uint32, pid int) (int, string) {
+	if pid != 0 {
+		w := walkHolders([]string{strconv.Itoa(pid)}, 0)
+		hd := w[ino]
+		return hd.pid, hd.comm
+	}
+	if h.walks == nil {
+		h.walks = make(map[uint32]holdersWalk)
+	}
+	w, ok := h.walks[netns]
+	if hd, found := w.byInode[ino]; found {
+		return hd.pid, hd.comm
+	}
+	if ok && time.Since(w.at) < holdersRefresh {
+		return 0, ""
+	}
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, ""
 	}
+	names := make([]string, 0, len(procs))
 	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
+		names = append(names, p.Name())
+	}
+	w = holdersWalk{at: time.Now(), byInode: walkHolders(names, netns)}
+	h.walks[netns] = w
+	hd := w.byInode[ino]
+	return hd.pid, hd.comm
+}
+
+// walkHolders maps the socket inodes the processes named hold (those in
+// namespace netns, or all for 0) to them.
+func walkHolders(pids []string, netns uint32) map[uint64]holder {
+	out := make(map[uint64]holder)
+	for _, name := range pids {
+		pid, err := strconv.Atoi(name)
 		if err != nil {
 			continue
 		}
-		dir := "/proc/" + p.Name()
+		dir := "/proc/" + name
 		if netns != 0 {
 			if ns, err := inode(dir + "/ns/net"); err != nil || uint32(ns) != netns {
 				continue
@@ -134,12 +200,25 @@ func holderOf(ino uint64, netns uint32) (int, string) {
 		if err != nil {
 			continue
 		}
+		var comm string
 		for _, fd := range fds {
-			if l, err := os.Readlink(dir + "/fd/" + fd.Name()); err == nil && l == want {
-				comm, _ := os.ReadFile(dir + "/comm")
-				return pid, strings.TrimSpace(string(comm))
+			l, err := os.Readlink(dir + "/fd/" + fd.Name())
+			if err != nil || !strings.HasPrefix(l, "socket:[") || !strings.HasSuffix(l, "]") {
+				continue
 			}
+			ino, err := strconv.ParseUint(l[len("socket:["):len(l)-1], 10, 64)
+			if err != nil {
+				continue
+			}
+			if _, seen := out[ino]; seen {
+				continue
+			}
+			if comm == "" {
+				b, _ := os.ReadFile(dir + "/comm")
+				comm = strings.TrimSpace(string(b))
+			}
+			out[ino] = holder{pid, comm}
 		}
 	}
-	return 0, ""
+	return out
 }

@@ -81,7 +81,7 @@ func TestFilterBadInput(t *testing.T) {
 	}
 }
 
-func TestHolderOf(t *testing.T) {
+func TestHolders(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -100,10 +100,14 @@ func TestHolderOf(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	if pid, comm := holderOf(st.Ino, uint32(ns)); pid != os.Getpid() || comm == "" {
-		t.Errorf("holderOf(own socket) = %d %q, want %d", pid, comm, os.Getpid())
+	var h holders
+	if pid, comm := h.lookup(st.Ino, uint32(ns), 0); pid != os.Getpid() || comm == "" {
+		t.Errorf("holder of own socket = %d %q, want %d", pid, comm, os.Getpid())
 	}
-	if pid, _ := holderOf(st.Ino, uint32(ns)+1); pid != 0 {
-		t.Errorf("holderOf in another namespace = %d, want 0", pid)
+	if pid, comm := h.lookup(st.Ino, 0, os.Getpid()); pid != os.Getpid() || comm == "" {
+		t.Errorf("holder of own socket, looked for in this process = %d %q, want %d", pid, comm, os.Getpid())
+	}
+	if pid, _ := h.lookup(st.Ino, uint32(ns)+1, 0); pid != 0 {
+		t.Errorf("holder in another namespace = %d, want 0", pid)
 	}
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // agreementCells are lab cells where the client's connection dies, one per
-// cause the tracer tells apart (flatline configuration, T = 3 s).
+// cause the tracer tells apart (flatline configuration, T = 3 s), and one
+// ended by TCP_KEEPCNT rather than a user timeout.
 var agreementCells = []lab.Cell{
 	{Workload: lab.Idle, Fault: lab.Blackhole, Config: lab.Flatline},
 	{Workload: lab.Sending, Fault: lab.Blackhole, Config: lab.Flatline},
@@ -24,6 +25,8 @@ var agreementCells = []lab.Cell{
 	{Workload: lab.Idle, Fault: lab.Reset, Config: lab.Flatline},
 	{Workload: lab.Connect, Fault: lab.Blackhole, Config: lab.Flatline},
 	{Workload: lab.Sending, Fault: lab.LinkDown, Config: lab.Flatline},
+	{Workload: lab.Idle, Fault: lab.Blackhole, Config: lab.KeepaliveOnly},
+	{Workload: lab.Replication, Fault: lab.PeerReboot, Config: lab.Flatline},
 }
 
 // TestIntegrationTraceAgreesWithLab runs lab cells one at a time while the

@@ -28,9 +28,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_SYN_RECV 3
 #define TCP_CLOSE 7
-
-
+#define TCP_LISTEN 10
 
 #define EVENT_FLAG_KEEPALIVE 1 // SO_KEEPALIVE was on
 #define EVENT_FLAG_OWNER 2     // pid/comm/cgroup were recorded while it was alive
@@ -47,7 +47,7 @@ struct owner {
 // endian, no implicit padding.
 struct event {
 	u64 mono_ns;     // bpf_ktime_get_ns at death (CLOCK_MONOTONIC)
-	u64 cgroup;      // owner's cgroup v2 id
+	u64 cgroup;      // owner's cgroup v2 id (the socket's own without an owner)
 	u64 inode;       // socket inode, 0 when none
 	u32 netns;       // network namespace inode
 	u32 pid;         // owner's tgid
@@ -104,15 +104,50 @@ struct {
 	__type(value, u64);
 } lost SEC(".maps");
 
+// A listening socket's namespace and port: an accepted connection has the
+// same, and is attributed to the listener's process when it is
+// established (accept runs in softirq, with no process to read).
+struct listen_key {
+	u32 netns;
+	u16 port;
+	u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct listen_key);
+	__type(value, struct owner);
+} listeners SEC(".maps");
+
+static __always_inline void current_owner(struct owner *o)
+{
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->cgroup = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(&o->comm, sizeof(o->comm));
+}
+
 static __always_inline void record_owner(const struct sock *sk)
 {
 	struct owner o = {};
 	u64 key = (u64)sk;
 
-	o.pid = bpf_get_current_pid_tgid() >> 32;
-	o.cgroup = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(&o.comm, sizeof(o.comm));
+	current_owner(&o);
 	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+}
+
+// listen_key_of is a listener's key, or an accepted connection's: its
+// bound port is skc_num until it is released, inet_sport after.
+static __always_inline struct listen_key listen_key_of(const struct sock *sk, bool released)
+{
+	struct listen_key k = {};
+
+	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (released)
+		k.port = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	else
+		k.port = sk->__sk_common.skc_num;
+	return k;
 }
 
 // Sending or receiving runs in the owner's context: record it for sockets
@@ -121,7 +156,7 @@ static __always_inline int owner_if_missing(const struct sock *sk)
 {
 	u64 key = (u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP) // a direct read: sk is a BTF pointer here
 		return 0;
 	if (!bpf_map_lookup_elem(&owners, &key))
 		record_owner(sk);
@@ -140,7 +175,7 @@ int BPF_PROG(flt_tr_recv, struct sock *sk, int ret, int flags)
 	return owner_if_missing(sk);
 }
 
-static __always_inline u32 socket_inode(const struct sock *sk)
+static __always_inline u64 socket_inode(const struct sock *sk)
 {
 	struct socket *so = BPF_CORE_READ(sk, sk_socket);
 	struct socket_alloc *sa;
@@ -232,6 +267,10 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 		e->pid = o->pid;
 		e->cgroup = o->cgroup;
 		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+	} else {
+		// The cgroup the socket was created in (for an accepted one, its
+		// listener's): --cgroup still applies without an owner.
+		e->cgroup = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 	}
 	bpf_ringbuf_submit(e, 0);
 }
@@ -241,15 +280,38 @@ int BPF_PROG(flt_tr_state, const struct sock *sk, int oldstate, int newstate)
 {
 	u64 key = (u64)sk;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
 		// connect(2) runs in the caller's context: the owner.
 		record_owner(sk);
 		return 0;
 	}
+	if (newstate == TCP_LISTEN) {
+		// listen(2) too: accepted connections inherit this owner.
+		struct listen_key lk = listen_key_of(sk, false);
+		struct owner o = {};
+
+		current_owner(&o);
+		bpf_map_update_elem(&listeners, &lk, &o, BPF_ANY);
+		return 0;
+	}
+	if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {
+		struct listen_key lk = listen_key_of(sk, false);
+		struct owner *o = bpf_map_lookup_elem(&listeners, &lk);
+
+		if (o)
+			bpf_map_update_elem(&owners, &key, o, BPF_NOEXIST);
+		return 0;
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
+	if (oldstate == TCP_LISTEN) {
+		struct listen_key lk = listen_key_of(sk, true);
+
+		bpf_map_delete_elem(&listeners, &lk);
+		return 0;
+	}
 	if (BPF_CORE_READ(sk, sk_err) != 0 &&
 	    !(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD))))
 		died(sk, oldstate);

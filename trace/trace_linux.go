@@ -24,11 +24,12 @@ import (
 // attached to the kernel's TCP tracepoints. Close detaches and unloads
 // everything it attached.
 type Tracer struct {
-	coll   *ebpf.Collection
-	links  []link.Link
-	rd     *ringbuf.Reader
-	clock  clock
-	filter *filter
+	coll    *ebpf.Collection
+	links   []link.Link
+	rd      *ringbuf.Reader
+	clock   clock
+	filter  *filter
+	holders holders // owners of sockets older than the tracer, from /proc (Read's goroutine only)
 
 	mu     sync.Mutex
 	closed bool
@@ -46,7 +47,12 @@ var (
 // connection the kernel ends is reported by Read. It needs root (or
 // CAP_BPF and CAP_PERFMON) and MinKernel; on an older kernel the error
 // matches flatline.ErrNotSupported and names what is missing.
-func New(o Options) (*Tracer, error) {
+func New(o Options) (*Tracer, error) { return newTracer(o, 0) }
+
+// newTracer is New with a ring buffer of ringSize bytes (a power of two,
+// at least a page; 0 for trace.c's 1 MiB): tests make it small to make it
+// overflow.
+func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 	f, err := newFilter(o)
 	if err != nil {
 		return nil, err
@@ -64,6 +70,9 @@ func New(o Options) (*Tracer, error) {
 	kernel, err := btf.LoadKernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w: %w", &flatline.NotSupportedError{Feature: "kernel BTF for trace", Needs: MinKernel, GOOS: "linux"}, err)
+	}
+	if ringSize != 0 {
+		spec.Maps["events"].MaxEntries = ringSize
 	}
 	for _, tp := range requiredPrograms {
 		var fn *btf.Typedef
@@ -147,15 +156,21 @@ func readClock() (clock, error) {
 // select, ctx is done, or the Tracer is closed (then it returns
 // ErrClosed).
 func (t *Tracer) Read(ctx context.Context) (Event, error) {
-	stop := context.AfterFunc(ctx, func() { t.rd.SetDeadline(time.Now()) })
+	// Flush wakes a Read blocked in the ring buffer's epoll wait: it then
+	// returns what is pending, then ErrFlushed. (SetDeadline would wait
+	// for the blocked Read's lock: no death anywhere on the host, no end.)
+	stop := context.AfterFunc(ctx, func() { t.rd.Flush() })
 	defer stop()
 	for {
+		if err := ctx.Err(); err != nil {
+			return Event{}, err
+		}
 		rec, err := t.rd.Read()
+		if errors.Is(err, ringbuf.ErrFlushed) {
+			continue // the loop's check returns ctx's error
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return Event{}, ctx.Err()
-			}
-			if errors.Is(err, ringbuf.ErrClosed) {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return Event{}, ErrClosed
 			}
 			return Event{}, fmt.Errorf("trace: read ring buffer: %w", err)
@@ -165,8 +180,11 @@ func (t *Tracer) Read(ctx context.Context) (Event, error) {
 			return Event{}, err
 		}
 		e := r.event(t.clock)
+		if !t.filter.keepBefore(e) {
+			continue
+		}
 		if e.PID == 0 && e.Inode != 0 {
-			e.PID, e.Comm = holderOf(e.Inode, e.NetNS)
+			e.PID, e.Comm = t.holders.lookup(e.Inode, e.NetNS, t.filter.pid)
 		}
 		if t.filter.keep(e) {
 			return e, nil
@@ -222,4 +240,18 @@ func (t *Tracer) Close() error {
 		t.coll.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// programStats sums the run time and run count of the Tracer's programs
+// (zero unless statistics are enabled, ebpf.EnableStats).
+func (t *Tracer) programStats() (time.Duration, uint64) {
+	var d time.Duration
+	var n uint64
+	for _, p := range t.coll.Programs {
+		if s, err := p.Stats(); err == nil {
+			d += s.Runtime
+			n += s.RunCount
+		}
+	}
+	return d, n
 }

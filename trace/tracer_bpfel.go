@@ -46,6 +46,13 @@ type tracerEvent struct {
 	Pad          [2]uint8
 }
 
+type tracerListenKey struct {
+	_     structs.HostLayout
+	Netns uint32
+	Port  uint16
+	Pad   uint16
+}
+
 type tracerOwner struct {
 	_      structs.HostLayout
 	Cgroup uint64
@@ -59,6 +66,7 @@ type tracerOwner struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	tracerMapEvents      = "events"
+	tracerMapListeners   = "listeners"
 	tracerMapLost        = "lost"
 	tracerMapOwners      = "owners"
 	tracerProgFltTrRecv  = "flt_tr_recv"
@@ -118,9 +126,10 @@ type tracerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tracerMapSpecs struct {
-	Events *ebpf.MapSpec `ebpf:"events"`
-	Lost   *ebpf.MapSpec `ebpf:"lost"`
-	Owners *ebpf.MapSpec `ebpf:"owners"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	Listeners *ebpf.MapSpec `ebpf:"listeners"`
+	Lost      *ebpf.MapSpec `ebpf:"lost"`
+	Owners    *ebpf.MapSpec `ebpf:"owners"`
 }
 
 // tracerVariableSpecs contains global variables before they are loaded into the kernel.
@@ -150,14 +159,16 @@ func (o *tracerObjects) Close() error {
 //
 // It can be passed to loadTracerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tracerMaps struct {
-	Events *ebpf.Map `ebpf:"events"`
-	Lost   *ebpf.Map `ebpf:"lost"`
-	Owners *ebpf.Map `ebpf:"owners"`
+	Events    *ebpf.Map `ebpf:"events"`
+	Listeners *ebpf.Map `ebpf:"listeners"`
+	Lost      *ebpf.Map `ebpf:"lost"`
+	Owners    *ebpf.Map `ebpf:"owners"`
 }
 
 func (m *tracerMaps) Close() error {
 	return _TracerClose(
 		m.Events,
+		m.Listeners,
 		m.Lost,
 		m.Owners,
 	)

@@ -104,6 +104,18 @@ struct socket_alloc {
 	struct inode vfs_inode;
 };
 
+struct kernfs_node {
+	u64 id;
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+};
+
 struct timer_list {
 	unsigned long expires;
 };
@@ -116,6 +128,7 @@ struct sock {
 	u16 sk_protocol;
 	u16 sk_type;
 	struct timer_list sk_timer;
+	struct sock_cgroup_data sk_cgrp_data;
 };
 
 struct inet_sock {

@@ -3,8 +3,10 @@
 // values getsockopt would return (SO_KEEPALIVE, TCP_KEEPIDLE,
 // TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, TCP_SYNCNT), keyed by the
 // socket's inode, for sockets of any process, without ptrace permission or
-// the process's descriptors. flatline inspect uses it where the kernel
-// allows, and falls back on pidfd_getfd.
+// the process's descriptors; and, with a second iterator over every
+// process's descriptors (iter/task_file), which process holds each TCP
+// socket, without a readlink of /proc/PID/fd each. flatline inspect uses
+// them where the kernel allows, and falls back on pidfd_getfd and /proc.
 //
 // The program is iter.c, compiled by bpf2go (gen.go) against trace's
 // minimal vmlinux.h; the generated iter_bpfel.go and iter_bpfel.o are
