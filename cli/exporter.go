@@ -135,13 +135,6 @@ func runExporter(cmd *cobra.Command, f exporterFlags) error {
 type traceDeaths struct{ t *trace.Tracer }
 
 func (d traceDeaths) Run(ctx context.Context, record func(exporter.Death)) error {
-	// Tracer.Read's own cancellation sets the ring buffer's deadline,
-	// which waits for the Read it should interrupt (cilium/ebpf's
-	// Reader.SetDeadline takes the lock Read holds while it waits): with
-	// no death on the host, it never returns. Closing the tracer
-	// interrupts the wait.
-	stop := context.AfterFunc(ctx, func() { d.t.Close() })
-	defer stop()
 	for {
 		ev, err := d.t.Read(ctx)
 		if err != nil {
