@@ -53,7 +53,7 @@ const (
 
 // MatrixFaults lists every fault of the matrix in table order.
 func MatrixFaults() []Fault {
-	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerReboot, Reset, Blip}
+	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerReboot, Reset, Blip, MiddleboxExpiry}
 }
 
 // ConfigName names one of the configurations the lab compares.
@@ -145,6 +145,9 @@ func (c Cell) Name() string {
 // dial happens into a path that is already cut, so only the router's faults
 // apply to it.
 func sensible(w Workload, f Fault) bool {
+	if f == MiddleboxExpiry {
+		return w == Idle // the middlebox forgets idle flows
+	}
 	if w != Connect {
 		return true
 	}
@@ -214,6 +217,8 @@ func inQuick(c Cell) bool {
 		return c.Config == Flatline && c.Workload != ZeroWindow
 	case Blip:
 		return c.Workload == Idle || c.Workload == Sending && c.Config == Flatline
+	case MiddleboxExpiry:
+		return c.Config == GoDefault || c.Config == Flatline
 	case PeerFrozen:
 		return c.Workload == Idle ||
 			c.Workload == ZeroWindow && (c.Config == Flatline || c.Config == KeepaliveOnly)

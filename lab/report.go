@@ -28,6 +28,8 @@ func faultLegend(f Fault) string {
 		return "the server aborts the connection: an RST arrives"
 	case Blip:
 		return "partition shorter than one probe interval, then back: nothing should die"
+	case MiddleboxExpiry:
+		return fmt.Sprintf("a middlebox forgets flows idle for %v; a request after %v idle must get through", MiddleboxTimeout, middleboxSoak)
 	}
 	return ""
 }
@@ -63,6 +65,8 @@ func cellText(c CellResult, t float64) string {
 		return "survived ok"
 	case FalseKill:
 		return "KILLED " + fmtSeconds(*c.DetectedS)
+	case Lost:
+		return "LOST"
 	case Never:
 		return "never"
 	case Late:
@@ -248,7 +252,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 	}
 	var missed []string
 	for _, c := range r.Cells {
-		if c.Fault == Blip || c.Fault == PeerFrozen || c.Verdict == "error" {
+		if survivalFault(c.Fault) || c.Verdict == "error" {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -279,7 +283,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if c.Fault != Blip && c.Fault != PeerFrozen && c.Verdict != "error" {
+		if !survivalFault(c.Fault) && c.Verdict != "error" {
 			n++
 		}
 	}

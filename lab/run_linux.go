@@ -108,6 +108,9 @@ type event struct {
 // runCell builds a topology, starts the server endpoint and the client's
 // workload, applies the fault and waits for the first error or the cap.
 func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
+	if cell.Fault == MiddleboxExpiry {
+		return runMiddlebox(ctx, opts, cell)
+	}
 	t := opts.Timeout
 	r := CellResult{Workload: cell.Workload, Fault: cell.Fault, Config: cell.Config, CapS: opts.Cap.Seconds()}
 	fail := func(err error) (CellResult, error) {
