@@ -1,0 +1,194 @@
+package vm
+
+import (
+	"bytes"
+	"compress/gzip"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Guest is a command to run in a virtual machine booted from Kernel.
+type Guest struct {
+	Kernel Kernel
+	// Files are copied into the guest: guest path -> host path. Programs
+	// must be statically linked (see Static).
+	Files map[string]string
+	// Command is run by the guest's init with Env added to its
+	// environment; its standard output comes back as Output.Stdout, its
+	// standard error on the console.
+	Command []string
+	Env     []string
+	// Modules are loaded, with their dependencies, before Command; names
+	// the kernel has built in or lacks are skipped. Nil means LabModules.
+	Modules []string
+	// MemoryMiB and CPUs size the machine; zero means 1024 MiB and 2.
+	MemoryMiB, CPUs int
+}
+
+// guestMarker lines on the console frame the command's exit status.
+const (
+	startMarker = "FLATLINE-GUEST-START"
+	rcMarker    = "FLATLINE-GUEST-RC="
+)
+
+// initScript is the guest's /init (busybox sh): mount what the lab needs,
+// load the modules, run /cmd with its output on the second serial port,
+// report its exit status on the console, power off.
+const initScript = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /run /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mkdir -p /run/netns
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+while read m; do
+	[ -n "$m" ] || continue
+	insmod /lib/modules/guest/$m 2>/dev/null || echo "flatline-guest: insmod $m failed" >/dev/console
+done </modules.order
+ip link set lo up
+echo "` + startMarker + ` $(uname -r)" >/dev/console
+cd /tmp
+sh /cmd >/dev/ttyS1 2>/dev/console
+echo "` + rcMarker + `$?" >/dev/console
+sync
+poweroff -f
+`
+
+// Static reports whether the ELF program at path is statically linked
+// (has no interpreter): only such programs run in the guest, which has no
+// C library.
+func Static(path string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("vm: %w", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// initramfs builds the guest's root file system.
+func (g Guest) initramfs() (*Archive, error) {
+	a := NewArchive()
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil, errors.New("vm: busybox is not installed: the guest's init is busybox (Debian: busybox-static)")
+	}
+	if ok, err := Static(bb); err != nil || !ok {
+		return nil, fmt.Errorf("vm: %s is not statically linked: install busybox-static", bb)
+	}
+	if err := a.addHostFile("bin/busybox", bb, 0o755); err != nil {
+		return nil, err
+	}
+	a.File("init", []byte(initScript), 0o755)
+	for _, d := range []string{"proc", "sys", "dev", "tmp", "run", "etc", "lib/modules/guest"} {
+		a.Dir(d)
+	}
+	a.File("etc/hosts", []byte("127.0.0.1 localhost\n::1 localhost\n"), 0o644)
+	a.File("etc/passwd", []byte("root:x:0:0:root:/tmp:/bin/sh\n"), 0o644)
+	for guest, host := range g.Files {
+		if err := a.addHostFile(guest, host, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var cmd strings.Builder
+	for _, e := range g.Env {
+		fmt.Fprintf(&cmd, "export %s\n", shellQuote(e))
+	}
+	for i, arg := range g.Command {
+		if i > 0 {
+			cmd.WriteByte(' ')
+		}
+		cmd.WriteString(shellQuote(arg))
+	}
+	cmd.WriteByte('\n')
+	a.File("cmd", []byte(cmd.String()), 0o644)
+
+	order := []string{}
+	if g.Kernel.Modules != "" {
+		dep, err := os.ReadFile(filepath.Join(g.Kernel.Modules, "modules.dep"))
+		if err != nil {
+			return nil, fmt.Errorf("vm: %w", err)
+		}
+		want := g.Modules
+		if want == nil {
+			want = LabModules
+		}
+		paths, _ := LoadOrder(ParseModulesDep(dep), want)
+		for _, p := range paths {
+			data, err := moduleBytes(filepath.Join(g.Kernel.Modules, p))
+			if err != nil {
+				return nil, err
+			}
+			name := ModuleName(p) + ".ko"
+			a.File("lib/modules/guest/"+name, data, 0o644)
+			order = append(order, name)
+		}
+	}
+	if g.Kernel.Config != "" {
+		// The kernel config, for HZ (flatline reads /boot/config-RELEASE).
+		if err := a.addHostFile("boot/config-"+g.Kernel.Release, g.Kernel.Config, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	a.File("modules.order", []byte(strings.Join(order, "\n")+"\n"), 0o644)
+	return a, nil
+}
+
+func (a *Archive) addHostFile(guest, host string, perm uint32) error {
+	b, err := os.ReadFile(host)
+	if err != nil {
+		return fmt.Errorf("vm: guest file %s: %w", guest, err)
+	}
+	a.File(guest, b, perm)
+	return nil
+}
+
+// moduleBytes reads a module file, uncompressed: busybox's insmod takes
+// plain ELF. .gz is read here; .xz and .zst through the xz and zstd tools.
+func moduleBytes(path string) ([]byte, error) {
+	switch filepath.Ext(path) {
+	case ".ko":
+		return os.ReadFile(path)
+	case ".gz":
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("vm: %s: %w", path, err)
+		}
+		return io.ReadAll(zr)
+	case ".xz", ".zst":
+		tool := map[string]string{".xz": "xz", ".zst": "zstd"}[filepath.Ext(path)]
+		var out, stderr bytes.Buffer
+		cmd := exec.Command(tool, "-dc", path)
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("vm: decompress %s with %s (install it to use compressed modules): %w: %s", path, tool, err, stderr.String())
+		}
+		return out.Bytes(), nil
+	}
+	return nil, fmt.Errorf("vm: %s: not a kernel module (.ko, .ko.gz, .ko.xz, .ko.zst)", path)
+}
+
+// shellQuote quotes s for sh: single quotes, with ' spelled '\”.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
