@@ -53,7 +53,7 @@ mkdir -p /run/netns
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 while read m; do
 	[ -n "$m" ] || continue
-	insmod /lib/modules/guest/$m 2>/dev/null || echo "flatline-guest: insmod $m failed" >/dev/console
+	insmod /lib/modules/guest/$m 2>/dev/console || echo "flatline-guest: insmod $m failed" >/dev/console
 done </modules.order
 ip link set lo up
 echo "` + startMarker + ` $(uname -r)" >/dev/console
@@ -120,22 +120,17 @@ func (g Guest) initramfs() (*Archive, error) {
 
 	order := []string{}
 	if g.Kernel.Modules != "" {
-		dep, err := os.ReadFile(filepath.Join(g.Kernel.Modules, "modules.dep"))
-		if err != nil {
-			return nil, fmt.Errorf("vm: %w", err)
-		}
 		want := g.Modules
 		if want == nil {
 			want = LabModules
 		}
-		paths, _ := LoadOrder(ParseModulesDep(dep), want)
-		for _, p := range paths {
-			data, err := moduleBytes(filepath.Join(g.Kernel.Modules, p))
-			if err != nil {
-				return nil, err
-			}
-			name := ModuleName(p) + ".ko"
-			a.File("lib/modules/guest/"+name, data, 0o644)
+		mods, err := resolveModules(g.Kernel.Modules, want)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range mods {
+			name := ModuleName(m.path) + ".ko"
+			a.File("lib/modules/guest/"+name, m.data, 0o644)
 			order = append(order, name)
 		}
 	}
@@ -191,4 +186,75 @@ func moduleBytes(path string) ([]byte, error) {
 // shellQuote quotes s for sh: single quotes, with ' spelled '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// module is a module file, uncompressed, by its path in the modules
+// directory.
+type module struct {
+	path string
+	data []byte
+}
+
+// resolveModules finds the modules named in want under dir and everything
+// they depend on (each module's .modinfo depends=, read from the files:
+// a package's modules directory has no modules.dep until depmod runs),
+// and returns them in load order. Names not found (built in, or not in
+// this kernel) are skipped.
+func resolveModules(dir string, want []string) ([]module, error) {
+	byName := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(d.Name(), ".ko") {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		byName[ModuleName(rel)] = rel
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vm: modules: %w", err)
+	}
+	deps := map[string][]string{}
+	data := map[string][]byte{}
+	queue := append([]string(nil), want...)
+	for len(queue) > 0 {
+		name := strings.ReplaceAll(queue[0], "-", "_")
+		queue = queue[1:]
+		p, ok := byName[name]
+		if !ok {
+			continue
+		}
+		if _, done := data[p]; done {
+			continue
+		}
+		b, err := moduleBytes(filepath.Join(dir, p))
+		if err != nil {
+			return nil, err
+		}
+		data[p] = b
+		f, err := elf.NewFile(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("vm: module %s: %w", p, err)
+		}
+		var names []string
+		if sec := f.Section(".modinfo"); sec != nil {
+			if mi, err := sec.Data(); err == nil {
+				names = ModinfoDepends(mi)
+			}
+		}
+		for _, n := range names {
+			if dp, ok := byName[n]; ok {
+				deps[p] = append(deps[p], dp)
+			}
+			queue = append(queue, n)
+		}
+		if deps[p] == nil {
+			deps[p] = []string{}
+		}
+	}
+	order, _ := LoadOrder(deps, want)
+	out := make([]module, len(order))
+	for i, p := range order {
+		out[i] = module{path: p, data: data[p]}
+	}
+	return out, nil
 }

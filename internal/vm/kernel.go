@@ -61,8 +61,8 @@ func FromPath(image, modules string) (Kernel, error) {
 		k.Config = cfg
 	}
 	if modules != "" {
-		if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
-			return Kernel{}, fmt.Errorf("vm: %s is not a modules directory (no modules.dep): give lib/modules/%s", modules, rel)
+		if _, err := os.Stat(filepath.Join(modules, "kernel")); err != nil {
+			return Kernel{}, fmt.Errorf("vm: %s is not a modules directory (no kernel/ in it): give lib/modules/%s", modules, rel)
 		}
 		return k, nil
 	}
@@ -72,7 +72,7 @@ func FromPath(image, modules string) (Kernel, error) {
 		filepath.Join(root, "lib/modules", rel),
 		filepath.Join("/lib/modules", rel),
 	} {
-		if _, err := os.Stat(filepath.Join(dir, "modules.dep")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "kernel")); err == nil {
 			k.Modules = dir
 			return k, nil
 		}

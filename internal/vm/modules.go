@@ -13,10 +13,12 @@ import (
 // socket dumps, AF_PACKET for captures. Names a kernel has built in or
 // lacks are skipped.
 var LabModules = []string{
+	"crc32c_generic", "crc32c_intel", // libcrc32c (nf_tables, nf_conntrack) asks the crypto API for crc32c
 	"veth",
 	"nf_tables", "nft_ct", "nft_limit", "nft_counter", "nft_reject_inet", "nft_reject_ipv4", "nft_reject_ipv6",
 	"nf_conntrack", "sch_netem", "sch_tbf",
 	"inet_diag", "tcp_diag", "af_packet",
+	"nfnetlink", "xfrm_user", // netlink.NewHandleAt opens NETLINK_XFRM and NETLINK_NETFILTER sockets
 }
 
 // ModuleName is the name of a module file path: "kernel/net/sched/sch_netem.ko.xz"
@@ -79,4 +81,23 @@ func LoadOrder(deps map[string][]string, want []string) (order, missing []string
 		visit(p)
 	}
 	return order, missing
+}
+
+// ModinfoDepends returns the depends= field of a module's .modinfo
+// section: the names of the modules it needs loaded first.
+func ModinfoDepends(modinfo []byte) []string {
+	for _, kv := range bytes.Split(modinfo, []byte{0}) {
+		v, ok := bytes.CutPrefix(kv, []byte("depends="))
+		if !ok {
+			continue
+		}
+		var out []string
+		for _, d := range strings.Split(string(v), ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				out = append(out, strings.ReplaceAll(d, "-", "_"))
+			}
+		}
+		return out
+	}
+	return nil
 }

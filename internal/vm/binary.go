@@ -1,0 +1,53 @@
+package vm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// FlatlineBinary returns a statically linked flatline binary for the
+// guest: exe itself when it is static, else one built with CGO_ENABLED=0
+// from the module in the working directory into cacheDir. Without
+// either it says how to build one.
+func FlatlineBinary(ctx context.Context, exe, cacheDir string) (string, error) {
+	if ok, err := Static(exe); err == nil && ok {
+		return exe, nil
+	}
+	out := filepath.Join(cacheDir, "flatline-static")
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("vm: %w", err)
+	}
+	if _, err := buildStatic(ctx, out, "github.com/flatline-dev/flatline/cmd/flatline"); err != nil {
+		return "", fmt.Errorf("vm: %s is dynamically linked and the guest has no C library; build flatline with CGO_ENABLED=0 go build ./cmd/flatline (building it here failed: %v)", exe, err)
+	}
+	return out, nil
+}
+
+// TestBinary builds the test binary of package pkg (an import path or a
+// ./dir of the module in the working directory), statically linked, into
+// out.
+func TestBinary(ctx context.Context, out, pkg string) error {
+	_, err := goTool(ctx, "test", "-c", "-o", out, pkg)
+	return err
+}
+
+func buildStatic(ctx context.Context, out, pkg string) ([]byte, error) {
+	return goTool(ctx, "build", "-o", out, pkg)
+}
+
+// goTool runs the go command with CGO_ENABLED=0.
+func goTool(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr limitedBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("vm: go %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
