@@ -12,7 +12,7 @@ import (
 )
 
 // ReadHost reads the TCP sysctls of the calling thread's network namespace
-// from /proc/sys/net/ipv4, and HZ from the kernel config (/proc/config.gz or
+// from /proc/sys/net/ipv4, the kernel release from /proc/sys/kernel/osrelease, and HZ from the kernel config (/proc/config.gz or
 // /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
 // lacks (tcp_syn_linear_timeouts before 6.x) keeps its zero value.
 func ReadHost() (Host, error) {
@@ -42,6 +42,9 @@ func ReadHost() (Host, error) {
 		f.set(v)
 	}
 	h.HZ = readHZ()
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = string(bytes.TrimSpace(rel))
+	}
 	return h, nil
 }
 
