@@ -12,7 +12,7 @@ import (
 )
 
 // ReadHost reads the TCP sysctls of the calling thread's network namespace
-// from /proc/sys/net/ipv4, the kernel release from /proc/sys/kernel/osrelease, and HZ from the kernel config (/proc/config.gz or
+// from /proc/sys/net/ipv4, the kernel release from /proc/sys/kernel/osrelease (with the upstream version a distribution states in /proc/version), and HZ from the kernel config (/proc/config.gz or
 // /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
 // lacks (tcp_syn_linear_timeouts before 6.x) keeps its zero value.
 func ReadHost() (Host, error) {
@@ -44,6 +44,13 @@ func ReadHost() (Host, error) {
 	h.HZ = readHZ()
 	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = string(bytes.TrimSpace(rel))
+		// A distribution's release names its ABI (Debian: 5.10.0-32-amd64);
+		// the upstream version it is comes from /proc/version.
+		if pv, err := os.ReadFile("/proc/version"); err == nil {
+			if up := distributionVersion(string(pv)); up != "" {
+				h.Kernel += " (" + up + ")"
+			}
+		}
 	}
 	return h, nil
 }

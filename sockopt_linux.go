@@ -46,6 +46,9 @@ const tcpClose = 7
 
 func platformPlan(p *Plan) {
 	p.Notes = append(p.Notes, icmpRevertNote)
+	if h, err := ReadHost(); err == nil {
+		p.Notes = append(p.Notes, KernelNotes(h)...)
+	}
 }
 
 // icmpRevertNote is what Linux cannot promise for a busy connection: an
