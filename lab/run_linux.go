@@ -51,6 +51,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	res := &Result{TimeoutS: opts.Timeout.Seconds(), Kernel: unix.ByteSliceToString(uts.Release[:])}
+	if h, err := flatline.ReadHost(); err == nil && h.Kernel != "" {
+		res.Kernel = h.Kernel // with the upstream version a distribution's release hides
+	}
 
 	results := make([]CellResult, len(opts.Cells))
 	ran := make([]bool, len(opts.Cells))
