@@ -39,6 +39,13 @@ func buildStatic(ctx context.Context, out, pkg string) ([]byte, error) {
 	return goTool(ctx, "build", "-o", out, pkg)
 }
 
+// Build builds package pkg (an import path or a ./dir of the module in
+// the working directory), statically linked, into out.
+func Build(ctx context.Context, out, pkg string) error {
+	_, err := buildStatic(ctx, out, pkg)
+	return err
+}
+
 // goTool runs the go command with CGO_ENABLED=0.
 func goTool(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
