@@ -37,8 +37,10 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 8 faults x 5 workloads + 4 faults for connect, x 4 configurations.
-	if got, want := len(full), (8*5+4)*4; got != want {
+	// (8 faults x 5 workloads + 4 faults for connect + 14 path-fault
+	// cells: latency 2+2, loss 3+3, rate 1, MTU 2, middlebox 1) x 4
+	// configurations.
+	if got, want := len(full), (8*5+4+14)*4; got != want {
 		t.Errorf("full matrix: %d cells, want %d", got, want)
 	}
 	quick, _ := Matrix(true, "")

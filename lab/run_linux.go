@@ -138,6 +138,15 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
+	if sh, ok := cell.Fault.shape(); ok {
+		if err := topo.Shape(sh); err != nil {
+			if errors.Is(err, ErrNotSupported) {
+				r.Verdict, r.Error = Skipped, err.Error()
+				return r, nil
+			}
+			return fail(err)
+		}
+	}
 
 	server, err := startEndpoint(ctx, topo, opts.Endpoint, cell, t)
 	if err != nil {
@@ -196,6 +205,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(ctx.Err())
 		}
 		r.RTOS = rto(conn).Seconds()
+		if cell.Fault == Latency50 || cell.Fault == Latency300 {
+			expectNever, deadline = expectOnPath(&r, cell, t, host, conn)
+		}
 		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t); err != nil {
 			return fail(err)
 		}
@@ -224,7 +236,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	r.Verdict = verdict(cell.Fault == Blip && cell.Workload.State() != flatline.StateClosedWindow, expectNever, deadline, detected)
+	r.Verdict = verdict(mustSurvive(cell), expectNever, deadline, detected)
 	return r, nil
 }
 
@@ -233,6 +245,10 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 // the first unacknowledged send may come up to one period after the fault.
 func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration) {
 	state := cell.Workload.State()
+	if rule := survivalRule(cell); rule != "" {
+		r.Rule = rule
+		return true, 0
+	}
 	switch {
 	case cell.Fault == PeerFrozen && (state == flatline.StateIdle || state == flatline.StateReceiving):
 		r.Rule = "the frozen peer's kernel answers every probe: only an application heartbeat notices"
@@ -306,6 +322,11 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 		heal := time.AfterFunc(min(t/4, 500*time.Millisecond), func() { topo.Heal() })
 		context.AfterFunc(ctx, func() { heal.Stop() })
 		return at, nil
+	case Latency50, Latency300:
+		err := topo.Apply(Blackhole)
+		return time.Now(), err
+	case Loss1, Loss5, Rate:
+		return time.Now(), nil // the path is lossy or narrow from the start: the soak runs from here
 	case Blip:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err

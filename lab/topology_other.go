@@ -46,3 +46,7 @@ func (t *Topology) Middlebox(idle time.Duration) error { return errPlatform() }
 // MiddleboxDrops needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
 func (t *Topology) MiddleboxDrops() (uint64, error) { return 0, errPlatform() }
+
+// Shape needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) Shape(s shaping) error { return errPlatform() }
