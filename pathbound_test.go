@@ -18,9 +18,9 @@ func TestBoundOnPath(t *testing.T) {
 		state State
 		extra time.Duration
 	}{
-		{"short path, sending", short, StateSending, 1200 * time.Microsecond},
-		{"long path, sending", long, StateSending, 600*time.Millisecond + 200*time.Millisecond + 500*time.Millisecond - FirstRetransmission},
-		{"long path, closed window", long, StateClosedWindow, 900 * time.Millisecond},
+		{"short path, sending", short, StateSending, 1300 * time.Microsecond},
+		{"long path, sending", long, StateSending, 900*time.Millisecond + 200*time.Millisecond + 500*time.Millisecond - FirstRetransmission},
+		{"long path, closed window", long, StateClosedWindow, 1200 * time.Millisecond},
 		{"long path, idle", long, StateIdle, 0},
 		{"long path, connecting", long, StateConnecting, 0},
 	} {

@@ -218,6 +218,13 @@ var headline = []struct{ label, cell string }{
 	{"story's fix, sending", "sending/blackhole/keepalive+user-timeout"},
 	{"middlebox, Go default", "idle/middlebox-expiry/go-default"},
 	{"middlebox, flatline", "idle/middlebox-expiry/flatline"},
+	{"RTT 300 ms, idle, then blackhole", "idle/latency-300ms/flatline"},
+	{"RTT 300 ms, sending, then blackhole", "sending/latency-300ms/flatline"},
+	{"5 % loss, idle", "idle/loss-5pct/flatline"},
+	{"5 % loss, sending", "sending/loss-5pct/flatline"},
+	{"5 % loss, replication", "replication/loss-5pct/flatline"},
+	{"MTU black hole, idle", "idle/mtu-blackhole/flatline"},
+	{"MTU black hole, sending", "sending/mtu-blackhole/flatline"},
 }
 
 // Markdown renders m: a row per measurement, a column per kernel.
@@ -284,7 +291,8 @@ func kept1(c lab.CellResult) bool {
 	case lab.InTime, lab.Survived:
 		return true
 	case lab.Never:
-		return c.ExpectedS == nil
+		// As the lab's summary: nothing promised, or a promise beyond the cap.
+		return c.ExpectedS == nil || *c.ExpectedS >= c.CapS
 	case lab.Lost:
 		return c.Config == lab.GoDefault // Go's default promises nothing about middleboxes
 	}
@@ -302,8 +310,11 @@ func labCell(k Kernel, name string) string {
 		switch {
 		case c.DetectedS != nil && c.Verdict != lab.Lost:
 			s := fmt.Sprintf("%.2f s", *c.DetectedS)
-			if c.Verdict == lab.Late {
-				s += " late"
+			switch c.Verdict {
+			case lab.Late:
+				s += fmt.Sprintf(" late (bound %.2f s)", *c.ExpectedS)
+			case lab.FalseKill:
+				s = "killed at " + s
 			}
 			return s
 		default:
