@@ -21,7 +21,7 @@ type Path struct {
 // there. It is never below FirstRetransmission, the short-path figure.
 // Measured (Linux 6.12, RTT 300 ms ± 30 ms, srtt 481 ms, RTO 1.70 s, U =
 // 2.6 s): a busy connection died 5.82 s after the cut; this puts it at
-// 3.31 s + 2.6 s = 5.91 s.
+// 3.35 s + 2.6 s = 5.95 s.
 func FirstRetransmissionOn(p Path) time.Duration {
 	rto := max(p.RTO, minRTO)
 	return max(FirstRetransmission, 3*p.SRTT+minRTO+rto)
