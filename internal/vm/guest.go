@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"debug/elf"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -257,4 +259,24 @@ func resolveModules(dir string, want []string) ([]module, error) {
 		out[i] = module{path: p, data: data[p]}
 	}
 	return out, nil
+}
+
+// parseConsole finds the guest's release and the command's exit status
+// on the console; rc is -1 if the command never finished.
+func parseConsole(console []byte) (release string, rc int) {
+	rc = -1
+	sc := bufio.NewScanner(bytes.NewReader(console))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
+		if i := strings.Index(line, startMarker+" "); i >= 0 {
+			release = strings.TrimSpace(line[i+len(startMarker)+1:])
+		}
+		if i := strings.Index(line, rcMarker); i >= 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(line[i+len(rcMarker):])); err == nil {
+				rc = n
+			}
+		}
+	}
+	return release, rc
 }

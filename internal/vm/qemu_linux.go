@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -184,26 +183,6 @@ func boot(ctx context.Context, g Guest, initrd, workDir, accel string) (Output, 
 		return out, fmt.Errorf("vm: the guest ended without the command's exit status (qemu: %v %s); console:\n%s", werr, qerr.String(), tail(out.Console, 3000))
 	}
 	return out, nil
-}
-
-// parseConsole finds the guest's release and the command's exit status
-// on the console; rc is -1 if the command never finished.
-func parseConsole(console []byte) (release string, rc int) {
-	rc = -1
-	sc := bufio.NewScanner(bytes.NewReader(console))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
-		if i := strings.Index(line, startMarker+" "); i >= 0 {
-			release = strings.TrimSpace(line[i+len(startMarker)+1:])
-		}
-		if i := strings.Index(line, rcMarker); i >= 0 {
-			if n, err := strconv.Atoi(strings.TrimSpace(line[i+len(rcMarker):])); err == nil {
-				rc = n
-			}
-		}
-	}
-	return release, rc
 }
 
 func tail(b []byte, n int) []byte {
