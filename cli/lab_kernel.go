@@ -34,6 +34,10 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// guestParallel is how many cells a guest runs at once unless --parallel
+// says otherwise.
+const guestParallel = 8
+
 // runLabInKernel runs the lab in a virtual machine booted from --kernel:
 // the same flags, the guest's flatline printing JSON, the table or JSON
 // printed here from it.
@@ -70,9 +74,13 @@ func runLabInKernel(cmd *cobra.Command, f labFlags) error {
 	if f.quick {
 		args = append(args, "--quick")
 	}
-	if f.parallel != 0 {
-		args = append(args, "--parallel", fmt.Sprint(f.parallel))
+	// Under TCG two emulated CPUs run every cell: fewer at once keep a
+	// cell's timers from firing late because it waits for a CPU.
+	parallel := f.parallel
+	if parallel == 0 {
+		parallel = guestParallel
 	}
+	args = append(args, "--parallel", fmt.Sprint(parallel))
 	work, err := os.MkdirTemp("", "flatline-vm-")
 	if err != nil {
 		return fmt.Errorf("lab: %w", err)

@@ -99,3 +99,20 @@ func assertNoQemu(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestIntegrationVMCancel: a run whose context ends while the guest is
+// busy returns the context's error and leaves no qemu behind.
+func TestIntegrationVMCancel(t *testing.T) {
+	k := vmKernel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, Guest{Kernel: k, Command: []string{"sleep", "600"}}, t.TempDir())
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("Run = %v after %v, want the context's error", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Run returned %v after the start, want soon after the 8 s deadline", d)
+	}
+	assertNoQemu(t)
+}

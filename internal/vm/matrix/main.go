@@ -113,8 +113,16 @@ func logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "matrix: "+format+"\n", a...)
 }
 
-// labArgs is the lab run of every kernel: the quick set, JSON.
-var labArgs = []string{"lab", "--quick", "--json"}
+// labArgs is the lab run of every kernel: the quick set, JSON, at most
+// guestParallel cells at once everywhere, so that the host and the guests
+// compare alike.
+var labArgs = []string{"lab", "--quick", "--json", "--parallel", strconv.Itoa(guestParallel)}
+
+// guestParallel cells at once: under TCG two emulated CPUs run every
+// cell, and a cell that waits for one fires its timers late (a blip healed
+// late kills, an idle fault applied late lands mid-keepalive-cycle).
+// Measured with 36 cells at once: 3 false kills of 0.8 s blips on 6.1.
+const guestParallel = 8
 
 // testArgs run every test of the root package, verbose.
 var testArgs = []string{"-test.v", "-test.count=1", "-test.timeout=10m"}
@@ -250,17 +258,23 @@ func Markdown(m Matrix) string {
 	for _, h := range headline {
 		row(h.label+" (T = 3 s)", func(k Kernel) string { return labCell(k, h.cell) })
 	}
-	row("lab cells: promise kept / run", func(k Kernel) string {
+	row("lab cells: promise kept / run (skipped)", func(k Kernel) string {
 		if k.Lab == nil {
 			return "error"
 		}
-		kept := 0
+		kept, run, skipped := 0, 0, 0
 		for _, c := range k.Lab.Cells {
-			if kept1(c) {
+			switch {
+			case c.Verdict == lab.Skipped:
+				skipped++
+			case kept1(c):
 				kept++
+				run++
+			default:
+				run++
 			}
 		}
-		return fmt.Sprintf("%d / %d", kept, len(k.Lab.Cells))
+		return fmt.Sprintf("%d / %d (%d)", kept, run, skipped)
 	})
 	row("root tests: pass / fail / skip", func(k Kernel) string {
 		n := map[string]int{}
