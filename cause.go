@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Cause is why a connection died, as far as the kernel and Go tell.
@@ -112,7 +114,7 @@ func Diagnose(c net.Conn, err error) Cause {
 // retransmission or probe counts.
 func eofCause(c net.Conn) Cause {
 	info, ok := connInfoOf(c)
-	if !ok || !info.closed {
+	if !ok || info.State != kernel.TCPClose {
 		return CausePeerClosed
 	}
 	if cause := classifyTimeout(info); cause != CauseKernelTimeout {
@@ -122,21 +124,21 @@ func eofCause(c net.Conn) Cause {
 }
 
 // connInfoOf reads TCP_INFO from c, if c is a live socket.
-func connInfoOf(c net.Conn) (connInfo, bool) {
+func connInfoOf(c net.Conn) (kernel.Conn, bool) {
 	if c == nil {
-		return connInfo{}, false
+		return kernel.Conn{}, false
 	}
 	rc, err := rawConn(c)
 	if err != nil {
-		return connInfo{}, false
+		return kernel.Conn{}, false
 	}
-	var info connInfo
+	var info kernel.Conn
 	if err := control(rc, func(fd uintptr) error {
 		var err error
 		info, err = readConnInfo(fd)
 		return err
 	}); err != nil {
-		return connInfo{}, false
+		return kernel.Conn{}, false
 	}
 	return info, true
 }
@@ -150,20 +152,16 @@ func timedOutCause(c net.Conn) Cause {
 	return classifyTimeout(info)
 }
 
-// classifyTimeout is the pure part of timedOutCause. When the kernel gives
-// up it purges the write queue (tcp_done_with_error), so unacked and
-// notsent read zero afterwards; what survives is the retransmission count
-// (retransmission gave up), the probe count (keepalive or, behind a zero
-// send window, persist probes) and the send window.
-func classifyTimeout(i connInfo) Cause {
-	switch {
-	case i.retransmits > 0 || i.unacked > 0:
+// classifyTimeout is the pure part of timedOutCause: the kernel model
+// tells which timer ended the connection from what it left on the socket.
+func classifyTimeout(i kernel.Conn) Cause {
+	switch kernel.EndedBy(i) {
+	case kernel.EndedUnacked:
 		return CauseUnacked
-	case i.sndWnd == 0 && (i.probes > 0 || i.notsent > 0):
+	case kernel.EndedClosedWindow:
 		return CauseClosedWindow
-	case i.probes > 0:
+	case kernel.EndedKeepalive:
 		return CauseKeepalive
-	default:
-		return CauseKernelTimeout
 	}
+	return CauseKernelTimeout
 }

@@ -8,19 +8,21 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 func TestClassifyTimeout(t *testing.T) {
 	tests := []struct {
 		name string
-		in   connInfo
+		in   kernel.Conn
 		want Cause
 	}{
-		{"retransmission gave up", connInfo{retransmits: 7, sndWnd: 65535}, CauseUnacked},
-		{"unacked still counted", connInfo{unacked: 3}, CauseUnacked},
-		{"keepalive", connInfo{probes: 2, sndWnd: 65535}, CauseKeepalive},
-		{"persist probes behind a zero window", connInfo{probes: 4, sndWnd: 0}, CauseClosedWindow},
-		{"nothing to go on", connInfo{sndWnd: 100}, CauseKernelTimeout},
+		{"retransmission gave up", kernel.Conn{Retransmits: 7, SndWnd: 65535}, CauseUnacked},
+		{"unacked still counted", kernel.Conn{Unacked: 3}, CauseUnacked},
+		{"keepalive", kernel.Conn{Probes: 2, SndWnd: 65535}, CauseKeepalive},
+		{"persist probes behind a zero window", kernel.Conn{Probes: 4, SndWnd: 0}, CauseClosedWindow},
+		{"nothing to go on", kernel.Conn{SndWnd: 100}, CauseKernelTimeout},
 	}
 	for _, tt := range tests {
 		if got := classifyTimeout(tt.in); got != tt.want {

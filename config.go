@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // DefaultTimeout is the Timeout of a zero Config.
@@ -32,8 +34,8 @@ const (
 	// MaxTimeout is the longest Timeout flatline derives and checks.
 	MaxTimeout = 24 * time.Hour
 
-	maxKeepaliveSeconds = 32767 // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
-	maxKeepaliveCount   = 127   // MAX_TCP_KEEPCNT
+	maxKeepaliveSeconds = kernel.MaxKeepaliveSeconds
+	maxKeepaliveCount   = kernel.MaxKeepaliveCount
 	maxUserTimeout      = math.MaxInt32 * time.Millisecond
 )
 
@@ -174,9 +176,22 @@ func (c Config) derive() (derived, error) {
 		if c.Interval == 0 {
 			us := int(c.UserTimeout / time.Second)
 			v = time.Duration(max(1, us/(budgetCount+3))) * time.Second
-			vs = int(v / time.Second)
 		}
-		i = max(time.Second, (c.UserTimeout - time.Duration(budgetCount)*v + time.Second - 1).Truncate(time.Second))
+		if m := c.maxIdle(); m > 0 && c.Interval == 0 {
+			v = min(v, m)
+		}
+		var n int
+		i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, budgetCount, c.Count != 0)
+		if m := c.maxIdle(); m > 0 && i > m && c.Count == 0 && v > 0 {
+			// More probes, so that the idle the user timeout leaves fits
+			// under MaxIdle.
+			more := min(maxKeepaliveCount, int((c.UserTimeout-m+v-1)/v))
+			i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, more, false)
+		}
+		if c.Count == 0 {
+			budgetCount = n
+		}
+		vs = int(v / time.Second)
 	}
 	if i == 0 {
 		// Half of what the probes leave goes to idle, the rest to spread;
@@ -204,7 +219,7 @@ func (c Config) derive() (derived, error) {
 	count := c.Count
 	if count == 0 {
 		count = budgetCount
-		if c.UserTimeout > 0 {
+		if c.UserTimeout > 0 && c.Idle != 0 {
 			count = max(1, int((c.UserTimeout-i+v-1)/v))
 		}
 	}
@@ -267,6 +282,34 @@ func (c Config) maxIdle() time.Duration {
 		return DefaultMaxIdle
 	}
 	return c.MaxIdle.Truncate(time.Second)
+}
+
+// chainWithin sizes a keepalive chain to a user timeout u: idle whatever
+// count probes interval v apart leave, so that u lands where Validate
+// wants it (past the latest moment the count-th probe can leave, at most
+// Idle + count·Interval). Where the timer wheel's accumulated lateness
+// leaves no room at v, it widens the interval (unless fixed), then takes
+// fewer probes (unless fixed). It returns the last candidate when none
+// fits, for Validate to explain.
+func chainWithin(u, v time.Duration, vFixed bool, count int, countFixed bool) (time.Duration, time.Duration, int) {
+	var i time.Duration
+	for n := count; n >= 1; n-- {
+		for step := range 64 {
+			w := v + time.Duration(step)*time.Second
+			if vFixed && step > 0 || time.Duration(n)*w >= u {
+				break
+			}
+			i = max(time.Second, (u - time.Duration(n)*w + time.Second - 1).Truncate(time.Second))
+			s := Settings{KeepAlive: true, Idle: i, Interval: w, Count: n, UserTimeout: u}
+			if s.checkConsistent() == nil {
+				return i, w, n
+			}
+		}
+		if countFixed {
+			break
+		}
+	}
+	return max(time.Second, (u - time.Duration(count)*v + time.Second - 1).Truncate(time.Second)), v, count
 }
 
 // fieldOf names the field to blame for a budget overrun: the first override
@@ -363,28 +406,48 @@ func (s Settings) checkLimits() error {
 }
 
 // checkConsistent rejects a user timeout that silently overrides the
-// keepalive count: the kernel ends an idle connection at the first firing
-// Idle + k·Interval ≥ UserTimeout, so only Idle + (Count-1)·Interval <
-// UserTimeout ≤ Idle + Count·Interval keeps both promises.
+// keepalive count. The kernel ends an idle connection at the first
+// keepalive firing at least UserTimeout after the last segment received
+// with a probe out; each firing is armed from the previous one and comes
+// up to one timer-wheel bucket late, so the lateness adds up. Only a user
+// timeout past the latest moment the Count-th probe can leave
+// (kernel.SafeUserTimeout, for any HZ) and at most Idle + Count·Interval
+// keeps both promises. The firing sequence is simulated in the kernel
+// model (kernel.Keepalive.Death), the same one Bounds uses.
 func (s Settings) checkConsistent() error {
 	i, v, c, u := s.Idle, s.Interval, s.Count, s.UserTimeout
 	full := i + time.Duration(c)*v
-	switch {
-	case u < i+v:
-		return configErr("UserTimeout",
-			"UserTimeout %v is shorter than Idle + Interval = %v: a single lost keepalive probe would kill the connection; set UserTimeout to Idle + Count×Interval = %v",
-			u, i+v, full)
-	case u > full:
+	if u > full {
 		return configErr("UserTimeout",
 			"UserTimeout %v is longer than Idle + Count×Interval = %v: the kernel keeps probing until the user timeout and ignores Count %d; set UserTimeout to %v or raise Count",
 			u, full, c, full)
-	case c > 1 && u <= i+time.Duration(c-1)*v:
-		k := int((u - i + v - 1) / v)
-		return configErr("UserTimeout",
-			"UserTimeout %v ends an idle connection after %d probes, before Count %d went out: set Count to %d or UserTimeout to %v",
-			u, k, c, k, full)
 	}
-	return nil
+	if u < i+v {
+		return configErr("UserTimeout",
+			"UserTimeout %v is shorter than Idle + Interval = %v: a single lost keepalive probe would kill the connection; set UserTimeout to Idle + Count×Interval = %v",
+			u, i+v, full)
+	}
+	d, err := kernel.Options(s).Keepalive().Death(0)
+	if err != nil {
+		return configErr("Idle", "%v", err)
+	}
+	if d.MinProbes >= c {
+		return nil
+	}
+	safe := kernel.SafeUserTimeout(0, i, v, c)
+	fix := fmt.Sprintf("set UserTimeout between %v and %v", safe, full)
+	if safe > full {
+		fix = fmt.Sprintf("no user timeout keeps %d probes at Interval %v: raise Interval or lower Count", c, v)
+	}
+	late := (kernel.Granularity(0, i) + time.Duration(c-1)*kernel.Granularity(0, v)).Round(time.Millisecond)
+	if d.MinProbes <= 1 {
+		return configErr("UserTimeout",
+			"UserTimeout %v would let a single lost keepalive probe kill the connection: the second firing comes at Idle + Interval = %v plus up to %v of timer lateness, already past it; %s",
+			u, i+v, (kernel.Granularity(0, i) + kernel.Granularity(0, v)).Round(time.Millisecond), fix)
+	}
+	return configErr("UserTimeout",
+		"UserTimeout %v can end an idle connection after %d probes, before Count %d went out: each keepalive firing comes up to one timer-wheel bucket late and the lateness adds up (up to %v by the %s probe); %s",
+		u, d.MinProbes, c, late, ordinal(c), fix)
 }
 
 func gcd(a, b int) int {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -26,7 +27,9 @@ func TestDerivation(t *testing.T) {
 		{Config{Timeout: time.Minute}, Settings{KeepAlive: true, Idle: 17 * s, Interval: 10 * s, Count: 3, UserTimeout: 46600 * time.Millisecond}, 13 * s},
 		{Config{Spread: NoSpread}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}, 0},
 		{Config{UserTimeout: 10 * s}, Settings{KeepAlive: true, Idle: 7 * s, Interval: 1 * s, Count: 3, UserTimeout: 10 * s}, 7 * s},
-		{Config{UserTimeout: 10500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 1 * s, Count: 3, UserTimeout: 10500 * time.Millisecond}, 8 * s},
+		// 8 s/1 s/3 would put 10.5 s within the timers' lateness of the
+		// third probe (up to 0.8 s late): the interval widens instead.
+		{Config{UserTimeout: 10500 * time.Millisecond}, Settings{KeepAlive: true, Idle: 5 * s, Interval: 2 * s, Count: 3, UserTimeout: 10500 * time.Millisecond}, 5 * s},
 		{Config{Idle: 3 * s, Interval: 2 * s}, Settings{KeepAlive: true, Idle: 3 * s, Interval: 2 * s, Count: 3, UserTimeout: 8600 * time.Millisecond}, 3 * s},
 		{Config{Count: 5}, Settings{KeepAlive: true, Idle: 8 * s, Interval: 3 * s, Count: 5, UserTimeout: 22600 * time.Millisecond}, 7 * s},
 		{Config{Count: 1}, Settings{KeepAlive: true, Idle: 12 * s, Interval: 7 * s, Count: 1, UserTimeout: 19 * s}, 11 * s},
@@ -128,8 +131,8 @@ func checkPromise(t *testing.T, c Config) {
 			t.Errorf("T=%v: %s slack %v above %v", p.Timeout, b.State, b.Slack, maxSlack)
 		}
 	}
-	if k := p.Settings.firingsToDeath(); k != p.Settings.Count {
-		t.Errorf("T=%v: user timeout %v ends at firing %d, count is %d", p.Timeout, p.Settings.UserTimeout, k, p.Settings.Count)
+	if d := death(t, p.Settings); d.MinProbes != p.Settings.Count || d.MaxProbes != p.Settings.Count {
+		t.Errorf("T=%v: user timeout %v ends after %d-%d probes, count is %d", p.Timeout, p.Settings.UserTimeout, d.MinProbes, d.MaxProbes, p.Settings.Count)
 	}
 	wantLost := 1
 	if p.Timeout >= 10*time.Second {
@@ -165,8 +168,45 @@ func FuzzPlan(f *testing.F) {
 				t.Fatalf("%+v: %s bound %v past timeout %v", c, b.State, b, p.Timeout)
 			}
 		}
-		if k := p.Settings.firingsToDeath(); k != p.Settings.Count {
-			t.Fatalf("%+v: count %d silently overridden (dies at firing %d)", c, p.Settings.Count, k)
+		if d := death(t, p.Settings); d.MinProbes < p.Settings.Count || d.MaxProbes > p.Settings.Count {
+			t.Fatalf("%+v: count %d silently overridden (dies after %d-%d probes)", c, p.Settings.Count, d.MinProbes, d.MaxProbes)
 		}
 	})
+}
+
+// death is the kernel model's keepalive death for s on a kernel of unknown
+// HZ: what Validate and Bounds compute with.
+func death(t testing.TB, s Settings) kernel.Death {
+	t.Helper()
+	d, err := kernel.Options(s).Keepalive().Death(0)
+	if err != nil {
+		t.Fatalf("%+v: %v", s, err)
+	}
+	return d
+}
+
+// The overrides that passed Validate although the kernel ends them before
+// Count probes: each keepalive firing comes up to one timer-wheel bucket
+// late and the lateness adds up (measured: U = 2.01 s with 1 s/1 s/2 dies
+// at 2.04 s after one probe).
+func TestValidateRejectsAccumulatedLateness(t *testing.T) {
+	for _, c := range []Config{
+		{Timeout: 3 * s, Idle: s, Interval: s, Count: 2, UserTimeout: 2010 * time.Millisecond},
+		{Timeout: 10 * s, Idle: 2 * s, Interval: 2 * s, Count: 3, UserTimeout: 6010 * time.Millisecond},
+		{Timeout: 30 * s, Idle: 5 * s, Interval: 5 * s, Count: 4, UserTimeout: 20020 * time.Millisecond},
+	} {
+		err := c.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "UserTimeout" {
+			t.Errorf("%+v: Validate = %v, want a UserTimeout error", c, err)
+			continue
+		}
+		t.Logf("%+v: %v", c, err)
+		// What the error proposes is accepted.
+		fixed := c
+		fixed.UserTimeout = kernel.SafeUserTimeout(0, c.Idle, c.Interval, c.Count)
+		if err := fixed.Validate(); err != nil {
+			t.Errorf("%+v: the proposed UserTimeout %v is rejected too: %v", c, fixed.UserTimeout, err)
+		}
+	}
 }

@@ -81,12 +81,20 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 type ListenConfig struct {
 	net.ListenConfig
 	Config Config
+
+	// ConfigureFailed, when set, is called by Accept with an accepted
+	// connection whose options could not be set (it broke the promise:
+	// typically the peer reset it before Accept returned, ECONNRESET or
+	// EINVAL) and the error. Returning true hands the connection to the
+	// caller unconfigured; false closes it and Accept waits for the next
+	// one. Nil means close it without telling anyone.
+	ConfigureFailed func(c net.Conn, err error) (keep bool)
 }
 
 // Listen announces on the local address. The returned listener's Accept
 // sets the plan's options on each connection before returning it; a
-// connection whose options cannot be set is closed and not returned, and
-// Accept waits for the next one.
+// connection whose options cannot be set goes to ConfigureFailed, or is
+// closed, and Accept waits for the next one.
 func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (net.Listener, error) {
 	if !isTCP(network) {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: fmt.Errorf("flatline: %w: network %q (use tcp, tcp4 or tcp6)", ErrNotTCP, network)}
@@ -105,12 +113,13 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if err != nil {
 		return nil, err
 	}
-	return &listener{Listener: ln, plan: plan}, nil
+	return &listener{Listener: ln, plan: plan, failed: lc.ConfigureFailed}, nil
 }
 
 type listener struct {
 	net.Listener
-	plan derived
+	plan   derived
+	failed func(net.Conn, error) bool
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -120,6 +129,9 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if err := configure(c, l.plan); err != nil {
+			if l.failed != nil && l.failed(c, err) {
+				return c, nil
+			}
 			c.Close() // a socket we cannot configure breaks the promise: drop it
 			continue
 		}
@@ -167,10 +179,6 @@ func ReadSettings(c syscall.Conn) (Settings, error) {
 	})
 	return s, err
 }
-
-// ReadSettingsFD is ReadSettings on a raw socket descriptor, for example
-// one taken from another process with pidfd_getfd. It does not close fd.
-func ReadSettingsFD(fd int) (Settings, error) { return getOptions(uintptr(fd)) }
 
 // spreadKeepalive re-arms the connection's keepalive timer after a random delay in
 // [0, spread), so that connections made together probe at different

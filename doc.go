@@ -11,9 +11,13 @@
 // tcp_retries2 (≈924.6 s by default), and only TCP_USER_TIMEOUT bounds that.
 // And a user timeout that disagrees with the keepalive settings silently
 // overrides them: the kernel ends an idle connection at the first keepalive
-// firing Idle + k·Interval at or past the user timeout, whatever
-// TCP_KEEPCNT says (a user timeout under Idle + Interval kills on the first
-// lost probe).
+// firing at or past the user timeout with a probe out, whatever TCP_KEEPCNT
+// says (a user timeout under Idle + Interval kills on the first lost
+// probe). The firings come late by up to a timer-wheel bucket each, and the
+// lateness adds up from firing to firing, so a user timeout just past
+// Idle + (Count−1)·Interval is crossed one firing early too; the kernel
+// model (internal/kernel) simulates the sequence and Validate rejects
+// those.
 //
 // # The arithmetic
 //
@@ -42,8 +46,8 @@
 // Spread = 7 s; for T = 3 s: I = 1 s, V = 1 s, C = 2, U = 2.6 s. Each bound
 // comes with the slack the kernel's timer wheel adds (each timer is rounded
 // up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s
-// at HZ=250), computed for the coarsest common HZ and never more than
-// max(0.5 s, 10 % of T). Overrides (Idle, Interval, Count, UserTimeout,
+// at HZ=250), computed for the coarsest common HZ (an unknown HZ) and never
+// more than max(0.5 s, 10 % of T). Overrides (Idle, Interval, Count, UserTimeout,
 // ConnectTimeout, Spread) are checked by the same rules; Validate says what
 // to change when they cannot keep the promise.
 //

@@ -2,13 +2,13 @@ package flatline
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // ReadHost reads the TCP sysctls of the calling thread's network namespace
@@ -55,20 +55,12 @@ func ReadHost() (Host, error) {
 	return h, nil
 }
 
-// readHZ returns CONFIG_HZ from the running kernel's config, or 0.
+// readHZ returns CONFIG_HZ from the running kernel's config, or 0
+// (unknown: bounds then take the worst over the common HZ values).
 func readHZ() int {
-	if f, err := os.Open("/proc/config.gz"); err == nil {
-		defer f.Close()
-		if zr, err := gzip.NewReader(f); err == nil {
-			if b, err := io.ReadAll(io.LimitReader(zr, 1<<22)); err == nil {
-				return ParseKernelConfigHZ(b)
-			}
-		}
+	hz, err := kernel.ConfigHZ("/")
+	if err != nil {
+		return 0
 	}
-	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		if cfg, err := os.ReadFile("/boot/config-" + string(bytes.TrimSpace(rel))); err == nil {
-			return ParseKernelConfigHZ(cfg)
-		}
-	}
-	return 0
+	return hz
 }

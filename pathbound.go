@@ -3,6 +3,8 @@ package flatline
 import (
 	"fmt"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Path is what a connection measured of its path, as TCP_INFO reports it
@@ -14,17 +16,12 @@ type Path struct {
 }
 
 // FirstRetransmissionOn is how long after a path goes silent the kernel
-// first retransmits by timeout on path p: acknowledgements of data already
-// past the cut keep arriving for up to a round trip (each re-arms the
-// timer), then a tail-loss probe after 2·srtt (plus up to 200 ms when a
-// single segment is out), then one RTO. TCP_USER_TIMEOUT counts from
-// there. It is never below FirstRetransmission, the short-path figure.
-// Measured (Linux 6.12, RTT 300 ms ± 30 ms, srtt 481 ms, RTO 1.70 s, U =
-// 2.6 s): a busy connection died 5.82 s after the cut; this puts it at
-// 3.35 s + 2.6 s = 5.95 s.
+// first retransmits by timeout on path p (acknowledgements still arriving
+// for a round trip, a tail-loss probe after 2·srtt, one RTO).
+// TCP_USER_TIMEOUT counts from there. It is never below
+// FirstRetransmission, the short-path figure.
 func FirstRetransmissionOn(p Path) time.Duration {
-	rto := max(p.RTO, minRTO)
-	return max(FirstRetransmission, 3*p.SRTT+minRTO+rto)
+	return kernel.FirstRetransmissionOn(p.SRTT, p.RTO)
 }
 
 // On returns b for a connection on path p: the bounds that count from the

@@ -1,16 +1,15 @@
 package flatline
 
 import (
-	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 func readPath(fd uintptr) (Path, error) {
-	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	ti, err := kernel.ReadTCPInfo(int(fd))
 	if err != nil {
-		return Path{}, &OpError{Op: "read TCP_INFO", Err: os.NewSyscallError("getsockopt", err)}
+		return Path{}, &OpError{Op: "read TCP_INFO", Err: err}
 	}
 	return Path{SRTT: time.Duration(ti.Rtt) * time.Microsecond, RTO: time.Duration(ti.Rto) * time.Microsecond}, nil
 }

@@ -3,6 +3,8 @@ package flatline
 import (
 	"fmt"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Settings are the per-socket kernel options that decide how long a dead
@@ -138,27 +140,29 @@ func roundForPeople(d time.Duration) time.Duration {
 	}
 }
 
-// neverAfter is where a bound stops being a bound: a kernel that takes
-// longer than this to notice is reported as never noticing.
-const neverAfter = 24 * time.Hour
-
 // Bounds returns, for every State, the worst case to notice a silent peer on
-// a Linux socket with these settings in a namespace with host's defaults.
-// It is the one copy of the kernel's arithmetic (net/ipv4/tcp_timer.c) that
-// Config.Plan, the lab and the inspector share:
+// a Linux socket with these settings in a namespace with host's defaults,
+// computed with the kernel model (internal/kernel, from
+// net/ipv4/tcp_timer.c and kernel/time/timer.c):
 //
-//   - idle, receiving: keepalive fires at Idle, Idle+Interval, ... after the
-//     last segment received. Without a user timeout the connection dies at
-//     Idle + Count·Interval. With one (U), at the first firing Idle + k·Interval
-//     ≥ U with k ≥ 1: U then replaces Count. Without keepalive: never.
+//   - idle, receiving: keepalive fires Idle after the last segment received,
+//     then every Interval after the previous firing, each up to a wheel
+//     bucket late. Without a user timeout the connection dies at the firing
+//     after Count probes; with one (U), at the first firing at least U after
+//     the last receive with a probe out. The model simulates the sequence
+//     over every lateness: Worst is Idle + n·Interval for the most probes n,
+//     Slack the buckets of those firings, LostProbes the fewest probes less
+//     one. Without keepalive: never.
 //   - sending: retransmission, bounded by U when set, counted from the first
-//     retransmission (one RTO, ≥ 200 ms, after the first unacknowledged
+//     retransmission (FirstRetransmission after the first unacknowledged
 //     send), else by the tcp_retries2 model (≈924.6 s for 15).
 //   - closed window: since Linux 5.11 U, counted from the first zero-window
 //     probe, also ends a connection whose peer keeps its window at zero;
 //     without U, persist probes go on forever while the peer answers.
-//   - connecting: U when set (measured: it bounds SYN-SENT and overrides
-//     TCP_SYNCNT), else the SYN retransmission schedule.
+//   - connecting: U when set (it bounds SYN-SENT and overrides TCP_SYNCNT),
+//     else the SYN schedule with tcp_syn_linear_timeouts.
+//
+// Slack is for host.HZ, or the worst over the common HZ values when zero.
 func (s Settings) Bounds(h Host) []Bound {
 	return []Bound{
 		s.keepaliveBound(StateIdle, h),
@@ -173,41 +177,31 @@ func (s Settings) keepaliveBound(st State, h Host) Bound {
 	if !s.KeepAlive {
 		return Bound{State: st, Never: true, Rule: "keepalive off: nothing probes a silent peer"}
 	}
-	k := s.firingsToDeath()
-	worst := s.Idle + time.Duration(k)*s.Interval
+	d, err := kernel.Options(s).Keepalive().Death(h.HZ)
+	if err != nil {
+		return Bound{State: st, Never: true, Rule: "keepalive idle or interval below the kernel's 1 s: " + err.Error()}
+	}
+	k := d.MaxProbes
 	b := Bound{
 		State:      st,
-		Worst:      worst,
-		Slack:      slack(h.HZ, s.Idle, k, s.Interval),
-		LostProbes: k - 1,
+		Worst:      d.Nominal,
+		Slack:      d.Slack,
+		LostProbes: d.LostProbes(),
 	}
 	switch {
 	case s.UserTimeout == 0:
 		b.Rule = fmt.Sprintf("keepalive: %d probes after %v idle, %v apart", s.Count, s.Idle, s.Interval)
+	case d.MinProbes != d.MaxProbes:
+		b.Rule = fmt.Sprintf("keepalive, TCP_USER_TIMEOUT %v ends it after %d to %d probes, as late as the timers fire", s.UserTimeout, d.MinProbes, d.MaxProbes)
 	case k != s.Count:
 		b.Rule = fmt.Sprintf("keepalive, TCP_USER_TIMEOUT %v overrides count %d: dead at the %s firing", s.UserTimeout, s.Count, ordinal(k+1))
 	default:
 		b.Rule = fmt.Sprintf("keepalive %v + %d×%v, the first firing past TCP_USER_TIMEOUT %v", s.Idle, k, s.Interval, s.UserTimeout)
 	}
-	if worst > neverAfter {
+	if b.Worst > kernel.NeverAfter {
 		b.Never = true
 	}
 	return b
-}
-
-// firingsToDeath is how many keepalive intervals pass after the first probe
-// before the kernel gives up: Count without a user timeout, else the
-// smallest k ≥ 1 with Idle + k·Interval ≥ UserTimeout.
-func (s Settings) firingsToDeath() int {
-	if s.UserTimeout == 0 {
-		return max(s.Count, 1)
-	}
-	if s.Interval <= 0 {
-		return 1
-	}
-	rest := s.UserTimeout - s.Idle
-	k := int((rest + s.Interval - 1) / s.Interval)
-	return max(k, 1)
 }
 
 func ordinal(n int) string {
@@ -234,33 +228,21 @@ func (s Settings) sendingBound(h Host) Bound {
 			// a lone write died 3.041 s after the fault, a stream 2.818 s;
 			// U=5 s: 5.601 s.
 			Worst: FirstRetransmission + s.UserTimeout,
-			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
+			Slack: kernel.UserTimeoutSlack(h.HZ, s.UserTimeout),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v from the first retransmission by timeout, ≈%v after the first unacknowledged send", s.UserTimeout, FirstRetransmission),
 		}
 	}
-	giveUp := FirstRetransmission + RetransmitGiveUp(h, minRTO, 0)
+	giveUp := FirstRetransmission + kernel.RetransmitGiveUp(h.Retries2, kernel.MinRTO, 0)
 	return Bound{
 		State: StateSending,
 		Worst: giveUp,
 		// A base RTO a little above the minimum moves the last firing
 		// up to 120 s earlier: measured 937.95 s for one write with an
 		// RTO of about 212 ms.
-		Slack: granularity(h.HZ, maxRTO),
-		Never: giveUp > neverAfter,
+		Slack: kernel.Granularity(h.HZ, kernel.MaxRTO),
+		Never: giveUp > kernel.NeverAfter,
 		Rule:  fmt.Sprintf("no TCP_USER_TIMEOUT: tcp_retries2=%d, checked at backed-off retransmissions; keepalive does not probe a busy socket", h.Retries2),
 	}
-}
-
-// userTimeoutSlack is how late a user-timeout death may come on top of
-// FirstRetransmission + U: the probe and first RTO timers (armed 200 ms
-// ahead), and the last retransmission timer, clamped to the deadline and
-// armed as far ahead as the time left after the last backed-off firing.
-func userTimeoutSlack(hz int, u time.Duration) time.Duration {
-	var at time.Duration
-	for rto := 2 * minRTO; at+rto < u; rto = min(2*rto, maxRTO) {
-		at += rto
-	}
-	return 2*granularity(hz, minRTO) + granularity(hz, u-at) + 4*jiffy(hz)
 }
 
 func (s Settings) closedWindowBound(h Host) Bound {
@@ -270,7 +252,7 @@ func (s Settings) closedWindowBound(h Host) Bound {
 			// Counted from the first zero-window probe, which comes an
 			// RTO or more after the window closed.
 			Worst: FirstRetransmission + s.UserTimeout,
-			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
+			Slack: kernel.UserTimeoutSlack(h.HZ, s.UserTimeout),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v from the first zero-window probe ends a window that stays closed (Linux 5.11+)", s.UserTimeout),
 		}
 	}
@@ -286,7 +268,7 @@ func (s Settings) connectingBound(h Host) Bound {
 		return Bound{
 			State: StateConnecting,
 			Worst: s.UserTimeout,
-			Slack: userTimeoutSlack(h.HZ, s.UserTimeout),
+			Slack: kernel.UserTimeoutSlack(h.HZ, s.UserTimeout),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v bounds SYN-SENT (overrides TCP_SYNCNT)", s.UserTimeout),
 		}
 	}
@@ -294,136 +276,32 @@ func (s Settings) connectingBound(h Host) Bound {
 	if retries == 0 {
 		retries = h.SynRetries
 	}
-	worst := SynGiveUp(h, retries)
+	steps := kernel.SynTimeouts(retries, h.SynLinearTimeouts)
+	var worst time.Duration
+	for _, st := range steps {
+		worst += st
+	}
+	rule := fmt.Sprintf("%d SYN retransmissions, 1 s doubling (no tcp_syn_linear_timeouts)", retries)
+	if h.SynLinearTimeouts > 0 {
+		rule = fmt.Sprintf("%d SYN retransmissions after %d linear 1 s timeouts (tcp_syn_linear_timeouts), then doubling", retries, h.SynLinearTimeouts)
+	}
 	return Bound{
 		State: StateConnecting,
 		Worst: worst,
-		// Measured on Linux 6.18 (HZ=250) into a silent path: 3.06, 7.13,
-		// 19.35, 35.47, 69.52 and 135.06 s for 1 to 6 retries, up to 8 s
-		// over the model; an eighth covers it.
-		Slack: max(worst/8, granularity(h.HZ, initialRTO)),
-		Rule:  fmt.Sprintf("%d SYN retransmissions, 1 s doubling", retries),
+		// Each SYN timer is armed from the previous firing: the wheel's
+		// lateness adds up. Measured on Linux 6.18 (HZ=250, linear 4) into
+		// a silent path: 3.06, 7.13, 19.35, 35.47, 69.52 and 135.06 s for
+		// 1 to 6 retries (model 3, 7, 19, 35, 67, 131 s).
+		Slack: kernel.SlackOf(h.HZ, steps),
+		Rule:  rule,
 	}
 }
-
-// The kernel's retransmission timeout limits (include/net/tcp.h).
-const (
-	minRTO     = 200 * time.Millisecond // TCP_RTO_MIN
-	maxRTO     = 120 * time.Second      // TCP_RTO_MAX
-	initialRTO = time.Second            // TCP_TIMEOUT_INIT, the SYN's first timeout
-)
 
 // FirstRetransmission is how long after the first unacknowledged send the
 // kernel first retransmits by timeout, on a short path: a tail-loss probe
-// (2·srtt, plus 200 ms with a single segment out) and then one RTO (at
-// least 200 ms). TCP_USER_TIMEOUT and the tcp_retries2 limit count from
-// there (retrans_stamp). Longer paths add their round trips.
-const FirstRetransmission = 2 * minRTO
-
-// RetransmitGiveUp returns how long after the first retransmission by
-// timeout (the kernel's retrans_stamp, FirstRetransmission after the first
-// unacknowledged send on a short path) a connection whose peer never
-// answers is given up on, for a socket whose retransmission timeout starts
-// at rto (tcp_info's rto before any backoff; zero means the 200 ms
-// minimum). With a userTimeout the answer is userTimeout: the kernel clamps
-// the timer to it. Without, the kernel ends the connection at the first
-// backed-off retransmission firing (2·rto, 4·rto, ... capped at 120 s) at
-// or past tcp_model_timeout: tcp_retries2 doublings of the 200 ms minimum
-// (924.6 s for 15). With rto = 200 ms that firing comes at 1044.4 s; a
-// slightly larger rto can end it up to 120 s sooner.
-func RetransmitGiveUp(h Host, rto, userTimeout time.Duration) time.Duration {
-	if userTimeout > 0 {
-		return userTimeout
-	}
-	if rto <= 0 {
-		rto = minRTO
-	}
-	limit := modelTimeout(h.Retries2, minRTO)
-	var t time.Duration
-	for step := min(2*rto, maxRTO); ; step = min(2*step, maxRTO) {
-		t += step
-		if t >= limit || t > neverAfter {
-			return t
-		}
-	}
-}
-
-// modelTimeout is tcp_model_timeout: boundary doublings of rtoBase, capped
-// at TCP_RTO_MAX.
-func modelTimeout(boundary int, rtoBase time.Duration) time.Duration {
-	var t time.Duration
-	rto := rtoBase
-	for range boundary + 1 {
-		t += rto
-		rto = min(2*rto, maxRTO)
-	}
-	return t
-}
-
-// SynGiveUp returns how long a connect into a silent path lasts with
-// retries SYN retransmissions and no user timeout: 1 s, doubling, summed
-// over the first SYN and its retries (3 s for 1, 7 s for 2, 127 s for 6).
-func SynGiveUp(h Host, retries int) time.Duration {
-	var t time.Duration
-	rto := initialRTO
-	for range retries + 1 {
-		t += rto
-		rto = min(2*rto, maxRTO)
-	}
-	return t
-}
-
-// commonHZ are the timer frequencies Linux is built with; slack with an
-// unknown HZ is the largest over them.
-func commonHZ() [4]int { return [4]int{100, 250, 300, 1000} }
-
-func jiffy(hz int) time.Duration {
-	if hz <= 0 {
-		hz = 100 // the coarsest common jiffy
-	}
-	return time.Second / time.Duration(hz)
-}
-
-// granularity returns how late the kernel's timer wheel may fire a timer
-// armed d ahead at hz: d in jiffies rounded up (msecs_to_jiffies); level n
-// of the wheel holds timers from 63·8ⁿ⁻¹ jiffies ahead and rounds them up to
-// 8ⁿ jiffies; there are LVL_DEPTH levels (9 above HZ=100, else 8), the last
-// holding everything further (kernel/time/timer.c). At HZ=250: 4 ms below
-// 252 ms, 32 ms below 2.016 s, 256 ms below 16.128 s, 2.048 s below 129 s.
-// hz ≤ 0 means unknown: the largest over commonHZ.
-func granularity(hz int, d time.Duration) time.Duration {
-	if hz <= 0 {
-		var worst time.Duration
-		for _, h := range commonHZ() {
-			worst = max(worst, granularity(h, d))
-		}
-		return worst
-	}
-	jiffy := time.Second / time.Duration(hz)
-	j := int64((d + jiffy - 1) / jiffy)
-	depth := 9
-	if hz <= 100 {
-		depth = 8
-	}
-	gran := int64(1)
-	for lvl, start := 1, int64(63); lvl < depth && j >= start; lvl, start = lvl+1, start<<3 {
-		gran <<= 3
-	}
-	return time.Duration(gran) * jiffy
-}
-
-// WheelGranularity is the width of the timer-wheel bucket a timer armed d
-// ahead lands in at hz: how late it may fire, and the resolution below
-// which timers armed for about the same moment fire together (hz ≤ 0: the
-// largest over common HZ values). The storm model uses it.
-func WheelGranularity(hz int, d time.Duration) time.Duration { return granularity(hz, d) }
-
-// slack is how late a keepalive death may come: the first firing is armed
-// at most idle ahead and each of the k later firings interval ahead, each
-// rounded up by the wheel.
-func slack(hz int, idle time.Duration, k int, interval time.Duration) time.Duration {
-	return granularity(hz, idle) + time.Duration(k)*granularity(hz, interval)
-}
+// and then one RTO. TCP_USER_TIMEOUT and the tcp_retries2 limit count from
+// there.
+const FirstRetransmission = kernel.FirstRetransmission
 
 // Plan is a Config made concrete: the options flatline sets on each socket
 // and, for every State, the worst case to notice a silent peer. It is the

@@ -1,64 +1,12 @@
 package flatline
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
-
-func TestGranularity(t *testing.T) {
-	tests := []struct {
-		hz   int
-		d    time.Duration
-		want time.Duration
-	}{
-		{250, 100 * time.Millisecond, 4 * time.Millisecond},
-		{250, time.Second, 32 * time.Millisecond},
-		{250, 2 * time.Second, 32 * time.Millisecond},
-		{250, 3 * time.Second, 256 * time.Millisecond},
-		{250, 10 * time.Second, 256 * time.Millisecond},
-		{250, 20 * time.Second, 2048 * time.Millisecond},
-		{1000, 5 * time.Second, 512 * time.Millisecond},
-		{100, 5 * time.Second, 80 * time.Millisecond},
-		{100, 10 * time.Second, 640 * time.Millisecond},
-		{0, 5 * time.Second, 512 * time.Millisecond}, // largest over common HZ: 1000
-	}
-	for _, tt := range tests {
-		if got := granularity(tt.hz, tt.d); got != tt.want {
-			t.Errorf("granularity(%d, %v) = %v, want %v", tt.hz, tt.d, got, tt.want)
-		}
-	}
-}
-
-func TestRetransmitGiveUp(t *testing.T) {
-	h := LinuxDefaults()
-	tests := []struct {
-		rto, user, want time.Duration
-	}{
-		// Counted from the first retransmission: firings 0.4, 1.2, 2.8, ...
-		// 204.4 s, then 120 s apart; 924.4 misses the 924.6 s model by 0.2.
-		{0, 0, 1044400 * time.Millisecond},
-		{204 * time.Millisecond, 0, 928488 * time.Millisecond},
-		{time.Second, 0, 966 * time.Second}, // 2+4+...+64 = 126, then 120 s steps
-		{200 * time.Millisecond, 5 * time.Second, 5 * time.Second},
-	}
-	for _, tt := range tests {
-		if got := RetransmitGiveUp(h, tt.rto, tt.user); got != tt.want {
-			t.Errorf("RetransmitGiveUp(rto %v, user %v) = %v, want %v", tt.rto, tt.user, got, tt.want)
-		}
-	}
-	h.Retries2 = 3 // model: 0.2+0.4+0.8+1.6 = 3 s; firings 0.4, 1.2, 2.8, 6.0
-	if got, want := RetransmitGiveUp(h, 0, 0), 6*time.Second; got != want {
-		t.Errorf("retries2=3: %v, want %v", got, want)
-	}
-}
-
-func TestSynGiveUp(t *testing.T) {
-	for retries, want := range map[int]time.Duration{1: 3 * time.Second, 2: 7 * time.Second, 6: 127 * time.Second} {
-		if got := SynGiveUp(LinuxDefaults(), retries); got != want {
-			t.Errorf("SynGiveUp(%d) = %v, want %v", retries, got, want)
-		}
-	}
-}
 
 func TestBounds(t *testing.T) {
 	h := LinuxDefaults()
@@ -82,7 +30,8 @@ func TestBounds(t *testing.T) {
 		{"user timeout over I+CV", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 60 * s}, StateIdle, false, 60 * s, 4},
 		{"user timeout sending", Settings{KeepAlive: true, Idle: 10 * s, Interval: 10 * s, Count: 2, UserTimeout: 4 * s}, StateSending, false, 4400 * time.Millisecond, 0},
 		{"user timeout connecting", Settings{UserTimeout: 4 * s}, StateConnecting, false, 4 * s, 0},
-		{"syn retries", Settings{}, StateConnecting, false, 127 * s, 0},
+		// 6 retries after 4 linear timeouts (tcp_syn_linear_timeouts): 5×1 s + 2+4+...+64 s.
+		{"syn retries", Settings{}, StateConnecting, false, 131 * s, 0},
 	}
 	for _, tt := range tests {
 		var got Bound
@@ -101,29 +50,59 @@ func TestBounds(t *testing.T) {
 	}
 }
 
-func TestParseKernelConfigHZ(t *testing.T) {
-	tests := map[string]int{
-		"CONFIG_HZ_250=y\nCONFIG_HZ=250\n":            250,
-		"# CONFIG_HZ_1000 is not set\nCONFIG_HZ=1000": 1000,
-		"CONFIG_HZ=":        0,
-		"CONFIG_HZ=-5\n":    0,
-		"CONFIG_HZ=abc\n":   0,
-		"":                  0,
-		"CONFIG_HZ_300=y\n": 0,
-	}
-	for in, want := range tests {
-		if got := ParseKernelConfigHZ([]byte(in)); got != want {
-			t.Errorf("ParseKernelConfigHZ(%q) = %d, want %d", in, got, want)
+// TestPropertyBoundsFollowTheModel: for random settings × HZ, the idle
+// bound and LostProbes are what the kernel model's simulated firing
+// sequence gives, the real bucket arithmetic from random phases ends the
+// connection within the bound and never after fewer probes than
+// LostProbes+1, and Validate rejects every override whose user timeout can
+// end the sequence before Count probes went out.
+func TestPropertyBoundsFollowTheModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	hzs := append([]int{0}, kernel.CommonHZ()...)
+	for range 4000 {
+		hz := hzs[r.IntN(len(hzs))]
+		set := Settings{
+			KeepAlive: true,
+			Idle:      time.Duration(1+r.IntN(30)) * time.Second,
+			Interval:  time.Duration(1+r.IntN(10)) * time.Second,
+			Count:     1 + r.IntN(8),
+		}
+		full := set.Idle + time.Duration(set.Count)*set.Interval
+		set.UserTimeout = (time.Duration(r.Int64N(int64(full))) + time.Millisecond).Truncate(time.Millisecond)
+		h := LinuxDefaults()
+		h.HZ = hz
+		b := set.Bounds(h)[0]
+		d, err := kernel.Options(set).Keepalive().Death(hz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Worst != d.Nominal || b.Slack != d.Slack || b.LostProbes != d.LostProbes() {
+			t.Fatalf("%+v HZ=%d: bound %v lost %d, model %+v", set, hz, b, b.LostProbes, d)
+		}
+		ws := []kernel.Wheel{}
+		if hz > 0 {
+			ws = append(ws, kernel.MustWheel(hz))
+		} else {
+			for _, c := range kernel.CommonHZ() {
+				ws = append(ws, kernel.MustWheel(c))
+			}
+		}
+		for _, w := range ws {
+			clk := r.Int64N(1 << 22)
+			idle, ivl, user := w.Jiffies(set.Idle), w.Jiffies(set.Interval), w.Jiffies(set.UserTimeout)
+			probes, f := 0, w.Expiry(clk, idle)
+			for !kernel.KeepaliveKills(f-clk, user, probes, set.Count) {
+				probes++
+				f = w.Expiry(f, ivl)
+			}
+			if dl, _ := b.Deadline(); w.Duration(f-clk) > dl || probes < b.LostProbes+1 {
+				t.Fatalf("%+v HZ=%d: dies at %v after %d probes; bound %v, lost %d", set, w.HZ(), w.Duration(f-clk), probes, b, b.LostProbes)
+			}
+		}
+		c := Config{Timeout: MaxTimeout, Idle: set.Idle, Interval: set.Interval, Count: set.Count, UserTimeout: set.UserTimeout, Spread: NoSpread}
+		d0, _ := kernel.Options(set).Keepalive().Death(0)
+		if err := c.Validate(); err == nil && d0.MinProbes < set.Count {
+			t.Fatalf("%+v: Validate accepts a user timeout that can end the sequence after %d of %d probes", set, d0.MinProbes, set.Count)
 		}
 	}
-}
-
-func FuzzParseKernelConfigHZ(f *testing.F) {
-	f.Add([]byte("CONFIG_HZ=250\n"))
-	f.Add([]byte("CONFIG_HZ=99999999999999999999\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if hz := ParseKernelConfigHZ(b); hz < 0 || hz > 100000 {
-			t.Fatalf("HZ %d out of range", hz)
-		}
-	})
 }

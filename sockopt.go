@@ -1,8 +1,12 @@
+//go:build !linux
+
 package flatline
 
 import (
 	"os"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // sockopt is one socket option flatline sets and reads back: its name,
@@ -83,3 +87,14 @@ func loadInterval(s *Settings, v int)           { s.Interval = time.Duration(v) 
 func loadCount(s *Settings, v int)              { s.Count = v }
 func loadSynCount(s *Settings, v int)           { s.SynCount = v }
 func loadUserTimeoutSeconds(s *Settings, v int) { s.UserTimeout = time.Duration(v) * time.Second }
+
+// seconds converts a whole-second duration to the kernel's unit, rounding
+// a fraction up, as the kernel model does on Linux.
+func seconds(d time.Duration) int { return kernel.Seconds(d) }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

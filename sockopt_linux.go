@@ -1,10 +1,9 @@
 package flatline
 
 import (
-	"os"
-	"time"
+	"errors"
 
-	"golang.org/x/sys/unix"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // userTimeoutBoundsSYN is whether the user timeout ends a dial into a
@@ -13,36 +12,30 @@ const userTimeoutBoundsSYN = true
 
 func supported() error { return nil }
 
-const (
-	solSocket   = unix.SOL_SOCKET
-	soKeepalive = unix.SO_KEEPALIVE
-)
+// setOptions sets s on a socket through the kernel model's option table
+// (keepalive values before SO_KEEPALIVE, which arms the timer).
+func setOptions(fd uintptr, s Settings) error {
+	return optionErr(kernel.SetOptions(int(fd), kernel.Options(s)))
+}
 
-// sockopts is Linux's table: the keepalive values first, then SO_KEEPALIVE
-// (which arms the timer), then TCP_USER_TIMEOUT (milliseconds, set to 0 for
-// none) and TCP_SYNCNT.
-func sockopts() []sockopt {
-	return []sockopt{
-		{name: "TCP_KEEPIDLE", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPIDLE, value: secondsOf(idleOf), load: loadIdle},
-		{name: "TCP_KEEPINTVL", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPINTVL, value: secondsOf(intervalOf), load: loadInterval},
-		{name: "TCP_KEEPCNT", level: unix.IPPROTO_TCP, opt: unix.TCP_KEEPCNT, value: countOf, load: loadCount},
-		{name: "SO_KEEPALIVE", level: unix.SOL_SOCKET, opt: unix.SO_KEEPALIVE, value: keepAliveOf, load: loadKeepAlive, setZero: true},
-		{name: "TCP_USER_TIMEOUT", level: unix.IPPROTO_TCP, opt: unix.TCP_USER_TIMEOUT, setZero: true,
-			value: func(s Settings) int { return int(s.UserTimeout / time.Millisecond) },
-			load:  func(s *Settings, v int) { s.UserTimeout = time.Duration(v) * time.Millisecond }},
-		{name: "TCP_SYNCNT", level: unix.IPPROTO_TCP, opt: unix.TCP_SYNCNT, value: synCountOf, load: loadSynCount},
+// getOptions reads every option of the table back.
+func getOptions(fd uintptr) (Settings, error) {
+	o, err := kernel.GetOptions(int(fd))
+	return Settings(o), optionErr(err)
+}
+
+// rearmKeepalive turns SO_KEEPALIVE off and on: the kernel then arms the
+// keepalive timer a full idle period from now.
+func rearmKeepalive(fd uintptr) error { return optionErr(kernel.Rearm(int(fd))) }
+
+// optionErr wraps the kernel's *OptionError as the package's *OpError.
+func optionErr(err error) error {
+	var oe *kernel.OptionError
+	if errors.As(err, &oe) {
+		return &OpError{Op: oe.Op + " " + oe.Name, Err: oe.Err}
 	}
+	return err
 }
-
-func setsockoptInt(fd uintptr, level, opt, v int) error {
-	return unix.SetsockoptInt(int(fd), level, opt, v)
-}
-func getsockoptInt(fd uintptr, level, opt int) (int, error) {
-	return unix.GetsockoptInt(int(fd), level, opt)
-}
-
-// tcpClose is TCP_CLOSE in tcp_info's state.
-const tcpClose = 7
 
 func platformPlan(p *Plan) {
 	p.Notes = append(p.Notes, icmpRevertNote)
@@ -61,24 +54,11 @@ const icmpRevertNote = "when a router on the path answers with ICMP unreachable 
 	"data in flight can end up to one backed-off RTO after the sending bound: the kernel reverts the backoff " +
 	"and re-arms the timer without the user-timeout clamp (measured: U=3s ended at 4.8-5.0s)"
 
-// connInfo is what Diagnose needs from TCP_INFO.
-type connInfo struct {
-	unacked, notsent, sndWnd uint32
-	retransmits, probes      uint8
-	closed                   bool // TCP_CLOSE: the kernel ended it (a peer's FIN leaves CLOSE-WAIT)
-}
-
-func readConnInfo(fd uintptr) (connInfo, error) {
-	ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+// readConnInfo reads what Diagnose needs from TCP_INFO.
+func readConnInfo(fd uintptr) (kernel.Conn, error) {
+	ti, err := kernel.ReadTCPInfo(int(fd))
 	if err != nil {
-		return connInfo{}, &OpError{Op: "read TCP_INFO", Err: os.NewSyscallError("getsockopt", err)}
+		return kernel.Conn{}, &OpError{Op: "read TCP_INFO", Err: err}
 	}
-	return connInfo{
-		unacked:     ti.Unacked,
-		notsent:     ti.Notsent_bytes,
-		sndWnd:      ti.Snd_wnd,
-		retransmits: ti.Retransmits,
-		probes:      ti.Probes,
-		closed:      ti.State == tcpClose,
-	}, nil
+	return kernel.ConnOf(ti), nil
 }

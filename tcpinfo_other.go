@@ -2,15 +2,12 @@
 
 package flatline
 
-import "runtime"
+import (
+	"runtime"
 
-// connInfo is what Diagnose reads from TCP_INFO on Linux.
-type connInfo struct {
-	unacked, notsent, sndWnd uint32
-	retransmits, probes      uint8
-	closed                   bool
-}
+	"github.com/flatline-dev/flatline/internal/kernel"
+)
 
-func readConnInfo(uintptr) (connInfo, error) {
-	return connInfo{}, &NotSupportedError{Feature: "TCP_INFO", GOOS: runtime.GOOS}
+func readConnInfo(uintptr) (kernel.Conn, error) {
+	return kernel.Conn{}, &NotSupportedError{Feature: "TCP_INFO", GOOS: runtime.GOOS}
 }

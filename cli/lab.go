@@ -61,7 +61,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.BoolVar(&f.quick, "quick", false, "run the representative subset that shows the lesson (about 30 s)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
-	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: all)")
+	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: 64)")
 	fl.MarkHidden("parallel")
 	fl.StringVar(&f.kernel, "kernel", "", "run the lab in a qemu VM booted from this kernel: a version (5.10, 6.1, 6.12: Debian 11, 12, 13, fetched with apt) or a kernel image path")
 	fl.StringVar(&f.modules, "modules", "", "with --kernel PATH: the kernel's modules directory (lib/modules/RELEASE)")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/lab"
 	"github.com/flatline-dev/flatline/storm"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -87,7 +88,7 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	start := time.Now()
-	cfg := storm.LabConfig{
+	cfg := lab.StormConfig{
 		Conns:      f.conns,
 		Config:     flatline.Config{Timeout: f.timeout},
 		Strategies: sts,
@@ -109,7 +110,7 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 			}
 		}
 	}
-	res, err := storm.RunLab(cmd.Context(), cfg)
+	res, err := lab.RunStorm(cmd.Context(), cfg)
 	if res != nil && len(res.Strategies) > 0 {
 		out := cmd.OutOrStdout()
 		if f.json {
@@ -134,7 +135,7 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 	return pcapErr
 }
 
-func printStorm(w io.Writer, r *storm.LabResult) {
+func printStorm(w io.Writer, r *lab.StormResult) {
 	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %dms, spread %gs; HZ=%d\n",
 		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutMS, r.SpreadS, r.HZ)
 	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
@@ -157,12 +158,12 @@ func printStorm(w io.Writer, r *storm.LabResult) {
 	}
 }
 
-func writeStormChart(path string, r *storm.LabResult) error {
+func writeStormChart(path string, r *lab.StormResult) error {
 	file, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := storm.WriteChart(file, r, 32*time.Millisecond); err != nil {
+	if err := lab.WriteStormChart(file, r, 32*time.Millisecond); err != nil {
 		file.Close()
 		return err
 	}

@@ -37,7 +37,7 @@ type stormRecommendJSON struct {
 }
 
 // newStormPlan predicts the keepalive bursts of conns connections made
-// together with cfg, on this host's HZ (250 when unknown).
+// together with cfg, on this host's HZ (unknown: the worst over the common values).
 func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error) {
 	if conns < 1 {
 		return nil, usagef("--conns must be at least 1")
@@ -47,7 +47,7 @@ func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error)
 	}
 	hz, err := storm.HostHZ()
 	if err != nil {
-		hz = 250
+		hz = 0 // unknown: the worst over the common HZ values
 	}
 	f, err := storm.Predict(cfg, conns, hz, burst)
 	if err != nil {

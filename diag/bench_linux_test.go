@@ -15,8 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // benchConns is how many established loopback connections
@@ -79,7 +80,7 @@ func BenchmarkScan20k(b *testing.B) {
 		for _, args := range []string{"-tnoi", "-tnoip"} {
 			run("ss"+args, func() (int, error) {
 				var lines int
-				err := inNetNS(path, func() error {
+				err := kernel.InNetNS(path, func() error {
 					cmd := exec.Command(ss, args)
 					out, err := cmd.StdoutPipe()
 					if err != nil {
@@ -105,7 +106,7 @@ func BenchmarkScan20k(b *testing.B) {
 	}
 	run("proc-net-tcp", func() (int, error) {
 		var count int
-		err := inNetNS(path, func() error {
+		err := kernel.InNetNS(path, func() error {
 			for _, f := range []string{"/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"} {
 				c, err := parseProcNetTCP(f)
 				if err != nil {
@@ -225,23 +226,7 @@ func benchHolderMain(n int) error {
 // connections held by benchHolders child processes, and returns its name
 // and a cleanup that ends them and removes the namespace.
 func benchNamespace(b *testing.B, n int) (string, func()) {
-	sweepStaleNamespaces(b)
-	name := fmt.Sprintf("flt-diag-%d-bench", os.Getpid())
-	var ns netns.NsHandle
-	err := onThread(func() error {
-		orig, err := netns.Get()
-		if err != nil {
-			return err
-		}
-		defer orig.Close()
-		if ns, err = netns.NewNamed(name); err != nil {
-			return err
-		}
-		return netns.Set(orig)
-	})
-	if err != nil {
-		b.Skipf("cannot create a network namespace: %v", err)
-	}
+	name, path := testutil.NetNS(b, "bench")
 	var holders []*exec.Cmd
 	var stdins []io.Closer
 	cleanup := func() {
@@ -253,23 +238,18 @@ func benchNamespace(b *testing.B, n int) (string, func()) {
 				b.Logf("holder %d: %v", h.Process.Pid, err)
 			}
 		}
-		ns.Close()
-		netns.DeleteNamed(name)
 	}
 	fail := func(err error) {
 		cleanup()
 		b.Fatal(err)
 	}
-	nh, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		fail(err)
-	}
-	defer nh.Close()
-	lo, err := nh.LinkByName("lo")
-	if err != nil {
-		fail(err)
-	}
-	if err := nh.LinkSetUp(lo); err != nil {
+	if err := kernel.InNetNS(path, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	}); err != nil {
 		fail(err)
 	}
 	ready := make(chan error, benchHolders)
@@ -290,7 +270,7 @@ func benchNamespace(b *testing.B, n int) (string, func()) {
 			fail(err)
 		}
 		// Started from a thread in the namespace, the holder lives there.
-		if err := inNetNS("/var/run/netns/"+name, cmd.Start); err != nil {
+		if err := kernel.InNetNS(path, cmd.Start); err != nil {
 			fail(err)
 		}
 		holders, stdins = append(holders, cmd), append(stdins, in)

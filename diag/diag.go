@@ -62,9 +62,15 @@ const (
 	VerdictNever   Verdict = "never"                // a silent peer is never noticed in the socket's current state
 	VerdictStuck   Verdict = "stuck-retransmitting" // data is unacknowledged through repeated timeouts right now
 	VerdictSlow    Verdict = "slow"                 // noticed, later than Options.Max
+	VerdictFragile Verdict = "fragile"              // noticed within Options.Max, but a single lost keepalive probe kills it (grpc-go #6250)
 	VerdictUnknown Verdict = "unknown"              // options unreadable and inet_diag alone does not decide
 	VerdictOK      Verdict = "ok"                   // noticed within Options.Max
 )
+
+// Verdicts lists every verdict, from the worst.
+func Verdicts() []Verdict {
+	return []Verdict{VerdictNever, VerdictStuck, VerdictSlow, VerdictFragile, VerdictUnknown, VerdictOK}
+}
 
 func (v Verdict) rank() int {
 	switch v {
@@ -74,10 +80,12 @@ func (v Verdict) rank() int {
 		return 1
 	case VerdictSlow:
 		return 2
-	case VerdictUnknown:
+	case VerdictFragile:
 		return 3
+	case VerdictUnknown:
+		return 4
 	}
-	return 4
+	return 5
 }
 
 // Socket is one TCP socket as the kernel reports it, with its owner, its
@@ -95,12 +103,17 @@ type Socket struct {
 	// Traffic is what the socket is doing now, as far as the dead-peer
 	// rules go: idle, sending, closed-window or connecting.
 	Traffic flatline.State
-	// Bound is the nominal bound of the library's arithmetic for Traffic
-	// (flatline.Settings.Bounds); zero when options are unreadable.
+	// Bound is the library's bound for Traffic (flatline.Settings.Bounds,
+	// the kernel model's arithmetic); zero when options are unreadable.
 	Bound flatline.Bound
+	// LostProbes is how many keepalive probes in a row the socket may lose
+	// without being killed (the idle bound's), whatever the timers'
+	// lateness; -1 when keepalive is off or options are unreadable.
+	LostProbes int
 	// Worst is how long from now, at worst, until the kernel reports the
-	// peer dead if every packet is dropped from now on; Never when it
-	// never does, Known false when it cannot be told.
+	// peer dead if every packet is dropped from now on, timer slack
+	// included (Bound.Slack): a bound the kernel does not exceed. Never
+	// when it never does, Known false when it cannot be told.
 	Worst time.Duration
 	Never bool
 	Known bool

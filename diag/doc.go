@@ -10,17 +10,20 @@
 // options (SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
 // TCP_USER_TIMEOUT, TCP_SYNCNT) by taking a duplicate of the descriptor
 // with pidfd_open and pidfd_getfd (Linux 5.6; ptrace permission over the
-// owner, which root has) and reading it back with flatline.ReadSettingsFD.
+// owner, which root has) and reading it back with getsockopt.
 // It reads the namespace's TCP sysctls with flatline.ReadHost from a
 // thread switched into that namespace.
 //
 // Each socket is then judged with the library's own arithmetic
-// (flatline.Settings.Bounds and flatline.RetransmitGiveUp): what the socket
+// (flatline.Settings.Bounds, the kernel model's arithmetic): what the socket
 // is doing now (idle, sending, closed window, connecting), how much of the
 // relevant timer has already run, and so how long from now until the
-// kernel gives up if every packet is dropped from now on. Verdicts are ok
-// (within Options.Max), slow, never, stuck-retransmitting and unknown (the
-// options could not be read and inet_diag alone does not decide). What
+// kernel gives up if every packet is dropped from now on, the timers'
+// slack included, and how many lost keepalive probes it tolerates.
+// Verdicts are ok (within Options.Max), slow, fragile (within Max, but a
+// single lost keepalive probe kills it), never, stuck-retransmitting and
+// unknown (the options could not be read and inet_diag alone does not
+// decide). What
 // could not be read is said per socket (OptionsError names what is
 // needed) and in Report.Notes; sockets that close and processes that exit
 // during a scan do not fail it.

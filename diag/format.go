@@ -25,6 +25,7 @@ type jsonSocket struct {
 	Keepalive      *jsonKeepalive `json:"keepalive"`
 	UserTimeoutMS  *int64         `json:"user_timeout_ms"`
 	WorstCaseS     *float64       `json:"worst_case_s"`
+	LostProbes     *int           `json:"lost_probes"`
 	Verdict        Verdict        `json:"verdict"`
 	Reason         string         `json:"reason"`
 }
@@ -70,8 +71,9 @@ func (s *Socket) Unacked() uint32 {
 
 // MarshalJSON writes the socket with the stable field names of issue 4:
 // pid, fd, comm null without an owner; keepalive and user_timeout_ms null
-// when the options are unreadable; worst_case_s null when the peer is
-// never noticed or it cannot be told (verdict says which).
+// when the options are unreadable; worst_case_s (timer slack included)
+// null when the peer is never noticed or it cannot be told (verdict says
+// which); lost_probes null when keepalive is off or unreadable.
 func (s Socket) MarshalJSON() ([]byte, error) {
 	j := jsonSocket{
 		Local:          s.Local.String(),
@@ -101,6 +103,10 @@ func (s Socket) MarshalJSON() ([]byte, error) {
 	if s.Known && !s.Never {
 		w := s.Worst.Seconds()
 		j.WorstCaseS = &w
+	}
+	if s.LostProbes >= 0 {
+		lp := s.LostProbes
+		j.LostProbes = &lp
 	}
 	return json.Marshal(j)
 }
@@ -190,7 +196,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERDICT\tWORST\tPROCESS\tSTATE\tLOCAL\tREMOTE\tTIMER\tRETR\tPROBES\tUNACKED\tKEEPALIVE\tUSER_TIMEOUT\tREASON")
+	fmt.Fprintln(tw, "VERDICT\tWORST\tPROCESS\tSTATE\tLOCAL\tREMOTE\tTIMER\tRETR\tPROBES\tUNACKED\tKEEPALIVE\tUSER_TIMEOUT\tLOST_OK\tREASON")
 	for i := range r.Sockets {
 		s := &r.Sockets[i]
 		proc := "-"
@@ -212,16 +218,20 @@ func (r *Report) WriteText(w io.Writer) error {
 		if s.Timer != TimerOff {
 			timer += "," + (time.Duration(s.Expires) * time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+		lost := "-"
+		if s.LostProbes >= 0 {
+			lost = fmt.Sprint(s.LostProbes)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n",
 			s.Verdict, s.worstString(), proc, s.State, s.Local, s.Remote, timer,
-			s.Retransmits(), s.Probes(), s.Unacked(), ka, ut, s.Reason)
+			s.Retransmits(), s.Probes(), s.Unacked(), ka, ut, lost, s.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	b.Reset()
 	fmt.Fprintf(&b, "\n%d sockets:", r.Summary.Total)
-	for _, v := range []Verdict{VerdictNever, VerdictStuck, VerdictSlow, VerdictUnknown, VerdictOK} {
+	for _, v := range Verdicts() {
 		if n := r.Summary.ByVerdict[v]; n > 0 {
 			fmt.Fprintf(&b, " %d %s,", n, v)
 		}

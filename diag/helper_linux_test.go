@@ -21,7 +21,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -463,29 +462,4 @@ func find(r *Report, hs helperSocket) *Socket {
 		}
 	}
 	return nil
-}
-
-// sweepStaleNamespaces removes flt-diag-PID-* namespaces whose test
-// process is gone (killed before its cleanup ran).
-func sweepStaleNamespaces(t testing.TB) {
-	entries, err := os.ReadDir("/var/run/netns")
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), "flt-diag-")
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		pid, err := strconv.Atoi(pidStr)
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
-			if err := netns.DeleteNamed(e.Name()); err != nil {
-				t.Logf("remove stale namespace %s: %v", e.Name(), err)
-			}
-		}
-	}
 }

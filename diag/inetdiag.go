@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // The kernel's netlink and inet_diag constants (linux/netlink.h,
@@ -48,13 +50,13 @@ func malformed(what, format string, a ...any) error {
 // (idiag_timer).
 type Timer uint8
 
-// The timer kinds of inet_diag.
+// The timer kinds of inet_diag (the kernel model's).
 const (
-	TimerOff       Timer = 0 // no timer pending
-	TimerOn        Timer = 1 // retransmission (also loss probe, reordering timeout)
-	TimerKeepalive Timer = 2 // keepalive (sk_timer)
-	TimerTimeWait  Timer = 3 // TIME-WAIT expiry
-	TimerPersist   Timer = 4 // zero-window probe
+	TimerOff       = Timer(kernel.TimerOff)
+	TimerOn        = Timer(kernel.TimerOn)
+	TimerKeepalive = Timer(kernel.TimerKeepalive)
+	TimerTimeWait  = Timer(kernel.TimerTimeWait)
+	TimerPersist   = Timer(kernel.TimerPersist)
 )
 
 var timerNames = [...]string{"off", "on", "keepalive", "timewait", "persist"}

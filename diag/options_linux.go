@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,7 +62,7 @@ func (r *optionReader) pidfd(pid int) (int, error) {
 }
 
 // read takes a duplicate of fd from pid, checks that it still is the
-// socket with inode ino, reads its options with flatline.ReadSettingsFD,
+// socket with inode ino, reads its options with the kernel model's option table,
 // and closes the duplicate.
 func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) {
 	p, ok := r.pidfds[pid]
@@ -91,11 +92,11 @@ func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) 
 		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "pidfd_getfd",
 			Err: fmt.Errorf("%w: fd %d now holds inode %d, not socket %d", ErrGone, fd, st.Ino, ino)}
 	}
-	s, err := flatline.ReadSettingsFD(dup)
+	o, err := kernel.GetOptions(dup)
 	if err != nil {
 		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "getsockopt", Err: err}
 	}
-	return s, nil
+	return flatline.Settings(o), nil
 }
 
 // getfdError says what a pidfd_getfd failure means for the reader: EPERM

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Scan inspects the TCP sockets Options selects: it dumps them with
@@ -72,7 +73,7 @@ func openTarget(o Options) (*target, error) {
 		return nil
 	}
 	if path != "" {
-		same, err := sameNetNS(path)
+		same, err := kernel.SameNetNS(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("diag: network namespace %s: %w", name, err)
@@ -80,7 +81,7 @@ func openTarget(o Options) (*target, error) {
 			return nil, err
 		}
 		if !same {
-			return t, inNetNS(path, open)
+			return t, kernel.InNetNS(path, open)
 		}
 	}
 	return t, open()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // stuckAfter is how many consecutive retransmission timeouts of the same
@@ -12,27 +13,30 @@ import (
 // without an acknowledgement (≥ 600 ms at the minimum RTO) is a pattern.
 const stuckAfter = 2
 
-// traffic tells what a socket is doing, as far as the dead-peer rules go.
-func traffic(m DiagMsg) flatline.State {
-	switch {
-	case m.State == StateSynSent:
-		return flatline.StateConnecting
-	case m.Timer == TimerPersist:
-		return flatline.StateClosedWindow
-	case m.Info != nil && m.Info.HasSndWnd && m.Info.SndWnd == 0 && m.Info.NotsentBytes > 0 && m.Info.Unacked == 0:
-		return flatline.StateClosedWindow
-	case m.Timer == TimerOn, m.Info != nil && m.Info.Unacked > 0:
-		return flatline.StateSending
+// traffic tells what a socket is doing, as far as the dead-peer rules go:
+// the kernel model's rule over what inet_diag reported.
+func traffic(m DiagMsg) flatline.State { return flatline.State(kernel.Traffic(connOf(m))) }
+
+// connOf is what the kernel model reads of an inet_diag message.
+func connOf(m DiagMsg) kernel.Conn {
+	c := kernel.Conn{State: uint8(m.State), Timer: kernel.Timer(m.Timer)}
+	if i := m.Info; i != nil {
+		c.Unacked, c.Notsent = i.Unacked, i.NotsentBytes
+		c.SndWnd, c.HasSndWnd = i.SndWnd, i.HasSndWnd
+		c.Retransmits, c.Probes = uint8(min(i.Retransmits, 255)), uint8(min(i.Probes, 255))
+		c.LastDataRecv = time.Duration(i.LastDataRecv) * time.Millisecond
+		c.LastAckRecv = time.Duration(i.LastAckRecv) * time.Millisecond
 	}
-	return flatline.StateIdle
+	return c
 }
 
 // judge fills s's Traffic, Bound, Worst, Never, Known, Verdict and Reason
 // from what the kernel reported (s.DiagMsg), the options (s.Settings, nil
 // when unreadable) and the namespace's host settings, against max. It is
-// pure; the arithmetic is the library's (Settings.Bounds,
-// RetransmitGiveUp): this only decides which rule applies now and how much
-// of it has already passed.
+// pure; the arithmetic is the kernel model's (through Settings.Bounds):
+// this only decides which rule applies now and how much of it has already
+// passed. Worst includes the rule's timer slack, so the kernel does not
+// report the peer dead later than it.
 func judge(s *Socket, h flatline.Host, maxWait time.Duration) { judgeCached(s, h, maxWait, nil) }
 
 // boundsCache remembers Settings.Bounds per distinct settings within one
@@ -56,7 +60,7 @@ func (c boundsCache) bounds(s flatline.Settings, h flatline.Host) []flatline.Bou
 func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache boundsCache) {
 	m := s.DiagMsg
 	s.Traffic = traffic(m)
-	s.Known, s.Never, s.Worst = false, false, 0
+	s.Known, s.Never, s.Worst, s.LostProbes = false, false, 0, -1
 
 	switch m.State {
 	case StateListen:
@@ -94,19 +98,31 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	default: // closed window: the nominal bound, an upper bound from now
 		s.Worst, why = s.Bound.Worst, "at most the full bound from now"
 	}
+	// A bound the kernel does not exceed: what is left of the rule, plus
+	// the timer slack the plan states for it.
+	s.Worst += s.Bound.Slack
 	s.Known = true
+	idle := boundFor(bounds, flatline.StateIdle)
+	if set.KeepAlive && !idle.Never {
+		s.LostProbes = idle.LostProbes
+	}
 	switch {
 	case isStuck(s):
 		s.Verdict = VerdictStuck
 		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered (%s); gives up in %v: %s",
 			m.Info.Retransmits, why, roundOut(s.Worst), s.Bound.Rule)
 		return
-	case s.Worst <= maxWait:
-		s.Verdict = VerdictOK
-	default:
+	case s.Worst > maxWait:
 		s.Verdict = VerdictSlow
+	case s.LostProbes == 0:
+		s.Verdict = VerdictFragile
+	default:
+		s.Verdict = VerdictOK
 	}
 	s.Reason = fmt.Sprintf("%s: %s (%s)", s.Traffic, s.Bound.Rule, why)
+	if s.LostProbes == 0 {
+		s.Reason += "; a single lost keepalive probe kills it"
+	}
 	if s.Traffic == flatline.StateIdle {
 		// The verdict is about now; say what sending data would change.
 		if b := boundFor(bounds, flatline.StateSending); b.Never || b.Worst > maxWait {
@@ -133,7 +149,7 @@ func judgeUnreadable(s *Socket, h flatline.Host) {
 	case isStuck(s):
 		s.Verdict = VerdictStuck
 		s.Reason = fmt.Sprintf("%d retransmission timeouts unanswered; the kernel gives up %v after the first send without TCP_USER_TIMEOUT, sooner with one (%s)",
-			m.Info.Retransmits, roundOut(flatline.RetransmitGiveUp(h, 0, 0)), why)
+			m.Info.Retransmits, roundOut(kernel.RetransmitGiveUp(h.Retries2, 0, 0)), why)
 	default:
 		s.Verdict = VerdictUnknown
 		s.Reason = why
@@ -169,22 +185,23 @@ func boundFor(bs []flatline.Bound, st flatline.State) flatline.Bound {
 func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Duration, string) {
 	expires := time.Duration(m.Expires) * time.Millisecond
 	if m.Info == nil {
-		total := flatline.RetransmitGiveUp(h, 0, userTimeout)
+		total := kernel.RetransmitGiveUp(h.Retries2, 0, userTimeout)
 		return expires + 200*time.Millisecond + total, "no tcp_info: the full count after the next timeouts"
 	}
 	rto := time.Duration(m.Info.RTO) * time.Microsecond
 	backoff := min(m.Info.Backoff, 62)
-	base := max(rto>>backoff, 200*time.Millisecond) // TCP_RTO_MIN: the kernel never goes below it
-	total := flatline.RetransmitGiveUp(h, base, userTimeout)
+	base := max(rto>>backoff, kernel.MinRTO) // the kernel never goes below it
+	total := kernel.RetransmitGiveUp(h.Retries2, base, userTimeout)
 	if backoff == 0 {
 		left := expires + base + total
 		return left, fmt.Sprintf("rto %v, no timeout yet: the count of %v starts within %v", roundOut(rto), roundOut(total), roundOut(expires+base))
 	}
+	// The timeouts before the current one: the kernel model's backed-off
+	// firings, 2·base, 4·base, ...
 	var since time.Duration
-	step := base
-	for i := 1; i < backoff; i++ {
-		step = min(2*step, 120*time.Second) // TCP_RTO_MAX
-		since += step
+	firings := kernel.RetransmitFirings(h.Retries2, base)
+	for _, f := range firings[:min(backoff-1, len(firings))] {
+		since += f
 	}
 	since += max(rto-expires, 0)
 	left := max(total-since, expires)
@@ -202,7 +219,7 @@ func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Durat
 	if m.Info == nil {
 		return b.Worst, "no tcp_info: the full bound"
 	}
-	quiet := time.Duration(min(m.Info.LastDataRecv, m.Info.LastAckRecv)) * time.Millisecond
+	quiet := kernel.Quiet(connOf(m))
 	if m.Timer != TimerKeepalive {
 		return max(b.Worst-quiet, 0), fmt.Sprintf("silent %v, no keepalive timer pending", roundOut(quiet))
 	}
@@ -215,15 +232,24 @@ func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Durat
 }
 
 // connectingLeft is how long from now until a connect gives up: without a
-// user timeout, the library's SYN schedule (flatline.SynGiveUp) less the
-// timeouts already taken, as the retransmission count says; with one, the
-// whole bound.
+// user timeout, the kernel model's SYN schedule less the timeouts already
+// taken, as the retransmission count says; with one, the whole bound.
 func connectingLeft(s *Socket, h flatline.Host, set flatline.Settings) (time.Duration, string) {
 	k := s.Retransmits()
 	if set.UserTimeout > 0 || k == 0 {
 		return s.Bound.Worst, "at most the full bound from now"
 	}
-	elapsed := flatline.SynGiveUp(h, k-1)
+	var elapsed time.Duration
+	retries := set.SynCount
+	if retries == 0 {
+		retries = h.SynRetries
+	}
+	for i, st := range kernel.SynTimeouts(retries, h.SynLinearTimeouts) {
+		if i >= k {
+			break
+		}
+		elapsed += st
+	}
 	left := max(s.Bound.Worst-elapsed, time.Duration(s.Expires)*time.Millisecond)
 	return left, fmt.Sprintf("%d SYNs retransmitted: ≈%v already passed", k, roundOut(elapsed))
 }

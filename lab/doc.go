@@ -29,8 +29,16 @@
 // flatline.Settings.Bounds for the others), and flatline.Diagnose names the
 // cause.
 //
-// Results are data first (Result, CellResult, WriteJSON); WriteTable and
-// WriteChart render the same data for people.
+// Results are data first (Result, CellResult, WriteJSON); WriteTable (its
+// first table, "The lesson at a glance", is the original story in three
+// rows) and WriteChart render the same data for people.
+//
+// # Storms
+//
+// RunStorm opens many idle connections at once through a router that
+// polices ACK-only segments and compares keepalive strategies (the storm
+// package's model and planner) by how many connections the kernel falsely
+// declares dead; WriteStormChart draws the router's capture.
 //
 // Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and
 // Linux; elsewhere, or without root, the functions return an error matching

@@ -237,20 +237,24 @@ func inQuick(c Cell) bool {
 	return false
 }
 
+// Verdict is a cell's judgement.
+type Verdict string
+
 // Verdicts of a cell.
 const (
-	InTime    = "in-time"    // the application saw an error within what the configuration promises
-	Late      = "late"       // it saw one, later than promised
-	Never     = "never"      // it saw none within the cell's cap
-	Survived  = "survived"   // a blip: the connection lived, as it should
-	FalseKill = "false-kill" // a blip killed a connection that promises to tolerate a lost probe
+	InTime    Verdict = "in-time"    // the application saw an error within what the configuration promises
+	Late      Verdict = "late"       // it saw one, later than promised
+	Never     Verdict = "never"      // it saw none within the cell's cap
+	Survived  Verdict = "survived"   // a blip: the connection lived, as it should
+	FalseKill Verdict = "false-kill" // a blip killed a connection that promises to tolerate a lost probe
+	Errored   Verdict = "error"      // the cell could not be measured; CellResult.Error says why
 )
 
 // verdict judges a measurement. mustSurvive is a blip that the
 // configuration promises to ride out; deadline is the promise's latest
 // moment (Worst+Slack, plus the workload's own period), expectNever that
 // nothing is promised; detected is nil when no error came within the cap.
-func verdict(mustSurvive, expectNever bool, deadline time.Duration, detected *time.Duration) string {
+func verdict(mustSurvive, expectNever bool, deadline time.Duration, detected *time.Duration) Verdict {
 	switch {
 	case mustSurvive && detected == nil:
 		return Survived

@@ -15,7 +15,7 @@ func TestVerdict(t *testing.T) {
 		expectNever bool
 		deadline    time.Duration
 		detected    *time.Duration
-		want        string
+		want        Verdict
 	}{
 		{"within the promise", false, false, 3 * time.Second, d(2.9), InTime},
 		{"at the deadline", false, false, 3 * time.Second, d(3), InTime},

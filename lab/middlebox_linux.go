@@ -108,7 +108,7 @@ func runMiddlebox(ctx context.Context, opts Options, cell Cell) (CellResult, err
 		CapS: (middleboxSoak + middleboxAnswer).Seconds()}
 	r.Rule = fmt.Sprintf("the middlebox forgets a flow idle for %v: a keepalive idle below that keeps it (flatline: Config.MaxIdle)", MiddleboxTimeout)
 	fail := func(err error) (CellResult, error) {
-		r.Verdict = "error"
+		r.Verdict = Errored
 		r.Error = err.Error()
 		return r, fmt.Errorf("lab: cell %s: %w", cell.Name(), err)
 	}

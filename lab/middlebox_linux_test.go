@@ -29,7 +29,7 @@ func TestIntegrationMiddleboxExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	want := map[ConfigName]string{GoDefault: Lost, Flatline: Survived}
+	want := map[ConfigName]Verdict{GoDefault: Lost, Flatline: Survived}
 	for _, c := range res.Cells {
 		if c.Verdict != want[c.Config] {
 			t.Errorf("%s: verdict %s (%s), want %s", c.Cell().Name(), c.Verdict, c.Error, want[c.Config])

@@ -3,10 +3,9 @@ package lab
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Prefix starts the name of every network namespace and nftables table the
@@ -53,18 +52,4 @@ type Namespace struct {
 
 // nsOwner parses the creating PID out of a lab namespace name
 // ("flt-<pid>-<id>-<role>"). ok is false for names the lab did not make.
-func nsOwner(name string) (pid int, ok bool) {
-	rest, found := strings.CutPrefix(name, Prefix)
-	if !found {
-		return 0, false
-	}
-	field, _, found := strings.Cut(rest, "-")
-	if !found {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(field)
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	return pid, true
-}
+func nsOwner(name string) (pid int, ok bool) { return kernel.NetNSOwner(name, Prefix) }

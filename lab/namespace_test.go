@@ -2,11 +2,10 @@ package lab
 
 import (
 	"errors"
-
-	"github.com/flatline-dev/flatline"
 	"strconv"
 	"testing"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -77,7 +77,7 @@ const mtuLimit = 1000
 
 // Skipped is the verdict of a cell this kernel cannot run (netem
 // missing): Error says why.
-const Skipped = "skipped"
+const Skipped Verdict = "skipped"
 
 // MiddleboxTimeout is how long the lab's middlebox remembers an idle flow:
 // shorter than Go's default keepalive idle (15 s), as a 350 s load
@@ -96,7 +96,7 @@ const (
 // Lost is the verdict of a cell whose healthy connection a path fault
 // took away: the middlebox forgot it, or it was killed although the peer
 // was alive.
-const Lost = "lost"
+const Lost Verdict = "lost"
 
 // survivalFault reports whether under fault f the peer stays alive, so
 // that the cell asks whether the connection survives rather than how soon

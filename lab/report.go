@@ -90,7 +90,7 @@ func cellText(c CellResult, t float64) string {
 		}
 		return s
 	}
-	return c.Verdict
+	return string(c.Verdict)
 }
 
 // WriteTable writes r for people: one block per fault, a row per workload,
@@ -252,7 +252,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 				c.Cell().Name(), fmtSeconds(capS), fmtSeconds(*c.ExpectedS), c.Rule))
 		case c.Verdict == Skipped:
 			skipped = append(skipped, fmt.Sprintf("  %s: %s", c.Cell().Name(), c.Error))
-		case c.Verdict == "error":
+		case c.Verdict == Errored:
 			broken = append(broken, fmt.Sprintf("  %s: the cell could not run: %s", c.Cell().Name(), c.Error))
 		}
 	}
@@ -272,7 +272,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 	}
 	var missed []string
 	for _, c := range r.Cells {
-		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || c.Verdict == "error" || c.Verdict == Skipped {
+		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || c.Verdict == Errored || c.Verdict == Skipped {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -303,7 +303,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if !survivalFault(c.Fault) && !mustSurvive(c.Cell()) && c.Verdict != "error" && c.Verdict != Skipped {
+		if !survivalFault(c.Fault) && !mustSurvive(c.Cell()) && c.Verdict != Errored && c.Verdict != Skipped {
 			n++
 		}
 	}

@@ -42,7 +42,7 @@ type CellResult struct {
 	CapS      float64    `json:"cap_s"`
 	Error     string     `json:"error"` // the application's first error, "" if none
 	Cause     string     `json:"cause"` // flatline.Diagnose of that error
-	Verdict   string     `json:"verdict"`
+	Verdict   Verdict    `json:"verdict"`
 	// SilentAfterS is, for the keepalive states (idle, receiving), how long
 	// after the fault the client last heard from the peer (tcp_info's last
 	// data or ACK received, the clock keepalive runs on): the promise runs

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -117,7 +118,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	t := opts.Timeout
 	r := CellResult{Workload: cell.Workload, Fault: cell.Fault, Config: cell.Config, CapS: opts.Cap.Seconds()}
 	fail := func(err error) (CellResult, error) {
-		r.Verdict = "error"
+		r.Verdict = Errored
 		r.Error = err.Error()
 		return r, fmt.Errorf("lab: cell %s: %w", cell.Name(), err)
 	}
@@ -164,6 +165,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 
 	var conn net.Conn
 	first := make(chan event, 3)
+	healed := make(chan error, 1)
 	var start time.Time
 	if cell.Workload == Connect {
 		if err := topo.Apply(cell.Fault); err != nil {
@@ -208,7 +210,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		if cell.Fault == Latency50 || cell.Fault == Latency300 {
 			expectNever, deadline = expectOnPath(&r, cell, t, host, conn)
 		}
-		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t); err != nil {
+		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t, healed); err != nil {
 			return fail(err)
 		}
 	}
@@ -236,8 +238,22 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
+	select {
+	case err := <-healed:
+		if err != nil {
+			return fail(fmt.Errorf("heal after %s: %w", cell.Fault, err))
+		}
+	default: // no self-healing fault, or not healed yet
+	}
 	r.Verdict = verdict(mustSurvive(cell), expectNever, deadline, detected)
 	return r, nil
+}
+
+// healLater heals topo after d unless ctx ends first, and sends Heal's
+// result on healed.
+func healLater(ctx context.Context, topo *Topology, d time.Duration, healed chan<- error) {
+	heal := time.AfterFunc(d, func() { healed <- topo.Heal() })
+	context.AfterFunc(ctx, func() { heal.Stop() })
 }
 
 // expect fills the expected column and returns what the verdict compares
@@ -303,7 +319,11 @@ func blipLength(t time.Duration) time.Duration {
 }
 
 // applyFault applies f and returns its instant.
-func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, t time.Duration) (time.Time, error) {
+// applyFault applies f and returns when it struck. Faults that heal by
+// themselves (peer-reboot, blip) send Heal's result on healed: a heal
+// that failed leaves the path cut, and the cell's result would be a false
+// kill, not a measurement.
+func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, t time.Duration, healed chan<- error) (time.Time, error) {
 	switch f {
 	case PeerFrozen:
 		at := time.Now() // the signal takes effect before kill(2) returns
@@ -319,8 +339,7 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 		server.stop()
 		// The peer is back (without the connection) well before any
 		// configuration's first probe or retransmission gives up.
-		heal := time.AfterFunc(min(t/4, 500*time.Millisecond), func() { topo.Heal() })
-		context.AfterFunc(ctx, func() { heal.Stop() })
+		healLater(ctx, topo, min(t/4, 500*time.Millisecond), healed)
 		return at, nil
 	case Latency50, Latency300:
 		err := topo.Apply(Blackhole)
@@ -332,8 +351,7 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 			return time.Time{}, err
 		}
 		at := time.Now()
-		heal := time.AfterFunc(blipLength(t), func() { topo.Heal() })
-		context.AfterFunc(ctx, func() { heal.Stop() })
+		healLater(ctx, topo, blipLength(t), healed)
 		return at, nil
 	default:
 		err := topo.Apply(f)
@@ -498,20 +516,19 @@ func (e *endpoint) stop() {
 	})
 }
 
-// rto is the connection's retransmission timeout from TCP_INFO, zero if
-// unreadable: evidence for a sending cell that is later than its bound.
 // lastHeard is when c last received data or an ACK, as tcp_info tells it
-// at the moment at (keepalive's clock, keepalive_time_elapsed); the zero
-// time when unreadable.
+// at the moment at (the kernel model's keepalive clock); the zero time
+// when unreadable.
 func lastHeard(c net.Conn, at time.Time) time.Time {
 	info := tcpInfo(c)
 	if info == nil {
 		return time.Time{}
 	}
-	quiet := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-	return at.Add(-quiet)
+	return at.Add(-kernel.Quiet(kernel.ConnOf(info)))
 }
 
+// rto is the connection's retransmission timeout from TCP_INFO, zero if
+// unreadable: evidence for a sending cell that is later than its bound.
 func rto(c net.Conn) time.Duration {
 	if info := tcpInfo(c); info != nil {
 		return time.Duration(info.Rto) * time.Microsecond
@@ -531,8 +548,6 @@ func tcpInfo(c net.Conn) *unix.TCPInfo {
 		return nil
 	}
 	var info *unix.TCPInfo
-	rc.Control(func(fd uintptr) {
-		info, _ = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-	})
+	rc.Control(func(fd uintptr) { info, _ = kernel.ReadTCPInfo(int(fd)) })
 	return info
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -83,7 +84,7 @@ func BenchmarkPcap(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		var probes int
 		for b.Loop() {
-			n, err := TsharkKeepalives(name)
+			n, err := testutil.TsharkKeepalives(name)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -233,27 +233,11 @@ func TestTsharkAgrees(t *testing.T) {
 	}
 }
 
-// TsharkKeepalives runs tshark -Y tcp.analysis.keep_alive on a file and
-// counts the frames it shows.
-func TsharkKeepalives(name string) (int, error) {
-	out, err := exec.Command("tshark", "-n", "-r", name, "-Y", "tcp.analysis.keep_alive", "-T", "fields", "-e", "frame.number").Output()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, l := range strings.Split(string(out), "\n") {
-		if _, err := strconv.Atoi(strings.TrimSpace(l)); err == nil {
-			n++
-		}
-	}
-	return n, nil
-}
-
 // readWithTshark reads the capture at name with ReadCapture and counts its
 // keepalives with tshark, the independent oracle.
 func readWithTshark(t *testing.T, name string) (*Capture, int) {
 	t.Helper()
-	want, err := TsharkKeepalives(name)
+	want, err := testutil.TsharkKeepalives(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,19 +10,6 @@ import (
 	"github.com/flatline-dev/flatline/storm"
 )
 
-// Which bucket does a timer land in? At HZ=250 a keepalive 3 s ahead is
-// rounded to 256 ms, one 20 s ahead to 2.048 s.
-func ExampleWheel_Granularity() {
-	w := storm.Wheel{HZ: 250}
-	for _, d := range []time.Duration{time.Second, 3 * time.Second, 20 * time.Second} {
-		fmt.Println(d, "→", w.Granularity(d))
-	}
-	// Output:
-	// 1s → 32ms
-	// 3s → 256ms
-	// 20s → 2.048s
-}
-
 // 1000 connections made together with keepalive 3s/1s: without spreading
 // they all probe in one tick; arming them over 3 s of golden-ratio delays
 // brings the worst burst down to the wheel's floor.

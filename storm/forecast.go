@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Forecast is the model's worst burst for one strategy.
@@ -49,28 +50,46 @@ var forecastStrategies = [...]Strategy{Static, Jitter, Flatline}
 // Predict runs the model for n connections created at the same instant
 // with cfg's plan, for static timers, whole-second jitter and flatline's
 // spreading. With tolerated > 0 it also searches the smallest timeout whose
-// flatline plan keeps the worst burst within tolerated.
+// flatline plan keeps the worst burst within tolerated. An unknown hz (≤ 0)
+// means, as everywhere in flatline, the worst over the common HZ values:
+// the forecast of the HZ whose flatline burst is largest (its HZ field
+// says which).
 func Predict(cfg flatline.Config, n, hz, tolerated int) (StormForecast, error) {
 	if n < 1 {
 		return StormForecast{}, fmt.Errorf("storm: forecast for %d connections: want at least 1", n)
+	}
+	if hz <= 0 {
+		var worst StormForecast
+		for _, h := range kernel.CommonHZ() {
+			f, err := Predict(cfg, n, h, tolerated)
+			if err != nil {
+				return f, err
+			}
+			if worst.HZ == 0 || f.Strategies[len(f.Strategies)-1].WorstBurst > worst.Strategies[len(worst.Strategies)-1].WorstBurst {
+				worst = f
+			}
+		}
+		return worst, nil
+	}
+	if _, err := kernel.NewWheel(hz); err != nil {
+		return StormForecast{}, err
 	}
 	plan, err := cfg.Plan()
 	if err != nil {
 		return StormForecast{}, err
 	}
-	w := Wheel{HZ: hz}
-	k := keepaliveOf(plan.Settings)
-	f := StormForecast{Conns: n, HZ: w.hz(), Bucket: w.Granularity(k.Idle), Tolerated: tolerated}
+	k := KeepaliveOf(plan.Settings)
+	f := StormForecast{Conns: n, HZ: hz, Bucket: kernel.Granularity(hz, k.Idle), Tolerated: tolerated}
 	f.Floor = floorOf(plan, n, hz)
 	for _, s := range forecastStrategies {
-		fc, err := forecast(s, plan, n, w.hz())
+		fc, err := forecast(s, plan, n, hz)
 		if err != nil {
 			return f, err
 		}
 		f.Strategies = append(f.Strategies, fc)
 	}
 	if tolerated > 0 {
-		f.Recommended, err = recommend(cfg, n, w.hz(), tolerated)
+		f.Recommended, err = recommend(cfg, n, hz, tolerated)
 		if err != nil {
 			return f, err
 		}
@@ -85,11 +104,11 @@ func floorOf(plan flatline.Plan, n, hz int) int {
 		return n
 	}
 	k := plan.Settings
-	return Floor(n, Wheel{HZ: hz}.Granularity(k.Idle), min(plan.Spread, k.Idle))
+	return Floor(n, kernel.Granularity(hz, k.Idle), min(plan.Spread, k.Idle))
 }
 
 func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
-	k := keepaliveOf(plan.Settings)
+	k := KeepaliveOf(plan.Settings)
 	spread := max(plan.Spread, 0)
 	horizon := spread + 6*(k.Idle+k.Interval)
 	seeds := 1
@@ -108,7 +127,7 @@ func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
 			return Forecast{}, err
 		}
 		worsts = append(worsts, WorstBurst(r.Times(), r.Tick).Probes)
-		from := spread + k.Idle + Wheel{HZ: hz}.Granularity(k.Idle)
+		from := spread + k.Idle + kernel.Granularity(hz, k.Idle)
 		steady := 0
 		for _, p := range r.Probes {
 			if p.At >= from {

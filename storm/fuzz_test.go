@@ -50,19 +50,11 @@ func FuzzReadCapture(f *testing.F) {
 	})
 }
 
-// FuzzParsers: the /proc and kernel-config decoders never panic and never
-// return a value with an error, or an impossible value without one.
+// FuzzParsers: the softnet decoder never panics (the kernel config and
+// timer list decoders are fuzzed with the kernel model).
 func FuzzParsers(f *testing.F) {
-	f.Add("CONFIG_HZ_250=y\nCONFIG_HZ=250\n")
-	f.Add("now at 943626273108 nsecs\njiffies: 4295128124\n")
 	f.Add("0019333e 00002287 00000000\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		if hz, err := ParseKernelConfigHZ(strings.NewReader(in)); err == nil && hz <= 0 {
-			t.Fatalf("HZ %d without an error", hz)
-		}
-		if tl, err := ParseTimerList(strings.NewReader(in)); err == nil && tl.Now < 0 {
-			t.Fatalf("negative time %v without an error", tl.Now)
-		}
 		_, _ = ParseSoftnetDrops(strings.NewReader(in))
 	})
 }

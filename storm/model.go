@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Conn is one connection's keepalive timer as the model sees it. Times are
@@ -41,10 +43,11 @@ type Clock struct {
 	SinceTick time.Duration
 }
 
-func (c Clock) wheel() Wheel { return Wheel{HZ: c.HZ} }
+// wheel is the kernel model's wheel at c.HZ; Model.Run checks HZ first.
+func (c Clock) wheel() kernel.Wheel { return kernel.MustWheel(c.HZ) }
 
 func (c Clock) jiffyAt(t time.Duration) int64 {
-	j := c.wheel().Jiffy()
+	j := kernel.Jiffy(c.HZ)
 	x := t + c.SinceTick
 	q := int64(x / j)
 	if x < 0 && x%j != 0 {
@@ -54,7 +57,7 @@ func (c Clock) jiffyAt(t time.Duration) int64 {
 }
 
 func (c Clock) timeOf(jiffy int64) time.Duration {
-	return time.Duration(jiffy-c.Jiffies)*c.wheel().Jiffy() - c.SinceTick
+	return c.wheel().Duration(jiffy-c.Jiffies) - c.SinceTick
 }
 
 // Policer is a token bucket in the path, as nftables "limit rate over R/second
@@ -136,6 +139,9 @@ func (h *timerHeap) Pop() any {
 // all probes pass the policer first, then their answers, in connection
 // order.
 func (m Model) Run(conns []Conn) (Result, error) {
+	if _, err := kernel.NewWheel(m.Clock.HZ); err != nil {
+		return Result{}, fmt.Errorf("storm: model needs the kernel's HZ (Clock.HZ): %w", err)
+	}
 	w := m.Clock.wheel()
 	res := Result{Dead: make([]time.Duration, len(conns)), Tick: w.Jiffy()}
 	h := make(timerHeap, 0, len(conns))
@@ -167,7 +173,7 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		if m.Police == nil {
 			return true
 		}
-		tokens += float64(now-last) * m.Police.PerSecond / float64(w.hz())
+		tokens += float64(now-last) * m.Police.PerSecond / float64(w.HZ())
 		last = now
 		if tokens > float64(m.Police.Burst) {
 			tokens = float64(m.Police.Burst)
@@ -214,7 +220,7 @@ func (m Model) Run(conns []Conn) (Result, error) {
 			heap.Push(&h, t)
 			continue
 		}
-		if (t.user > 0 && elapsed >= t.user && t.probesOut > 0) || (t.user == 0 && t.probesOut >= t.count) {
+		if kernel.KeepaliveKills(elapsed, t.user, t.probesOut, t.count) {
 			res.Dead[t.conn] = m.Clock.timeOf(t.at)
 			continue
 		}

@@ -101,7 +101,7 @@ func TestModelUserTimeout(t *testing.T) {
 }
 
 func TestModelRejectsBadConn(t *testing.T) {
-	_, err := Model{}.Run([]Conn{{Idle: 0, Interval: time.Second}})
+	_, err := Model{Clock: Clock{HZ: 250}}.Run([]Conn{{Idle: 0, Interval: time.Second}})
 	if err == nil {
 		t.Fatal("Run accepted a zero idle")
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // Keepalive is one connection's keepalive settings, as the kernel takes
@@ -179,4 +181,14 @@ func Conns(s Strategy, k Keepalive, spread time.Duration, created []time.Duratio
 		out[i] = Conn{Established: at, Arm: at + pl.Delay, Idle: pl.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout}
 	}
 	return out, nil
+}
+
+// Flatline is the library's own de-phasing: connections dialed with a
+// flatline.Dialer, whose Config.Spread re-arms keepalive after a random
+// delay. In the model it is Offsets with the plan's Spread.
+const Flatline Strategy = "flatline"
+
+// KeepaliveOf is the part of a plan's settings the model needs.
+func KeepaliveOf(s flatline.Settings) Keepalive {
+	return Keepalive{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
 }

@@ -332,7 +332,7 @@ func labCell(k Kernel, name string) string {
 			}
 			return s
 		default:
-			return c.Verdict
+			return string(c.Verdict)
 		}
 	}
 	return "-"

@@ -1,4 +1,4 @@
-package storm
+package lab
 
 import (
 	"context"
@@ -16,50 +16,48 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/storm"
 	"golang.org/x/sys/unix"
 )
 
-// DefaultLabStrategies are the strategies a storm run compares by default.
-func DefaultLabStrategies() []Strategy { return []Strategy{Static, Jitter, Coprime, Flatline} }
-
-// labSetup is what every round shares.
-type labSetup struct {
-	cfg    LabConfig
-	topo   *lab.Topology
+// stormSetup is what every round shares.
+type stormSetup struct {
+	cfg    StormConfig
+	topo   *Topology
 	plan   flatline.Plan
-	k      Keepalive
+	k      storm.Keepalive
 	hz     int
 	ifname string // the router's interface towards the client
 }
 
-// RunLab runs a storm in a fresh lab topology (root, network namespaces)
+// RunStorm runs a storm in a fresh lab topology (root, network namespaces)
 // and removes the topology afterwards, also on error and cancellation.
-func RunLab(ctx context.Context, cfg LabConfig) (*LabResult, error) {
+func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	cfg, plan, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	hz, err := HostHZ()
+	hz, err := storm.HostHZ()
 	if err != nil {
 		return nil, err
 	}
 	if err := ensureFiles(2*cfg.Conns + 256); err != nil {
 		return nil, err
 	}
-	topo, err := lab.New(ctx)
+	topo, err := New(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer topo.Close()
-	s := &labSetup{cfg: cfg, topo: topo, plan: plan, hz: hz, k: keepaliveOf(plan.Settings)}
+	s := &stormSetup{cfg: cfg, topo: topo, plan: plan, hz: hz, k: storm.KeepaliveOf(plan.Settings)}
 	if s.ifname, err = s.routerLinkTowards(topo.ClientAddr); err != nil {
 		return nil, err
 	}
-	res := &LabResult{
+	res := &StormResult{
 		Conns: cfg.Conns, HZ: hz, SpreadS: plan.Spread.Seconds(),
-		Keepalive: KeepaliveJSON{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutMS: s.k.UserTimeout.Milliseconds()},
-		ObserveS:  cfg.Observe.Seconds(), WindowS: Wheel{HZ: hz}.Jiffy().Seconds(),
+		Keepalive: StormKeepalive{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutMS: s.k.UserTimeout.Milliseconds()},
+		ObserveS:  cfg.Observe.Seconds(), WindowS: kernel.Jiffy(hz).Seconds(),
 		Backlog: netdevMaxBacklog(),
 	}
 	res.PerSecond, res.Burst = cfg.PerSecond, cfg.Burst
@@ -90,7 +88,7 @@ func RunLab(ctx context.Context, cfg LabConfig) (*LabResult, error) {
 	return res, nil
 }
 
-func (c LabConfig) withDefaults() (LabConfig, flatline.Plan, error) {
+func (c StormConfig) withDefaults() (StormConfig, flatline.Plan, error) {
 	if c.Conns == 0 {
 		c.Conns = 2000
 	}
@@ -105,7 +103,7 @@ func (c LabConfig) withDefaults() (LabConfig, flatline.Plan, error) {
 		return c, plan, err
 	}
 	if c.Strategies == nil {
-		c.Strategies = DefaultLabStrategies()
+		c.Strategies = DefaultStormStrategies()
 	}
 	if c.Observe == 0 {
 		s := plan.Settings
@@ -114,14 +112,14 @@ func (c LabConfig) withDefaults() (LabConfig, flatline.Plan, error) {
 	return c, plan, nil
 }
 
-func (s *labSetup) progress(format string, a ...any) {
+func (s *stormSetup) progress(format string, a ...any) {
 	if s.cfg.Progress != nil {
 		s.cfg.Progress(fmt.Sprintf(format, a...))
 	}
 }
 
 // routerLinkTowards finds the router interface on the subnet of addr.
-func (s *labSetup) routerLinkTowards(addr netip.Addr) (string, error) {
+func (s *stormSetup) routerLinkTowards(addr netip.Addr) (string, error) {
 	var name string
 	err := s.topo.Router.Do(func() error {
 		ifs, err := net.Interfaces()
@@ -150,19 +148,19 @@ func (s *labSetup) routerLinkTowards(addr netip.Addr) (string, error) {
 // derivePolice sizes the policer from the model: twice the packets
 // (probes and answers) of flatline's predicted worst burst, and twice the
 // average packet rate.
-func (s *labSetup) derivePolice() (perSecond, burst uint32, err error) {
+func (s *stormSetup) derivePolice() (perSecond, burst uint32, err error) {
 	n := s.cfg.Conns
 	worst := 0
 	for seed := range 5 {
-		conns, err := Conns(Flatline, s.k, s.plan.Spread, nil, n, rand.New(rand.NewPCG(uint64(seed), 7)))
+		conns, err := storm.Conns(storm.Flatline, s.k, s.plan.Spread, nil, n, rand.New(rand.NewPCG(uint64(seed), 7)))
 		if err != nil {
 			return 0, 0, err
 		}
-		r, err := Model{Clock: Clock{HZ: s.hz}, Horizon: s.cfg.Observe}.Run(conns)
+		r, err := storm.Model{Clock: storm.Clock{HZ: s.hz}, Horizon: s.cfg.Observe}.Run(conns)
 		if err != nil {
 			return 0, 0, err
 		}
-		worst = max(worst, WorstBurst(r.Times(), r.Tick).Probes)
+		worst = max(worst, storm.WorstBurst(r.Times(), r.Tick).Probes)
 	}
 	burst = uint32(2 * 2 * worst)
 	perSecond = uint32(2 * 2 * float64(n) / s.k.Idle.Seconds())
@@ -180,19 +178,19 @@ type labConn struct {
 	err     error
 }
 
-func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecond, burst uint32) (StrategyResult, error) {
-	res := StrategyResult{Name: st}
+func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, perSecond, burst uint32) (StormStrategy, error) {
+	res := StormStrategy{Name: st}
 	n := s.cfg.Conns
-	zero, err := Monotonic()
+	zero, err := storm.Monotonic()
 	if err != nil {
 		return res, err
 	}
 	realZero := time.Now()
 	since := func() time.Duration {
-		m, _ := Monotonic()
+		m, _ := storm.Monotonic()
 		return m - zero
 	}
-	clock, err := HostClock(s.hz, zero)
+	clock, err := storm.HostClock(s.hz, zero)
 	if err != nil {
 		return res, err
 	}
@@ -226,16 +224,16 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 	}()
 
 	// Capture in the router, on the client side.
-	var sn *Sniffer
+	var sn *storm.Sniffer
 	if err := s.topo.Router.Do(func() error {
 		var err error
-		sn, err = Sniff(s.ifname)
+		sn, err = storm.Sniff(s.ifname)
 		return err
 	}); err != nil {
 		return res, err
 	}
 	defer sn.Close()
-	var frames []Frame
+	var frames []storm.Frame
 	capDone := make(chan struct{})
 	go func() {
 		defer close(capDone)
@@ -250,9 +248,9 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 
 	// Client: n connections opened at once.
 	conns := make([]*labConn, n)
-	planner := &Planner{Strategy: st, Keepalive: s.k, Spread: s.plan.Spread}
-	plans := make([]Plan, n)
-	if st != Flatline {
+	planner := &storm.Planner{Strategy: st, Keepalive: s.k, Spread: s.plan.Spread}
+	plans := make([]storm.Plan, n)
+	if st != storm.Flatline {
 		for i := range plans {
 			if plans[i], err = planner.Next(); err != nil {
 				return res, err
@@ -293,7 +291,7 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 						return err
 					}
 					conns[i] = lc
-					if st != Flatline && plans[i].Delay > 0 {
+					if st != storm.Flatline && plans[i].Delay > 0 {
 						timersMu.Lock()
 						timers = append(timers, time.AfterFunc(plans[i].Delay, func() { rearm(lc, since) }))
 						timersMu.Unlock()
@@ -366,9 +364,9 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 	<-capDone
 
 	// Probes seen in the router, client to server.
-	var d Detector
+	var d storm.Detector
 	for _, f := range frames {
-		seg, err := DecodeSegment(LinkEthernet, f.Data)
+		seg, err := storm.DecodeSegment(storm.LinkEthernet, f.Data)
 		if err != nil {
 			continue
 		}
@@ -381,22 +379,22 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 	if s.cfg.Frames != nil {
 		s.cfg.Frames(st, frames)
 	}
-	tick := Wheel{HZ: s.hz}.Jiffy()
+	tick := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
-	res.WorstBurst = WorstBurst(res.ProbeTimes, tick).Probes
+	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
 	res.BinS = (256 * time.Millisecond).Seconds()
-	res.Histogram = Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+	res.Histogram = storm.Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
 
 	// The model on the same connections: creation and arming times as they
 	// happened; for flatline the library's draws are unknown, so several.
-	m := Model{Clock: clock, Horizon: end, Police: &Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
-	var preds []Result
-	if st == Flatline {
+	m := storm.Model{Clock: clock, Horizon: end, Police: &storm.Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
+	var preds []storm.Result
+	if st == storm.Flatline {
 		for seed := range 7 {
 			r := rand.New(rand.NewPCG(uint64(seed), 11))
-			mc := make([]Conn, n)
+			mc := make([]storm.Conn, n)
 			for i, lc := range conns {
-				mc[i] = Conn{Established: lc.created, Arm: lc.created + time.Duration(r.Int64N(int64(max(s.plan.Spread, 1)))), Idle: s.k.Idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+				mc[i] = storm.Conn{Established: lc.created, Arm: lc.created + time.Duration(r.Int64N(int64(max(s.plan.Spread, 1)))), Idle: s.k.Idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
 			}
 			p, err := m.Run(mc)
 			if err != nil {
@@ -405,12 +403,12 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 			preds = append(preds, p)
 		}
 	} else {
-		mc := make([]Conn, n)
+		mc := make([]storm.Conn, n)
 		for i, lc := range conns {
 			lc.mu.Lock()
 			armed := lc.armed
 			lc.mu.Unlock()
-			mc[i] = Conn{Established: lc.created, Arm: armed, Idle: lc.idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+			mc[i] = storm.Conn{Established: lc.created, Arm: armed, Idle: lc.idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
 		}
 		p, err := m.Run(mc)
 		if err != nil {
@@ -420,7 +418,7 @@ func (s *labSetup) round(ctx context.Context, st Strategy, port uint16, perSecon
 	}
 	var worsts, probes, dead []int
 	for _, p := range preds {
-		worsts = append(worsts, WorstBurst(p.Times(), p.Tick).Probes)
+		worsts = append(worsts, storm.WorstBurst(p.Times(), p.Tick).Probes)
 		probes = append(probes, len(p.Probes))
 		dead = append(dead, p.FalseDead())
 	}
@@ -442,9 +440,9 @@ func median(xs []int) int {
 
 // dial opens one client connection for strategy st (on a thread inside the
 // client namespace) and arms its keepalive.
-func (s *labSetup) dial(ctx context.Context, st Strategy, addr string, p Plan, since func() time.Duration) (*labConn, error) {
+func (s *stormSetup) dial(ctx context.Context, st storm.Strategy, addr string, p storm.Plan, since func() time.Duration) (*labConn, error) {
 	lc := &labConn{armed: -1, deadAt: -1, idle: s.k.Idle}
-	if st == Flatline {
+	if st == storm.Flatline {
 		d := &flatline.Dialer{Config: s.cfg.Config}
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
@@ -461,21 +459,7 @@ func (s *labSetup) dial(ctx context.Context, st Strategy, addr string, p Plan, s
 	lc.c, lc.created, lc.idle = c, since(), p.Idle
 	k := s.k
 	err = control(c, func(fd int) error {
-		for _, o := range []struct {
-			level, opt, v int
-			name          string
-		}{
-			{unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(p.Idle / time.Second), "TCP_KEEPIDLE"},
-			{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(k.Interval / time.Second), "TCP_KEEPINTVL"},
-			{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, k.Count, "TCP_KEEPCNT"},
-			{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(k.UserTimeout / time.Millisecond), "TCP_USER_TIMEOUT"},
-			{unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1, "SO_KEEPALIVE"},
-		} {
-			if err := unix.SetsockoptInt(fd, o.level, o.opt, o.v); err != nil {
-				return os.NewSyscallError("setsockopt "+o.name, err)
-			}
-		}
-		return nil
+		return kernel.SetOptions(fd, kernel.Options{KeepAlive: true, Idle: p.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
 	})
 	lc.armed = since()
 	if err != nil {
@@ -488,12 +472,7 @@ func (s *labSetup) dial(ctx context.Context, st Strategy, addr string, p Plan, s
 // rearm turns keepalive off and on: the timer is armed a full idle from
 // now.
 func rearm(lc *labConn, since func() time.Duration) {
-	_ = control(lc.c, func(fd int) error {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0); err != nil {
-			return err
-		}
-		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
-	})
+	_ = control(lc.c, kernel.Rearm)
 	lc.mu.Lock()
 	lc.armed = since()
 	lc.mu.Unlock()
@@ -523,7 +502,7 @@ func softnetDrops() (uint64, error) {
 		return 0, err
 	}
 	defer f.Close()
-	return ParseSoftnetDrops(f)
+	return storm.ParseSoftnetDrops(f)
 }
 
 // netdevMaxBacklog reads net.core.netdev_max_backlog (0 when unreadable).

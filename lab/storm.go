@@ -1,20 +1,16 @@
-package storm
+package lab
 
 import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/storm"
 )
 
-// Flatline is the library's own de-phasing: connections dialed with a
-// flatline.Dialer, whose Config.Spread re-arms keepalive after a random
-// delay. In the model it is Offsets with the plan's Spread.
-const Flatline Strategy = "flatline"
-
-// LabConfig is a storm run in the lab: N idle connections from the client
+// StormConfig is a storm run in the lab: N idle connections from the client
 // namespace through a router that polices ACK-only packets, one round per
 // strategy.
-type LabConfig struct {
+type StormConfig struct {
 	// Conns is the number of connections per strategy. Zero means 2000.
 	Conns int
 	// Config is the flatline configuration whose plan gives every
@@ -23,7 +19,7 @@ type LabConfig struct {
 	Config flatline.Config
 	// Strategies to run, in order. Nil means static, jitter, coprime,
 	// flatline.
-	Strategies []Strategy
+	Strategies []storm.Strategy
 	// PerSecond and Burst set the router's ACK policer. Zero means derive
 	// them from the model: a burst of twice the packets (probes and
 	// answers) of flatline's predicted worst burst, so that two timer
@@ -37,40 +33,40 @@ type LabConfig struct {
 	Progress func(string)
 	// Frames, when set, receives every frame the router captured for a
 	// strategy (for writing a pcap).
-	Frames func(s Strategy, frames []Frame)
+	Frames func(s storm.Strategy, frames []storm.Frame)
 }
 
-// LabResult is a storm run's outcome, for people and programs.
-type LabResult struct {
-	Conns     int           `json:"conns"`
-	HZ        int           `json:"hz"`
-	Keepalive KeepaliveJSON `json:"keepalive"`
-	SpreadS   float64       `json:"spread_s"`
-	PerSecond uint32        `json:"police_per_second"`
-	Burst     uint32        `json:"police_burst"`
-	ObserveS  float64       `json:"observe_s"`
-	WindowS   float64       `json:"window_s"` // a burst: probes within one tick
+// StormResult is a storm run's outcome, for people and programs.
+type StormResult struct {
+	Conns     int            `json:"conns"`
+	HZ        int            `json:"hz"`
+	Keepalive StormKeepalive `json:"keepalive"`
+	SpreadS   float64        `json:"spread_s"`
+	PerSecond uint32         `json:"police_per_second"`
+	Burst     uint32         `json:"police_burst"`
+	ObserveS  float64        `json:"observe_s"`
+	WindowS   float64        `json:"window_s"` // a burst: probes within one tick
 	// Backlog is net.core.netdev_max_backlog: veth hands packets to the
 	// peer through a per-CPU backlog of this many, so a larger burst from
 	// one CPU in one tick is cut there, before the router sees it.
-	Backlog    int              `json:"netdev_max_backlog"`
-	Strategies []StrategyResult `json:"strategies"`
+	Backlog    int             `json:"netdev_max_backlog"`
+	Strategies []StormStrategy `json:"strategies"`
 }
 
-// KeepaliveJSON is Keepalive for programs.
-type KeepaliveJSON struct {
+// StormKeepalive is Keepalive for programs.
+type StormKeepalive struct {
 	IdleS         float64 `json:"idle_s"`
 	IntervalS     float64 `json:"interval_s"`
 	Count         int     `json:"count"`
 	UserTimeoutMS int64   `json:"user_timeout_ms"`
 }
 
-// StrategyResult is one strategy's round.
-type StrategyResult struct {
-	Name                Strategy `json:"name"`
-	FalseDead           int      `json:"false_dead"`
-	WorstBurst          int      `json:"worst_burst"`
-	PredictedWorstBurst int      `json:"predicted_worst_burst"`
+// StormStrategy is one strategy's round.
+type StormStrategy struct {
+	Name                storm.Strategy `json:"name"`
+	FalseDead           int            `json:"false_dead"`
+	WorstBurst          int            `json:"worst_burst"`
+	PredictedWorstBurst int            `json:"predicted_worst_burst"`
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
 	PredictedRange     [2]int `json:"predicted_worst_burst_range"`
@@ -90,7 +86,7 @@ type StrategyResult struct {
 	DeadTimes []time.Duration `json:"-"`
 }
 
-// keepaliveOf is the part of a plan's settings the model needs.
-func keepaliveOf(s flatline.Settings) Keepalive {
-	return Keepalive{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
+// DefaultStormStrategies are the strategies a storm run compares by default.
+func DefaultStormStrategies() []storm.Strategy {
+	return []storm.Strategy{storm.Static, storm.Jitter, storm.Coprime, storm.Flatline}
 }

@@ -1,4 +1,4 @@
-package storm
+package lab
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/flatline-dev/flatline/storm"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -13,11 +14,11 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// WriteChart writes a PNG of a storm run: one panel per strategy, probes
+// WriteStormChart writes a PNG of a storm run: one panel per strategy, probes
 // per bin over time as the router saw them, the link's tolerance (half the
 // policer's burst: probes and answers share it) dashed, and false deaths
 // as red marks at the bottom.
-func WriteChart(w io.Writer, r *LabResult, bin time.Duration) error {
+func WriteStormChart(w io.Writer, r *StormResult, bin time.Duration) error {
 	if bin <= 0 {
 		bin = 32 * time.Millisecond
 	}
@@ -28,7 +29,7 @@ func WriteChart(w io.Writer, r *LabResult, bin time.Duration) error {
 	ymax := 1.0
 	hists := make([][]int, rows)
 	for i, s := range r.Strategies {
-		hists[i] = Histogram(s.ProbeTimes, 0, bin)
+		hists[i] = storm.Histogram(s.ProbeTimes, 0, bin)
 		for _, c := range hists[i] {
 			ymax = max(ymax, float64(c))
 		}

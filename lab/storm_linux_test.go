@@ -1,4 +1,4 @@
-package storm
+package lab
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/storm"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -28,12 +30,12 @@ func TestIntegrationStorm(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	var pcaps []string
-	cfg := LabConfig{
+	cfg := StormConfig{
 		Conns:      300,
 		Config:     flatline.Config{Timeout: 6 * time.Second},
-		Strategies: []Strategy{Static, Flatline},
+		Strategies: []storm.Strategy{storm.Static, storm.Flatline},
 		Progress:   func(s string) { t.Log(s) },
-		Frames: func(s Strategy, frames []Frame) {
+		Frames: func(s storm.Strategy, frames []storm.Frame) {
 			name := filepath.Join(dir, string(s)+".pcap")
 			if err := writeFrames(name, frames); err != nil {
 				t.Errorf("write %s: %v", name, err)
@@ -42,14 +44,14 @@ func TestIntegrationStorm(t *testing.T) {
 			pcaps = append(pcaps, name)
 		},
 	}
-	res, err := RunLab(ctx, cfg)
+	res, err := RunStorm(ctx, cfg)
 	if errors.Is(err, flatline.ErrNotSupported) {
 		t.Skipf("lab not supported here: %v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[Strategy]StrategyResult{}
+	byName := map[storm.Strategy]StormStrategy{}
 	for _, r := range res.Strategies {
 		byName[r.Name] = r
 		// Model error: exact when nothing is dropped; after drops the model
@@ -64,10 +66,10 @@ func TestIntegrationStorm(t *testing.T) {
 			t.Errorf("%s: the capture lost %d frames: measured bursts are low", r.Name, r.CaptureDrops)
 		}
 	}
-	if got := byName[Static].FalseDead; got < cfg.Conns/2 {
+	if got := byName[storm.Static].FalseDead; got < cfg.Conns/2 {
 		t.Errorf("static: %d of %d falsely dead, want at least half (the storm)", got, cfg.Conns)
 	}
-	if got := byName[Flatline].FalseDead; got != 0 {
+	if got := byName[storm.Flatline].FalseDead; got != 0 {
 		t.Errorf("flatline: %d of %d falsely dead, want none", got, cfg.Conns)
 	}
 
@@ -76,14 +78,26 @@ func TestIntegrationStorm(t *testing.T) {
 		return
 	}
 	for _, name := range pcaps {
-		c, want := readWithTshark(t, name)
+		want, err := testutil.TsharkKeepalives(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := storm.ReadCapture(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(c.Probes) != want || want == 0 {
 			t.Errorf("%s: %d keepalives, tshark counts %d", filepath.Base(name), len(c.Probes), want)
 		}
 	}
 }
 
-func writeFrames(name string, frames []Frame) error {
+func writeFrames(name string, frames []storm.Frame) error {
 	f, err := os.Create(name)
 	if err != nil {
 		return err

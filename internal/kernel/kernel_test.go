@@ -1,0 +1,384 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const s = time.Second
+
+func TestGranularity(t *testing.T) {
+	tests := []struct {
+		hz   int
+		d    time.Duration
+		want time.Duration
+	}{
+		{250, 100 * time.Millisecond, 4 * time.Millisecond},
+		{250, time.Second, 32 * time.Millisecond},
+		{250, 2 * time.Second, 32 * time.Millisecond},
+		{250, 3 * time.Second, 256 * time.Millisecond},
+		{250, 10 * time.Second, 256 * time.Millisecond},
+		{250, 20 * time.Second, 2048 * time.Millisecond},
+		{1000, 5 * time.Second, 512 * time.Millisecond},
+		{100, 5 * time.Second, 80 * time.Millisecond},
+		{100, 10 * time.Second, 640 * time.Millisecond},
+		{0, 5 * time.Second, 512 * time.Millisecond}, // unknown: the largest over CommonHZ (1000)
+		{-1, 1 * time.Second, 80 * time.Millisecond}, // unknown: HZ=100
+		{0, 4 * time.Second, 256 * time.Millisecond}, // unknown: HZ=250
+	}
+	for _, tt := range tests {
+		if got := Granularity(tt.hz, tt.d); got != tt.want {
+			t.Errorf("Granularity(%d, %v) = %v, want %v", tt.hz, tt.d, got, tt.want)
+		}
+	}
+	if _, err := NewWheel(0); err == nil {
+		t.Error("NewWheel(0): want an error")
+	}
+}
+
+func TestWheelExpiry(t *testing.T) {
+	w := MustWheel(250)
+	// Level 0 (below 63 jiffies): one jiffy late.
+	if got := w.Expiry(1000, 10); got != 1011 {
+		t.Errorf("level 0: %d, want 1011", got)
+	}
+	// Level 1 (63-503 jiffies): rounded up to the next multiple of 8.
+	if got := w.Expiry(1000, 250); got != 1256 {
+		t.Errorf("level 1: %d, want 1256", got)
+	}
+	if got := w.Expiry(1006, 250); got != 1264 {
+		t.Errorf("level 1 on a boundary: %d, want 1264 (a whole bucket late)", got)
+	}
+}
+
+func TestRetransmitGiveUp(t *testing.T) {
+	tests := []struct {
+		retries2        int
+		rto, user, want time.Duration
+	}{
+		// Counted from the first retransmission: firings 0.4, 1.2, 2.8, ...
+		// 204.4 s, then 120 s apart; 924.4 misses the 924.6 s model by 0.2.
+		{15, 0, 0, 1044400 * time.Millisecond},
+		{15, 204 * time.Millisecond, 0, 928488 * time.Millisecond},
+		{15, time.Second, 0, 966 * time.Second}, // 2+4+...+64 = 126, then 120 s steps
+		{15, 200 * time.Millisecond, 5 * time.Second, 5 * time.Second},
+		{3, 0, 0, 6 * time.Second}, // model 0.2+0.4+0.8+1.6 = 3 s; firings 0.4, 1.2, 2.8, 6.0
+	}
+	for _, tt := range tests {
+		if got := RetransmitGiveUp(tt.retries2, tt.rto, tt.user); got != tt.want {
+			t.Errorf("RetransmitGiveUp(%d, rto %v, user %v) = %v, want %v", tt.retries2, tt.rto, tt.user, got, tt.want)
+		}
+		if tt.user == 0 {
+			var sum time.Duration
+			for _, f := range RetransmitFirings(tt.retries2, tt.rto) {
+				sum += f
+			}
+			if sum != tt.want {
+				t.Errorf("RetransmitFirings(%d, %v) sum to %v, want %v", tt.retries2, tt.rto, sum, tt.want)
+			}
+		}
+	}
+	if got, want := ModelTimeout(15, MinRTO), 924600*time.Millisecond; got != want {
+		t.Errorf("ModelTimeout(15) = %v, want %v", got, want)
+	}
+}
+
+// Measured on Linux 6.18 (HZ=250, tcp_syn_linear_timeouts 4) into a silent
+// path: 3.06, 7.13, 19.35, 35.47, 69.52 and 135.06 s for 1 to 6 retries.
+var synMeasured = map[int]time.Duration{
+	1: 3060 * time.Millisecond, 2: 7130 * time.Millisecond, 3: 19350 * time.Millisecond,
+	4: 35470 * time.Millisecond, 5: 69520 * time.Millisecond, 6: 135060 * time.Millisecond,
+}
+
+func TestSynGiveUp(t *testing.T) {
+	linear4 := map[int]time.Duration{1: 3 * s, 2: 7 * s, 3: 19 * s, 4: 35 * s, 5: 67 * s, 6: 131 * s}
+	linear0 := map[int]time.Duration{1: 3 * s, 2: 7 * s, 3: 15 * s, 4: 31 * s, 5: 63 * s, 6: 127 * s}
+	for r := 1; r <= 6; r++ {
+		if got := SynGiveUp(r, 4); got != linear4[r] {
+			t.Errorf("SynGiveUp(%d, linear 4) = %v, want %v", r, got, linear4[r])
+		}
+		if got := SynGiveUp(r, 0); got != linear0[r] {
+			t.Errorf("SynGiveUp(%d, linear 0) = %v, want %v", r, got, linear0[r])
+		}
+		// The measurement lies within the model and its slack at HZ=250.
+		steps := SynTimeouts(r, 4)
+		lo, hi := SynGiveUp(r, 4), SynGiveUp(r, 4)+SlackOf(250, steps)
+		if m := synMeasured[r]; m < lo || m > hi {
+			t.Errorf("%d retries: measured %v outside the model's [%v, %v]", r, m, lo, hi)
+		}
+	}
+	if got, want := SynTimeouts(6, 4), []time.Duration{s, s, s, s, s, 2 * s, 4 * s, 8 * s, 16 * s, 32 * s, 64 * s}; !cmp.Equal(got, want) {
+		t.Errorf("SynTimeouts(6, 4) = %v, want %v", got, want)
+	}
+}
+
+// The overrides the issue found passing Validate although the kernel ends
+// them at the first lost probe or before Count probes: measured U = 2.01 s
+// with 1 s/1 s/2 died at the second firing, 2.04 s, after one probe.
+func TestKeepaliveDeathAccumulatedLateness(t *testing.T) {
+	tests := []struct {
+		k         Keepalive
+		hz        int
+		min, max  int
+		nominal   time.Duration
+		lostProbe int
+	}{
+		{Keepalive{Idle: s, Interval: s, Count: 2, UserTimeout: 2010 * time.Millisecond}, 250, 1, 2, 3 * s, 0},
+		{Keepalive{Idle: 2 * s, Interval: 2 * s, Count: 3, UserTimeout: 6010 * time.Millisecond}, 250, 2, 2, 6 * s, 1},
+		{Keepalive{Idle: 5 * s, Interval: 5 * s, Count: 4, UserTimeout: 20020 * time.Millisecond}, 250, 3, 4, 25 * s, 2},
+		// Without a user timeout Count decides, whatever the lateness.
+		{Keepalive{Idle: 10 * s, Interval: 10 * s, Count: 2}, 0, 2, 2, 30 * s, 1},
+		// grpc-go #6250: U below Idle + Interval kills at the first lost probe.
+		{Keepalive{Idle: 10 * s, Interval: 10 * s, Count: 5, UserTimeout: 15 * s}, 0, 1, 1, 20 * s, 0},
+		// A user timeout comfortably inside the window keeps Count.
+		{Keepalive{Idle: s, Interval: s, Count: 2, UserTimeout: 2600 * time.Millisecond}, 0, 2, 2, 3 * s, 1},
+	}
+	for _, tt := range tests {
+		d, err := tt.k.Death(tt.hz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.MinProbes != tt.min || d.MaxProbes != tt.max || d.Nominal != tt.nominal || d.LostProbes() != tt.lostProbe {
+			t.Errorf("%+v at HZ=%d: %+v (lost %d), want probes %d-%d, nominal %v, lost %d", tt.k, tt.hz, d, d.LostProbes(), tt.min, tt.max, tt.nominal, tt.lostProbe)
+		}
+	}
+	if _, err := (Keepalive{Idle: 0, Interval: s}).Death(0); err == nil {
+		t.Error("idle 0: want an error")
+	}
+}
+
+// exactDeath simulates tcp_keepalive_timer with the wheel's real bucket
+// arithmetic (Expiry) from a given jiffy phase: the last segment arrives
+// at clk, the timer is armed then, each firing re-arms from itself.
+func exactDeath(w Wheel, k Keepalive, clk int64) (probes int, at time.Duration) {
+	idle, ivl, user := w.Jiffies(k.Idle), w.Jiffies(k.Interval), w.Jiffies(k.UserTimeout)
+	f := w.Expiry(clk, idle)
+	for {
+		if KeepaliveKills(f-clk, user, probes, k.Count) {
+			return probes, time.Duration(f-clk) * w.Jiffy()
+		}
+		probes++
+		f = w.Expiry(f, ivl)
+	}
+}
+
+// TestPropertyDeathEnvelope: for random settings × HZ × phase, the real
+// bucket arithmetic ends the connection within Death's range of probes
+// and no later than Nominal + Slack.
+func TestPropertyDeathEnvelope(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 3000 {
+		hz := CommonHZ()[r.IntN(4)]
+		w := MustWheel(hz)
+		k := Keepalive{
+			Idle:     time.Duration(1+r.IntN(40)) * s,
+			Interval: time.Duration(1+r.IntN(20)) * s,
+			Count:    1 + r.IntN(9),
+		}
+		if r.IntN(4) > 0 {
+			k.UserTimeout = time.Duration(r.Int64N(int64(k.Idle+time.Duration(k.Count+1)*k.Interval))) + time.Millisecond
+			k.UserTimeout = k.UserTimeout.Truncate(time.Millisecond)
+		}
+		d, err := k.Death(hz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 8 {
+			probes, at := exactDeath(w, k, r.Int64N(1<<20))
+			if probes < d.MinProbes || probes > d.MaxProbes {
+				t.Fatalf("%+v HZ=%d: %d probes outside %d-%d", k, hz, probes, d.MinProbes, d.MaxProbes)
+			}
+			if at > d.Nominal+d.Slack {
+				t.Fatalf("%+v HZ=%d: dies at %v past %v + %v", k, hz, at, d.Nominal, d.Slack)
+			}
+		}
+		// SafeUserTimeout keeps Count probes whatever the lateness.
+		safe := SafeUserTimeout(hz, k.Idle, k.Interval, k.Count)
+		if full := k.Idle + time.Duration(k.Count)*k.Interval; safe <= full {
+			if d1, _ := (Keepalive{Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: safe - time.Millisecond}).Death(hz); k.Count > 1 && d1.MinProbes >= k.Count {
+				t.Fatalf("%+v HZ=%d: SafeUserTimeout %v is not the shortest", k, hz, safe)
+			}
+			k2 := k
+			k2.UserTimeout = safe
+			if d2, _ := k2.Death(hz); d2.MinProbes < k.Count {
+				t.Fatalf("%+v HZ=%d: SafeUserTimeout %v lets only %d probes out", k, hz, safe, d2.MinProbes)
+			}
+		}
+	}
+}
+
+func TestSequence(t *testing.T) {
+	k := Keepalive{Idle: s, Interval: s, Count: 2, UserTimeout: 2010 * time.Millisecond}
+	got := k.Sequence(MustWheel(250), Latest)
+	want := []Firing{{At: 1032 * time.Millisecond, Probe: true}, {At: 2064 * time.Millisecond}}
+	if !cmp.Equal(got, want) {
+		t.Errorf("latest: %v, want %v", got, want)
+	}
+	got = k.Sequence(MustWheel(250), Earliest)
+	if len(got) != 3 || got[2].Probe {
+		t.Errorf("earliest: %v, want two probes then the kill", got)
+	}
+	// A long chain is walked, not listed.
+	long := Keepalive{Idle: s, Interval: s, UserTimeout: 24 * time.Hour}
+	if d, err := long.Death(1000); err != nil || d.MaxProbes < 80000 {
+		t.Errorf("long chain: %+v, %v", d, err)
+	}
+}
+
+func TestTraffic(t *testing.T) {
+	tests := []struct {
+		c    Conn
+		want State
+	}{
+		{Conn{State: TCPSynSent}, StateConnecting},
+		{Conn{State: TCPEstablished, Timer: TimerPersist}, StateClosedWindow},
+		{Conn{State: TCPEstablished, HasSndWnd: true, Notsent: 10}, StateClosedWindow},
+		{Conn{State: TCPEstablished, Timer: TimerOn}, StateSending},
+		{Conn{State: TCPEstablished, Timer: TimerUnknown, Unacked: 1, SndWnd: 100, HasSndWnd: true}, StateSending},
+		{Conn{State: TCPEstablished, Timer: TimerKeepalive, SndWnd: 100, HasSndWnd: true}, StateIdle},
+	}
+	for _, tt := range tests {
+		if got := Traffic(tt.c); got != tt.want {
+			t.Errorf("Traffic(%+v) = %v, want %v", tt.c, got, tt.want)
+		}
+	}
+	if q := Quiet(Conn{LastDataRecv: 5 * s, LastAckRecv: 2 * s}); q != 2*s {
+		t.Errorf("Quiet = %v, want 2s", q)
+	}
+}
+
+func TestParseConfigHZ(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     int
+		wantErr  bool
+	}{
+		{"debian", "# CONFIG_HZ_100 is not set\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n", 250, false},
+		{"1000", "CONFIG_HZ_1000=y\nCONFIG_HZ=1000", 1000, false},
+		{"missing", "CONFIG_HZ_250=y\n", 0, true},
+		{"garbage", "CONFIG_HZ=fast\n", 0, true},
+		{"negative", "CONFIG_HZ=-1\n", 0, true},
+		{"empty value", "CONFIG_HZ=\n", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseConfigHZ(strings.NewReader(tt.in))
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("%s: got %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if _, err := ParseConfigHZ(strings.NewReader("")); !errors.Is(err, ErrNoHZ) {
+		t.Errorf("empty config: %v, want ErrNoHZ", err)
+	}
+}
+
+func TestConfigHZFixture(t *testing.T) {
+	hz, err := ConfigHZ("testdata/host")
+	if err != nil || hz != 300 {
+		t.Errorf("ConfigHZ(testdata/host) = %d, %v; want 300", hz, err)
+	}
+	if _, err := ConfigHZ(t.TempDir()); err == nil {
+		t.Error("empty root: want an error")
+	}
+}
+
+func TestParseTimerList(t *testing.T) {
+	in := "Timer List Version: v0.10\nHRTIMER_MAX_CLOCK_BASES: 8\nnow at 943626273108 nsecs\n\ncpu: 0\n  .last_jiffies   : 4295128123\njiffies: 4295128124\ncpu: 1\njiffies: 1\n"
+	got, err := ParseTimerList(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (TimerList{Now: 943626273108, Jiffies: 4295128124}); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if _, err := ParseTimerList(strings.NewReader("now at 5 nsecs\n")); !errors.Is(err, ErrNoJiffies) {
+		t.Errorf("no jiffies: %v, want ErrNoJiffies", err)
+	}
+}
+
+func TestHZFromTimerLists(t *testing.T) {
+	a := TimerList{Now: time.Second, Jiffies: 1000}
+	b := TimerList{Now: time.Second + 103*time.Millisecond, Jiffies: 1025}
+	if got, err := HZFromTimerLists(a, b); err != nil || got != 250 {
+		t.Errorf("got %d, %v; want 250", got, err)
+	}
+	if _, err := HZFromTimerLists(a, a); err == nil {
+		t.Error("same reading twice: want an error")
+	}
+}
+
+func FuzzParseConfigHZ(f *testing.F) {
+	f.Add("CONFIG_HZ=250\n")
+	f.Add("CONFIG_HZ=99999999999999999999\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		if hz, err := ParseConfigHZ(strings.NewReader(in)); err == nil && (hz <= 0 || hz > 100000) {
+			t.Fatalf("HZ %d accepted", hz)
+		}
+	})
+}
+
+func FuzzParseTimerList(f *testing.F) {
+	f.Add("now at 943626273108 nsecs\njiffies: 4295128124\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		if tl, err := ParseTimerList(strings.NewReader(in)); err == nil && tl.Now < 0 {
+			t.Fatalf("negative time %v accepted", tl.Now)
+		}
+	})
+}
+
+func TestWheelExpiryTable(t *testing.T) {
+	tests := []struct {
+		name       string
+		hz         int
+		clk, delta int64
+		want       int64
+	}{
+		{"level 0 is one jiffy late", 250, 0, 10, 11},
+		{"level 1 rounds up to 8", 250, 0, 250, 256},
+		{"level 2 rounds up to 64", 250, 0, 750, 768},
+		{"level 2 from an odd clock", 250, 5, 750, 768},
+		{"aligned expiry still moves one bucket", 250, 0, 768, 832},
+		{"level 3 rounds up to 512", 250, 0, 5000, 5120},
+		{"HZ 1000 level 3", 1000, 0, 8000, 8192},
+		{"past expiry fires now", 250, 100, -5, 100},
+	}
+	for _, tt := range tests {
+		if got := MustWheel(tt.hz).Expiry(tt.clk, tt.delta); got != tt.want {
+			t.Errorf("%s: Expiry(%d, %d) = %d, want %d", tt.name, tt.clk, tt.delta, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		hz    int
+		ahead time.Duration
+		want  time.Duration
+	}{
+		{250, 16 * time.Second, 256 * time.Millisecond},
+		{250, 17 * time.Second, 2048 * time.Millisecond},
+		{250, 130 * time.Second, 16384 * time.Millisecond},
+		{1000, 3 * time.Second, 64 * time.Millisecond},
+		{100, 3 * time.Second, 80 * time.Millisecond},
+		{300, 3 * time.Second, 213333333 * time.Nanosecond},
+	} {
+		if got := MustWheel(tt.hz).Granularity(tt.ahead); got != tt.want {
+			t.Errorf("HZ=%d Granularity(%v) = %v, want %v", tt.hz, tt.ahead, got, tt.want)
+		}
+	}
+}
+
+// Which bucket does a timer land in? At HZ=250 a keepalive 3 s ahead is
+// rounded to 256 ms, one 20 s ahead to 2.048 s.
+func ExampleWheel_Granularity() {
+	w := MustWheel(250)
+	for _, d := range []time.Duration{time.Second, 3 * time.Second, 20 * time.Second} {
+		fmt.Println(d, "→", w.Granularity(d))
+	}
+	// Output:
+	// 1s → 32ms
+	// 3s → 256ms
+	// 20s → 2.048s
+}
