@@ -182,11 +182,12 @@ func (c Config) derive() (derived, error) {
 		}
 		var n int
 		i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, budgetCount, c.Count != 0)
-		if m := c.maxIdle(); m > 0 && i > m && c.Count == 0 && v > 0 {
-			// More probes, so that the idle the user timeout leaves fits
-			// under MaxIdle.
-			more := min(maxKeepaliveCount, int((c.UserTimeout-m+v-1)/v))
-			i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, more, false)
+		if m := c.maxIdle(); m > 0 && i > m {
+			// A chain of more probes would let the timer wheel's
+			// accumulated lateness decide; say what to change instead.
+			return derived{}, configErr("UserTimeout",
+				"UserTimeout %v leaves a keepalive idle of %v, longer than MaxIdle %v: a middlebox that forgets idle flows would drop this connection while it is healthy; set Idle (at most %v) and Count to fit the user timeout, lower UserTimeout, or set MaxIdle to NoMaxIdle if no middlebox is on the path",
+				c.UserTimeout, i, m, m)
 		}
 		if c.Count == 0 {
 			budgetCount = n

@@ -20,7 +20,7 @@ func TestMaxIdle(t *testing.T) {
 		{"1 h timeout, default bound", Config{Timeout: time.Hour}, DefaultMaxIdle},
 		{"1 h timeout, 5 min bound", Config{Timeout: time.Hour, MaxIdle: 5 * time.Minute}, 5 * time.Minute},
 		{"1 h timeout, 30 s bound", Config{Timeout: time.Hour, MaxIdle: 30 * time.Second}, 30 * time.Second},
-		{"1 h user timeout", Config{Timeout: time.Hour, UserTimeout: 50 * time.Minute}, DefaultMaxIdle},
+		{"1 h user timeout, no bound", Config{Timeout: time.Hour, UserTimeout: 50 * time.Minute, MaxIdle: NoMaxIdle}, 0},
 		{"no bound", Config{Timeout: time.Hour, MaxIdle: NoMaxIdle}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,6 +51,7 @@ func TestMaxIdleErrors(t *testing.T) {
 		{Config{Timeout: time.Hour, Interval: 3 * time.Minute}, "Interval"},
 		{Config{Timeout: time.Hour, Idle: 5 * time.Minute, MaxIdle: time.Minute}, "Idle"},
 		{Config{MaxIdle: -2 * time.Second}, "MaxIdle"},
+		{Config{Timeout: time.Hour, UserTimeout: 50 * time.Minute}, "UserTimeout"},
 		{Config{MaxIdle: time.Millisecond}, "MaxIdle"},
 	} {
 		err := tc.cfg.Validate()
