@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -21,7 +22,14 @@ func FlatlineBinary(ctx context.Context, exe, cacheDir string) (string, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("vm: %w", err)
 	}
-	if _, err := buildStatic(ctx, out, "github.com/flatline-dev/flatline/cmd/flatline"); err != nil {
+	_, err := buildStatic(ctx, out, "github.com/flatline-dev/flatline/cmd/flatline")
+	if err != nil {
+		if dir := sourceRoot(); dir != "" {
+			// Built from a checkout still on disk: build there.
+			_, err = goToolIn(ctx, dir, "build", "-o", out, "./cmd/flatline")
+		}
+	}
+	if err != nil {
 		return "", fmt.Errorf("vm: %s is dynamically linked and the guest has no C library; build flatline with CGO_ENABLED=0 go build ./cmd/flatline (building it here failed: %v)", exe, err)
 	}
 	return out, nil
@@ -48,7 +56,28 @@ func Build(ctx context.Context, out, pkg string) error {
 
 // goTool runs the go command with CGO_ENABLED=0.
 func goTool(ctx context.Context, args ...string) ([]byte, error) {
+	return goToolIn(ctx, "", args...)
+}
+
+// sourceRoot is the module root of the checkout this binary was built
+// from (the path of this source file, recorded unless built with
+// -trimpath), "" if it is not on disk.
+func sourceRoot() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return ""
+	}
+	dir := filepath.Dir(filepath.Dir(filepath.Dir(file))) // internal/vm/binary.go
+	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil || !strings.Contains(string(b), "module github.com/flatline-dev/flatline\n") {
+		return ""
+	}
+	return dir
+}
+
+func goToolIn(ctx context.Context, dir string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	var stderr limitedBuffer
 	cmd.Stderr = &stderr
