@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
@@ -154,7 +155,7 @@ func runMiddlebox(ctx context.Context, opts Options, cell Cell) (CellResult, err
 	}
 	select {
 	case e := <-first:
-		r.Cause = "" // the connection died while idle: the middlebox's drops killed it
+		r.Cause = flatline.Diagnose(conn, e.err).String() // the middlebox's drops killed it while idle
 		return lost(e.at, "failed while idle: "+e.err.Error())
 	case <-time.After(middleboxSoak):
 	case <-ctx.Done():
@@ -175,6 +176,7 @@ func runMiddlebox(ctx context.Context, opts Options, cell Cell) (CellResult, err
 		}
 		select {
 		case e := <-first:
+			r.Cause = flatline.Diagnose(conn, e.err).String()
 			return lost(e.at, "request after idle failed: "+e.err.Error())
 		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
