@@ -36,8 +36,9 @@ the host's own network), opens a connection per cell, cuts the path or freezes
 the peer at a known instant, and measures how long the application waits for
 its first error: for every workload (idle, sending, receiving, replication,
 zero-window, connect), fault (blackhole, link-down, one-way-out, one-way-in,
-peer-frozen, peer-reboot, reset, blip) and configuration (Go's default dialer,
-keepalive only, keepalive plus TCP_USER_TIMEOUT, flatline). Each measurement is
+peer-frozen, peer-paused, peer-reboot, reset, blip) and configuration (Go's
+default dialer, keepalive only, keepalive plus TCP_USER_TIMEOUT, flatline,
+flatline+heartbeat: flatline plus package liveness). Each measurement is
 compared with what that configuration's settings promise.
 
 Cells run in parallel, each in namespaces of its own named flt-<pid>-...; they
@@ -109,6 +110,7 @@ func runLab(cmd *cobra.Command, f labFlags) error {
 		Cap:      f.cap,
 		Parallel: f.parallel,
 		Endpoint: []string{exe, "lab", "endpoint"},
+		Enforce:  attachEnforce,
 	}
 	if isTerminal(stderr) {
 		start := time.Now()

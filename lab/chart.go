@@ -21,6 +21,12 @@ func configColor(c ConfigName) color.RGBA {
 		return color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
 	case KeepaliveUserTimeout:
 		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	case Enforced:
+		return color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}
+	case Applied:
+		return color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}
+	case FlatlineHeartbeat:
+		return color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}
 	default:
 		return color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
 	}
@@ -66,7 +72,7 @@ func WriteChart(w io.Writer, r *Result) error {
 	for i, cfg := range Configs() {
 		var seen, never plotter.XYs
 		// Offset the configurations within a column so they do not overlap.
-		dx := (float64(i) - 1.5) * 0.18
+		dx := (float64(i) - float64(len(Configs())-1)/2) * 0.16
 		for _, c := range r.Cells {
 			if c.Config != cfg {
 				continue

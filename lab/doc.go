@@ -18,9 +18,11 @@
 //
 // Run measures cells: a Workload (idle, sending, receiving, replication,
 // zero-window, connect) × a Fault (the router's, plus PeerFrozen,
-// PeerReboot, Reset and Blip, which act on the server process or are timed
-// sequences) × a configuration (Go's default dialer, keepalive only,
-// keepalive plus TCP_USER_TIMEOUT, flatline). Each cell gets its own
+// PeerPaused, PeerReboot, Reset and Blip, which act on the server process or
+// are timed sequences) × a configuration (Go's default dialer, keepalive
+// only, keepalive plus TCP_USER_TIMEOUT, flatline, and FlatlineHeartbeat:
+// flatline plus a liveness.Monitor on a second connection, for the
+// workloads of a link that is up). Each cell gets its own
 // topology and a server endpoint process (a re-executed program that calls
 // RunEndpoint), so freezing and killing the peer are real. The client side
 // runs in the measuring process, in the client namespace; the time from the

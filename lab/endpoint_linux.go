@@ -40,6 +40,9 @@ const (
 // until ctx ends or it is killed. SIGUSR1 aborts every connection with an
 // RST (SO_LINGER 0), which is the reset fault.
 func RunEndpoint(ctx context.Context, ready io.Writer) error {
+	if addr := os.Getenv(DialEnv); addr != "" {
+		return runDialEndpoint(ctx, addr, ready)
+	}
 	spec := os.Getenv(EndpointEnv)
 	var w, c string
 	var t time.Duration
@@ -55,6 +58,13 @@ func RunEndpoint(ctx context.Context, ready io.Writer) error {
 		return err
 	}
 	defer ln.Close()
+	if ConfigName(c) == FlatlineHeartbeat {
+		stop, err := serveHeartbeat(ctx, t)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	abort := make(chan os.Signal, 1)
 	signal.Notify(abort, syscall.SIGUSR1)
@@ -127,7 +137,7 @@ func serveConn(c net.Conn, w Workload) {
 // listen listens with configuration c at timeout t: the server side of a
 // cell carries the same settings as the client.
 func listen(ctx context.Context, c ConfigName, t time.Duration, addr string) (net.Listener, error) {
-	switch c {
+	switch c.socketConfig() {
 	case Flatline:
 		lc := flatline.ListenConfig{Config: flatline.Config{Timeout: t}}
 		return lc.Listen(ctx, "tcp", addr)
@@ -148,7 +158,7 @@ func listen(ctx context.Context, c ConfigName, t time.Duration, addr string) (ne
 
 // dialer returns the client's dialer for configuration c at timeout t.
 func dialer(c ConfigName, t time.Duration) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
-	switch c {
+	switch c.socketConfig() {
 	case Flatline:
 		d := &flatline.Dialer{Config: flatline.Config{Timeout: t}}
 		return d.DialContext, nil

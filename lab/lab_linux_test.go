@@ -29,7 +29,7 @@ func TestIntegrationLabQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res, err := Run(context.Background(), Options{Timeout: T, Cells: cells, Endpoint: testEndpoint(t)})
+	res, err := Run(context.Background(), Options{Timeout: T, Cells: cells, Endpoint: testEndpoint(t), Enforce: testEnforce})
 	if errors.Is(err, ErrNotSupported) {
 		t.Skipf("lab not supported here: %v", err)
 	}
@@ -132,6 +132,7 @@ func TestIntegrationLabQuick(t *testing.T) {
 	if c := cell("zero-window/peer-frozen/keepalive-only"); c.DetectedS != nil {
 		t.Errorf("zero-window/peer-frozen/keepalive-only: detected after %v s (%s), want never: no user timeout", fmtPtr(c.DetectedS), c.Error)
 	}
+	checkHeartbeatCells(t, cell)
 	var table bytes.Buffer
 	if err := WriteTable(&table, res); err != nil {
 		t.Fatalf("WriteTable: %v", err)

@@ -53,7 +53,7 @@ const (
 
 // MatrixFaults lists every fault of the matrix in table order.
 func MatrixFaults() []Fault {
-	return append([]Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerReboot, Reset, Blip}, PathFaults()...)
+	return append([]Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerPaused, PeerReboot, Reset, Blip}, PathFaults()...)
 }
 
 // ConfigName names one of the configurations the lab compares.
@@ -65,11 +65,13 @@ const (
 	KeepaliveOnly        ConfigName = "keepalive-only"         // the story's 10 s/10 s/2, scaled to T, no user timeout
 	KeepaliveUserTimeout ConfigName = "keepalive+user-timeout" // the story's fix: the same plus TCP_USER_TIMEOUT = T
 	Flatline             ConfigName = "flatline"               // flatline.Config{Timeout: T}
+	Enforced             ConfigName = "enforced"               // a zero net.Dialer in a cgroup under flatline enforce at T
+	Applied              ConfigName = "applied"                // a zero net.Dialer fixed mid-life by flatline apply at T
 )
 
 // Configs lists the configurations in table order.
 func Configs() []ConfigName {
-	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline}
+	return []ConfigName{GoDefault, KeepaliveOnly, KeepaliveUserTimeout, Flatline, Enforced, Applied, FlatlineHeartbeat}
 }
 
 // storySettings scales the original story's keepalive (10 s idle, 10 s
@@ -89,14 +91,14 @@ func storySettings(t time.Duration, userTimeout bool) flatline.Settings {
 
 // Settings returns the socket options configuration c sets at timeout t.
 func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
-	switch c {
+	switch c.socketConfig() {
 	case GoDefault:
 		return flatline.GoDialerSettings(), nil
 	case KeepaliveOnly:
 		return storySettings(t, false), nil
 	case KeepaliveUserTimeout:
 		return storySettings(t, true), nil
-	case Flatline:
+	case Flatline, Enforced, Applied:
 		p, err := flatline.Config{Timeout: t}.Plan()
 		if err != nil {
 			return flatline.Settings{}, err
@@ -107,10 +109,14 @@ func (c ConfigName) Settings(t time.Duration) (flatline.Settings, error) {
 }
 
 // Bound returns what configuration c promises at timeout t in state s, in a
-// namespace with host's defaults: flatline's own Plan for flatline, the
-// kernel arithmetic of flatline.Settings.Bounds for the others.
+// namespace with host's defaults: flatline's own Plan for flatline,
+// enforced and applied (but go-default's for an applied dial), the kernel
+// arithmetic of flatline.Settings.Bounds for the others.
 func (c ConfigName) Bound(t time.Duration, s flatline.State, host flatline.Host) (flatline.Bound, error) {
-	if c == Flatline {
+	if c == Applied && s == flatline.StateConnecting {
+		c = GoDefault // apply changes sockets that exist: a dial is Go's own
+	}
+	if c.socketConfig() == Flatline || c == Enforced || c == Applied {
 		p, err := flatline.Config{Timeout: t}.Plan()
 		if err != nil {
 			return flatline.Bound{}, err
@@ -184,6 +190,9 @@ func Matrix(quick bool, only string) ([]Cell, error) {
 				continue
 			}
 			for _, c := range Configs() {
+				if !fits(c, w) || !pathConfig(f, c) {
+					continue
+				}
 				cell := Cell{Workload: w, Fault: f, Config: c}
 				if quick && !inQuick(cell) {
 					continue
@@ -213,6 +222,9 @@ func matches(pattern, name string) bool {
 // inQuick is the --quick subset: the lesson in as few cells as keep it
 // whole.
 func inQuick(c Cell) bool {
+	if quick, decided := heartbeatQuick(c); decided {
+		return quick
+	}
 	switch c.Fault {
 	case Blackhole:
 		switch c.Workload {

@@ -37,10 +37,11 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// (8 faults x 5 workloads + 4 faults for connect + 14 path-fault
-	// cells: latency 2+2, loss 3+3, rate 1, MTU 2, middlebox 1) x 4
-	// configurations.
-	if got, want := len(full), (8*5+4+14)*4; got != want {
+	// 9 faults x 5 workloads + 4 faults for connect, x 6 socket
+	// configurations; the heartbeat: 9 faults x 4 workloads (no dial, no
+	// zero window); the path faults' 14 cells (latency 2+2, loss 3+3, rate
+	// 1, MTU 2, middlebox 1) x the 4 socket configurations they compare.
+	if got, want := len(full), (9*5+4)*6+9*4+14*4; got != want {
 		t.Errorf("full matrix: %d cells, want %d", got, want)
 	}
 	quick, _ := Matrix(true, "")
@@ -60,9 +61,17 @@ func TestMatrix(t *testing.T) {
 		"connect/blackhole/keepalive-only",
 		"connect/blackhole/keepalive+user-timeout",
 		"connect/blackhole/flatline",
+		"connect/blackhole/enforced",
+		"connect/blackhole/applied",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Matrix(only=connect/blackhole/*) mismatch (-want +got):\n%s", diff)
+	}
+	hb, _ := Matrix(false, "*/"+string(FlatlineHeartbeat))
+	for _, c := range hb {
+		if c.Workload == ZeroWindow || c.Workload == Connect {
+			t.Errorf("heartbeat cell %s: the heartbeat watches a link that is up and read", c.Name())
+		}
 	}
 	if _, err := Matrix(false, "[bad"); err == nil {
 		t.Errorf("Matrix with a malformed pattern: no error")

@@ -1,10 +1,6 @@
 package lab
 
-import (
-	"time"
-
-	"github.com/flatline-dev/flatline"
-)
+import "time"
 
 // Path faults: a middlebox on the path, or a path that is slow, lossy,
 // narrow or drops large segments. Unlike the faults of Topology.Apply they
@@ -103,19 +99,29 @@ const Lost Verdict = "lost"
 // a dead peer is noticed.
 func survivalFault(f Fault) bool {
 	switch f {
-	case Blip, PeerFrozen, MiddleboxExpiry, Loss1, Loss5, Rate:
+	case Blip, PeerFrozen, PeerPaused, MiddleboxExpiry, Loss1, Loss5, Rate:
 		return true
 	}
 	return false
 }
 
-// mustSurvive reports whether cell's connection must live through its
-// fault: a blip (unless the peer never reads), a lossy or narrow path, an
-// MTU black hole under an idle connection (its probes are small).
-func mustSurvive(cell Cell) bool {
+// pathConfig reports whether configuration c runs under fault f: the path
+// faults compare the four socket configurations (Go's default, the
+// story's two, flatline's own), whose dialers they use directly.
+func pathConfig(f Fault, c ConfigName) bool {
+	for _, p := range PathFaults() {
+		if f == p {
+			return c == GoDefault || c == KeepaliveOnly || c == KeepaliveUserTimeout || c == Flatline
+		}
+	}
+	return true
+}
+
+// pathMustSurvive reports whether a path fault is one cell's connection
+// must live through: a lossy or narrow path, an MTU black hole under an
+// idle connection (its probes are small).
+func pathMustSurvive(cell Cell) bool {
 	switch cell.Fault {
-	case Blip:
-		return cell.Workload.State() != flatline.StateClosedWindow
 	case Loss1, Loss5, Rate:
 		return true
 	case MTUBlackhole:

@@ -40,6 +40,8 @@ func faultLegend(f Fault) string {
 		return fmt.Sprintf("packets above %d bytes dropped: keepalive passes, data does not", mtuLimit)
 	case MiddleboxExpiry:
 		return fmt.Sprintf("a middlebox forgets flows idle for %v; a request after %v idle must get through", MiddleboxTimeout, middleboxSoak)
+	case PeerPaused:
+		return "server process stopped for less than the heartbeat's pause budget, then continued: nothing should die"
 	}
 	return ""
 }
@@ -181,6 +183,7 @@ func lessonRows() []lessonRow {
 		{"idle connection, network gone", Cell{Workload: Idle, Fault: Blackhole}, ""},
 		{"busy connection, network gone", Cell{Workload: Sending, Fault: Blackhole}, "keepalive waits while data is in flight"},
 		{"peer process frozen", Cell{Workload: Idle, Fault: PeerFrozen}, "its kernel answers every probe"},
+		{"peer paused, then back", Cell{Workload: Idle, Fault: PeerPaused}, "shorter than the pause budget: must live"},
 	}
 }
 
@@ -272,7 +275,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 	}
 	var missed []string
 	for _, c := range r.Cells {
-		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || c.Verdict == Errored || c.Verdict == Skipped {
+		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || pathMustSurvive(c.Cell()) || c.Verdict == Errored || c.Verdict == Skipped {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -303,7 +306,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if !survivalFault(c.Fault) && !mustSurvive(c.Cell()) && c.Verdict != Errored && c.Verdict != Skipped {
+		if !survivalFault(c.Fault) && !mustSurvive(c.Cell()) && !pathMustSurvive(c.Cell()) && c.Verdict != Errored && c.Verdict != Skipped {
 			n++
 		}
 	}

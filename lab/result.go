@@ -1,6 +1,11 @@
 package lab
 
-import "time"
+import (
+	"io"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
 
 // Options configure a lab run. The zero value is not enough: Endpoint must
 // say how to start the server endpoint process.
@@ -21,6 +26,11 @@ type Options struct {
 	Endpoint []string
 	// Progress, if set, is called after each cell with the number done.
 	Progress func(done, total int, last CellResult)
+	// Enforce attaches flatline enforce with cfg to the cgroup v2
+	// directory at path, for the enforced cells (enforce.Attach; the lab
+	// does not import it, so that enforce's own tests may use the lab).
+	// Nil: enforced cells fail and say so.
+	Enforce func(path string, cfg flatline.Config) (io.Closer, error)
 }
 
 // Result is a whole run, data first: the table, the summary, the JSON and

@@ -155,10 +155,11 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	}
 	defer server.stop()
 
-	dial, err := dialer(cell.Config, t)
+	dial, undo, err := cellDialer(ctx, topo, opts, cell, t)
 	if err != nil {
 		return fail(err)
 	}
+	defer undo()
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(endpointPort))
 	cellCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -196,6 +197,13 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("dial before the fault: %w", err))
 		}
 		defer conn.Close()
+		if cell.Config == FlatlineHeartbeat {
+			hb, err := startHeartbeat(cellCtx, topo, t, first)
+			if err != nil {
+				return fail(err)
+			}
+			defer hb.Close()
+		}
 		ready := startWorkload(cellCtx, conn, cell.Workload, idleWarmup(cell, t), first)
 		select {
 		case <-ready:
@@ -205,6 +213,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("workload not steady within %v", t+10*time.Second))
 		case <-ctx.Done():
 			return fail(ctx.Err())
+		}
+		if err := applyMidLife(cell, conn, t); err != nil {
+			return fail(fmt.Errorf("apply: %w", err))
 		}
 		r.RTOS = rto(conn).Seconds()
 		if cell.Fault == Latency50 || cell.Fault == Latency300 {
@@ -224,6 +235,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		r.DetectedS = seconds(d)
 		r.Error = e.err.Error()
 		r.Cause = flatline.Diagnose(conn, e.err).String()
+		if c, ok := heartbeatCause(e.err); ok {
+			r.Cause = c
+		}
 		if st := cell.Workload.State(); st == flatline.StateIdle || st == flatline.StateReceiving {
 			// Keepalive counts from the last segment received: where the
 			// peer's data kept arriving after the fault (one-way-out), the
@@ -245,7 +259,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		}
 	default: // no self-healing fault, or not healed yet
 	}
-	r.Verdict = verdict(mustSurvive(cell), expectNever, deadline, detected)
+	r.Verdict = verdict(mustSurvive(cell) || pathMustSurvive(cell), expectNever, deadline, detected)
 	return r, nil
 }
 
@@ -264,6 +278,9 @@ func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (neve
 	if rule := survivalRule(cell); rule != "" {
 		r.Rule = rule
 		return true, 0
+	}
+	if never, deadline, decided := heartbeatExpect(r, cell, t, host); decided {
+		return never, deadline
 	}
 	switch {
 	case cell.Fault == PeerFrozen && (state == flatline.StateIdle || state == flatline.StateReceiving):
@@ -318,7 +335,6 @@ func blipLength(t time.Duration) time.Duration {
 	return iv * 8 / 10
 }
 
-// applyFault applies f and returns its instant.
 // applyFault applies f and returns when it struck. Faults that heal by
 // themselves (peer-reboot, blip) send Heal's result on healed: a heal
 // that failed leaves the path cut, and the cell's result would be a false
@@ -331,6 +347,14 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 	case Reset:
 		at := time.Now()
 		return at, server.signal(syscall.SIGUSR1)
+	case PeerPaused:
+		at := time.Now()
+		if err := server.signal(syscall.SIGSTOP); err != nil {
+			return at, err
+		}
+		cont := time.AfterFunc(pauseLength(t), func() { server.signal(syscall.SIGCONT) })
+		context.AfterFunc(ctx, func() { cont.Stop() })
+		return at, nil
 	case PeerReboot:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err

@@ -1,0 +1,230 @@
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"golang.org/x/sys/unix"
+)
+
+// Apply sets the plan of o.Config on every TCP socket of process pid,
+// listening ones included (connections they accept inherit the options):
+// it lists them with diag.Scan in the process's network namespace,
+// duplicates each with pidfd_getfd (Linux 5.6; root or CAP_SYS_PTRACE over
+// the process), reads its options, sets the plan's, and reads them back.
+// Sockets that had keepalive off get it re-armed at a random instant
+// within Plan.Spread, so Apply may take that long. A socket it cannot
+// change is reported in its AppliedSocket.Err, not guessed. It fails as a
+// whole when the process does not exist (diag.ErrNoProcess) or its
+// sockets cannot be listed.
+func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
+	plan, err := o.Config.Plan()
+	if err != nil {
+		return nil, err
+	}
+	if pid <= 0 {
+		return nil, fmt.Errorf("enforce: apply: pid %d: %w", pid, diag.ErrNoProcess)
+	}
+	scan, err := diag.Scan(ctx, diag.Options{PID: pid, States: diag.AllStates, Max: plan.Timeout, NoOptions: true})
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EPERM) {
+		return nil, fmt.Errorf("enforce: apply to pid %d: %w (run as root: apply needs CAP_SYS_PTRACE over the process and CAP_SYS_ADMIN to enter its network namespace)", pid, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("enforce: apply: %w", err)
+	}
+	rep := &ApplyReport{Time: time.Now(), PID: pid, DryRun: o.DryRun, Plan: plan, Host: scan.Host}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
+		rep.Comm = string(b[:max(0, len(b)-1)])
+	}
+	proc, procErr := diag.OpenProcess(pid)
+	if procErr == nil {
+		defer proc.Close()
+	}
+
+	var rearm []int // duplicates to re-arm, closed after
+	defer func() {
+		for _, fd := range rearm {
+			unix.Close(fd)
+		}
+	}()
+	for _, s := range scan.Sockets {
+		fd, ok := ownFD(s, pid)
+		if !ok || s.Inode == 0 {
+			continue
+		}
+		as := AppliedSocket{FD: fd, Inode: s.Inode, State: s.State.String(), Local: s.Local, Remote: s.Remote, Traffic: s.Traffic}
+		if as.Traffic == "" {
+			as.Traffic = flatline.StateIdle
+		}
+		if procErr != nil {
+			as.Err = procErr
+			rep.add(as)
+			continue
+		}
+		dup, err := proc.Socket(fd, s.Inode)
+		if err != nil {
+			as.Err = err
+			rep.add(as)
+			continue
+		}
+		if applyOne(&as, dup, plan, o.DryRun, scan.Host) && plan.Spread > 0 {
+			as.Rearmed = true
+			as.AfterBound = withSpread(as.AfterBound, plan.Spread)
+			rearm = append(rearm, dup)
+		} else {
+			unix.Close(dup)
+		}
+		rep.add(as)
+	}
+	slices.SortFunc(rep.Sockets, func(a, b AppliedSocket) int { return a.FD - b.FD })
+	rep.worst()
+	if len(rearm) > 0 {
+		rep.Spread = plan.Spread
+		spread(ctx, rearm, plan.Spread)
+	}
+	return rep, nil
+}
+
+// withSpread adds a keepalive re-arm delay of up to spread to an idle or
+// receiving bound: the first probe leaves up to spread later.
+func withSpread(b flatline.Bound, spread time.Duration) flatline.Bound {
+	if !b.Never && (b.State == flatline.StateIdle || b.State == flatline.StateReceiving) {
+		b.Worst += spread
+	}
+	return b
+}
+
+// ownFD returns the descriptor by which pid holds s.
+func ownFD(s diag.Socket, pid int) (int, bool) {
+	for _, o := range s.Owners {
+		if o.PID == pid {
+			return o.FD, true
+		}
+	}
+	return 0, false
+}
+
+// applyOne reads, sets and reads back one socket; it returns true when
+// keepalive was turned on and the socket should be re-armed at a random
+// instant.
+func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) bool {
+	o, err := kernel.GetOptions(dup)
+	if err != nil {
+		as.Err = err
+		return false
+	}
+	before := flatline.Settings(o)
+	as.Before = &before
+	as.BeforeBound = boundOf(before, as.Traffic, h)
+	if dryRun {
+		after := plan.Settings
+		as.After = &after
+		as.AfterBound = boundOf(after, as.Traffic, h)
+		return false
+	}
+	if err := kernel.SetOptions(dup, kernel.Options(plan.Settings)); err != nil {
+		as.Err = err
+		return false
+	}
+	as.Changed = true
+	if o, err = kernel.GetOptions(dup); err != nil {
+		as.Err = err
+		return false
+	}
+	after := flatline.Settings(o)
+	as.After = &after
+	as.AfterBound = boundOf(after, as.Traffic, h)
+	return !before.KeepAlive && as.State != "LISTEN"
+}
+
+func boundOf(s flatline.Settings, st flatline.State, h flatline.Host) flatline.Bound {
+	for _, b := range s.Bounds(h) {
+		if b.State == st {
+			return b
+		}
+	}
+	return flatline.Bound{State: st, Never: true, Rule: "unknown state"}
+}
+
+func (r *ApplyReport) add(as AppliedSocket) {
+	switch {
+	case as.Err != nil:
+		r.Failed++
+	case as.Changed:
+		r.Changed++
+	}
+	r.Sockets = append(r.Sockets, as)
+}
+
+// worst fills Worst: per state, the latest deadline over the sockets'
+// settings after the change (before, for those that could not change).
+func (r *ApplyReport) worst() {
+	r.Worst = nil
+	for _, st := range flatline.States() {
+		var w flatline.Bound
+		first := true
+		for _, s := range r.Sockets {
+			set := s.After
+			if set == nil {
+				set = s.Before
+			}
+			if set == nil {
+				continue
+			}
+			b := boundOf(*set, st, r.Host)
+			if s.Rearmed {
+				b = withSpread(b, r.Plan.Spread)
+			}
+			if first || later(b, w) {
+				w, first = b, false
+			}
+		}
+		if !first {
+			r.Worst = append(r.Worst, w)
+		}
+	}
+}
+
+// later reports whether a's deadline is after b's.
+func later(a, b flatline.Bound) bool {
+	da, oka := a.Deadline()
+	db, okb := b.Deadline()
+	switch {
+	case !oka:
+		return okb
+	case !okb:
+		return false
+	}
+	return da > db
+}
+
+// spread re-arms keepalive on each descriptor at a random instant within
+// d (SO_KEEPALIVE off and on arms the timer a full idle period from then),
+// so that sockets that just had it turned on together do not probe
+// together. It returns when all are done or ctx ends.
+func spread(ctx context.Context, fds []int, d time.Duration) {
+	var wg sync.WaitGroup
+	for _, fd := range fds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-time.After(rand.N(d)):
+			case <-ctx.Done():
+				return
+			}
+			kernel.Rearm(fd)
+		}()
+	}
+	wg.Wait()
+}

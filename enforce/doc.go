@@ -1,0 +1,33 @@
+// Package enforce holds every TCP connection of a cgroup (v2) to the plan
+// of a flatline.Config, in the kernel, without changing the programs in it.
+//
+// Attach loads two eBPF programs and links them to the cgroup:
+//
+//   - a sock_ops program sets SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL,
+//     TCP_KEEPCNT and TCP_USER_TIMEOUT of the plan on every connection a
+//     process of the cgroup (or of a cgroup below it) makes, before its SYN
+//     leaves, and on every connection it accepts;
+//   - a cgroup/setsockopt program keeps those values: a process that sets a
+//     looser keepalive or user timeout (Go's net.Dialer sets 15 s/15 s/9
+//     after connecting) has the value rewritten to the plan's, unless
+//     Options.AllowLooser.
+//
+// Spreading: each connection gets a whole-second jitter in [0, Plan.Spread),
+// a hash of its two ports, added to its TCP_KEEPIDLE and TCP_USER_TIMEOUT,
+// so connections made together do not probe together; the plan's idle
+// bound already holds Spread. A kernel program cannot wait, so the
+// library's "re-arm after a random delay" is replaced by this
+// per-connection idle offset.
+//
+// Apply sets the plan on the open TCP sockets of a running process through
+// pidfd_getfd, for processes started before enforce or outside any cgroup
+// it holds.
+//
+// Kernel: bpf_setsockopt of the keepalive options and TCP_USER_TIMEOUT from
+// sock_ops needs Linux 5.9, the cgroup setsockopt hook 5.3, bpf_link for
+// cgroups 5.7; Attach fails with an error matching flatline.ErrNotSupported
+// that names what is missing. On Linux 6.1 and later a value a program made
+// stricter before connecting is kept (bpf_getsockopt reads it back). Links are bpf_links: the kernel detaches them
+// when the last descriptor closes, so a process that ends, however it ends,
+// leaves nothing attached, unless Pin put them in a bpffs directory.
+package enforce

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: GPL-2.0
+//go:build ignore
+
+/*
+ * flatline enforce: the kernel half.
+ *
+ * apply (sock_ops) gives every TCP connection of the cgroup the plan's
+ * options from its SYN on: on BPF_SOCK_OPS_TCP_CONNECT_CB (an active open,
+ * before the SYN leaves) and on BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB (an
+ * accepted connection). bpf_setsockopt of these options from sock_ops
+ * needs Linux 5.9.
+ *
+ * guard (cgroup/setsockopt, Linux 5.3) sees every setsockopt a process of
+ * the cgroup makes on a TCP socket and, unless the plan allows looser
+ * values, rewrites a keepalive or user-timeout value looser than the
+ * socket's plan into the plan's.
+ *
+ * apply only tightens: where the kernel lets sock_ops read an option back
+ * (bpf_getsockopt of these options, Linux 6.1), a value the program set
+ * before connecting that is already stricter than the plan is kept.
+ *
+ * Spreading: each connection gets a jitter j in whole seconds, [0, spread),
+ * added to both TCP_KEEPIDLE and TCP_USER_TIMEOUT (so the user timeout
+ * keeps its place between keepalive firings). j is a hash of the
+ * connection's two ports, so that both programs compute the same j without
+ * per-socket storage, and connections made together (distinct ephemeral
+ * ports) get different ones.
+ */
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOL_SOCKET 1
+#define SO_KEEPALIVE 9
+#define SOL_TCP 6
+#define TCP_KEEPIDLE 4
+#define TCP_KEEPINTVL 5
+#define TCP_KEEPCNT 6
+#define TCP_SYNCNT 7
+#define TCP_USER_TIMEOUT 18
+
+/* plan is what user space writes into plan_map: the options of
+ * flatline.Config{Timeout}.Plan(). Zero syncnt leaves TCP_SYNCNT alone. */
+struct plan {
+	__u32 idle;         /* TCP_KEEPIDLE, s */
+	__u32 intvl;        /* TCP_KEEPINTVL, s */
+	__u32 cnt;          /* TCP_KEEPCNT */
+	__u32 user_timeout; /* TCP_USER_TIMEOUT, ms */
+	__u32 syncnt;       /* TCP_SYNCNT, 0: leave the kernel's */
+	__u32 spread;       /* jitter range, whole seconds; 0 or 1: none */
+	__u32 allow_looser; /* non-zero: guard lets looser values through */
+	__u32 _pad;
+};
+
+/* Counters, one slot each, read by user space (enforce.Stats). */
+enum counter {
+	COUNT_ACTIVE,        /* connections configured at connect */
+	COUNT_PASSIVE,       /* connections configured at accept */
+	COUNT_SET_ERRORS,    /* bpf_setsockopt calls that failed */
+	COUNT_CLAMPED,       /* setsockopt values guard made stricter */
+	COUNT_LOOSER_PASSED, /* looser values let through (allow_looser) */
+	COUNT_MAX,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct plan);
+} plan_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, COUNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* jitter is j for a connection between local port lport and remote port
+ * rport (host byte order): a multiplicative hash, so that ports handed out
+ * in sequence spread over [0, spread). Before connect both ports are 0 and
+ * j is 0. */
+static __always_inline __u32 jitter(__u32 spread, __u32 lport, __u32 rport)
+{
+	if (spread < 2)
+		return 0;
+	__u32 h = ((lport & 0xffff) << 16 | (rport & 0xffff)) * 2654435761u;
+	return (h >> 16) % spread;
+}
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &slot);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline struct plan *get_plan(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&plan_map, &zero);
+}
+
+/* tighten sets a TCP option to v unless the socket already has a value at
+ * least as strict (positive and not above v) that bpf_getsockopt can read:
+ * Linux 6.1 reads these options back, older kernels refuse and v is set. */
+static __always_inline void tighten(struct bpf_sock_ops *skops, int opt, int v)
+{
+	int cur = 0;
+
+	if (!bpf_getsockopt(skops, SOL_TCP, opt, &cur, sizeof(cur)) && cur > 0 && cur <= v)
+		return;
+	if (bpf_setsockopt(skops, SOL_TCP, opt, &v, sizeof(v)))
+		count(COUNT_SET_ERRORS);
+}
+
+SEC("sockops")
+int apply(struct bpf_sock_ops *skops)
+{
+	__u32 slot;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		slot = COUNT_ACTIVE;
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		slot = COUNT_PASSIVE;
+		break;
+	default:
+		return 1;
+	}
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	struct plan *p = get_plan();
+	if (!p || p->idle == 0)
+		return 1;
+
+	__u32 j = jitter(p->spread, skops->local_port, bpf_ntohl(skops->remote_port));
+
+	/* The values first, then SO_KEEPALIVE, which arms the timer. */
+	tighten(skops, TCP_KEEPIDLE, p->idle + j);
+	tighten(skops, TCP_KEEPINTVL, p->intvl);
+	tighten(skops, TCP_KEEPCNT, p->cnt);
+	/* On already is a no-op in the kernel: no need to read it first. */
+	int on = 1;
+	if (bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)))
+		count(COUNT_SET_ERRORS);
+	if (p->user_timeout)
+		tighten(skops, TCP_USER_TIMEOUT, p->user_timeout + j * 1000);
+	if (p->syncnt)
+		tighten(skops, TCP_SYNCNT, p->syncnt);
+	count(slot);
+	return 1;
+}
+
+/* stricter returns the value guard lets the kernel see: v, or the plan's
+ * want when v is looser. zero_is_loosest: 0 means "none" (user timeout). */
+static __always_inline int stricter(int v, int want, int zero_is_loosest)
+{
+	if (v <= 0 && zero_is_loosest)
+		return want;
+	if (v > want)
+		return want;
+	return v;
+}
+
+SEC("cgroup/setsockopt")
+int guard(struct bpf_sockopt *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	int want, got;
+
+	if (!sk || sk->protocol != IPPROTO_TCP || (sk->family != AF_INET && sk->family != AF_INET6))
+		goto pass;
+	if (ctx->level == SOL_SOCKET) {
+		if (ctx->optname != SO_KEEPALIVE)
+			goto pass;
+	} else if (ctx->level == SOL_TCP) {
+		if (ctx->optname != TCP_KEEPIDLE && ctx->optname != TCP_KEEPINTVL &&
+		    ctx->optname != TCP_KEEPCNT && ctx->optname != TCP_USER_TIMEOUT &&
+		    ctx->optname != TCP_SYNCNT)
+			goto pass;
+	} else {
+		goto pass;
+	}
+
+	struct plan *p = get_plan();
+	if (!p || p->idle == 0)
+		goto pass;
+	int *v = ctx->optval;
+	if ((void *)(v + 1) > ctx->optval_end)
+		goto pass; /* short or oversized value: the kernel judges it */
+	got = *v;
+
+	__u32 j = jitter(p->spread, sk->src_port, bpf_ntohs(sk->dst_port));
+
+	if (ctx->level == SOL_SOCKET) {
+		want = got ? got : 1;
+	} else {
+		switch (ctx->optname) {
+		case TCP_KEEPIDLE:
+			want = stricter(got, p->idle + j, 0);
+			break;
+		case TCP_KEEPINTVL:
+			want = stricter(got, p->intvl, 0);
+			break;
+		case TCP_KEEPCNT:
+			want = stricter(got, p->cnt, 0);
+			break;
+		case TCP_USER_TIMEOUT:
+			if (!p->user_timeout)
+				goto pass;
+			want = stricter(got, p->user_timeout + j * 1000, 1);
+			break;
+		default: /* TCP_SYNCNT */
+			if (!p->syncnt)
+				goto pass;
+			want = stricter(got, p->syncnt, 0);
+			break;
+		}
+	}
+	if (want == got)
+		goto pass;
+	if (p->allow_looser) {
+		count(COUNT_LOOSER_PASSED);
+		goto pass;
+	}
+	*v = want;
+	count(COUNT_CLAMPED);
+	return 1; /* the kernel sets the rewritten value */
+
+pass:
+	/* Let the kernel use the caller's own buffer (also the only way for a
+	 * value longer than a page). */
+	ctx->optlen = 0;
+	return 1;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,97 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+// Options says what to enforce. The zero value enforces the plan of a zero
+// flatline.Config (30 s) and keeps it against looser setsockopt calls.
+type Options struct {
+	// Config is the promise; its Plan's settings are applied.
+	Config flatline.Config
+	// AllowLooser lets a process set keepalive or user-timeout values
+	// looser than the plan on its own sockets (they are counted in
+	// Stats.LooserAllowed). False rewrites them to the plan's.
+	AllowLooser bool
+}
+
+// Stats are the kernel programs' counters since Attach.
+type Stats struct {
+	Connects      uint64 `json:"connects"`       // connections configured before their SYN
+	Accepts       uint64 `json:"accepts"`        // accepted connections configured
+	SetErrors     uint64 `json:"set_errors"`     // bpf_setsockopt calls that failed (a kernel older than 5.9 fails them all)
+	Clamped       uint64 `json:"clamped"`        // setsockopt values rewritten to the plan's
+	LooserAllowed uint64 `json:"looser_allowed"` // looser values let through (AllowLooser)
+}
+
+var (
+	// ErrNotCgroup2 matches errors about a path that is not a directory of
+	// a cgroup v2 hierarchy.
+	ErrNotCgroup2 = errors.New("not a cgroup v2 directory")
+	// ErrPermission matches errors about missing privilege to load or
+	// attach eBPF programs (root, or CAP_BPF with CAP_NET_ADMIN).
+	ErrPermission = errors.New("not permitted to load or attach eBPF programs")
+	// ErrNotPinned is returned by Detach when no pinned enforcement exists
+	// for the cgroup under the directory.
+	ErrNotPinned = errors.New("nothing pinned for this cgroup")
+)
+
+// Feature names and minimum kernels, as NotSupportedError reports them.
+const (
+	featureSockOps    = "eBPF sock_ops programs"
+	featureSetsockopt = "bpf_setsockopt of SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT from sock_ops"
+	featureSockopt    = "cgroup setsockopt hook (BPF_CGROUP_SETSOCKOPT)"
+	featureCgroupLink = "bpf_link for cgroup programs"
+
+	needsSockOps    = "Linux 4.13"
+	needsSetsockopt = "Linux 5.9"
+	needsSockopt    = "Linux 5.3"
+	needsCgroupLink = "Linux 5.7"
+)
+
+// minKernel is the oldest kernel with everything above.
+var minKernel = [2]int{5, 9}
+
+// values is the plan as the kernel programs read it: whole seconds for
+// keepalive and jitter, milliseconds for the user timeout.
+type values struct {
+	idle, intvl, cnt, userTimeout, synCnt, spread uint32
+	allowLooser                                   bool
+}
+
+// valuesOf converts a plan into the programs' units. Keepalive values are
+// whole seconds already (the plan derives them so); the spread is rounded
+// down to whole seconds, so that the jitter stays inside the plan's bound.
+func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
+	s := p.Settings
+	if !s.KeepAlive || s.Idle < time.Second || s.Interval < time.Second || s.Count < 1 {
+		return values{}, fmt.Errorf("enforce: plan without keepalive (idle %v, interval %v, count %d)", s.Idle, s.Interval, s.Count)
+	}
+	v := values{
+		idle:        uint32(s.Idle / time.Second),
+		intvl:       uint32(s.Interval / time.Second),
+		cnt:         uint32(s.Count),
+		userTimeout: uint32(s.UserTimeout / time.Millisecond),
+		synCnt:      uint32(s.SynCount),
+		allowLooser: allowLooser,
+	}
+	if p.Spread > 0 {
+		v.spread = uint32(p.Spread / time.Second)
+	}
+	return v, nil
+}
+
+// parseRelease reads the major and minor version from a kernel release
+// string such as "6.18.44-fc-v782"; ok is false when it has none.
+func parseRelease(r string) (major, minor int, ok bool) {
+	n, err := fmt.Sscanf(r, "%d.%d", &major, &minor)
+	return major, minor, err == nil && n == 2
+}
+
+// pinName is the directory under a bpffs directory that holds one cgroup's
+// pinned links and maps, named by the cgroup's inode (its cgroup id).
+func pinName(cgroupID uint64) string { return fmt.Sprintf("flatline-enforce-%d", cgroupID) }

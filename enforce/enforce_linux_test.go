@@ -1,0 +1,239 @@
+package enforce_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
+)
+
+// planLine is how a client prints the options of plan p (jitter 0).
+func planLine(p flatline.Plan) string {
+	s := p.Settings
+	return fmt.Sprintf("ka=1 idle=%d intvl=%d cnt=%d ut=%d", int(s.Idle/time.Second), int(s.Interval/time.Second),
+		s.Count, int(s.UserTimeout/time.Millisecond))
+}
+
+// listenLoopback accepts and drains connections on 127.0.0.1 until the test ends.
+func listenLoopback(t *testing.T) (host, port string) {
+	t.Helper()
+	return listenOn(t, "127.0.0.1:0")
+}
+
+// listenOn accepts and drains connections on addr until the test ends.
+func listenOn(t *testing.T, addr string) (host, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); c.Read(make([]byte, 1)) }()
+		}
+	}()
+	h, p, _ := net.SplitHostPort(ln.Addr().String())
+	return h, p
+}
+
+// TestIntegrationGuard: a program in the cgroup gets the plan from connect
+// on, and cannot loosen it unless AllowLooser; a program outside keeps the
+// kernel's defaults. After Close nothing is attached (bpftool and
+// BPF_PROG_QUERY as oracles).
+func TestIntegrationGuard(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second // spread 1 s: whole-second jitter 0
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := planLine(plan)
+	host, port := listenLoopback(t)
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowLooser=%v", allow), func(t *testing.T) {
+			g := newGroup(t, "guard")
+			e := attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}, AllowLooser: allow})
+			progs, err := enforce.Attached(g.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(progs); !strings.Contains(got, "apply sock_ops") || !strings.Contains(got, "guard setsockopt") {
+				t.Fatalf("enforce.Attached = %v, want apply (sock_ops) and guard (setsockopt)", got)
+			}
+			for _, kind := range clientKinds {
+				c := startClient(t, kind, "loosen", host, port, nil, g)
+				wantConnected := "connected " + want
+				if kind == "go" && allow {
+					// The dialer's own 15 s/15 s/9 after connect, let through.
+					wantConnected = "connected ka=1 idle=15 intvl=15 cnt=9 ut=" + fmt.Sprint(plan.Settings.UserTimeout.Milliseconds())
+				}
+				if got := c.next(t, 10*time.Second).text; got != wantConnected {
+					t.Errorf("%s in the cgroup: %q, want %q", kind, got, wantConnected)
+				}
+				wantLoose := "loosened " + want
+				if allow {
+					wantLoose = "loosened ka=0 idle=600 intvl=60 cnt=20 ut=0"
+				}
+				if got := c.next(t, 10*time.Second).text; got != wantLoose {
+					t.Errorf("%s in the cgroup: %q, want %q", kind, got, wantLoose)
+				}
+			}
+			// IPv6 too, where the kernel has it.
+			clients := len(clientKinds)
+			if probe, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+				t.Logf("no IPv6 loopback (%v): IPv4 only", err)
+			} else {
+				probe.Close()
+				clients++
+				h6, p6 := listenOn(t, "[::1]:0")
+				c := startClient(t, "python", "loosen", h6, p6, nil, g)
+				if got := c.next(t, 10*time.Second).text; got != "connected "+want {
+					t.Errorf("python over IPv6 in the cgroup: %q, want %q", got, "connected "+want)
+				}
+				c.next(t, 10*time.Second)
+			}
+			// Outside the cgroup: the kernel's defaults and whatever the
+			// program sets.
+			c := startClient(t, "python", "loosen", host, port, nil, nil)
+			if got := c.next(t, 10*time.Second).text; !strings.HasPrefix(got, "connected ka=0 ") || !strings.HasSuffix(got, " ut=0") {
+				t.Errorf("python outside the cgroup: %q, want keepalive off and no user timeout", got)
+			}
+			s, err := e.Stats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("stats: %+v", s)
+			if s.Connects != uint64(clients) || s.SetErrors != 0 {
+				t.Errorf("stats %+v: want %d connects, no setsockopt errors", s, clients)
+			}
+			// 5 looser values per client, and the Go dialer's own 15 s
+			// idle, 15 s interval and 9 probes.
+			looser := uint64(clients*5 + 3)
+			if !allow && (s.Clamped != looser || s.LooserAllowed != 0) {
+				t.Errorf("stats %+v: want %d clamped values, none let through", s, looser)
+			}
+			if allow && (s.Clamped != 0 || s.LooserAllowed != looser) {
+				t.Errorf("stats %+v: want %d looser values let through, none clamped", s, looser)
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			assertNothingAttached(t, g.Path)
+		})
+	}
+}
+
+// assertNothingAttached checks with BPF_PROG_QUERY and, where installed,
+// bpftool that no sock_ops or sockopt program is attached to the cgroup.
+func assertNothingAttached(t *testing.T, path string) {
+	t.Helper()
+	progs, err := enforce.Attached(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progs) != 0 {
+		t.Errorf("after Close, attached to %s: %v", path, progs)
+	}
+	bpftool, err := exec.LookPath("bpftool")
+	if err != nil {
+		t.Log("no bpftool: BPF_PROG_QUERY is the only oracle")
+		return
+	}
+	out, err := exec.Command(bpftool, "cgroup", "show", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bpftool cgroup show: %v: %s", err, out)
+	}
+	if strings.Contains(string(out), "sock_ops") || strings.Contains(string(out), "setsockopt") {
+		t.Errorf("after Close, bpftool cgroup show %s:\n%s", path, out)
+	}
+}
+
+// TestIntegrationBadInput: paths that are not cgroup v2 directories are
+// refused before anything is loaded.
+func TestIntegrationBadInput(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	file := dir + "/f"
+	os.WriteFile(file, nil, 0o600)
+	for _, p := range []string{dir, file, dir + "/missing", "/proc/self"} {
+		_, err := enforce.Attach(p, enforce.Options{})
+		if !errors.Is(err, enforce.ErrNotCgroup2) {
+			t.Errorf("enforce.Attach(%q) = %v, want enforce.ErrNotCgroup2", p, err)
+		}
+	}
+	g := newGroup(t, "bad")
+	if _, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: time.Second}}); !errors.Is(err, flatline.ErrInvalidConfig) {
+		t.Errorf("enforce.Attach with a 1 s timeout = %v, want ErrInvalidConfig", err)
+	}
+	assertNothingAttached(t, g.Path)
+}
+
+// TestIntegrationTighten: a value the program made stricter before
+// connecting is kept at connect (Linux 6.1 lets sock_ops read it back).
+func TestIntegrationTighten(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second
+	host, port := listenLoopback(t)
+	g := newGroup(t, "tighten")
+	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
+	c := startClient(t, "python", "strict", host, port, nil, g)
+	if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
+		t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
+	}
+}
+
+// TestIntegrationSpread: at T = 30 s (spread 7 s) connections made together
+// get different whole-second jitters, each the same on TCP_KEEPIDLE and
+// TCP_USER_TIMEOUT, within [0, 7 s); Go's dialer, rewritten by guard after
+// connect, keeps its connection's jitter.
+func TestIntegrationSpread(t *testing.T) {
+	needRoot(t)
+	const T = 30 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spread := int(plan.Spread / time.Second)
+	idle, ut := int(plan.Settings.Idle/time.Second), int(plan.Settings.UserTimeout/time.Millisecond)
+	host, port := listenLoopback(t)
+	g := newGroup(t, "spread")
+	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
+
+	const n = 40
+	jitters := map[int]int{}
+	check := func(name, l string) {
+		t.Helper()
+		var ka, i, v, c, u int
+		if _, err := fmt.Sscanf(l, "connected ka=%d idle=%d intvl=%d cnt=%d ut=%d", &ka, &i, &v, &c, &u); err != nil {
+			t.Fatalf("%s: %q: %v", name, l, err)
+		}
+		j := i - idle
+		if ka != 1 || j < 0 || j >= spread || u != ut+1000*j {
+			t.Errorf("%s: %q: want idle %d+j, user timeout %d+1000j ms, 0 <= j < %d", name, l, idle, ut, spread)
+		}
+		jitters[j]++
+	}
+	py := startClient(t, "python", "many"+fmt.Sprint(n), host, port, nil, g)
+	for range n {
+		check("python", py.next(t, 10*time.Second).text)
+	}
+	for range 5 {
+		check("go", startClient(t, "go", "idle", host, port, nil, g).next(t, 10*time.Second).text)
+	}
+	t.Logf("jitter (s): connections %v", jitters)
+	if len(jitters) < spread/2 {
+		t.Errorf("%d connections made together share %d jitter values, want at least %d of %d", n+5, len(jitters), spread/2, spread)
+	}
+}

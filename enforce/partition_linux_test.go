@@ -1,0 +1,150 @@
+package enforce_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/lab"
+)
+
+// TestIntegrationPartition is the promise for programs flatline did not
+// write: Python's socket module and Go's zero net.Dialer, idle and sending,
+// in a cgroup under enforce at T = 5 s, talking across client <-> router
+// <-> server namespaces. The router drops everything: each notices within
+// the plan's bound for its state. The same programs outside the cgroup are
+// still open at that cap.
+func TestIntegrationPartition(t *testing.T) {
+	needRoot(t)
+	if testing.Short() {
+		t.Skip("waits for the partition to be noticed (about 6 s)")
+	}
+	const T = 5 * time.Second
+	cfg := flatline.Config{Timeout: T}
+	plan, err := cfg.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := lab.New(context.Background())
+	if errors.Is(err, flatline.ErrNotSupported) {
+		t.Skipf("lab: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { topo.Close() })
+	var ln net.Listener
+	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(io.Discard, c) }()
+		}
+	}()
+
+	g := newGroup(t, "partition")
+	e := attachT(t, g, enforce.Options{Config: cfg})
+
+	type run struct {
+		c      *client
+		inside bool
+		state  flatline.State
+	}
+	var runs []run
+	for _, inside := range []bool{true, false} {
+		for _, kind := range clientKinds {
+			for _, mode := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
+				grp := g
+				if !inside {
+					grp = nil
+				}
+				c := startClient(t, kind, string(mode), topo.ServerAddr.String(), "7100", topo.Client, grp)
+				if inside {
+					c.name += " (enforced)"
+				}
+				runs = append(runs, run{c, inside, mode})
+			}
+		}
+	}
+	want := "connected " + planLine(plan)
+	for _, r := range runs {
+		got := r.c.next(t, 10*time.Second).text
+		if r.inside && got != want {
+			t.Errorf("%s: %q, want %q", r.c.name, got, want)
+		}
+		if !r.inside && !strings.HasPrefix(got, "connected ") {
+			t.Errorf("%s: %q", r.c.name, got)
+		}
+	}
+	// Let the senders have data in flight, as they would when the path
+	// is cut under them.
+	time.Sleep(200 * time.Millisecond)
+
+	// Stated slack on top of each Bound's deadline: 300 ms for the
+	// sending workload's period (50 ms), an RTO inflated above the plan's
+	// 200 ms on a loaded machine, and the client process printing its line.
+	const slack = 300 * time.Millisecond
+	capAt := time.Duration(0)
+	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
+		d, _ := plan.Bound(s).Deadline()
+		capAt = max(capAt, d+slack)
+	}
+	if err := topo.Apply(lab.Blackhole); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	timeout := time.After(capAt)
+	for _, r := range runs {
+		if !r.inside {
+			continue
+		}
+		select {
+		case l, ok := <-r.c.lines:
+			if !ok {
+				t.Errorf("%s: exited without a line", r.c.name)
+				continue
+			}
+			d := l.at.Sub(t0)
+			deadline, _ := plan.Bound(r.state).Deadline()
+			t.Logf("%s: %q after %v (bound %v)", r.c.name, l.text, d.Round(time.Millisecond), plan.Bound(r.state))
+			if !strings.HasPrefix(l.text, "dead") || !strings.Contains(strings.ToLower(l.text), "timed out") {
+				t.Errorf("%s: %q, want a timeout", r.c.name, l.text)
+			}
+			if d > deadline+slack {
+				t.Errorf("%s: noticed after %v, bound %v + %v", r.c.name, d, deadline, slack)
+			}
+		case <-timeout:
+			t.Errorf("%s: not noticed within %v", r.c.name, capAt)
+			timeout = time.After(0)
+		}
+	}
+	<-time.After(time.Until(t0.Add(capAt)))
+	for _, r := range runs {
+		if r.inside {
+			continue
+		}
+		select {
+		case l := <-r.c.lines:
+			t.Errorf("%s outside the cgroup: %q within %v, want still open", r.c.name, l.text, capAt)
+		default:
+			t.Logf("%s outside the cgroup: still open after %v", r.c.name, capAt)
+		}
+	}
+	s, _ := e.Stats()
+	t.Logf("stats: %+v; cap %v", s, capAt)
+	if s.Connects != 4 || s.SetErrors != 0 {
+		t.Errorf("stats %+v: want 4 connects, no errors", s)
+	}
+}

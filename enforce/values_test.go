@@ -1,0 +1,72 @@
+package enforce
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+)
+
+func TestParseRelease(t *testing.T) {
+	tests := []struct {
+		in           string
+		major, minor int
+		ok           bool
+	}{
+		{"6.18.44-fc-v782", 6, 18, true},
+		{"5.9.0", 5, 9, true},
+		{"4.19.0-27-amd64", 4, 19, true},
+		{"6.1", 6, 1, true},
+		{"", 0, 0, false},
+		{"linux", 0, 0, false},
+	}
+	for _, tt := range tests {
+		major, minor, ok := parseRelease(tt.in)
+		if ok != tt.ok || ok && (major != tt.major || minor != tt.minor) {
+			t.Errorf("parseRelease(%q) = %d, %d, %v; want %d, %d, %v", tt.in, major, minor, ok, tt.major, tt.minor, tt.ok)
+		}
+	}
+}
+
+func TestValuesOf(t *testing.T) {
+	for _, tt := range []struct {
+		timeout time.Duration
+		want    values
+	}{
+		// idle, interval, count, user timeout (ms), SYN count, spread (s)
+		{5 * time.Second, values{idle: 2, intvl: 1, cnt: 2, userTimeout: 3600, spread: 1}},
+		{30 * time.Second, values{idle: 8, intvl: 5, cnt: 3, userTimeout: 22600, spread: 7}},
+	} {
+		p, err := flatline.Config{Timeout: tt.timeout}.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := valuesOf(p, false)
+		if err != nil || got != tt.want {
+			t.Errorf("valuesOf(plan of %v) = %+v, %v; want %+v", tt.timeout, got, err, tt.want)
+		}
+		// The jitter stays inside the plan's idle bound: Spread whole
+		// seconds at most.
+		if time.Duration(got.spread)*time.Second > p.Spread {
+			t.Errorf("spread %d s above the plan's %v", got.spread, p.Spread)
+		}
+	}
+	p, _ := flatline.Config{Timeout: 5 * time.Second, Spread: flatline.NoSpread}.Plan()
+	if v, _ := valuesOf(p, true); v.spread != 0 || !v.allowLooser {
+		t.Errorf("NoSpread, allow looser: %+v", v)
+	}
+	if _, err := valuesOf(flatline.Plan{}, false); err == nil {
+		t.Error("valuesOf(a plan without keepalive) succeeded")
+	}
+}
+
+func TestNotSupportedNamesKernel(t *testing.T) {
+	err := error(&flatline.NotSupportedError{Feature: featureSetsockopt, Needs: needsSetsockopt, GOOS: "linux"})
+	if !errors.Is(err, flatline.ErrNotSupported) {
+		t.Fatal("not ErrNotSupported")
+	}
+	if got := err.Error(); got != "flatline: "+featureSetsockopt+" is not supported on linux (needs Linux 5.9)" {
+		t.Errorf("error %q", got)
+	}
+}
