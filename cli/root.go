@@ -65,6 +65,6 @@ host would do if its network vanished now.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPlanCmd(), newLabCmd(), newInspectCmd(), newPcapCmd(), newEnforceCmd(), newApplyCmd())
+	root.AddCommand(newPlanCmd(), newLabCmd(), newInspectCmd(), newPcapCmd(), newEnforceCmd(), newApplyCmd(), newTraceCmd())
 	return root
 }

@@ -28,6 +28,7 @@ func Scan(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer t.conn.Close()
+	defer t.kopts.close()
 	return t.scan(ctx, o)
 }
 
@@ -38,6 +39,7 @@ type target struct {
 	conn    *diagConn
 	host    flatline.Host
 	hostErr error
+	kopts   kernelOptions // options read by the BPF iterator (iter_linux.go)
 }
 
 func openTarget(o Options) (*target, error) {
@@ -70,6 +72,9 @@ func openTarget(o Options) (*target, error) {
 		}
 		t.conn = c
 		t.host, t.hostErr = flatline.ReadHost()
+		if !o.NoOptions {
+			t.kopts = openKernelOptions(t.host, o)
+		}
 		return nil
 	}
 	if path != "" {
@@ -110,10 +115,12 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	walk := make(chan walked, 1)
 	if o.PID == 0 && !o.NoOwners {
 		go func() {
-			w, err := walkOwners(0)
+			t.kopts.read() // while the dump runs
+			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
 	} else {
+		t.kopts.read()
 		walk <- walked{own: own}
 	}
 
@@ -149,6 +156,9 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if n := t.kopts.note(o); n != "" {
+		r.Notes = append(r.Notes, n)
+	}
 	gone := t.readAndJudge(r, o)
 	if gone > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
@@ -167,6 +177,9 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	read := !o.NoOptions && !(o.NoOwners && o.PID == 0)
 	if read {
 		for i := range r.Sockets {
+			if _, ok := t.kopts.lookup(&r.Sockets[i]); ok {
+				continue
+			}
 			if ow, ok := r.Sockets[i].Owner(); ok && r.Sockets[i].Inode != 0 {
 				optr.open(ow.PID)
 			}
@@ -174,9 +187,12 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	}
 	one := func(s *Socket, cache boundsCache) bool {
 		gone := false
+		set, inKernel := t.kopts.lookup(s)
 		switch {
 		case o.NoOptions:
 			s.OptionsErr = errNotRead
+		case inKernel:
+			s.Settings = &set
 		case !read:
 			s.OptionsErr = errNoOwners
 		case s.Inode == 0:

@@ -1,0 +1,110 @@
+package diag
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/bpfiter"
+)
+
+// kernelOptions are the options of every TCP socket of the inspected
+// namespace, read in the kernel by a BPF iterator (internal/bpfiter): no
+// ptrace permission needed, sockets of processes that cannot be opened
+// covered too. Scan uses them where it can and falls back on pidfd_getfd
+// for the rest.
+type kernelOptions struct {
+	it      *bpfiter.Iter // opened in the namespace, not read yet
+	byInode map[uint64]flatline.Settings
+	err     error           // why the iterator could not be used; nil when it was
+	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
+}
+
+// openKernelOptions opens the iterators in the calling thread's network
+// namespace (openTarget calls it from inside the inspected one): over its
+// TCP sockets and, for a scan of a whole namespace with owners, over every
+// process's descriptors. kernelOptions.read reads them later, from any
+// thread, while the inet_diag dump runs.
+func openKernelOptions(host flatline.Host, o Options) kernelOptions {
+	it, err := bpfiter.Open(host, true, o.PID == 0 && !o.NoOwners)
+	return kernelOptions{it: it, err: err}
+}
+
+// read reads the iterators openKernelOptions opened, once,
+// and releases them; it does nothing if they were not opened.
+func (k *kernelOptions) read() {
+	if k.it == nil {
+		return
+	}
+	socks, own, err := k.it.Read()
+	k.close()
+	if socks == nil && err != nil {
+		k.err = err
+		return
+	}
+	k.byInode = make(map[uint64]flatline.Settings, len(socks))
+	k.owners = own
+	for _, s := range socks {
+		if s.Inode != 0 {
+			k.byInode[s.Inode] = s.Settings
+		}
+	}
+}
+
+// close releases the iterators if they are still open.
+func (k *kernelOptions) close() {
+	if k.it != nil {
+		k.it.Close()
+		k.it = nil
+	}
+}
+
+// lookup returns the settings the iterator read for a socket.
+func (k kernelOptions) lookup(s *Socket) (flatline.Settings, bool) {
+	if k.byInode == nil || s.Inode == 0 {
+		return flatline.Settings{}, false
+	}
+	set, ok := k.byInode[s.Inode]
+	return set, ok
+}
+
+// walkOwners returns the processes holding every socket of the host: the
+// ones the BPF iterator found with the options where it ran (root, Linux
+// 5.9, the initial pid namespace), else from a walk of /proc.
+func (k *kernelOptions) walkOwners() (owners, error) {
+	if k.owners == nil {
+		return walkOwners(0)
+	}
+	o := owners{byInode: make(map[uint64][]Owner, len(k.owners))}
+	for _, f := range k.owners {
+		o.byInode[f.Inode] = append(o.byInode[f.Inode], Owner{PID: f.PID, FD: f.FD, Comm: f.Comm})
+	}
+	for _, ow := range o.byInode {
+		if len(ow) > 1 {
+			slices.SortFunc(ow, func(a, b Owner) int {
+				if a.PID != b.PID {
+					return a.PID - b.PID
+				}
+				return a.FD - b.FD
+			})
+		}
+	}
+	return o, nil
+}
+
+// note says which path read the options, for Report.Notes.
+func (k kernelOptions) note(o Options) string {
+	switch {
+	case o.NoOptions:
+		return ""
+	case k.err == nil && k.owners != nil:
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.byInode))
+	case k.err == nil:
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.byInode))
+	case errors.Is(k.err, flatline.ErrNotSupported):
+		return "options read through pidfd_getfd: " + k.err.Error()
+	default:
+		return "options read through pidfd_getfd: BPF iterator unavailable: " + k.err.Error()
+	}
+}

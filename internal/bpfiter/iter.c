@@ -1,0 +1,139 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// flatline inspect's BPF iterator over TCP sockets (iter/tcp, Linux 5.9):
+// for every full TCP socket of the reader's network namespace, one struct
+// rec with its inode and the dead-peer settings getsockopt would return
+// (effective values: the socket's own, or its namespace's sysctls). Read
+// in the kernel: no ptrace permission, no descriptor of the owning process.
+// Decoded by iter.go; the layout of struct rec is mirrored there.
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct rec {
+	u64 inode;        // socket inode (socket:[N]); 0: no file (orphaned)
+	u32 keepidle;     // effective TCP_KEEPIDLE, jiffies
+	u32 keepintvl;    // effective TCP_KEEPINTVL, jiffies
+	u32 user_timeout; // TCP_USER_TIMEOUT, ms
+	u32 net_keepidle; // the namespace's tcp_keepalive_time, jiffies (gives HZ)
+	u16 sport;        // local port, host order
+	u16 dport;        // remote port, host order
+	u8 family;
+	u8 state;
+	u8 keepcnt;       // effective TCP_KEEPCNT
+	u8 syncnt;        // effective TCP_SYNCNT
+	u8 keepalive;     // SO_KEEPALIVE
+	u8 pad[7];
+};
+
+_Static_assert(sizeof(struct rec) == 40, "struct rec layout changed: update iter.go");
+
+const struct rec *unused_rec __attribute__((unused));
+
+SEC("iter/tcp")
+int flt_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct seq_file *seq = ctx->meta->seq;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	struct socket *so;
+	struct net *net;
+	struct rec r = {};
+	unsigned long flags;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc); // NULL for TIME-WAIT and request sockets
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	so = BPF_CORE_READ(sk, sk_socket);
+	if (so) {
+		struct socket_alloc *sa = (void *)((char *)so - bpf_core_field_offset(struct socket_alloc, socket));
+		r.inode = BPF_CORE_READ(sa, vfs_inode.i_ino);
+	}
+	net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	r.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	r.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	r.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	r.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	r.keepalive = !!(flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)));
+
+	r.net_keepidle = BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_time);
+	r.keepidle = BPF_CORE_READ(tp, keepalive_time);
+	if (!r.keepidle)
+		r.keepidle = r.net_keepidle;
+	r.keepintvl = BPF_CORE_READ(tp, keepalive_intvl);
+	if (!r.keepintvl)
+		r.keepintvl = BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_intvl);
+	r.keepcnt = BPF_CORE_READ(tp, keepalive_probes);
+	if (!r.keepcnt)
+		r.keepcnt = BPF_CORE_READ(net, ipv4.sysctl_tcp_keepalive_probes);
+	r.syncnt = BPF_CORE_READ(tp, inet_conn.icsk_syn_retries);
+	if (!r.syncnt)
+		r.syncnt = BPF_CORE_READ(net, ipv4.sysctl_tcp_syn_retries);
+	r.user_timeout = BPF_CORE_READ(tp, inet_conn.icsk_user_timeout);
+
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define IPPROTO_TCP 6
+#define IPPROTO_MPTCP 262 // Go listens with MPTCP by default (1.24+); /proc lists those sockets too
+
+// struct owner is one descriptor of a process on a TCP socket.
+struct owner {
+	u64 inode;     // the socket's inode
+	u32 tgid;      // process id, in the initial pid namespace
+	u32 fd;        // descriptor number in that process
+	char comm[16]; // the task's command
+};
+
+_Static_assert(sizeof(struct owner) == 32, "struct owner layout changed: update owners.go");
+
+const struct owner *unused_owner __attribute__((unused));
+
+// flt_iter_owners walks every descriptor of every process (threads sharing
+// their leader's table are skipped by the kernel) and writes one struct
+// owner for each TCP (or MPTCP) socket: what /proc/PID/fd readlinks tell, without a
+// system call per descriptor.
+SEC("iter/task_file")
+int flt_iter_owners(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *so;
+	struct inode *ino;
+	struct sock *sk;
+	struct owner o = {};
+	u16 proto;
+
+	if (!task || !file)
+		return 0;
+	ino = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(ino, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	so = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return 0;
+	proto = BPF_CORE_READ(sk, sk_protocol);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_MPTCP)
+		return 0;
+	o.inode = BPF_CORE_READ(ino, i_ino);
+	o.tgid = BPF_CORE_READ(task, tgid);
+	o.fd = ctx->fd;
+	BPF_CORE_READ_STR_INTO(&o.comm, task, comm);
+	bpf_seq_write(seq, &o, sizeof(o));
+	return 0;
+}

@@ -1,0 +1,191 @@
+package bpfiter
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"github.com/flatline-dev/flatline"
+	"golang.org/x/sys/unix"
+)
+
+// Read loads the iterator, runs it once over the TCP sockets of the
+// calling thread's network namespace (lock the thread to read another
+// namespace), unloads it and returns every full TCP socket (not TIME-WAIT,
+// not a pending connection request). host is that namespace's settings
+// (flatline.ReadHost): its HZ, or its tcp_keepalive_time to derive HZ.
+// Without MinKernel the error matches flatline.ErrNotSupported; without
+// root (CAP_BPF and CAP_PERFMON) it says so.
+func Read(host flatline.Host) ([]Socket, error) {
+	socks, _, err := ReadAll(host, true, false)
+	return socks, err
+}
+
+// ReadOwners returns every descriptor of every process on the host that
+// holds a TCP (or MPTCP) socket, read in the kernel (iter/task_file, Linux
+// 5.9): what a walk of /proc/*/fd finds, without a readlink per
+// descriptor. Process ids are those of the initial pid namespace, so it
+// refuses to run from any other (the error matches
+// flatline.ErrNotSupported).
+func ReadOwners() ([]Owner, error) {
+	_, owners, err := ReadAll(flatline.Host{}, false, true)
+	return owners, err
+}
+
+// initPidNS is the inode of the initial pid namespace (PROC_PID_INIT_INO).
+const initPidNS = 0xEFFFFFFC
+
+// ReadAll is Read (with sockets) and ReadOwners (with owners) from one
+// load of the programs (the cost of a load is most of a run on a few
+// thousand sockets). Owners outside the initial pid namespace are not
+// read: the error says so and the sockets are still returned.
+func ReadAll(host flatline.Host, sockets, owners bool) ([]Socket, []Owner, error) {
+	it, err := Open(host, sockets, owners)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer it.Close()
+	return it.Read()
+}
+
+// Iter is the iterators opened, to be read once, later, from any thread:
+// the socket iterator reads the network namespace of the thread that
+// opened it.
+type Iter struct {
+	objs            *iterObjects
+	links           []*link.Iter
+	sockets, owners io.ReadCloser
+	host            flatline.Host
+	ownersErr       error
+}
+
+// Open loads the programs and opens the iterators ReadAll would read: the
+// TCP sockets of the calling thread's network namespace (with sockets) and
+// every process's TCP descriptors (with owners). Read them with Read;
+// Close releases everything, read or not.
+func Open(host flatline.Host, sockets, owners bool) (*Iter, error) {
+	objs, err := load()
+	if err != nil {
+		return nil, err
+	}
+	it := &Iter{objs: objs, host: host}
+	open := func(prog *ebpf.Program, what string) (io.ReadCloser, error) {
+		l, err := link.AttachIter(link.IterOptions{Program: prog})
+		if err != nil {
+			return nil, loadError(fmt.Errorf("attach %s: %w", what, err))
+		}
+		it.links = append(it.links, l)
+		rc, err := l.Open()
+		if err != nil {
+			return nil, fmt.Errorf("bpfiter: open %s: %w", what, err)
+		}
+		return rc, nil
+	}
+	if sockets {
+		if it.sockets, err = open(objs.FltIterTcp, "iter/tcp"); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	if owners {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino != initPidNS {
+			it.ownersErr = &flatline.NotSupportedError{Feature: "BPF owner iterator outside the initial pid namespace", GOOS: "linux"}
+		} else if it.owners, err = open(objs.FltIterOwners, "iter/task_file"); err != nil {
+			it.Close()
+			return nil, err
+		}
+	}
+	return it, nil
+}
+
+// Read reads the iterators Open opened: the sockets (nil if not asked
+// for) and the owners (nil, with an error, if they could not be read).
+func (it *Iter) Read() ([]Socket, []Owner, error) {
+	var socks []Socket
+	if it.sockets != nil {
+		b, err := readAll(it.sockets, "iter/tcp")
+		if err != nil {
+			return nil, nil, err
+		}
+		if socks, err = decode(b, it.host); err != nil {
+			return nil, nil, err
+		}
+	}
+	if it.owners == nil {
+		return socks, nil, it.ownersErr
+	}
+	b, err := readAll(it.owners, "iter/task_file")
+	if err != nil {
+		return socks, nil, err
+	}
+	own, err := decodeOwners(b)
+	return socks, own, err
+}
+
+// Close detaches and unloads the iterators.
+func (it *Iter) Close() error {
+	var errs []error
+	for _, rc := range []io.ReadCloser{it.sockets, it.owners} {
+		if rc != nil {
+			errs = append(errs, rc.Close())
+		}
+	}
+	for _, l := range it.links {
+		errs = append(errs, l.Close())
+	}
+	errs = append(errs, it.objs.Close())
+	return errors.Join(errs...)
+}
+
+// readAll reads an iterator's whole output, in reads as large as the
+// kernel's sequence buffer gives.
+func readAll(r io.Reader, what string) ([]byte, error) {
+	b := make([]byte, 0, 1<<20)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bpfiter: read %s: %w", what, err)
+		}
+	}
+}
+
+// load loads the iterator programs.
+func load() (*iterObjects, error) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return nil, &flatline.NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for BPF iterators", Needs: MinKernel, GOOS: "linux"}
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("bpfiter: loading BPF iterators needs root, or CAP_BPF and CAP_PERFMON: %w", err)
+		}
+		return nil, fmt.Errorf("bpfiter: raise RLIMIT_MEMLOCK: %w", err)
+	}
+	var objs iterObjects
+	if err := loadIterObjects(&objs, nil); err != nil {
+		return nil, loadError(err)
+	}
+	return &objs, nil
+}
+
+func loadError(err error) error {
+	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, syscall.EOPNOTSUPP) {
+		return fmt.Errorf("bpfiter: %w: %w", &flatline.NotSupportedError{Feature: "BPF iterator over TCP sockets (iter/tcp)", Needs: MinKernel, GOOS: "linux"}, err)
+	}
+	if errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("bpfiter: load BPF iterator (needs root, or CAP_BPF and CAP_PERFMON): %w", err)
+	}
+	return fmt.Errorf("bpfiter: load BPF iterator: %w", err)
+}

@@ -1,0 +1,92 @@
+package bpfiter
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/google/go-cmp/cmp"
+)
+
+type rec struct {
+	inode                              uint64
+	idle, intvl, ut, netKA             uint32
+	sport, dport                       uint16
+	family, state, cnt, syn, keepalive uint8
+}
+
+func (r rec) bytes() []byte {
+	b := make([]byte, recSize)
+	le := binary.LittleEndian
+	le.PutUint64(b[0:], r.inode)
+	le.PutUint32(b[8:], r.idle)
+	le.PutUint32(b[12:], r.intvl)
+	le.PutUint32(b[16:], r.ut)
+	le.PutUint32(b[20:], r.netKA)
+	le.PutUint16(b[24:], r.sport)
+	le.PutUint16(b[26:], r.dport)
+	b[28], b[29], b[30], b[31], b[32] = r.family, r.state, r.cnt, r.syn, r.keepalive
+	return b
+}
+
+func TestDecode(t *testing.T) {
+	two := append(rec{inode: 7, idle: 2000, intvl: 250, ut: 4600, netKA: 1800000, sport: 5432, dport: 40000, family: 2, state: 1, cnt: 3, syn: 6, keepalive: 1}.bytes(),
+		rec{inode: 8, idle: 1800000, intvl: 18750, netKA: 1800000, family: 10, state: 10, cnt: 9, syn: 6}.bytes()...)
+	tests := []struct {
+		name string
+		in   []byte
+		host flatline.Host
+		want []Socket
+		err  error
+	}{
+		{name: "empty", in: nil, want: nil},
+		{
+			name: "HZ known", in: two, host: flatline.Host{HZ: 250},
+			want: []Socket{
+				{Inode: 7, Family: 2, State: 1, LocalPort: 5432, RemotePort: 40000, Settings: flatline.Settings{KeepAlive: true, Idle: 8 * time.Second, Interval: time.Second, Count: 3, UserTimeout: 4600 * time.Millisecond, SynCount: 6}},
+				{Inode: 8, Family: 10, State: 10, Settings: flatline.Settings{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9, SynCount: 6}},
+			},
+		},
+		{
+			name: "HZ from tcp_keepalive_time", in: two[:recSize], host: flatline.Host{KeepaliveTime: 7200 * time.Second},
+			want: []Socket{{Inode: 7, Family: 2, State: 1, LocalPort: 5432, RemotePort: 40000, Settings: flatline.Settings{KeepAlive: true, Idle: 8 * time.Second, Interval: time.Second, Count: 3, UserTimeout: 4600 * time.Millisecond, SynCount: 6}}},
+		},
+		{name: "HZ unknown", in: two, host: flatline.Host{}, err: errHZ},
+		{name: "HZ not a whole ratio", in: two, host: flatline.Host{KeepaliveTime: 7 * time.Second}, err: errHZ},
+		{name: "torn record", in: two[:recSize+3], host: flatline.Host{HZ: 250}, err: errRecord},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decode(tt.in, tt.host)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("err %v, want %v", err, tt.err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// FuzzDecode: arbitrary iterator output never panics, and a decoded socket
+// never has negative settings.
+func FuzzDecode(f *testing.F) {
+	f.Add(rec{inode: 7, idle: 2000, netKA: 1800000, family: 2, state: 1, keepalive: 1}.bytes(), 250, int64(0))
+	f.Add([]byte{1, 2, 3}, 0, int64(7200))
+	f.Fuzz(func(t *testing.T, b []byte, hz int, ka int64) {
+		socks, err := decode(b, flatline.Host{HZ: hz % 10000, KeepaliveTime: time.Duration(ka) * time.Second})
+		if err != nil {
+			return
+		}
+		if len(socks) != len(b)/recSize {
+			t.Fatalf("%d sockets from %d bytes", len(socks), len(b))
+		}
+		for _, s := range socks {
+			if s.Settings.Idle < 0 || s.Settings.Interval < 0 || s.Settings.UserTimeout < 0 {
+				t.Fatalf("negative settings %+v", s.Settings)
+			}
+		}
+	})
+}
