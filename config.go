@@ -15,6 +15,16 @@ const DefaultTimeout = 30 * time.Second
 // keepalive the moment it is made.
 const NoSpread time.Duration = -1
 
+// DefaultMaxIdle is the MaxIdle of a zero Config: below the idle timeouts
+// of common cloud middleboxes (Azure Load Balancer 4 min, AWS NLB and NAT
+// gateway 350 s, GCP Cloud NAT 1200 s) even when one keepalive probe is
+// lost: idle + interval ≤ 200 s, plus the timer wheel's 2 s per firing.
+const DefaultMaxIdle = 100 * time.Second
+
+// NoMaxIdle, as Config.MaxIdle, turns the bound off: keepalive idle and
+// interval follow Timeout alone.
+const NoMaxIdle time.Duration = -1
+
 // Limits of the derivation and of the kernel.
 const (
 	// MinTimeout is the shortest Timeout: keepalive idle and interval are
@@ -78,6 +88,16 @@ type Config struct {
 	// Idle + Count·Interval. Zero means derive it: that remainder, at most
 	// Idle. NoSpread turns it off.
 	Spread time.Duration
+
+	// MaxIdle bounds how long a healthy idle connection goes without a
+	// packet, for paths through middleboxes that forget idle flows (load
+	// balancers, NAT gateways, stateful firewalls) and then drop the
+	// connection's next segment: derived keepalive idle (TCP_KEEPIDLE) and
+	// interval (TCP_KEEPINTVL) are at most MaxIdle, whole seconds rounded
+	// down, and an Idle or Interval set above it is an error. Zero means
+	// DefaultMaxIdle (100 s); NoMaxIdle turns the bound off. It matters
+	// only from a Timeout of about 4 minutes.
+	MaxIdle time.Duration
 }
 
 // ConfigError is a Config that cannot keep its promise. Field names the
@@ -143,6 +163,9 @@ func (c Config) derive() (derived, error) {
 	if v == 0 {
 		v = time.Duration(max(1, secs/(budgetCount+3))) * time.Second
 	}
+	if maxIdle := c.maxIdle(); maxIdle > 0 && c.Interval == 0 {
+		v = min(v, maxIdle)
+	}
 	vs := int(v / time.Second)
 
 	i := c.Idle
@@ -154,8 +177,18 @@ func (c Config) derive() (derived, error) {
 			us := int(c.UserTimeout / time.Second)
 			v = time.Duration(max(1, us/(budgetCount+3))) * time.Second
 		}
+		if m := c.maxIdle(); m > 0 && c.Interval == 0 {
+			v = min(v, m)
+		}
 		var n int
 		i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, budgetCount, c.Count != 0)
+		if m := c.maxIdle(); m > 0 && i > m {
+			// A chain of more probes would let the timer wheel's
+			// accumulated lateness decide; say what to change instead.
+			return derived{}, configErr("UserTimeout",
+				"UserTimeout %v leaves a keepalive idle of %v, longer than MaxIdle %v: a middlebox that forgets idle flows would drop this connection while it is healthy; set Idle (at most %v) and Count to fit the user timeout, lower UserTimeout, or set MaxIdle to NoMaxIdle if no middlebox is on the path",
+				c.UserTimeout, i, m, m)
+		}
 		if c.Count == 0 {
 			budgetCount = n
 		}
@@ -173,6 +206,15 @@ func (c Config) derive() (derived, error) {
 			}
 		}
 		i = time.Duration(is) * time.Second
+	}
+
+	if maxIdle := c.maxIdle(); maxIdle > 0 {
+		if c.Idle == 0 {
+			i = min(i, maxIdle)
+		}
+		if c.Interval == 0 {
+			v = min(v, maxIdle)
+		}
 	}
 
 	count := c.Count
@@ -231,6 +273,18 @@ func (c Config) derive() (derived, error) {
 	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
 }
 
+// maxIdle is the bound on keepalive idle and interval, whole seconds; zero
+// when there is none.
+func (c Config) maxIdle() time.Duration {
+	switch c.MaxIdle {
+	case NoMaxIdle:
+		return 0
+	case 0:
+		return DefaultMaxIdle
+	}
+	return c.MaxIdle.Truncate(time.Second)
+}
+
 // chainWithin sizes a keepalive chain to a user timeout u: idle whatever
 // count probes interval v apart leave, so that u lands where Validate
 // wants it (past the latest moment the count-th probe can leave, at most
@@ -285,6 +339,24 @@ func (c Config) checkFields() error {
 	} {
 		if f.d < 0 {
 			return configErr(f.name, "%s %v is negative: use a positive duration, or zero to derive it", f.name, f.d)
+		}
+	}
+	if c.MaxIdle < 0 && c.MaxIdle != NoMaxIdle {
+		return configErr("MaxIdle", "MaxIdle %v is negative: use a positive duration, zero for DefaultMaxIdle (%v), or NoMaxIdle to turn the bound off", c.MaxIdle, DefaultMaxIdle)
+	}
+	if c.MaxIdle > 0 && c.MaxIdle < time.Second {
+		return configErr("MaxIdle", "MaxIdle %v is shorter than 1 s, the least keepalive idle (whole seconds); use at least 1s", c.MaxIdle)
+	}
+	if m := c.maxIdle(); m > 0 {
+		for _, f := range []struct {
+			name string
+			d    time.Duration
+		}{{"Idle", c.Idle}, {"Interval", c.Interval}} {
+			if f.d > m && f.d <= maxKeepaliveSeconds*time.Second { // above the kernel's limit: checkLimits says so
+				return configErr(f.name,
+					"%s %v is longer than MaxIdle %v: a middlebox that forgets flows idle that long would drop this connection while it is healthy; lower %s, raise MaxIdle, or set MaxIdle to NoMaxIdle if no middlebox is on the path",
+					f.name, f.d, m, f.name)
+			}
 		}
 	}
 	if c.Spread < 0 && c.Spread != NoSpread {

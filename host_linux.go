@@ -12,8 +12,8 @@ import (
 )
 
 // ReadHost reads the TCP sysctls of the calling thread's network namespace
-// from /proc/sys/net/ipv4, and HZ from the kernel config (/proc/config.gz or
-// /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
+// from /proc/sys/net/ipv4, the kernel release (see Host.Kernel) and HZ
+// from the kernel config (/proc/config.gz or /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
 // lacks (tcp_syn_linear_timeouts before 6.x) keeps its zero value.
 func ReadHost() (Host, error) {
 	var h Host
@@ -42,7 +42,25 @@ func ReadHost() (Host, error) {
 		f.set(v)
 	}
 	h.HZ = readHZ()
+	h.Kernel = readKernel()
 	return h, nil
+}
+
+// readKernel returns the running kernel's release, with the upstream
+// version a distribution states in /proc/version: its release names its
+// ABI (Debian: "5.10.0-32-amd64 (5.10.223)"). "" if unreadable.
+func readKernel() string {
+	rel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	k := string(bytes.TrimSpace(rel))
+	if pv, err := os.ReadFile("/proc/version"); err == nil {
+		if up := distributionVersion(string(pv)); up != "" {
+			k += " (" + up + ")"
+		}
+	}
+	return k
 }
 
 // readHZ returns CONFIG_HZ from the running kernel's config, or 0

@@ -41,6 +41,9 @@ type Host struct {
 	// HZ is the kernel's timer frequency (CONFIG_HZ). Zero means unknown:
 	// slack is then the largest over the common values 100, 250, 300, 1000.
 	HZ int
+	// Kernel is the kernel release (uname -r, e.g. "5.10.0-32-amd64"); ""
+	// means unknown. KernelNotes says what that kernel cannot promise.
+	Kernel string
 }
 
 // LinuxDefaults returns the defaults of a stock Linux kernel: tcp_retries2

@@ -39,6 +39,7 @@ func optionErr(err error) error {
 
 func platformPlan(p *Plan) {
 	p.Notes = append(p.Notes, icmpRevertNote)
+	p.Notes = append(p.Notes, KernelNotes(Host{Kernel: readKernel()})...)
 }
 
 // icmpRevertNote is what Linux cannot promise for a busy connection: an

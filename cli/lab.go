@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/vm"
 	"github.com/flatline-dev/flatline/lab"
 	"github.com/spf13/cobra"
 )
@@ -20,6 +21,9 @@ type labFlags struct {
 	json     bool
 	chart    string
 	parallel int
+	kernel   string // --kernel: run in a VM booted from this version or image
+	modules  string // --modules: the image's lib/modules/RELEASE
+	cacheDir string // --cache-dir: fetched kernels
 }
 
 func newLabCmd() *cobra.Command {
@@ -43,7 +47,9 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 		Example: `  sudo flatline lab
   sudo flatline lab --quick
   sudo flatline lab --only 'sending/*' --json
-  sudo flatline lab --chart lab.png`,
+  sudo flatline lab --chart lab.png
+  sudo flatline lab --kernel 5.10 --quick
+  sudo flatline lab --kernel /boot/vmlinuz-6.8.0-45-generic --modules /lib/modules/6.8.0-45-generic`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLab(cmd, f)
@@ -58,6 +64,9 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
 	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: 64)")
 	fl.MarkHidden("parallel")
+	fl.StringVar(&f.kernel, "kernel", "", "run the lab in a qemu VM booted from this kernel: a version (5.10, 6.1, 6.12: Debian 11, 12, 13, fetched with apt) or a kernel image path")
+	fl.StringVar(&f.modules, "modules", "", "with --kernel PATH: the kernel's modules directory (lib/modules/RELEASE)")
+	fl.StringVar(&f.cacheDir, "cache-dir", vm.DefaultCacheDir, "where --kernel keeps fetched kernels")
 	cmd.AddCommand(newLabEndpointCmd(), newLabStormCmd())
 	return cmd
 }
@@ -86,6 +95,9 @@ func runLab(cmd *cobra.Command, f labFlags) error {
 	}
 	if len(cells) == 0 {
 		return usagef("--only %q matches no cell (cells are named workload/fault/config, e.g. idle/blackhole/flatline)", f.only)
+	}
+	if f.kernel != "" {
+		return runLabInKernel(cmd, f)
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -57,6 +57,18 @@ func TestIntegrationLabQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Behind a middlebox that forgets idle flows after MiddleboxTimeout
+	// (10 s), Go's default dialer (keepalive idle 15 s) loses its idle
+	// connection, and flatline's keepalive keeps it.
+	for name, want := range map[string]Verdict{
+		"idle/middlebox-expiry/go-default": Lost,
+		"idle/middlebox-expiry/flatline":   Survived,
+	} {
+		if c := cell(name); c.Verdict != want {
+			t.Errorf("%s: verdict %s (%s), want %s", name, c.Verdict, c.Error, want)
+		}
+	}
+
 	// flatline detects within its plan for idle, sending, receiving,
 	// replication and connect under blackhole and link-down. Stated slack:
 	// the plan's own Slack; for the sending state also one workload period

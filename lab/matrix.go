@@ -53,7 +53,7 @@ const (
 
 // MatrixFaults lists every fault of the matrix in table order.
 func MatrixFaults() []Fault {
-	return []Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerPaused, PeerReboot, Reset, Blip}
+	return append([]Fault{Blackhole, LinkDown, OneWayOut, OneWayIn, PeerFrozen, PeerPaused, PeerReboot, Reset, Blip}, PathFaults()...)
 }
 
 // ConfigName names one of the configurations the lab compares.
@@ -151,6 +151,18 @@ func (c Cell) Name() string {
 // dial happens into a path that is already cut, so only the router's faults
 // apply to it.
 func sensible(w Workload, f Fault) bool {
+	switch f {
+	case MiddleboxExpiry:
+		return w == Idle // the middlebox forgets idle flows
+	case Latency50, Latency300:
+		return w == Idle || w == Sending
+	case Loss1, Loss5:
+		return w == Idle || w == Sending || w == Replication
+	case Rate:
+		return w == Sending
+	case MTUBlackhole:
+		return w == Idle || w == Sending
+	}
 	if w != Connect {
 		return true
 	}
@@ -178,7 +190,7 @@ func Matrix(quick bool, only string) ([]Cell, error) {
 				continue
 			}
 			for _, c := range Configs() {
-				if !fits(c, w) {
+				if !fits(c, w) || !pathConfig(f, c) {
 					continue
 				}
 				cell := Cell{Workload: w, Fault: f, Config: c}
@@ -226,6 +238,10 @@ func inQuick(c Cell) bool {
 		return c.Config == Flatline && c.Workload != ZeroWindow
 	case Blip:
 		return c.Workload == Idle || c.Workload == Sending && c.Config == Flatline
+	case MiddleboxExpiry:
+		return c.Config == GoDefault || c.Config == Flatline
+	case Latency300, Loss5, MTUBlackhole:
+		return c.Config == Flatline
 	case PeerFrozen:
 		return c.Workload == Idle ||
 			c.Workload == ZeroWindow && (c.Config == Flatline || c.Config == KeepaliveOnly)

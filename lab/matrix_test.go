@@ -39,8 +39,9 @@ func TestMatrix(t *testing.T) {
 	}
 	// 9 faults x 5 workloads + 4 faults for connect, x 6 socket
 	// configurations; the heartbeat: 9 faults x 4 workloads (no dial, no
-	// zero window).
-	if got, want := len(full), (9*5+4)*6+9*4; got != want {
+	// zero window); the path faults' 14 cells (latency 2+2, loss 3+3, rate
+	// 1, MTU 2, middlebox 1) x the 4 socket configurations they compare.
+	if got, want := len(full), (9*5+4)*6+9*4+14*4; got != want {
 		t.Errorf("full matrix: %d cells, want %d", got, want)
 	}
 	quick, _ := Matrix(true, "")

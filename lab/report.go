@@ -28,6 +28,18 @@ func faultLegend(f Fault) string {
 		return "the server aborts the connection: an RST arrives"
 	case Blip:
 		return "partition shorter than one probe interval, then back: nothing should die"
+	case Latency50, Latency300:
+		s, _ := f.shape()
+		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.delay, 2*s.jitter)
+	case Loss1, Loss5:
+		s, _ := f.shape()
+		return fmt.Sprintf("%g %% of packets dropped each way at random (netem): nothing should die", s.lossPct)
+	case Rate:
+		return "the path carries 256 kbit/s each way (netem): nothing should die"
+	case MTUBlackhole:
+		return fmt.Sprintf("packets above %d bytes dropped: keepalive passes, data does not", mtuLimit)
+	case MiddleboxExpiry:
+		return fmt.Sprintf("a middlebox forgets flows idle for %v; a request after %v idle must get through", MiddleboxTimeout, middleboxSoak)
 	case PeerPaused:
 		return "server process stopped for less than the heartbeat's pause budget, then continued: nothing should die"
 	}
@@ -65,6 +77,10 @@ func cellText(c CellResult, t float64) string {
 		return "survived ok"
 	case FalseKill:
 		return "KILLED " + fmtSeconds(*c.DetectedS)
+	case Lost:
+		return "LOST"
+	case Skipped:
+		return "skipped"
 	case Never:
 		return "never"
 	case Late:
@@ -148,7 +164,7 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintln(w, "\nFaults, each applied at a known instant (the router's drop rules and link, or the server process):")
 	for _, f := range faults {
-		fmt.Fprintf(w, "  %-12s %s\n", f, faultLegend(f))
+		fmt.Fprintf(w, "  %-16s %s\n", f, faultLegend(f))
 	}
 	fmt.Fprintln(w)
 	return writeSummary(w, r, capS)
@@ -226,7 +242,7 @@ func configSummary(c ConfigName, t time.Duration) string {
 // writeSummary lists the cells that broke their configuration's own
 // promise, then the lesson as measured.
 func writeSummary(w io.Writer, r *Result, capS float64) error {
-	var broken []string
+	var broken, skipped []string
 	for _, c := range r.Cells {
 		switch {
 		case c.Verdict == Late:
@@ -237,6 +253,8 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 		case c.Verdict == Never && c.ExpectedS != nil && *c.ExpectedS+c.SlackS < capS:
 			broken = append(broken, fmt.Sprintf("  %s: no error within %s, promised %s: %s",
 				c.Cell().Name(), fmtSeconds(capS), fmtSeconds(*c.ExpectedS), c.Rule))
+		case c.Verdict == Skipped:
+			skipped = append(skipped, fmt.Sprintf("  %s: %s", c.Cell().Name(), c.Error))
 		case c.Verdict == Errored:
 			broken = append(broken, fmt.Sprintf("  %s: the cell could not run: %s", c.Cell().Name(), c.Error))
 		}
@@ -249,9 +267,15 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 			fmt.Fprintln(w, b)
 		}
 	}
+	if len(skipped) > 0 {
+		fmt.Fprintln(w, "Skipped (this kernel cannot run them):")
+		for _, l := range skipped {
+			fmt.Fprintln(w, l)
+		}
+	}
 	var missed []string
 	for _, c := range r.Cells {
-		if c.Fault == Blip || c.Fault == PeerFrozen || c.Fault == PeerPaused || c.Verdict == Errored {
+		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || pathMustSurvive(c.Cell()) || c.Verdict == Errored || c.Verdict == Skipped {
 			continue
 		}
 		if c.DetectedS == nil || *c.DetectedS-c.SilentAfterS > r.TimeoutS*1.1 {
@@ -282,7 +306,7 @@ an application heartbeat notices it.`)
 func countDead(r *Result) int {
 	n := 0
 	for _, c := range r.Cells {
-		if c.Fault != Blip && c.Fault != PeerFrozen && c.Fault != PeerPaused && c.Verdict != Errored {
+		if !survivalFault(c.Fault) && !mustSurvive(c.Cell()) && !pathMustSurvive(c.Cell()) && c.Verdict != Errored && c.Verdict != Skipped {
 			n++
 		}
 	}

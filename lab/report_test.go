@@ -31,7 +31,7 @@ func TestWriteTable(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"T = 3.00s, kernel 6.18.0, 4 cells",
-		"blackhole    every packet dropped both ways",
+		"blackhole        every packet dropped both ways",
 		"2.61s ok",
 		"3.90s LATE",
 		"survived ok",

@@ -52,6 +52,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	res := &Result{TimeoutS: opts.Timeout.Seconds(), Kernel: unix.ByteSliceToString(uts.Release[:])}
+	if h, err := flatline.ReadHost(); err == nil && h.Kernel != "" {
+		res.Kernel = h.Kernel // with the upstream version a distribution's release hides
+	}
 
 	results := make([]CellResult, len(opts.Cells))
 	ran := make([]bool, len(opts.Cells))
@@ -109,6 +112,9 @@ type event struct {
 // runCell builds a topology, starts the server endpoint and the client's
 // workload, applies the fault and waits for the first error or the cap.
 func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
+	if cell.Fault == MiddleboxExpiry {
+		return runMiddlebox(ctx, opts, cell)
+	}
 	t := opts.Timeout
 	r := CellResult{Workload: cell.Workload, Fault: cell.Fault, Config: cell.Config, CapS: opts.Cap.Seconds()}
 	fail := func(err error) (CellResult, error) {
@@ -133,6 +139,15 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
+	if sh, ok := cell.Fault.shape(); ok {
+		if err := topo.Shape(sh); err != nil {
+			if errors.Is(err, ErrNotSupported) {
+				r.Verdict, r.Error = Skipped, err.Error()
+				return r, nil
+			}
+			return fail(err)
+		}
+	}
 
 	server, err := startEndpoint(ctx, topo, opts.Endpoint, cell, t)
 	if err != nil {
@@ -203,6 +218,9 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 			return fail(fmt.Errorf("apply: %w", err))
 		}
 		r.RTOS = rto(conn).Seconds()
+		if cell.Fault == Latency50 || cell.Fault == Latency300 {
+			expectNever, deadline = expectOnPath(&r, cell, t, host, conn)
+		}
 		if start, err = applyFault(cellCtx, topo, server, cell.Fault, t, healed); err != nil {
 			return fail(err)
 		}
@@ -241,7 +259,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		}
 	default: // no self-healing fault, or not healed yet
 	}
-	r.Verdict = verdict(mustSurvive(cell), expectNever, deadline, detected)
+	r.Verdict = verdict(mustSurvive(cell) || pathMustSurvive(cell), expectNever, deadline, detected)
 	return r, nil
 }
 
@@ -257,6 +275,10 @@ func healLater(ctx context.Context, topo *Topology, d time.Duration, healed chan
 // the first unacknowledged send may come up to one period after the fault.
 func expect(r *CellResult, cell Cell, t time.Duration, host flatline.Host) (never bool, deadline time.Duration) {
 	state := cell.Workload.State()
+	if rule := survivalRule(cell); rule != "" {
+		r.Rule = rule
+		return true, 0
+	}
 	if never, deadline, decided := heartbeatExpect(r, cell, t, host); decided {
 		return never, deadline
 	}
@@ -343,6 +365,11 @@ func applyFault(ctx context.Context, topo *Topology, server *endpoint, f Fault, 
 		// configuration's first probe or retransmission gives up.
 		healLater(ctx, topo, min(t/4, 500*time.Millisecond), healed)
 		return at, nil
+	case Latency50, Latency300:
+		err := topo.Apply(Blackhole)
+		return time.Now(), err
+	case Loss1, Loss5, Rate:
+		return time.Now(), nil // the path is lossy or narrow from the start: the soak runs from here
 	case Blip:
 		if err := topo.Apply(Blackhole); err != nil {
 			return time.Time{}, err

@@ -348,6 +348,8 @@ func (t *Topology) Apply(f Fault) error {
 		return t.addFaultRule(f, iifname(routerClientLink)...)
 	case OneWayIn:
 		return t.addFaultRule(f, iifname(routerServerLink)...)
+	case MTUBlackhole:
+		return t.addFaultRule(f, longerThan(mtuLimit)...)
 	case LinkDown:
 		if t.closed {
 			return errClosed

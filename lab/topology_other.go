@@ -2,7 +2,10 @@
 
 package lab
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // New needs Linux network namespaces; elsewhere it returns an error matching
 // ErrNotSupported.
@@ -35,3 +38,15 @@ func (t *Topology) PolicedPackets() (uint64, error) { return 0, errPlatform() }
 // FaultDrops needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
 func (t *Topology) FaultDrops() (uint64, error) { return 0, errPlatform() }
+
+// Middlebox needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) Middlebox(idle time.Duration) error { return errPlatform() }
+
+// MiddleboxDrops needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) MiddleboxDrops() (uint64, error) { return 0, errPlatform() }
+
+// Shape needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) Shape(s shaping) error { return errPlatform() }

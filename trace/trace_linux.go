@@ -61,6 +61,9 @@ func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 		return nil, err
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("trace: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON: %w", err)
+		}
 		return nil, fmt.Errorf("trace: raise RLIMIT_MEMLOCK: %w", err)
 	}
 	spec, err := loadTracer()
@@ -121,6 +124,9 @@ func supported() error {
 		return &flatline.NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for trace", Needs: MinKernel, GOOS: "linux"}
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("trace: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON: %w", err)
+		}
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return &flatline.NotSupportedError{Feature: "BPF ring buffers for trace", Needs: MinKernel, GOOS: "linux"}
 		}

@@ -168,6 +168,9 @@ func load() (*iterObjects, error) {
 		return nil, &flatline.NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for BPF iterators", Needs: MinKernel, GOOS: "linux"}
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return nil, fmt.Errorf("bpfiter: loading BPF iterators needs root, or CAP_BPF and CAP_PERFMON: %w", err)
+		}
 		return nil, fmt.Errorf("bpfiter: raise RLIMIT_MEMLOCK: %w", err)
 	}
 	var objs iterObjects
