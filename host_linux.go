@@ -56,7 +56,7 @@ func readKernel() string {
 	}
 	k := string(bytes.TrimSpace(rel))
 	if pv, err := os.ReadFile("/proc/version"); err == nil {
-		if up := distributionVersion(string(pv)); up != "" {
+		if up := kernel.DistributionVersion(string(pv)); up != "" {
 			k += " (" + up + ")"
 		}
 	}

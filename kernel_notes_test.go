@@ -5,37 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseKernelVersion(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want KernelVersion
-		ok   bool
-	}{
-		{"6.18.44-fc-v782", KernelVersion{6, 18, 44}, true},
-		{"5.10.0-32-amd64", KernelVersion{5, 10, 0}, true},
-		{"5.10.0-32-amd64 (5.10.223)", KernelVersion{5, 10, 223}, true},
-		{"6.1.0-40-amd64 (6.1.153)", KernelVersion{6, 1, 153}, true},
-		{"6.12", KernelVersion{6, 12, 0}, true},
-		{"", KernelVersion{}, false},
-		{"linux", KernelVersion{}, false},
-	} {
-		got, ok := ParseKernelVersion(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseKernelVersion(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestDistributionVersion(t *testing.T) {
-	const debian = "Linux version 5.10.0-32-amd64 (debian-kernel@lists.debian.org) (gcc-10 (Debian 10.2.1-6) 10.2.1 20210110, GNU ld (GNU Binutils for Debian) 2.35.2) #1 SMP Debian 5.10.223-1 (2024-08-10)"
-	if got := distributionVersion(debian); got != "5.10.223" {
-		t.Errorf("distributionVersion(Debian 11) = %q, want 5.10.223", got)
-	}
-	if got := distributionVersion("Linux version 6.18.44 (root@x) (gcc 12) #1 SMP"); got != "" {
-		t.Errorf("distributionVersion(upstream) = %q, want \"\"", got)
-	}
-}
-
 // TestKernelNotes: the closed-window bound needs 5.11, 5.10.13 or 5.4.93.
 func TestKernelNotes(t *testing.T) {
 	for _, tc := range []struct {

@@ -382,3 +382,34 @@ func ExampleWheel_Granularity() {
 	// 3s → 256ms
 	// 20s → 2.048s
 }
+
+func TestParseVersion(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Version
+		ok   bool
+	}{
+		{"6.18.44-fc-v782", Version{6, 18, 44}, true},
+		{"5.10.0-32-amd64", Version{5, 10, 0}, true},
+		{"5.10.0-32-amd64 (5.10.223)", Version{5, 10, 223}, true},
+		{"6.1.0-40-amd64 (6.1.153)", Version{6, 1, 153}, true},
+		{"6.12", Version{6, 12, 0}, true},
+		{"", Version{}, false},
+		{"linux", Version{}, false},
+	} {
+		got, ok := ParseVersion(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestDistributionVersion(t *testing.T) {
+	const debian = "Linux version 5.10.0-32-amd64 (debian-kernel@lists.debian.org) (gcc-10 (Debian 10.2.1-6) 10.2.1 20210110, GNU ld (GNU Binutils for Debian) 2.35.2) #1 SMP Debian 5.10.223-1 (2024-08-10)"
+	if got := DistributionVersion(debian); got != "5.10.223" {
+		t.Errorf("DistributionVersion(Debian 11) = %q, want 5.10.223", got)
+	}
+	if got := DistributionVersion("Linux version 6.18.44 (root@x) (gcc 12) #1 SMP"); got != "" {
+		t.Errorf("DistributionVersion(upstream) = %q, want \"\"", got)
+	}
+}
