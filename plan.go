@@ -268,7 +268,7 @@ func (s Settings) connectingBound(h Host) Bound {
 		return Bound{
 			State: StateConnecting,
 			Worst: s.UserTimeout,
-			Slack: kernel.UserTimeoutSlack(h.HZ, s.UserTimeout),
+			Slack: kernel.SynUserTimeoutSlack(h.HZ, s.UserTimeout, h.SynLinearTimeouts),
 			Rule:  fmt.Sprintf("TCP_USER_TIMEOUT %v bounds SYN-SENT (overrides TCP_SYNCNT)", s.UserTimeout),
 		}
 	}

@@ -413,3 +413,17 @@ func TestDistributionVersion(t *testing.T) {
 		t.Errorf("DistributionVersion(upstream) = %q, want \"\"", got)
 	}
 }
+
+func TestSynUserTimeoutSlack(t *testing.T) {
+	// U = 3 s with 4 linear timeouts: SYN firings at 1, 2, 3 s (the last
+	// clamped), three 1 s horizons at 32 ms each at HZ=250, plus 16 ms.
+	if got, want := SynUserTimeoutSlack(250, 3*s, 4), 3*32*time.Millisecond+16*time.Millisecond; got != want {
+		t.Errorf("SynUserTimeoutSlack(250, 3s, 4) = %v, want %v", got, want)
+	}
+	// Measured: 3.01-3.03 s for U = 3 s, 2.61-2.64 s for U = 2.6 s.
+	for u, measured := range map[time.Duration]time.Duration{3 * s: 3030 * time.Millisecond, 2600 * time.Millisecond: 2640 * time.Millisecond} {
+		if hi := u + SynUserTimeoutSlack(250, u, 4); measured > hi {
+			t.Errorf("U=%v: measured %v past the model's %v", u, measured, hi)
+		}
+	}
+}
