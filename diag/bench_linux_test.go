@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/flatline-dev/flatline/internal/testutil"
-	"github.com/vishvananda/netlink"
 )
 
 // benchConns is how many established loopback connections
@@ -173,127 +170,12 @@ func parseProcNetTCP(path string) (int, error) {
 	}
 }
 
-// benchHolders is how many processes hold the benchmark's connections:
-// both ends of n/benchHolders connections each, within the 20,000
-// descriptors a process may have here (RLIMIT_NOFILE, and raising it
-// needs CAP_SYS_RESOURCE).
-const benchHolders = 4
-
-// benchHolderEnv makes the test binary a holder: it opens that many
-// loopback connections in its namespace, prints READY and keeps them until
-// stdin closes.
-const benchHolderEnv = "FLATLINE_DIAG_BENCH_HOLDER"
-
-func benchHolderMain(n int) error {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	accepted := make(chan error, 1)
-	var server []net.Conn
-	go func() {
-		for range n {
-			c, err := l.Accept()
-			if err != nil {
-				accepted <- err
-				return
-			}
-			server = append(server, c)
-		}
-		accepted <- nil
-	}()
-	d := net.Dialer{KeepAlive: -1}
-	var client []net.Conn
-	for i := range n {
-		c, err := d.Dial("tcp4", l.Addr().String())
-		if err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		client = append(client, c)
-	}
-	if err := <-accepted; err != nil {
-		return err
-	}
-	fmt.Println("READY")
-	io.Copy(io.Discard, os.Stdin)
-	// Unreferenced, the connections' finalizers would close them.
-	runtime.KeepAlive(client)
-	runtime.KeepAlive(server)
-	return nil
-}
-
 // benchNamespace makes a named namespace with n established loopback
-// connections held by benchHolders child processes, and returns its name
-// and a cleanup that ends them and removes the namespace.
+// connections held by child processes (testutil.HoldConnections: four of
+// them, each within the 20,000 descriptors a process may have here), and
+// returns its name and a cleanup that ends them; the namespace goes when
+// the benchmark ends.
 func benchNamespace(b *testing.B, n int) (string, func()) {
 	name, path := testutil.NetNS(b, "bench")
-	var holders []*exec.Cmd
-	var stdins []io.Closer
-	cleanup := func() {
-		for _, in := range stdins {
-			in.Close()
-		}
-		for _, h := range holders {
-			if err := h.Wait(); err != nil {
-				b.Logf("holder %d: %v", h.Process.Pid, err)
-			}
-		}
-	}
-	fail := func(err error) {
-		cleanup()
-		b.Fatal(err)
-	}
-	if err := kernel.InNetNS(path, func() error {
-		lo, err := netlink.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(lo)
-	}); err != nil {
-		fail(err)
-	}
-	ready := make(chan error, benchHolders)
-	for i := range benchHolders {
-		per := n / benchHolders
-		if i < n%benchHolders {
-			per++
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", benchHolderEnv, per))
-		cmd.Stderr = os.Stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			fail(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			fail(err)
-		}
-		// Started from a thread in the namespace, the holder lives there.
-		if err := kernel.InNetNS(path, cmd.Start); err != nil {
-			fail(err)
-		}
-		holders, stdins = append(holders, cmd), append(stdins, in)
-		go func() {
-			sc := bufio.NewScanner(out)
-			if sc.Scan() && sc.Text() == "READY" {
-				ready <- nil
-				io.Copy(io.Discard, out)
-				return
-			}
-			ready <- fmt.Errorf("holder %d ended before READY", cmd.Process.Pid)
-		}()
-	}
-	deadline := time.After(2 * time.Minute)
-	for range benchHolders {
-		select {
-		case err := <-ready:
-			if err != nil {
-				fail(err)
-			}
-		case <-deadline:
-			fail(fmt.Errorf("holders not ready after 2 minutes"))
-		}
-	}
-	return name, cleanup
+	return name, testutil.HoldConnections(b, path, n)
 }

@@ -12,12 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
@@ -35,6 +35,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	testutil.HolderMain()
 	switch {
 	case os.Getenv(helperEnv) != "":
 		err := helperMain(os.Getenv(helperEnv))
@@ -45,13 +46,6 @@ func TestMain(m *testing.M) {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case os.Getenv(benchHolderEnv) != "":
-		n, _ := strconv.Atoi(os.Getenv(benchHolderEnv))
-		if err := benchHolderMain(n); err != nil {
-			fmt.Fprintln(os.Stderr, "bench holder:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)

@@ -5,12 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,57 +20,12 @@ import (
 	"github.com/flatline-dev/flatline/exporter"
 	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/flatline-dev/flatline/internal/testutil"
-	"github.com/vishvananda/netlink"
 )
 
 // benchConns is how many loopback connections (twice as many sockets)
 // BenchmarkScrape20k holds in a namespace of its own;
 // FLATLINE_EXPORTER_BENCH_CONNS overrides it.
 const benchConns = 10000
-
-// benchHolders share the connections: each holds both ends of
-// benchConns/benchHolders, well within a process's descriptor limit.
-const benchHolders = 4
-
-// benchHolderEnv makes the test binary a bench holder of that many
-// connections: it prints READY and keeps them until stdin closes.
-const benchHolderEnv = "FLATLINE_EXPORTER_BENCH_HOLDER"
-
-func benchHolderMain(n int) error {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	var server, client []net.Conn
-	accepted := make(chan error, 1)
-	go func() {
-		for range n {
-			c, err := l.Accept()
-			if err != nil {
-				accepted <- err
-				return
-			}
-			server = append(server, c)
-		}
-		accepted <- nil
-	}()
-	d := net.Dialer{KeepAlive: -1}
-	for i := range n {
-		c, err := d.Dial("tcp4", l.Addr().String())
-		if err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		client = append(client, c)
-	}
-	if err := <-accepted; err != nil {
-		return err
-	}
-	fmt.Println("READY")
-	io.Copy(io.Discard, os.Stdin)
-	runtime.KeepAlive(client)
-	runtime.KeepAlive(server)
-	return nil
-}
 
 // BenchmarkScrape20k compares, on one set of 20,000 sockets in one run,
 // what Prometheus pays per scrape of flatline exporter (a cached scan
@@ -92,7 +45,7 @@ func BenchmarkScrape20k(b *testing.B) {
 		n = v
 	}
 	name, path := testutil.NetNS(b, "exporter-bench")
-	startBenchHolders(b, path, n)
+	testutil.HoldConnections(b, path, n)
 
 	e, err := exporter.New(exporter.Config{})
 	if err != nil {
@@ -218,62 +171,4 @@ func countProcNetTCP(path string, states *[16]int) error {
 		states[st]++
 	}
 	return sc.Err()
-}
-
-// startBenchHolders starts benchHolders processes in the namespace at
-// path holding n connections between them, and waits until they are.
-func startBenchHolders(b *testing.B, path string, n int) {
-	b.Helper()
-	err := kernel.InNetNS(path, func() error {
-		lo, err := netlink.LinkByName("lo")
-		if err != nil {
-			return err
-		}
-		return netlink.LinkSetUp(lo)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ready := make(chan error, benchHolders)
-	for i := range benchHolders {
-		per := n / benchHolders
-		if i < n%benchHolders {
-			per++
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", benchHolderEnv, per))
-		cmd.Stderr = os.Stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := kernel.InNetNS(path, cmd.Start); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { in.Close(); cmd.Wait() })
-		go func() {
-			sc := bufio.NewScanner(out)
-			if sc.Scan() && sc.Text() == "READY" {
-				ready <- nil
-				io.Copy(io.Discard, out)
-				return
-			}
-			ready <- fmt.Errorf("bench holder %d ended before READY", cmd.Process.Pid)
-		}()
-	}
-	deadline := time.After(2 * time.Minute)
-	for range benchHolders {
-		select {
-		case err := <-ready:
-			if err != nil {
-				b.Fatal(err)
-			}
-		case <-deadline:
-			b.Fatal("bench holders not ready after 2 minutes")
-		}
-	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/cli"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -30,17 +30,11 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	testutil.HolderMain()
 	switch {
 	case os.Getenv(holderEnv) != "":
 		if err := holderMain(os.Getenv(holderEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "holder:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	case os.Getenv(benchHolderEnv) != "":
-		n, _ := strconv.Atoi(os.Getenv(benchHolderEnv))
-		if err := benchHolderMain(n); err != nil {
-			fmt.Fprintln(os.Stderr, "bench holder:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)

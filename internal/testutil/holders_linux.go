@@ -1,0 +1,156 @@
+package testutil
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/vishvananda/netlink"
+)
+
+// holderEnv makes a test binary a connection holder (see HolderMain).
+const holderEnv = "FLATLINE_TEST_CONN_HOLDER"
+
+// holders share the connections: each holds both ends of n/holders,
+// well within a process's descriptor limit.
+const holders = 4
+
+// HolderMain is for a package's TestMain: when the test binary was started
+// by HoldConnections it opens that many loopback connections in its
+// namespace, prints READY, keeps them until stdin closes and exits;
+// otherwise it returns at once.
+func HolderMain() {
+	v := os.Getenv(holderEnv)
+	if v == "" {
+		return
+	}
+	n, err := strconv.Atoi(v)
+	if err == nil {
+		err = hold(n)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "holder:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func hold(n int) error {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	var server, client []net.Conn
+	accepted := make(chan error, 1)
+	go func() {
+		for range n {
+			c, err := l.Accept()
+			if err != nil {
+				accepted <- err
+				return
+			}
+			server = append(server, c)
+		}
+		accepted <- nil
+	}()
+	d := net.Dialer{KeepAlive: -1}
+	for i := range n {
+		c, err := d.Dial("tcp4", l.Addr().String())
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		client = append(client, c)
+	}
+	if err := <-accepted; err != nil {
+		return err
+	}
+	fmt.Println("READY")
+	io.Copy(io.Discard, os.Stdin)
+	// Unreferenced, the connections' finalizers would close them.
+	runtime.KeepAlive(client)
+	runtime.KeepAlive(server)
+	return nil
+}
+
+// HoldConnections brings loopback up in the namespace at path and starts
+// holder processes there (the test binary again, whose TestMain calls
+// HolderMain) that hold n established loopback connections between them,
+// and waits until they do (two minutes at most). The holders end when
+// stop is called or when tb ends, whichever comes first.
+func HoldConnections(tb testing.TB, path string, n int) (stop func()) {
+	tb.Helper()
+	var stops []func()
+	stop = sync.OnceFunc(func() {
+		for _, s := range stops {
+			s()
+		}
+	})
+	tb.Cleanup(stop)
+	if err := kernel.InNetNS(path, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	ready := make(chan error, holders)
+	for i := range holders {
+		per := n / holders
+		if i < n%holders {
+			per++
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", holderEnv, per))
+		cmd.Stderr = os.Stderr
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Started from a thread in the namespace, the holder lives there.
+		if err := kernel.InNetNS(path, cmd.Start); err != nil {
+			tb.Fatal(err)
+		}
+		stops = append(stops, func() {
+			in.Close()
+			if err := cmd.Wait(); err != nil {
+				tb.Logf("holder %d: %v", cmd.Process.Pid, err)
+			}
+		})
+		go func() {
+			sc := bufio.NewScanner(out)
+			if sc.Scan() && sc.Text() == "READY" {
+				ready <- nil
+				io.Copy(io.Discard, out)
+				return
+			}
+			ready <- fmt.Errorf("holder %d ended before READY", cmd.Process.Pid)
+		}()
+	}
+	deadline := time.After(2 * time.Minute)
+	for range holders {
+		select {
+		case err := <-ready:
+			if err != nil {
+				tb.Fatal(err)
+			}
+		case <-deadline:
+			tb.Fatal("holders not ready after 2 minutes")
+		}
+	}
+	return stop
+}
