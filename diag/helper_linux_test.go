@@ -344,24 +344,7 @@ func startHelper(t *testing.T, names ...string) *helper {
 	if err != nil {
 		t.Skipf("cannot read own network namespace: %v", err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+strings.Join(names, ","), fmt.Sprintf("%s=%d", parentNSEnv, parent))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			t.Skipf("cannot create a network namespace: %v", err)
-		}
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout := testutil.StartInNewNetNS(t, helperEnv+"="+strings.Join(names, ","), fmt.Sprintf("%s=%d", parentNSEnv, parent))
 	h := &helper{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout)}
 	t.Cleanup(func() {
 		stdin.Close()

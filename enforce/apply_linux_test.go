@@ -57,12 +57,7 @@ func TestIntegrationApplyPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	topo := labServer(t)
-	type run struct {
-		c       *client
-		applied bool
-		state   flatline.State
-	}
-	var runs []run
+	var runs []cutRun
 	for _, applied := range []bool{true, false} {
 		for _, kind := range clientKinds {
 			for _, mode := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
@@ -70,7 +65,7 @@ func TestIntegrationApplyPartition(t *testing.T) {
 				if applied {
 					c.name += " (applied)"
 				}
-				runs = append(runs, run{c, applied, mode})
+				runs = append(runs, cutRun{c, applied, mode})
 			}
 		}
 	}
@@ -80,7 +75,7 @@ func TestIntegrationApplyPartition(t *testing.T) {
 		}
 	}
 	for _, r := range runs {
-		if !r.applied {
+		if !r.kept {
 			continue
 		}
 		rep, err := enforce.Apply(context.Background(), r.c.cmd.Process.Pid, enforce.ApplyOptions{Config: flatline.Config{Timeout: T}})
@@ -114,52 +109,7 @@ func TestIntegrationApplyPartition(t *testing.T) {
 	// re-arms keepalive at a random instant within Plan.Spread of its
 	// call, and the idle bound counts from that re-arm.
 	const slack = 300 * time.Millisecond
-	capAt := time.Duration(0)
-	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
-		d, _ := plan.Bound(s).Deadline()
-		capAt = max(capAt, d+slack)
-	}
-	if err := topo.Apply(lab.Blackhole); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	timeout := time.After(capAt)
-	for _, r := range runs {
-		if !r.applied {
-			continue
-		}
-		select {
-		case l, ok := <-r.c.lines:
-			if !ok {
-				t.Errorf("%s: exited without a line", r.c.name)
-				continue
-			}
-			d := l.at.Sub(t0)
-			deadline, _ := plan.Bound(r.state).Deadline()
-			t.Logf("%s: %q after %v (bound %v)", r.c.name, l.text, d.Round(time.Millisecond), plan.Bound(r.state))
-			if !strings.Contains(strings.ToLower(l.text), "timed out") {
-				t.Errorf("%s: %q, want a timeout", r.c.name, l.text)
-			}
-			if d > deadline+slack {
-				t.Errorf("%s: noticed after %v, bound %v + %v", r.c.name, d, deadline, slack)
-			}
-		case <-timeout:
-			t.Errorf("%s: not noticed within %v", r.c.name, capAt)
-			timeout = time.After(0)
-		}
-	}
-	<-time.After(time.Until(t0.Add(capAt)))
-	for _, r := range runs {
-		if r.applied {
-			continue
-		}
-		select {
-		case l := <-r.c.lines:
-			t.Errorf("%s, not applied: %q within %v, want still open", r.c.name, l.text, capAt)
-		default:
-			t.Logf("%s, not applied: still open after %v", r.c.name, capAt)
-		}
-	}
+	cutAndJudge(t, topo, plan, slack, runs, func(text string) bool { return strings.Contains(strings.ToLower(text), "timed out") }, ", not applied")
 }
 
 // TestIntegrationApplyDryRunAndBadPID: a dry run changes nothing; a pid

@@ -156,3 +156,66 @@ func (c *client) next(t *testing.T, d time.Duration) line {
 	}
 	return line{}
 }
+
+// cutRun is a client of a partition test: kept says whether the plan
+// protects it (enforced, applied), state which bound applies.
+type cutRun struct {
+	c     *client
+	kept  bool
+	state flatline.State
+}
+
+// cutAndJudge cuts the path in topo's router and checks that every kept
+// run reports a line wantDead accepts within its state's bound plus slack,
+// and that every other run (described as other) is still open at the cap:
+// the largest bound plus slack, which it returns.
+func cutAndJudge(t *testing.T, topo *lab.Topology, plan flatline.Plan, slack time.Duration, runs []cutRun, wantDead func(string) bool, other string) time.Duration {
+	t.Helper()
+	capAt := time.Duration(0)
+	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
+		d, _ := plan.Bound(s).Deadline()
+		capAt = max(capAt, d+slack)
+	}
+	if err := topo.Apply(lab.Blackhole); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	timeout := time.After(capAt)
+	for _, r := range runs {
+		if !r.kept {
+			continue
+		}
+		select {
+		case l, ok := <-r.c.lines:
+			if !ok {
+				t.Errorf("%s: exited without a line", r.c.name)
+				continue
+			}
+			d := l.at.Sub(t0)
+			deadline, _ := plan.Bound(r.state).Deadline()
+			t.Logf("%s: %q after %v (bound %v)", r.c.name, l.text, d.Round(time.Millisecond), plan.Bound(r.state))
+			if !wantDead(l.text) {
+				t.Errorf("%s: %q, want a timeout", r.c.name, l.text)
+			}
+			if d > deadline+slack {
+				t.Errorf("%s: noticed after %v, bound %v + %v", r.c.name, d, deadline, slack)
+			}
+		case <-timeout:
+			t.Errorf("%s: not noticed within %v", r.c.name, capAt)
+			timeout = time.After(0)
+		}
+	}
+	<-time.After(time.Until(t0.Add(capAt)))
+	for _, r := range runs {
+		if r.kept {
+			continue
+		}
+		select {
+		case l := <-r.c.lines:
+			t.Errorf("%s%s: %q within %v, want still open", r.c.name, other, l.text, capAt)
+		default:
+			t.Logf("%s%s: still open after %v", r.c.name, other, capAt)
+		}
+	}
+	return capAt
+}

@@ -57,12 +57,7 @@ func TestIntegrationPartition(t *testing.T) {
 	g := newGroup(t, "partition")
 	e := attachT(t, g, enforce.Options{Config: cfg})
 
-	type run struct {
-		c      *client
-		inside bool
-		state  flatline.State
-	}
-	var runs []run
+	var runs []cutRun
 	for _, inside := range []bool{true, false} {
 		for _, kind := range clientKinds {
 			for _, mode := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
@@ -74,17 +69,17 @@ func TestIntegrationPartition(t *testing.T) {
 				if inside {
 					c.name += " (enforced)"
 				}
-				runs = append(runs, run{c, inside, mode})
+				runs = append(runs, cutRun{c, inside, mode})
 			}
 		}
 	}
 	want := "connected " + planLine(plan)
 	for _, r := range runs {
 		got := r.c.next(t, 10*time.Second).text
-		if r.inside && got != want {
+		if r.kept && got != want {
 			t.Errorf("%s: %q, want %q", r.c.name, got, want)
 		}
-		if !r.inside && !strings.HasPrefix(got, "connected ") {
+		if !r.kept && !strings.HasPrefix(got, "connected ") {
 			t.Errorf("%s: %q", r.c.name, got)
 		}
 	}
@@ -96,52 +91,9 @@ func TestIntegrationPartition(t *testing.T) {
 	// sending workload's period (50 ms), an RTO inflated above the plan's
 	// 200 ms on a loaded machine, and the client process printing its line.
 	const slack = 300 * time.Millisecond
-	capAt := time.Duration(0)
-	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
-		d, _ := plan.Bound(s).Deadline()
-		capAt = max(capAt, d+slack)
-	}
-	if err := topo.Apply(lab.Blackhole); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	timeout := time.After(capAt)
-	for _, r := range runs {
-		if !r.inside {
-			continue
-		}
-		select {
-		case l, ok := <-r.c.lines:
-			if !ok {
-				t.Errorf("%s: exited without a line", r.c.name)
-				continue
-			}
-			d := l.at.Sub(t0)
-			deadline, _ := plan.Bound(r.state).Deadline()
-			t.Logf("%s: %q after %v (bound %v)", r.c.name, l.text, d.Round(time.Millisecond), plan.Bound(r.state))
-			if !strings.HasPrefix(l.text, "dead") || !strings.Contains(strings.ToLower(l.text), "timed out") {
-				t.Errorf("%s: %q, want a timeout", r.c.name, l.text)
-			}
-			if d > deadline+slack {
-				t.Errorf("%s: noticed after %v, bound %v + %v", r.c.name, d, deadline, slack)
-			}
-		case <-timeout:
-			t.Errorf("%s: not noticed within %v", r.c.name, capAt)
-			timeout = time.After(0)
-		}
-	}
-	<-time.After(time.Until(t0.Add(capAt)))
-	for _, r := range runs {
-		if r.inside {
-			continue
-		}
-		select {
-		case l := <-r.c.lines:
-			t.Errorf("%s outside the cgroup: %q within %v, want still open", r.c.name, l.text, capAt)
-		default:
-			t.Logf("%s outside the cgroup: still open after %v", r.c.name, capAt)
-		}
-	}
+	capAt := cutAndJudge(t, topo, plan, slack, runs, func(text string) bool {
+		return strings.HasPrefix(text, "dead") && strings.Contains(strings.ToLower(text), "timed out")
+	}, " outside the cgroup")
 	s, _ := e.Stats()
 	t.Logf("stats: %+v; cap %v", s, capAt)
 	if s.Connects != 4 || s.SetErrors != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -180,24 +180,7 @@ func netnsIno(t *testing.T, pid int) uint64 {
 // both holders hold their sockets.
 func startHolders(t *testing.T) *holders {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), holderEnv+"=parent")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			t.Skipf("cannot create a network namespace: %v", err)
-		}
-		t.Fatal(err)
-	}
+	cmd, stdin, stdout := testutil.StartInNewNetNS(t, holderEnv+"=parent")
 	h := &holders{cmd: cmd, stdin: stdin, pids: map[string]int{}, ports: map[string]int{}, lines: make(chan string, 16)}
 	t.Cleanup(func() {
 		stdin.Close()

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,4 +155,31 @@ func HoldConnections(tb testing.TB, path string, n int) (stop func()) {
 		}
 	}
 	return stop
+}
+
+// StartInNewNetNS starts the test binary again (no tests, env added to
+// the environment) in a network namespace of its own that dies with it
+// (CLONE_NEWNET, killed if the test process dies), with its stdin and
+// stdout as pipes. It skips tb when the namespace cannot be made.
+func StartInNewNetNS(tb testing.TB, env ...string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout io.ReadCloser) {
+	tb.Helper()
+	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err = cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			tb.Skipf("cannot create a network namespace: %v", err)
+		}
+		tb.Fatal(err)
+	}
+	return cmd, stdin, stdout
 }
