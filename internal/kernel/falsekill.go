@@ -384,5 +384,5 @@ func heartbeatOutage(h Heartbeat, maxIv time.Duration, retries2 int, path Path) 
 			hi = mid
 		}
 	}
-	return lo
+	return lo.Truncate(time.Millisecond)
 }
