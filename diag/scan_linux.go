@@ -52,7 +52,10 @@ func openTarget(o Options) (*target, error) {
 		}
 	}
 	if o.NetNS != "" {
-		p := nsPath(o.NetNS)
+		p, err := kernel.NetNSPath(o.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("diag: %w", err)
+		}
 		if path != "" {
 			same, err := sameFile(p, path)
 			if err != nil {
