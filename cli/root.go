@@ -61,8 +61,9 @@ func newRootCmd() *cobra.Command {
 consistent keepalive, TCP_USER_TIMEOUT and connect settings, measures on real
 kernel TCP whether they keep that promise, and shows what every socket of a
 host would do if its network vanished now.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:     true,
+		SilenceErrors:    true,
+		PersistentPreRun: warnDeprecated,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newPlanCmd(), newLabCmd(), newInspectCmd(), newPcapCmd(), newEnforceCmd(), newApplyCmd(), newTraceCmd(), newExporterCmd())
