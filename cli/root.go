@@ -1,5 +1,7 @@
 // Package cli implements the flatline command line. Each command lives in a
-// file of its own and uses only the exported API of the flatline packages.
+// file of its own and uses the exported API of the flatline packages; the
+// one exception is `lab --kernel`, which boots guests through internal/vm
+// (a runner for the lab, not an API for users).
 package cli
 
 import (
