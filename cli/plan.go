@@ -55,9 +55,26 @@ type planReport struct {
 	Settings        flatline.Settings `json:"settings"` // its one JSON form
 	ConnectTimeoutS float64           `json:"connect_timeout_s"`
 	SpreadS         float64           `json:"spread_s"`
+	Basis           basisJSON         `json:"basis"`
 	States          []stateReport     `json:"states"`
 	Notes           []string          `json:"notes"`
 	Storm           *stormPlanJSON    `json:"storm,omitempty"` // with --conns
+}
+
+// basisJSON is the host every column's bounds are computed for: this
+// host's sysctls and HZ when readable, else a stock kernel of unknown HZ
+// (timer slack then the largest over 100, 250, 300 and 1000).
+type basisJSON struct {
+	Host string `json:"host"` // "this host" or "linux defaults"
+	HZ   int    `json:"hz"`   // 0: unknown
+}
+
+func (b basisJSON) String() string {
+	hz := fmt.Sprintf("HZ=%d", b.HZ)
+	if b.HZ == 0 {
+		hz = "HZ unknown: the largest over 100, 250, 300, 1000"
+	}
+	return fmt.Sprintf("%s, %s", b.Host, hz)
 }
 
 type stateReport struct {
@@ -85,14 +102,18 @@ func newBoundJSON(b flatline.Bound) boundJSON {
 	return j
 }
 
+// newPlanReport computes every column for one host, read once: this
+// host when its sysctls are readable, else a stock kernel of unknown HZ.
 func newPlanReport(cfg flatline.Config) (planReport, error) {
-	p, err := cfg.Plan()
+	basis := basisJSON{Host: "this host"}
+	host, err := flatline.ReadHost("/")
+	if err != nil {
+		host, basis.Host = flatline.LinuxDefaults(), "linux defaults"
+	}
+	basis.HZ = host.HZ
+	p, err := cfg.PlanFor(host)
 	if err != nil {
 		return planReport{}, usageError{err}
-	}
-	host, err := flatline.ReadHost()
-	if err != nil {
-		host = flatline.LinuxDefaults()
 	}
 	goDefault := flatline.GoDialerSettings().Bounds(host)
 	linuxDefault := host.DefaultSettings().Bounds(host)
@@ -101,6 +122,7 @@ func newPlanReport(cfg flatline.Config) (planReport, error) {
 		Settings:        p.Settings,
 		ConnectTimeoutS: p.ConnectTimeout.Seconds(),
 		SpreadS:         p.Spread.Seconds(),
+		Basis:           basis,
 		Notes:           append([]string{}, p.Notes...),
 	}
 	for i, b := range p.Bounds {
@@ -151,7 +173,7 @@ func (r planReport) writeTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nworst case to notice a silent peer (+ kernel timer slack)\n")
+	fmt.Fprintf(w, "\nworst case to notice a silent peer (+ kernel timer slack; every column for %v)\n", r.Basis)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "state\tflatline\tlost probes ok\tGo net.Dialer (15s/15s/9)\tLinux default\n")
 	for _, s := range r.States {

@@ -74,7 +74,7 @@ func openTarget(o Options) (*target, error) {
 			return err
 		}
 		t.conn = c
-		t.host, t.hostErr = flatline.ReadHost()
+		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions {
 			t.kopts = openKernelOptions(t.host, o)
 		}

@@ -71,7 +71,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 
 	// Worst cases per process: between the probes' chain (the first
 	// probe due now) and the library's whole bound with its timer slack.
-	host, err := flatline.ReadHost()
+	host, err := flatline.ReadHost("/")
 	if err != nil {
 		host = flatline.LinuxDefaults()
 	}
