@@ -125,14 +125,13 @@ func runInspect(cmd *cobra.Command, f inspectFlags) error {
 	}
 	out := cmd.OutOrStdout()
 	if f.json {
-		// Written as the report marshals itself: an Encoder (or
+		// Streamed as the report marshals itself: an Encoder (or
 		// json.Marshal) would compact and indent it again, most of the
 		// time of a 20,000-socket scan.
-		b, err := r.MarshalJSON()
-		if err != nil {
+		if err := r.WriteJSON(out); err != nil {
 			return err
 		}
-		_, err = out.Write(append(b, '\n'))
+		_, err = io.WriteString(out, "\n")
 		return err
 	}
 	return r.WriteText(out)
