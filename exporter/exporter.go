@@ -136,7 +136,9 @@ type Exporter struct {
 	reg  *prometheus.Registry
 	snap atomic.Pointer[snapshot]
 	ran  atomic.Bool
-	mu   sync.Mutex // one Refresh at a time; guards sockets
+	// collectErrors counts series Collect could not make.
+	collectErrors atomic.Uint64
+	mu            sync.Mutex // one Refresh at a time; guards sockets
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
