@@ -93,11 +93,11 @@ func falseKillOf(st State, r kernel.Risk) FalseKill {
 }
 
 // FalseKills forecasts the plan's false kills at random loss each way
-// (0.01 for 1 %), on a Linux host with the kernel's defaults, and says in
+// (0.01 for 1 %), on the plan's Host (its HZ and sysctls), and says in
 // Notes where no keepalive plan within Timeout keeps an idle connection
 // below DesignFalseKills(Timeout) at that loss, and what does.
 func (p Plan) FalseKills(loss float64) (LossForecast, error) {
-	states, err := p.Settings.FalseKills(LinuxDefaults(), loss, p.ConnectTimeout)
+	states, err := p.Settings.FalseKills(p.Host, loss, p.ConnectTimeout)
 	if err != nil {
 		return LossForecast{}, err
 	}
