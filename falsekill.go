@@ -57,10 +57,16 @@ func (f LossForecast) State(s State) FalseKill {
 // FalseKills predicts, for every State, the false kills of a Linux socket
 // with these settings on host h when the path drops packets at random with
 // probability loss each way (in [0, 1)), on a short path (RTO 200 ms).
+// RTOMax counts only where h's kernel has TCP_RTO_MAX_MS (6.15+; an
+// unknown kernel is taken to have it, and Plan.FalseKills's notes say what
+// an older one gets).
 // connect is the dial deadline (zero: none). The closed-window state is
 // given the sending state's figures: zero-window probes back off as
 // retransmissions do, and the user timeout ends them the same way.
 func (s Settings) FalseKills(h Host, loss float64, connect time.Duration) ([]FalseKill, error) {
+	if !rtoMaxApplies(h) {
+		s.RTOMax = 0 // the kernel skips TCP_RTO_MAX_MS
+	}
 	f, err := kernel.FalseKills(kernel.Exposure{
 		Options:        kernel.Options(s),
 		HZ:             h.HZ,
@@ -103,7 +109,49 @@ func (p Plan) FalseKills(loss float64) (LossForecast, error) {
 	}
 	f := LossForecast{Loss: loss, States: states}
 	f.Notes = lossNotes(p, f.State(StateIdle), loss)
+	if n := rtoMaxNote(p, loss); n != "" {
+		f.Notes = append(f.Notes, n)
+	}
 	return f, nil
+}
+
+// rtoMaxApplies is whether h's kernel sets TCP_RTO_MAX_MS: 6.15 and
+// later, or an unknown kernel.
+func rtoMaxApplies(h Host) bool {
+	v, ok := kernel.ParseVersion(h.Kernel)
+	return !ok || kernel.RTOMaxSupported(v)
+}
+
+// rtoMaxNote says what a busy connection gets where the kernel has no
+// TCP_RTO_MAX_MS (before 6.15): the kernel's doubling RTO, fewer
+// retransmissions within the user timeout.
+func rtoMaxNote(p Plan, loss float64) string {
+	if p.Settings.RTOMax == 0 {
+		return ""
+	}
+	v, known := kernel.ParseVersion(p.Host.Kernel)
+	if known && kernel.RTOMaxSupported(v) {
+		return ""
+	}
+	uncapped := p.Settings
+	uncapped.RTOMax = 0
+	states, err := uncapped.FalseKills(p.Host, loss, p.ConnectTimeout)
+	if err != nil {
+		return ""
+	}
+	capped := p.Settings
+	h := p.Host
+	h.Kernel = ""
+	withCap, err := capped.FalseKills(h, loss, p.ConnectTimeout)
+	if err != nil {
+		return ""
+	}
+	who := "a kernel before 6.15"
+	if known {
+		who = "kernel " + v.String()
+	}
+	return fmt.Sprintf("%s has no TCP_RTO_MAX_MS (Linux 6.15+): the %v cap on the retransmission timeout is not set there, and a busy connection at %.3g %% loss gets %d transmissions of a write within the user timeout instead of %d: %.3g false kills an hour instead of %.3g (one write a second)",
+		who, p.Settings.RTOMax, loss*100, states[1].Exchanges, withCap[1].Exchanges, states[1].PerHour, withCap[1].PerHour)
 }
 
 // lossNotes says, when the plan's idle false kills at loss are above

@@ -180,6 +180,9 @@ func (r planReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", r.Settings.Interval)
 	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
 	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeout.Milliseconds())
+	if r.Settings.RTOMax > 0 {
+		fmt.Fprintf(tw, "TCP_RTO_MAX_MS\t%d ms (Linux 6.15+)\n", r.Settings.RTOMax.Milliseconds())
+	}
 	fmt.Fprintf(tw, "connect timeout\t%v\n", sec(r.ConnectTimeoutS))
 	if r.SpreadS > 0 {
 		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))

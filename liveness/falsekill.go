@@ -13,7 +13,7 @@ const StateHeartbeat flatline.State = "heartbeat"
 // FalseKills predicts how often this heartbeat fails a link whose peer is
 // alive when the path drops packets at random with probability loss each
 // way (in [0, 1)), over a connection with settings conn (flatline's plan
-// for the same Timeout) on a short path. A ping fails the link when none
+// for the same Timeout, its RTOMax taken as set) on a short path. A ping fails the link when none
 // of its transmissions reaches the peer within Deadline less the longest
 // ping interval (an upper bound: answers to the peer's pings count too),
 // or when the connection's user timeout runs out with every transmission
@@ -24,7 +24,7 @@ func (p Plan) FalseKills(conn flatline.Settings, loss float64) (flatline.FalseKi
 		return flatline.FalseKill{}, fmt.Errorf("liveness: loss %v is not a probability below 1: use a value in [0, 1), e.g. 0.01 for 1 %%", loss)
 	}
 	r := kernel.HeartbeatRisk(kernel.Heartbeat{Interval: p.Interval, MaxInterval: p.MaxInterval, Deadline: p.Deadline},
-		conn.UserTimeout, flatline.LinuxDefaults().Retries2, kernel.Path{Loss: loss})
+		conn.UserTimeout, flatline.LinuxDefaults().Retries2, kernel.Path{Loss: loss, RTOMax: conn.RTOMax})
 	return flatline.FalseKill{
 		State:          StateHeartbeat,
 		PerHour:        r.PerHour,
