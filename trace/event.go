@@ -55,13 +55,13 @@ type record struct {
 // whole struct event.
 var errShortRecord = errors.New("trace: record is not 128 bytes")
 
-// decodeRecord decodes one struct event (little endian, as the program
-// writes it on the little-endian machines it is built for).
+// decodeRecord decodes one struct event, in the host's byte order as the
+// program writes it (bpfel or bpfeb, loaded to match the host).
 func decodeRecord(b []byte) (record, error) {
 	if len(b) != recordSize {
 		return record{}, fmt.Errorf("%w (got %d)", errShortRecord, len(b))
 	}
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	var r record
 	r.MonoNS = le.Uint64(b[0:])
 	r.Cgroup = le.Uint64(b[8:])

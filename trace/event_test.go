@@ -30,7 +30,7 @@ type rec struct {
 
 func (r rec) bytes() []byte {
 	b := make([]byte, recordSize)
-	le := binary.LittleEndian
+	le := binary.NativeEndian
 	le.PutUint64(b[0:], uint64(5*time.Second))
 	le.PutUint64(b[8:], 77)
 	le.PutUint64(b[16:], 4242)

@@ -57,7 +57,7 @@ func decodeRaw(b []byte) ([]raw, error) {
 	if len(b)%recSize != 0 {
 		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), recSize)
 	}
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	out := make([]raw, 0, len(b)/recSize)
 	for ; len(b) > 0; b = b[recSize:] {
 		out = append(out, raw{

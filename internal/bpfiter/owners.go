@@ -21,7 +21,7 @@ func decodeOwners(b []byte) ([]Owner, error) {
 	if len(b)%ownerSize != 0 {
 		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), ownerSize)
 	}
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	out := make([]Owner, 0, len(b)/ownerSize)
 	for ; len(b) > 0; b = b[ownerSize:] {
 		comm := b[16:32]
