@@ -193,17 +193,8 @@ const (
 // with the counters and the window, go to the kernel model's EndedBy, as
 // flatline.Diagnose gives it TCP_INFO's.
 func classify(r record) (flatline.Cause, string) {
-	errno := syscall.Errno(max(r.Err, 0))
-	switch errno {
-	case syscall.ECONNRESET, syscall.EPIPE:
-		return flatline.CauseReset, ""
-	case syscall.ECONNREFUSED:
-		return flatline.CauseRefused, ""
-	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN:
-		return flatline.CauseUnreachable, ""
-	case syscall.ETIMEDOUT:
-	default:
-		return flatline.CauseUnknown, ""
+	if c := flatline.ErrnoCause(syscall.Errno(max(r.Err, 0))); c != flatline.CauseKernelTimeout {
+		return c, ""
 	}
 	pick := func(otherwise string) string {
 		if r.UserTimeout != 0 {

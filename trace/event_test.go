@@ -130,7 +130,7 @@ func TestDecode(t *testing.T) {
 			in:   rec{family: 99, state: 42, err: 103},
 			want: func(e *Event) {
 				e.Local, e.Remote = netip.AddrPort{}, netip.AddrPort{}
-				e.State, e.Errno, e.Cause = "state-42", syscall.ECONNABORTED, flatline.CauseUnknown
+				e.State, e.Errno, e.Cause = "state-42", syscall.ECONNABORTED, flatline.CauseAborted
 			},
 		},
 	}
