@@ -160,18 +160,23 @@ func (c Config) derive() (derived, error) {
 	if err != nil {
 		return derived{}, err
 	}
+	chainDerived := c.Idle == 0 && c.Interval == 0 && c.Count == 0 && c.UserTimeout == 0
+	if chainDerived {
+		i, v, count = lossTolerantChain(t, i, v, count, c.Spread)
+	}
 	u := c.UserTimeout
 	if u == 0 {
-		u = i + time.Duration(count)*v
-		if count > 1 {
-			u -= FirstRetransmission // it counts from the first retransmission
-		}
+		u = derivedUserTimeout(i, v, count)
 	}
 	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
 	if err := s.checkLimits(); err != nil {
 		return derived{}, err
 	}
-	if err := s.checkConsistent(); err != nil {
+	check := s.checkConsistent
+	if chainDerived {
+		check = s.checkDerivedChain
+	}
+	if err := check(); err != nil {
 		return derived{}, err
 	}
 	spread, err := c.spread(t, s)
@@ -478,6 +483,28 @@ func (s Settings) checkConsistent() error {
 	return configErr("UserTimeout",
 		"UserTimeout %v can end an idle connection after %d probes, before Count %d went out: each keepalive firing comes up to one timer-wheel bucket late and the lateness adds up (up to %v by the %s probe); %s",
 		u, d.MinProbes, c, late, ordinal(c), fix)
+}
+
+// checkDerivedChain is checkConsistent for a chain the planner chose
+// (lossTolerantChain): Count is the most probes a dead peer gets (the
+// user timeout never lets more out, so the idle bound holds), and no
+// single lost probe kills; but the timers' lateness may end the chain a
+// probe or two before Count, as it adds up over many 1 s intervals. That
+// is the exchanges the false-kill model counts (kernel.KeepaliveRisk takes
+// the fewest probes), and Bound.LostProbes reports it. The override rule,
+// exactly Count probes before the user timeout, would forbid the chains
+// that tolerate loss within the same Timeout (8s/1s/15 beside 8s/5s/3):
+// it is a means to keep Count honest for a user who set it, not the
+// promise.
+func (s Settings) checkDerivedChain() error {
+	d, err := kernel.Options(s).Keepalive().Death(0)
+	if err != nil {
+		return configErr("Idle", "%v", err)
+	}
+	if s.UserTimeout > s.Idle+time.Duration(s.Count)*s.Interval || d.MaxProbes > s.Count || d.MinProbes < min(2, s.Count) {
+		return configErr("Timeout", "flatline: the derived keepalive chain %v/%v/%d with UserTimeout %v sends %d to %d probes; please report this", s.Idle, s.Interval, s.Count, s.UserTimeout, d.MinProbes, d.MaxProbes)
+	}
+	return nil
 }
 
 func gcd(a, b int) int {

@@ -51,22 +51,14 @@ default net.Dialer and Linux's defaults give for the same states.`,
 
 // planReport is what `flatline plan` prints, for people and as JSON.
 type planReport struct {
-	TimeoutS        float64        `json:"timeout_s"`
-	Settings        settingsJSON   `json:"settings"`
-	ConnectTimeoutS float64        `json:"connect_timeout_s"`
-	SpreadS         float64        `json:"spread_s"`
-	Basis           basisJSON      `json:"basis"`
-	States          []stateReport  `json:"states"`
-	Notes           []string       `json:"notes"`
-	Storm           *stormPlanJSON `json:"storm,omitempty"` // with --conns
-}
-
-type settingsJSON struct {
-	KeepAlive     bool    `json:"keepalive"`
-	IdleS         float64 `json:"idle_s"`
-	IntervalS     float64 `json:"interval_s"`
-	Count         int     `json:"count"`
-	UserTimeoutMS int64   `json:"user_timeout_ms"`
+	TimeoutS        float64           `json:"timeout_s"`
+	Settings        flatline.Settings `json:"settings"` // its one JSON form
+	ConnectTimeoutS float64           `json:"connect_timeout_s"`
+	SpreadS         float64           `json:"spread_s"`
+	Basis           basisJSON         `json:"basis"`
+	States          []stateReport     `json:"states"`
+	Notes           []string          `json:"notes"`
+	Storm           *stormPlanJSON    `json:"storm,omitempty"` // with --conns
 }
 
 // basisJSON is the host every column's bounds are computed for: this
@@ -126,14 +118,8 @@ func newPlanReport(cfg flatline.Config) (planReport, error) {
 	goDefault := flatline.GoDialerSettings().Bounds(host)
 	linuxDefault := host.DefaultSettings().Bounds(host)
 	r := planReport{
-		TimeoutS: p.Timeout.Seconds(),
-		Settings: settingsJSON{
-			KeepAlive:     p.Settings.KeepAlive,
-			IdleS:         p.Settings.Idle.Seconds(),
-			IntervalS:     p.Settings.Interval.Seconds(),
-			Count:         p.Settings.Count,
-			UserTimeoutMS: p.Settings.UserTimeout.Milliseconds(),
-		},
+		TimeoutS:        p.Timeout.Seconds(),
+		Settings:        p.Settings,
 		ConnectTimeoutS: p.ConnectTimeout.Seconds(),
 		SpreadS:         p.Spread.Seconds(),
 		Basis:           basis,
@@ -174,10 +160,10 @@ func (r planReport) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "socket option\tvalue\n")
 	fmt.Fprintf(tw, "SO_KEEPALIVE\t%v\n", onOff(r.Settings.KeepAlive))
-	fmt.Fprintf(tw, "TCP_KEEPIDLE\t%v\n", sec(r.Settings.IdleS))
-	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", sec(r.Settings.IntervalS))
+	fmt.Fprintf(tw, "TCP_KEEPIDLE\t%v\n", r.Settings.Idle)
+	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", r.Settings.Interval)
 	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
-	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeoutMS)
+	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeout.Milliseconds())
 	fmt.Fprintf(tw, "connect timeout\t%v\n", sec(r.ConnectTimeoutS))
 	if r.SpreadS > 0 {
 		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))

@@ -211,7 +211,7 @@ func startHolders(t *testing.T) *holders {
 func startExporter(t *testing.T, budget time.Duration) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "exporter",
-		"--listen", "127.0.0.1:0", "--interval", "500ms", "--budget", budget.String(), "--top", "1000")
+		"--listen", "127.0.0.1:0", "--interval", "500ms", "--timeout", budget.String(), "--top", "1000")
 	cmd.Env = append(os.Environ(), cliEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()

@@ -139,6 +139,11 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
+	if l, ok := cell.Fault.randomLoss(); ok {
+		if err := topo.RandomLoss(l); err != nil {
+			return fail(err)
+		}
+	}
 	if sh, ok := cell.Fault.shape(); ok {
 		if err := topo.Shape(sh); err != nil {
 			if errors.Is(err, ErrNotSupported) {
