@@ -147,12 +147,7 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 }
 
 func boundOf(s flatline.Settings, st flatline.State, h flatline.Host) flatline.Bound {
-	for _, b := range s.Bounds(h) {
-		if b.State == st {
-			return b
-		}
-	}
-	return flatline.Bound{State: st, Never: true, Rule: "unknown state"}
+	return s.Bounds(h).Of(st)
 }
 
 func (r *ApplyReport) add(as AppliedSocket) {

@@ -165,3 +165,30 @@ func SafeUserTimeout(hz int, idle, interval time.Duration, count int) time.Durat
 	}
 	return safe
 }
+
+// Left is how long from now until tcp_keepalive_timer ends a connection
+// whose peer has been silent for quiet (Quiet: the keepalive clock),
+// with probes unanswered probes out and its keepalive timer pending
+// expires from now. With no probe out the pending firing sends the first
+// probe, at the later of expires and Idle after the last receive; every
+// later firing comes Interval after the previous one, until
+// KeepaliveKills: Count probes out, or with a user timeout the first
+// firing at least UserTimeout after the last receive with a probe out.
+// Counting from the socket's own clock and timer takes in the lateness of
+// the firings already past; the lateness of those to come is not in it
+// (add the bound's slack).
+func (k Keepalive) Left(quiet, expires time.Duration, probes int) time.Duration {
+	at := expires
+	if probes <= 0 {
+		// The pending firing is the first: it probes (it never kills
+		// with no probe out, and Count is at least 1).
+		at, probes = max(expires, k.Idle-quiet)+k.Interval, 1
+	}
+	if k.UserTimeout > 0 {
+		if short := k.UserTimeout - quiet - at; short > 0 && k.Interval > 0 {
+			at += time.Duration((int64(short)+int64(k.Interval)-1)/int64(k.Interval)) * k.Interval
+		}
+		return at
+	}
+	return at + time.Duration(max(max(k.Count, 1)-probes, 0))*k.Interval
+}
