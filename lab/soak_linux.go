@@ -113,7 +113,7 @@ func soakGroups(cfg SoakConfig) ([]*soakGroupRun, error) {
 			for _, w := range cfg.Workloads {
 				g := &soakGroupRun{loss: l, port: soakBasePort + uint16(2*len(groups))}
 				g.Config, g.Workload, g.LossPct = c, w, l.Fraction()*100
-				g.Socket = StormKeepalive{IdleS: s.Idle.Seconds(), IntervalS: s.Interval.Seconds(), Count: s.Count, UserTimeoutMS: s.UserTimeout.Milliseconds()}
+				g.Socket = s
 				g.Causes = map[string]int{}
 				groups = append(groups, g)
 			}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // WriteSoakTable writes a soak's result for people: per group the kills
@@ -30,7 +32,7 @@ func WriteSoakTable(w io.Writer, r *SoakResult) error {
 		if g.SegsOut > 0 {
 			retrans = fmt.Sprintf("%.2f %%", 100*float64(g.Retransmits)/float64(g.SegsOut))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%g %%\t%s\t%d of %d\t%s\t%s\t%s\t%s\t%s\n", g.Config, g.Workload, g.LossPct, g.Socket,
+		fmt.Fprintf(tw, "%s\t%s\t%g %%\t%s\t%d of %d\t%s\t%s\t%s\t%s\t%s\n", g.Config, g.Workload, g.LossPct, socketShort(g.Socket),
 			g.Killed, g.Opened, model, rng, rate, causes(g.Causes), retrans)
 	}
 	if err := tw.Flush(); err != nil {
@@ -45,11 +47,14 @@ func WriteSoakTable(w io.Writer, r *SoakResult) error {
 	return err
 }
 
-// String is the socket settings in the table's short form: 8s/5s/3 u22.6s.
-func (k StormKeepalive) String() string {
-	s := fmt.Sprintf("%gs/%gs/%d", k.IdleS, k.IntervalS, k.Count)
-	if k.UserTimeoutMS > 0 {
-		s += fmt.Sprintf(" u%gs", float64(k.UserTimeoutMS)/1000)
+// socketShort is settings in the table's short form: 8s/1s/15 u22.6s.
+func socketShort(k flatline.Settings) string {
+	if !k.KeepAlive {
+		return "keepalive off"
+	}
+	s := fmt.Sprintf("%v/%v/%d", k.Idle, k.Interval, k.Count)
+	if k.UserTimeout > 0 {
+		s += fmt.Sprintf(" u%v", k.UserTimeout)
 	}
 	return s
 }
