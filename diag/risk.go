@@ -2,10 +2,10 @@ package diag
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // The loss estimate and the at-risk rule: VerdictAtRisk is a socket whose
@@ -39,37 +39,28 @@ func lossSeen(i *TCPInfo) (float64, bool) {
 	return min(float64(i.TotalRetrans)/float64(i.SegsOut), RiskMaxLoss), true
 }
 
-// falseKillsPerHour is the false-kill model's expected kills per hour of
-// a socket with settings s in state st, its peer alive, at loss p each
-// way; ok false for a state it does not cover. An idle (or receiving)
-// socket runs a keepalive cycle about once per Idle, which kills when all
-// its probe exchanges fail (q^n, q = 1 − (1 − p)²); a sending one kills
-// when a segment's transmissions within the user timeout all fail.
-func falseKillsPerHour(s flatline.Settings, st flatline.State, p float64) (float64, bool) {
-	q := 1 - (1-p)*(1-p)
+// falseKillsPerHour is the false-kill model's (kernel.FalseKills)
+// expected kills per hour of a socket with settings s in state st, its peer
+// alive, at loss p each way, on host h (its HZ and tcp_retries2), with rto
+// the socket's retransmission timeout before backoff (zero: the minimum);
+// ok false for a state it does not cover (connecting, closed window). An
+// idle or receiving socket takes the keepalive cycle's risk; a sending one
+// a write's, one write a second.
+func falseKillsPerHour(s flatline.Settings, st flatline.State, p float64, h flatline.Host, rto time.Duration) (float64, bool) {
+	o := kernel.Options(s)
 	switch st {
 	case flatline.StateIdle, flatline.StateReceiving:
-		if !s.KeepAlive || s.Idle <= 0 {
-			return 0, true
+		r, err := kernel.KeepaliveRisk(o, h.HZ, p)
+		if err != nil {
+			return 0, false
 		}
-		n := max(s.Count, 1)
-		if s.UserTimeout > 0 {
-			n = 1
-			if s.Interval > 0 {
-				n = max(int(math.Ceil(float64(s.UserTimeout-s.Idle)/float64(s.Interval))), 1)
-			}
-		}
-		return math.Pow(q, float64(n)) * float64(time.Hour) / float64(s.Idle), true
+		return r.PerHour, true
 	case flatline.StateSending:
-		if s.UserTimeout <= 0 {
-			return 0, true // tcp_retries2: sixteen transmissions, negligible
+		retries2 := h.Retries2
+		if retries2 <= 0 {
+			retries2 = kernel.DefaultRetries2
 		}
-		n := 2
-		for at, step := time.Duration(0), 400*time.Millisecond; at+step < s.UserTimeout; step *= 2 {
-			at += step
-			n++
-		}
-		return math.Pow(q, float64(n)) * 3600, true // a write a second
+		return kernel.SendingRisk(s.UserTimeout, retries2, time.Second, kernel.Path{Loss: p, RTO: rto}).PerHour, true
 	}
 	return 0, false
 }
@@ -77,12 +68,13 @@ func falseKillsPerHour(s flatline.Settings, st flatline.State, p float64) (float
 // judgeRisk fills s's LossSeen and FalseKillsPerHour, and turns an ok or
 // fragile verdict into at-risk when the expected false kills reach
 // AtRiskPerHour.
-func judgeRisk(s *Socket) {
+func judgeRisk(s *Socket, h flatline.Host) {
 	p, ok := lossSeen(s.Info)
 	if !ok || s.Settings == nil {
 		return
 	}
-	k, ok := falseKillsPerHour(*s.Settings, s.Traffic, p)
+	rto := time.Duration(s.Info.RTO) * time.Microsecond >> min(s.Info.Backoff, 62)
+	k, ok := falseKillsPerHour(*s.Settings, s.Traffic, p, h, rto)
 	if !ok {
 		return
 	}

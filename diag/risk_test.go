@@ -30,9 +30,12 @@ func TestLossSeen(t *testing.T) {
 	}
 }
 
-// TestJudgeRisk: expected false kills per hour at the seen loss, by hand:
-// q = 1 − (1 − p)²; an idle cycle per Idle kills with q^n (n probes before
-// the killing firing).
+// TestJudgeRisk: expected false kills per hour at the seen loss against
+// the one-line model by hand: q = 1 − (1 − p)²; an idle cycle kills with
+// q^n (n probes before the killing firing), one cycle per Idle. The kernel
+// model's cycles are longer than Idle (the timer wheel's lateness, the
+// probes' own time), so its rate is at most the hand figure and, on these
+// short chains, at least three quarters of it.
 func TestJudgeRisk(t *testing.T) {
 	info := func(retrans uint32) *TCPInfo {
 		return &TCPInfo{TotalRetrans: retrans, SegsOut: 1000, HasSegsOut: true}
@@ -58,11 +61,11 @@ func TestJudgeRisk(t *testing.T) {
 		{"connecting: not modelled", Socket{DiagMsg: DiagMsg{Info: info(50)}, Settings: &t3, Traffic: flatline.StateConnecting, Verdict: VerdictOK}, VerdictOK, false, 0},
 	} {
 		s := tc.s
-		judgeRisk(&s)
+		judgeRisk(&s, flatline.Host{HZ: 250})
 		if s.Verdict != tc.wantVerdict || s.RiskKnown != tc.wantKnown {
 			t.Errorf("%s: verdict %s, known %v; want %s, %v", tc.name, s.Verdict, s.RiskKnown, tc.wantVerdict, tc.wantKnown)
 		}
-		if tc.wantKnown && math.Abs(s.FalseKillsPerHour-tc.wantPerHour) > 1e-3*tc.wantPerHour {
+		if tc.wantKnown && (s.FalseKillsPerHour > tc.wantPerHour || s.FalseKillsPerHour < 0.75*tc.wantPerHour) {
 			t.Errorf("%s: %v false kills per hour, want %v", tc.name, s.FalseKillsPerHour, tc.wantPerHour)
 		}
 		if s.Verdict == VerdictAtRisk && !strings.Contains(s.Reason, "times an hour") {

@@ -130,7 +130,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 			s.Reason += "; unacknowledged data would take " + b.String()
 		}
 	}
-	judgeRisk(s)
+	judgeRisk(s, h)
 }
 
 // judgeUnreadable decides what inet_diag alone can tell when the options
