@@ -17,23 +17,23 @@ import (
 
 // jsonSocket is the stable JSON form of a Socket (issue 4's field names).
 type jsonSocket struct {
-	Local          string         `json:"local"`
-	Remote         string         `json:"remote"`
-	State          string         `json:"state"`
-	PID            *int           `json:"pid"`
-	FD             *int           `json:"fd"`
-	Comm           *string        `json:"comm"`
-	Timer          string         `json:"timer"`
-	TimerExpiresMS int64          `json:"timer_expires_ms"`
-	Retransmits    int            `json:"retransmits"`
-	Probes         int            `json:"probes"`
-	Unacked        uint32         `json:"unacked"`
-	Keepalive      *jsonKeepalive `json:"keepalive"`
-	UserTimeoutMS  *int64         `json:"user_timeout_ms"`
-	WorstCaseS     *float64       `json:"worst_case_s"`
-	LostProbes     *int           `json:"lost_probes"`
-	Verdict        Verdict        `json:"verdict"`
-	Reason         string         `json:"reason"`
+	Local         string         `json:"local"`
+	Remote        string         `json:"remote"`
+	State         string         `json:"state"`
+	PID           *int           `json:"pid"`
+	FD            *int           `json:"fd"`
+	Comm          *string        `json:"comm"`
+	Timer         string         `json:"timer"`
+	TimerExpiresS float64        `json:"timer_expires_s"`
+	Retransmits   int            `json:"retransmits"`
+	Probes        int            `json:"probes"`
+	Unacked       uint32         `json:"unacked"`
+	Keepalive     *jsonKeepalive `json:"keepalive"`
+	UserTimeoutS  *float64       `json:"user_timeout_s"`
+	WorstCaseS    *float64       `json:"worst_case_s"`
+	LostProbes    *int           `json:"lost_probes"`
+	Verdict       Verdict        `json:"verdict"`
+	Reason        string         `json:"reason"`
 }
 
 type jsonKeepalive struct {
@@ -77,7 +77,7 @@ func (s *Socket) Unacked() uint32 {
 
 // MarshalJSON writes the socket with the stable field names of issue 4
 // (jsonSocket is the schema):
-// pid, fd, comm null without an owner; keepalive and user_timeout_ms null
+// pid, fd, comm null without an owner; keepalive and user_timeout_s null
 // when the options are unreadable; worst_case_s (timer slack included)
 // null when the peer is never noticed or it cannot be told (verdict says
 // which); lost_probes null when keepalive is off or unreadable.
@@ -106,8 +106,8 @@ func (s *Socket) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"timer":`...)
 	b = appendJSONString(b, s.Timer.String())
-	b = append(b, `,"timer_expires_ms":`...)
-	b = strconv.AppendInt(b, int64(s.Expires), 10)
+	b = append(b, `,"timer_expires_s":`...)
+	b = appendJSONFloat(b, expiresSeconds(s.Expires))
 	b = append(b, `,"retransmits":`...)
 	b = strconv.AppendInt(b, int64(s.Retransmits()), 10)
 	b = append(b, `,"probes":`...)
@@ -123,10 +123,10 @@ func (s *Socket) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(st.Interval/time.Second), 10)
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, int64(st.Count), 10)
-		b = append(b, `},"user_timeout_ms":`...)
-		b = strconv.AppendInt(b, st.UserTimeout.Milliseconds(), 10)
+		b = append(b, `},"user_timeout_s":`...)
+		b = appendJSONFloat(b, st.UserTimeout.Seconds())
 	} else {
-		b = append(b, `,"keepalive":null,"user_timeout_ms":null`...)
+		b = append(b, `,"keepalive":null,"user_timeout_s":null`...)
 	}
 	b = append(b, `,"worst_case_s":`...)
 	if s.Known && !s.Never {
@@ -202,6 +202,9 @@ func appendJSONString[T string | []byte](b []byte, s T) []byte {
 }
 
 // appendJSONFloat appends f as encoding/json writes a float64.
+// expiresSeconds is idiag_expires (ms) in seconds, JSON's unit.
+func expiresSeconds(ms uint32) float64 { return float64(ms) / 1000 }
+
 func appendJSONFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
 	format := byte('f')
@@ -234,7 +237,7 @@ type jsonReport struct {
 	Time      time.Time   `json:"time"`
 	Namespace string      `json:"namespace"`
 	PID       int         `json:"pid,omitempty"`
-	MaxS      float64     `json:"max_s"`
+	MaxS      float64     `json:"timeout_s"`
 	Host      jsonHost    `json:"host"`
 	HostError *string     `json:"host_error"`
 	Summary   jsonSummary `json:"summary"`

@@ -88,7 +88,10 @@ func openTarget(o Options) (*target, error) {
 		}
 	}
 	if o.NetNS != "" {
-		p := nsPath(o.NetNS)
+		p, err := kernel.NetNSPath(o.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("diag: %w", err)
+		}
 		if path != "" {
 			same, err := sameFile(p, path)
 			if err != nil {
@@ -108,7 +111,7 @@ func openTarget(o Options) (*target, error) {
 		}
 		t.conn = c
 		t.sizeHint = tcpSockets()
-		t.host, t.hostErr = flatline.ReadHost()
+		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
 		}
