@@ -84,11 +84,11 @@ type SoakResult struct {
 
 // SoakGroup is one configuration × workload × loss rate.
 type SoakGroup struct {
-	Config   ConfigName     `json:"config"`
-	Workload SoakWorkload   `json:"workload"`
-	LossPct  float64        `json:"loss_pct"`
-	Socket   StormKeepalive `json:"socket"` // the client's keepalive and user timeout
-	Opened   int            `json:"opened"`
+	Config   ConfigName        `json:"config"`
+	Workload SoakWorkload      `json:"workload"`
+	LossPct  float64           `json:"loss_pct"`
+	Socket   flatline.Settings `json:"socket"` // the client's keepalive and user timeout
+	Opened   int               `json:"opened"`
 	// DialFailed counts connections that could not be opened through the
 	// lossy path (their SYNs and retries lost): not false kills.
 	DialFailed int     `json:"dial_failed"`
