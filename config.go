@@ -157,7 +157,9 @@ func (c Config) PlanFor(h Host) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return newPlan(d, h), nil
+	p := newPlan(d, h)
+	p.Notes = append(p.Notes, designLossNotes(p)...)
+	return p, nil
 }
 
 // derived is a Config with every field decided and checked.

@@ -191,16 +191,27 @@ func bestChain(t time.Duration, loss float64) (time.Duration, int, float64) {
 	return bestI, bestN, best
 }
 
+// designLossNotes is what Plan.Notes says about loss: where an idle
+// connection at DesignLoss is falsely killed more often than
+// DesignFalseKills(Timeout), the numbers and what works.
+func designLossNotes(p Plan) []string {
+	r, err := kernel.KeepaliveRisk(kernel.Options(p.Settings), p.Host.HZ, DesignLoss)
+	if err != nil {
+		return nil
+	}
+	return lossNotes(p, falseKillOf(StateIdle, r), DesignLoss)
+}
+
 // timeoutFor is the smallest whole-second Timeout above t, up to 10
 // minutes, whose default plan keeps an idle connection below its
 // DesignFalseKills at loss.
 func timeoutFor(loss float64, t time.Duration) (time.Duration, bool) {
 	for c := t.Truncate(time.Second) + time.Second; c <= 10*time.Minute; c += time.Second {
-		p, err := Config{Timeout: c}.Plan()
+		d, err := Config{Timeout: c}.derive()
 		if err != nil {
 			continue
 		}
-		if idleFalseKills(p.Settings.Idle, p.Settings.Interval, p.Settings.Count, loss) <= DesignFalseKills(c) {
+		if idleFalseKills(d.s.Idle, d.s.Interval, d.s.Count, loss) <= DesignFalseKills(c) {
 			return c, true
 		}
 	}

@@ -1,6 +1,7 @@
 package flatline
 
 import (
+	"math"
 	"time"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
@@ -54,9 +55,17 @@ func lossTolerantChain(t, i, v time.Duration, count int, spread time.Duration) (
 	if idleFalseKills(fi, fv, fn, DesignLoss) <= target {
 		return fi, fv, fn
 	}
+	q := 1 - (1-DesignLoss)*(1-DesignLoss)
 	for idle := i; idle >= time.Second; idle -= time.Second {
 		for budget := time.Duration(count)*v + i - idle; idle+budget <= t-fixed; budget += time.Second {
 			ci, cv, cn := chain(idle, budget)
+			// A cycle has at most cn exchanges and lasts less than twice
+			// Idle + Count·Interval (each firing is late by less than its
+			// horizon): a chain this bound puts above the target cannot
+			// meet it, and the model need not run.
+			if math.Pow(q, float64(cn))*float64(time.Hour)/float64(2*(ci+time.Duration(cn)*cv)) > target {
+				continue
+			}
 			if idleFalseKills(ci, cv, cn, DesignLoss) <= target {
 				return ci, cv, cn
 			}
@@ -80,11 +89,11 @@ func derivedUserTimeout(i, v time.Duration, count int) time.Duration {
 // derived chain at random loss p each way, on a kernel of unknown HZ.
 func idleFalseKills(i, v time.Duration, count int, p float64) float64 {
 	o := kernel.Options{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: derivedUserTimeout(i, v, count)}
-	r, err := kernel.KeepaliveRisk(o, 0, p)
+	r, err := kernel.IdleFalseKills(o, 0, p)
 	if err != nil {
 		return 1
 	}
-	return r.PerHour
+	return r
 }
 
 // rtoMax is the TCP_RTO_MAX_MS a plan sets: Config.RTOMax as set, or for
@@ -108,15 +117,21 @@ func (c Config) rtoMax(t, u time.Duration) time.Duration {
 	}
 	target := DesignFalseKills(t)
 	busy := func(rtoMax time.Duration) float64 {
-		return kernel.SendingRisk(u, LinuxDefaults().Retries2, time.Second, kernel.Path{Loss: DesignLoss, RTOMax: rtoMax}).PerHour
+		return kernel.BusyFalseKills(u, LinuxDefaults().Retries2, time.Second, kernel.Path{Loss: DesignLoss, RTOMax: rtoMax})
 	}
-	if u <= 0 || busy(0) <= target {
+	if u <= 0 || busy(0) <= target || busy(kernel.MinRTOMax) > target {
 		return 0
 	}
-	for rtoMax := kernel.MaxRTO; rtoMax >= kernel.MinRTOMax; rtoMax -= time.Second {
-		if busy(rtoMax) <= target {
-			return rtoMax
+	// A lower cap never fits fewer retransmissions: search the whole
+	// seconds between 1 s (meets the design point) and 120 s (does not).
+	lo, hi := int(kernel.MinRTOMax/time.Second), int(kernel.MaxRTO/time.Second)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if busy(time.Duration(mid)*time.Second) <= target {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return 0
+	return time.Duration(lo) * time.Second
 }
