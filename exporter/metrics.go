@@ -210,7 +210,7 @@ var (
 		"Each socket's worst case at the last scan: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets). A snapshot: the counts go down as well as up; use the buckets as they are, not their rate().",
 		nil, nil)
 	descBudget = prometheus.NewDesc("flatline_budget_seconds",
-		"The budget: the longest a dead peer may go unnoticed (--budget), the limit of the verdict ok.",
+		"The budget: the longest a dead peer may go unnoticed (--timeout), the limit of the verdict ok.",
 		nil, nil)
 	descProcSockets = prometheus.NewDesc("flatline_process_sockets",
 		`TCP sockets per process, for the processes with the most sockets over budget; pid="other" sums the rest, pid="none" the sockets no process was found for.`,
@@ -222,7 +222,7 @@ var (
 		"The longest finite worst case among a process's sockets (absent when all of them never notice or are unknown).",
 		[]string{"pid", "comm"}, nil)
 	descNetNS = prometheus.NewDesc("flatline_netns_info",
-		"One series per network namespace found: its name under /var/run/netns if any, its lowest pid and that process's command, and whether it was scanned.",
+		"One series per network namespace found: its name under /run/netns if any, its lowest pid and that process's command, and whether it was scanned.",
 		[]string{"netns", "name", "pid", "comm", "scanned"}, nil)
 	descUncovered = prometheus.NewDesc("flatline_uncovered",
 		"What the last scan could not see: namespaces it could not enter, processes whose namespace it could not read, sockets with no process found, owned sockets whose options it could not read (verdict from inet_diag alone).",
