@@ -10,6 +10,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/exporter"
 	"github.com/flatline-dev/flatline/trace"
 	"github.com/spf13/cobra"
