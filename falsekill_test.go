@@ -39,6 +39,15 @@ func TestPlanFalseKills(t *testing.T) {
 			t.Errorf("T=%v at %v: notes %q, want %q", tt.timeout, tt.loss, notes, tt.note)
 		}
 	}
+	// Plan.Notes say it at the design loss, without being asked.
+	p3, _ := Config{Timeout: 3 * time.Second}.Plan()
+	if n := strings.Join(p3.Notes, "\n"); !strings.Contains(n, "at 5 % loss each way") || !strings.Contains(n, "package liveness") {
+		t.Errorf("T=3s: Plan.Notes %q, want the design loss's false kills and what works", n)
+	}
+	p30, _ := Config{}.Plan()
+	if n := strings.Join(p30.Notes, "\n"); strings.Contains(n, "falsely killed") {
+		t.Errorf("T=30s: Plan.Notes %q, want no false-kill warning", n)
+	}
 	p, _ := Config{}.Plan()
 	for _, bad := range []float64{-0.01, 1, 2} {
 		if _, err := p.FalseKills(bad); err == nil {
