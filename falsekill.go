@@ -166,9 +166,15 @@ func lossNotes(p Plan, idle FalseKill, loss float64) []string {
 	note := fmt.Sprintf("at %.3g %% loss each way an idle connection with %v/%v/%d is falsely killed %.3g times an hour (all %d probe exchanges of a keepalive cycle lost)",
 		pct, p.Settings.Idle, p.Settings.Interval, p.Settings.Count, idle.PerHour, idle.Exchanges)
 	bi, bn, best := bestChain(p.Timeout, loss)
-	if best > target {
+	noSpread, err := Config{Timeout: p.Timeout, Spread: NoSpread}.derive()
+	switch {
+	case p.Spread > 0 && err == nil && idleFalseKills(noSpread.s.Idle, noSpread.s.Interval, noSpread.s.Count, loss) <= target:
+		ns := noSpread.s
+		note += fmt.Sprintf("; the planner kept half the spread for connections made together: with Spread NoSpread it gives %v/%v/%d, %.3g an hour (but connections made together then probe together)",
+			ns.Idle, ns.Interval, ns.Count, idleFalseKills(ns.Idle, ns.Interval, ns.Count, loss))
+	case best > target:
 		note += fmt.Sprintf("; no keepalive plan within Timeout %v does better than %.3g an hour (%v idle and %d probes 1 s apart): the budget has room for %d exchanges", p.Timeout, best, bi, bn, bn)
-	} else {
+	default:
 		note += fmt.Sprintf("; a chain of %v idle and %d probes 1 s apart within the same Timeout gives %.3g (set Idle, Interval and Count)", bi, bn, best)
 	}
 	what := "an application heartbeat on a connection of its own (package liveness), which retransmits its pings within Timeout"

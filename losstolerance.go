@@ -1,7 +1,6 @@
 package flatline
 
 import (
-	"math"
 	"time"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
@@ -40,38 +39,45 @@ const maxDerivedCount = 20
 //
 // When that still predicts more than DesignFalseKills(t) at DesignLoss, it
 // gives probes the spread's seconds, then the idle's, one at a time, and
-// takes the first chain that meets the design point. Where none does (a
-// Timeout below about 10 s has no room), it keeps the first chain and
-// Plan's notes say what works instead. spread is Config.Spread as set
-// (zero: derived, it takes what the chain leaves).
+// takes the first chain that meets the design point; but the spread keeps
+// at least half its seconds (connections made together still probe apart:
+// the storm floor at most doubles) and the idle at least three quarters
+// (the healthy-link probe rate rises by a third at most). Where no chain
+// within those limits meets it (below about 12 s), it takes the one with
+// the fewest predicted false kills, and Plan's notes say what works
+// (NoSpread, a heartbeat, a larger Timeout). spread is Config.Spread as
+// set (zero: derived, it takes what the chain leaves).
 func lossTolerantChain(t, i, v time.Duration, count int, spread time.Duration) (time.Duration, time.Duration, int) {
 	fixed := max(spread, 0)
+	minSpread := fixed
+	if spread == 0 { // derived: what the old chain left, at most Idle
+		old := min(max(t-i-time.Duration(count)*v, 0), i)
+		minSpread = (old/2 + time.Second - 1).Truncate(time.Second)
+	}
+	minIdle := max(time.Second, (3*i/4 + time.Second - 1).Truncate(time.Second))
 	chain := func(idle, budget time.Duration) (time.Duration, time.Duration, int) {
 		iv := max(time.Second, (budget+maxDerivedCount*time.Second-1)/maxDerivedCount).Truncate(time.Second)
 		return idle, iv, int(budget / iv)
 	}
-	fi, fv, fn := chain(i, time.Duration(count)*v)
+	bi, bv, bn := chain(i, time.Duration(count)*v)
+	best := idleFalseKills(bi, bv, bn, DesignLoss)
 	target := DesignFalseKills(t)
-	if idleFalseKills(fi, fv, fn, DesignLoss) <= target {
-		return fi, fv, fn
+	if best <= target {
+		return bi, bv, bn
 	}
-	q := 1 - (1-DesignLoss)*(1-DesignLoss)
-	for idle := i; idle >= time.Second; idle -= time.Second {
-		for budget := time.Duration(count)*v + i - idle; idle+budget <= t-fixed; budget += time.Second {
+	for idle := i; idle >= minIdle; idle -= time.Second {
+		for budget := time.Duration(count)*v + i - idle; idle+budget+minSpread <= t; budget += time.Second {
 			ci, cv, cn := chain(idle, budget)
-			// A cycle has at most cn exchanges and lasts less than twice
-			// Idle + Count·Interval (each firing is late by less than its
-			// horizon): a chain this bound puts above the target cannot
-			// meet it, and the model need not run.
-			if math.Pow(q, float64(cn))*float64(time.Hour)/float64(2*(ci+time.Duration(cn)*cv)) > target {
-				continue
-			}
-			if idleFalseKills(ci, cv, cn, DesignLoss) <= target {
+			r := idleFalseKills(ci, cv, cn, DesignLoss)
+			if r <= target {
 				return ci, cv, cn
+			}
+			if r < best {
+				bi, bv, bn, best = ci, cv, cn, r
 			}
 		}
 	}
-	return fi, fv, fn
+	return bi, bv, bn
 }
 
 // derivedUserTimeout is the user timeout a derived plan sets: Idle +
