@@ -382,8 +382,8 @@ func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, 
 	tick := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
-	res.BinS = (256 * time.Millisecond).Seconds()
-	res.Histogram = storm.Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+	res.BinS = storm.DefaultBin().Seconds()
+	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
 
 	// The model on the same connections: creation and arming times as they
 	// happened; for flatline the library's draws are unknown, so several.

@@ -124,12 +124,7 @@ type clock struct {
 	HZ int
 }
 
-func (c clock) jiffies(j uint32) time.Duration {
-	if c.HZ <= 0 {
-		return 0
-	}
-	return time.Duration(j) * time.Second / time.Duration(c.HZ)
-}
+func (c clock) jiffies(j uint32) time.Duration { return kernel.JiffiesDuration(c.HZ, int64(j)) }
 
 // event interprets a record: addresses, owner, cause, settings.
 func (r record) event(c clock) Event {
