@@ -27,6 +27,13 @@ type Settings struct {
 	// SynCount is TCP_SYNCNT; zero means the namespace's
 	// net.ipv4.tcp_syn_retries.
 	SynCount int
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout, so that the user timeout
+	// holds enough retransmissions to ride out random loss (see
+	// Plan.FalseKills). Zero means the kernel's (120 s). Kernels without
+	// the option skip it when set and read it back as zero; elsewhere
+	// than Linux it is not set.
+	RTOMax time.Duration
 }
 
 // Host holds the kernel defaults of one network namespace that change how

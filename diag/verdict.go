@@ -61,6 +61,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	m := s.DiagMsg
 	s.Traffic = traffic(m)
 	s.Known, s.Never, s.Worst, s.LostProbes = false, false, 0, -1
+	s.LossSeen, s.FalseKillsPerHour, s.RiskKnown = 0, 0, false
 
 	switch m.State {
 	case StateListen:
@@ -129,6 +130,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 			s.Reason += "; unacknowledged data would take " + b.String()
 		}
 	}
+	judgeRisk(s, h)
 }
 
 // judgeUnreadable decides what inet_diag alone can tell when the options
