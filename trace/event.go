@@ -150,7 +150,7 @@ func (r record) event(c clock) Event {
 		SndWnd:       r.SndWnd,
 		Silent:       c.jiffies(r.Silent),
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		e.Silent = 0 // never heard from: rcv_tstamp is not a time yet
 	}
 	if r.Flags&flagOwner != 0 {
@@ -197,7 +197,7 @@ func classify(r record) (flatline.Cause, string) {
 		}
 		return otherwise
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		return flatline.CauseConnectTimeout, pick(LimitSynRetries)
 	}
 	c := kernel.Conn{
@@ -224,6 +224,3 @@ func classify(r record) (flatline.Cause, string) {
 	}
 	return flatline.CauseKernelTimeout, ""
 }
-
-// stateSynRecv is TCP_SYN_RECV (include/net/tcp_states.h).
-const stateSynRecv = 3
