@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,7 +35,7 @@ default net.Dialer and Linux's defaults give for the same states.`,
   flatline plan --timeout 3s --loss 1%`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlan(cmd.OutOrStdout(), f)
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
 	fl := cmd.Flags()
@@ -152,13 +153,16 @@ func newPlanReport(cfg flatline.Config, loss string) (planReport, error) {
 	return r, nil
 }
 
-func runPlan(w io.Writer, f planFlags) error {
+func runPlan(ctx context.Context, w io.Writer, f planFlags) error {
 	r, err := newPlanReport(f.cfg, f.loss)
 	if err != nil {
 		return err
 	}
 	if f.conns != 0 || f.burst != 0 {
-		if r.Storm, err = newStormPlan(f.cfg, f.conns, f.burst); err != nil {
+		if r.Storm, err = newStormPlan(ctx, f.cfg, f.conns, f.burst); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("plan: interrupted before the forecast of %d connections finished", f.conns)
+			}
 			return err
 		}
 	}
