@@ -21,19 +21,31 @@
 //
 // # The arithmetic
 //
-// From a Timeout T (whole seconds s = ⌊T⌋), Config.Plan chooses:
+// From a Timeout T (whole seconds s = ⌊T⌋), Config.Plan chooses, first:
 //
-//	C = 3 when T ≥ 10 s (two lost probes tolerated), else 2 (one)
-//	V = max(1 s, ⌊s / (C+3)⌋)                      TCP_KEEPINTVL
-//	I = ⌈(s − C·V) / 2⌉, raised until gcd(I, V) = 1  TCP_KEEPIDLE
+//	C₀ = 3 when T ≥ 10 s, else 2
+//	V₀ = max(1 s, ⌊s / (C₀+3)⌋)
+//	I = ⌈(s − C₀·V₀) / 2⌉, raised until gcd(I, V₀) = 1  TCP_KEEPIDLE
+//
+// then spends the probe budget C₀·V₀ on the most probe exchanges
+// (lossTolerantChain, docs/false-kills.md): V = 1 s (longer only past 20
+// probes), C = C₀·V₀ / V; where that still predicts more than
+// DesignFalseKills(T) false kills per idle connection-hour at 5 % random
+// loss each way, it gives the probes the spread's seconds, then the
+// idle's, one at a time. Then:
+//
 //	U = I + C·V − 400 ms                           TCP_USER_TIMEOUT
 //	Spread = min(T − (I + C·V), I)
+//	RTOMax: the longest whole-second cap meeting the same design point for
+//	        a connection writing every second, or none  TCP_RTO_MAX_MS
 //	ConnectTimeout = T
 //
 // so that, with the kernel's rules (see Settings.Bounds):
 //
-//	idle, receiving: dead at the C-th firing, I + C·V (+ Spread for a
-//	                 connection faulted before its keepalive was re-armed)
+//	idle, receiving: dead at the C-th firing at the latest, I + C·V
+//	                 (+ Spread for a connection faulted before its
+//	                 keepalive was re-armed); the timers' lateness may end
+//	                 the chain a probe or two earlier (Bound.LostProbes)
 //	sending:         U from the first retransmission by timeout, which
 //	                 comes a tail-loss probe and an RTO (≈ 400 ms on a short
 //	                 path: FirstRetransmission) after the first
@@ -42,8 +54,10 @@
 //	connecting:      U (the user timeout bounds SYN-SENT on Linux), and the
 //	                 dial deadline
 //
-// are all at most T. For T = 30 s: I = 8 s, V = 5 s, C = 3, U = 22.6 s,
-// Spread = 7 s; for T = 3 s: I = 1 s, V = 1 s, C = 2, U = 2.6 s. Each bound
+// are all at most T. For T = 30 s: I = 8 s, V = 1 s, C = 15, U = 22.6 s,
+// Spread = 7 s, RTOMax = 5 s; for T = 10 s: I = 3 s, V = 1 s, C = 7,
+// U = 9.6 s, no spread, RTOMax = 3 s; for T = 3 s: I = 1 s, V = 1 s, C = 2,
+// U = 2.6 s. Each bound
 // comes with the slack the kernel's timer wheel adds (each timer is rounded
 // up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s
 // at HZ=250), computed by Plan for the coarsest common HZ (an unknown HZ)
