@@ -142,6 +142,16 @@ func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
 	return Forecast{Strategy: s, WorstBurst: worsts[len(worsts)/2], ProbesPerSecond: rate}, nil
 }
 
+// Recommend is Predict's recommendation alone: the smallest timeout from
+// cfg's upward whose flatline plan keeps the worst burst of n connections
+// made together within tolerated; nil if none up to an hour does.
+func Recommend(cfg flatline.Config, n, hz, tolerated int) (*Recommendation, error) {
+	if n < 1 || tolerated < 1 {
+		return nil, fmt.Errorf("storm: recommendation for %d connections within bursts of %d: want at least 1 of each", n, tolerated)
+	}
+	return recommend(cfg, n, hz, tolerated)
+}
+
 // recommend scans timeouts from cfg's upward (whole seconds, growing by a
 // quarter each step, up to an hour) for the first whose flatline plan
 // keeps the worst burst within tolerated. Only Timeout changes: explicit
