@@ -41,6 +41,7 @@ type target struct {
 	hostErr  error
 	kopts    kernelOptions // options read by the BPF iterator (iter_linux.go)
 	sizeHint int           // TCP sockets the namespace holds (/proc/net/sockstat), 0 unknown
+	owners   *owners       // the host's, walked once for many namespaces; nil: walk them
 }
 
 // tcpInfoSlab hands out TCPInfo records from arrays of 1024, so that a
@@ -153,13 +154,16 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		err error
 	}
 	walk := make(chan walked, 1)
-	if o.PID == 0 && !o.NoOwners {
+	switch {
+	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
+		walk <- walked{own: *t.owners}
+	case o.PID == 0 && !o.NoOwners:
 		go func() {
 			t.kopts.read() // while the dump runs
 			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
-	} else {
+	default:
 		t.kopts.read()
 		walk <- walked{own: own}
 	}
