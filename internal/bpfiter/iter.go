@@ -66,7 +66,7 @@ func decodeRaw(b []byte) ([]raw, error) {
 
 // rawAt decodes the record at the start of b (at least recSize bytes).
 func rawAt(b []byte) raw {
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	return raw{
 		Inode:       le.Uint64(b[0:]),
 		KeepIdle:    le.Uint32(b[8:]),

@@ -162,7 +162,7 @@ func (it *Iter) ReadIndexed(hint int) ([]Socket, []Owner, error) {
 	own := make([]Owner, 0, len(socks))
 	err := readRecords(it.owners, "iter/task_file", ownerSize, func(b []byte) error {
 		for ; len(b) >= ownerSize; b = b[ownerSize:] {
-			ino := binary.LittleEndian.Uint64(b)
+			ino := binary.NativeEndian.Uint64(b)
 			if _, ok := slices.BinarySearchFunc(socks, ino, func(s Socket, ino uint64) int { return cmp.Compare(s.Inode, ino) }); ok {
 				own = decodeOwnersAppend(own, b[:ownerSize])
 			}

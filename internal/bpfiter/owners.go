@@ -27,7 +27,7 @@ func decodeOwners(b []byte) ([]Owner, error) {
 // decodeOwnersAppend appends the owners of whole records b to out. The
 // descriptors of one process come together: they share its Comm string.
 func decodeOwnersAppend(out []Owner, b []byte) []Owner {
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	for ; len(b) >= ownerSize; b = b[ownerSize:] {
 		comm := b[16:32]
 		n := 0
