@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ func TestStormDefaultTimeout(t *testing.T) {
 		{conns: 3000, backlog: 0}, // unknown backlog: 10 s
 		{conns: 3000, backlog: 200, longer: true},
 	} {
-		c, plan, err := StormConfig{Conns: tt.conns}.withDefaults(250, tt.backlog)
+		c, plan, err := StormConfig{Conns: tt.conns}.withDefaults(context.Background(), 250, tt.backlog)
 		if err != nil {
 			t.Fatal(err)
 		}

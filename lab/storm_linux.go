@@ -40,7 +40,7 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	if cfg.Config.Timeout == 0 && cfg.Progress != nil {
 		cfg.Progress("storm: choosing the timeout whose flatline bursts fit this host's CPU backlog")
 	}
-	cfg, plan, err := cfg.withDefaults(hz, netdevMaxBacklog())
+	cfg, plan, err := cfg.withDefaults(ctx, hz, netdevMaxBacklog())
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 
 // withDefaults fills in what c leaves zero; hz and backlog
 // (net.core.netdev_max_backlog, 0 unknown) are the host's.
-func (c StormConfig) withDefaults(hz, backlog int) (StormConfig, flatline.Plan, error) {
+func (c StormConfig) withDefaults(ctx context.Context, hz, backlog int) (StormConfig, flatline.Plan, error) {
 	if c.Conns == 0 {
 		c.Conns = 2000
 	}
@@ -100,7 +100,7 @@ func (c StormConfig) withDefaults(hz, backlog int) (StormConfig, flatline.Plan, 
 		c.Config.Count = stormCount
 	}
 	if c.Config.Timeout == 0 {
-		t, err := defaultStormTimeout(c.Config, c.Conns, hz, backlog)
+		t, err := defaultStormTimeout(ctx, c.Config, c.Conns, hz, backlog)
 		if err != nil {
 			return c, flatline.Plan{}, err
 		}
@@ -134,12 +134,12 @@ const stormCount = 3
 // netdev_max_backlog packets, and a bucket's probes and their answers go
 // through the same backlogs (flatline plan --conns N --burst B searches
 // the same way). Four fifths of the backlog leaves room for other traffic.
-func defaultStormTimeout(cfg flatline.Config, n, hz, backlog int) (time.Duration, error) {
+func defaultStormTimeout(ctx context.Context, cfg flatline.Config, n, hz, backlog int) (time.Duration, error) {
 	cfg.Timeout = 10 * time.Second
 	if backlog <= 0 {
 		return cfg.Timeout, nil
 	}
-	r, err := storm.Recommend(cfg, n, hz, max(backlog*4/5, 1))
+	r, err := storm.Recommend(ctx, cfg, n, hz, max(backlog*4/5, 1))
 	if err != nil {
 		return 0, err
 	}
