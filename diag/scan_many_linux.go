@@ -87,10 +87,11 @@ func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target
 			return err
 		}
 		t.conn = c
-		t.sizeHint = tcpSockets()
+		n, known := tcpSockets()
+		t.sizeHint, t.empty = n, known && n == 0
 		t.host, t.hostErr = flatline.ReadHost("/")
 		switch {
-		case o.NoOptions:
+		case o.NoOptions, t.empty:
 		case progs == nil:
 			t.kopts.err = progsErr
 		default:
