@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"time"
 
@@ -110,8 +111,11 @@ type enforceEvent struct {
 	SpreadS     float64            `json:"spread_s,omitempty"`
 	AllowLooser bool               `json:"allow_looser"`
 	Pinned      string             `json:"pinned,omitempty"`
-	Stats       *enforce.Stats     `json:"stats,omitempty"`
-	Time        time.Time          `json:"time"`
+	// Orphan is, for a detach, the id of a removed cgroup whose pinned
+	// enforcement was removed (the cgroup's path no longer names it).
+	Orphan uint64         `json:"orphan_cgroup_id,omitempty"`
+	Stats  *enforce.Stats `json:"stats,omitempty"`
+	Time   time.Time      `json:"time"`
 }
 
 func newEnforceEvent(event string, p flatline.Plan, f enforceFlags) enforceEvent {
@@ -146,7 +150,11 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 			_, err = fmt.Fprintln(w, "; SIGINT or SIGTERM detaches")
 		}
 	case "detached":
-		_, err = fmt.Fprintf(w, "detached from %s", ev.Cgroup)
+		if ev.Orphan != 0 {
+			_, err = fmt.Fprintf(w, "detached the enforcement of removed cgroup id %d (%s no longer names it; pins %s)", ev.Orphan, ev.Cgroup, ev.Pinned)
+		} else {
+			_, err = fmt.Fprintf(w, "detached from %s", ev.Cgroup)
+		}
 		if err == nil && ev.Stats != nil {
 			st := ev.Stats
 			_, err = fmt.Fprintf(w, ": %d connects and %d accepts configured, %d looser values rewritten, %d let through, %d setsockopt errors",
@@ -157,6 +165,23 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 		}
 	}
 	return err
+}
+
+// detachOrphans removes the pinned enforcements under dir whose cgroup is
+// gone, says so for each, and reports whether there was any.
+func detachOrphans(w io.Writer, dir string, f enforceFlags) (bool, error) {
+	orphans, err := enforce.DetachOrphans(dir)
+	for _, o := range orphans {
+		ev := newEnforceEvent("detached", flatline.Plan{}, f)
+		ev.Orphan = o.CgroupID
+		ev.Pinned = o.Dir
+		st := o.Stats
+		ev.Stats = &st
+		if werr := writeEnforceEvent(w, ev, f.json); werr != nil {
+			return true, werr
+		}
+	}
+	return len(orphans) > 0, err
 }
 
 // attachEnforce is lab.Options.Enforce: the lab's enforced cells.
@@ -170,6 +195,13 @@ func runDetach(w io.Writer, f enforceFlags) error {
 		dir = defaultPinDir
 	}
 	stats, err := enforce.Detach(dir, f.cgroup)
+	if errors.Is(err, enforce.ErrNotPinned) || (errors.Is(err, enforce.ErrNotCgroup2) && errors.Is(err, fs.ErrNotExist)) {
+		// The cgroup was removed (or made anew) after --pin: its pins
+		// are found by the ids of cgroups that no longer exist.
+		if done, oerr := detachOrphans(w, dir, f); oerr != nil || done {
+			return oerr
+		}
+	}
 	if err != nil {
 		if errors.Is(err, enforce.ErrNotCgroup2) {
 			return usageError{err}
