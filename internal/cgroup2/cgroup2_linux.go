@@ -46,7 +46,34 @@ func New(name string) (*Group, error) {
 	if err := os.Mkdir(p, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroup2: %w", err)
 	}
+	// The mark Sweep looks for: another tool's flt-* cgroup has none. A
+	// trusted.* attribute needs CAP_SYS_ADMIN to set, as the cgroup did.
+	if err := mark(p); err != nil {
+		unix.Rmdir(p)
+		return nil, err
+	}
 	return &Group{Path: p}, nil
+}
+
+// mark sets the attribute Sweep looks for on the cgroup at p.
+func mark(p string) error {
+	if err := unix.Setxattr(p, markAttr, []byte(markValue), 0); err != nil {
+		return fmt.Errorf("cgroup2: mark %s as flatline's: %w", p, os.NewSyscallError("setxattr", err))
+	}
+	return nil
+}
+
+// The extended attribute that marks a cgroup as made by this package.
+const (
+	markAttr  = "trusted.flatline"
+	markValue = "made-by-flatline"
+)
+
+// marked reports whether the cgroup at p carries New's mark.
+func marked(p string) bool {
+	b := make([]byte, len(markValue)+1)
+	n, err := unix.Getxattr(p, markAttr, b)
+	return err == nil && string(b[:n]) == markValue
 }
 
 // Open returns a descriptor of the cgroup's directory, for
@@ -106,6 +133,9 @@ func Sweep() ([]string, error) {
 			continue
 		}
 		g := &Group{Path: filepath.Join(m, e.Name())}
+		if !marked(g.Path) {
+			continue // another tool's: same prefix, no mark
+		}
 		if g.Remove() == nil {
 			removed = append(removed, g.Path)
 		}
