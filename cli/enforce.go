@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flatline-dev/flatline"
@@ -22,6 +23,8 @@ type enforceFlags struct {
 	allow  bool
 	pin    string
 	detach bool
+	// wholeHost allows the cgroup2 root.
+	wholeHost bool
 }
 
 // defaultPinDir is where --detach looks without --pin.
@@ -58,6 +61,9 @@ Needs root (CAP_BPF, CAP_NET_ADMIN) and Linux 5.9.`,
 			out := cmd.OutOrStdout()
 			if f.detach {
 				return runDetach(out, f)
+			}
+			if err := checkEnforceTarget(f.cgroup, f.wholeHost); err != nil {
+				return err
 			}
 			e, err := enforce.Attach(f.cgroup, enforce.Options{Config: f.cfg, AllowLooser: f.allow})
 			if err != nil {
@@ -98,6 +104,7 @@ Needs root (CAP_BPF, CAP_NET_ADMIN) and Linux 5.9.`,
 	fl.BoolVar(&f.allow, "allow-looser", false, "let processes set looser keepalive or user-timeout values on their sockets")
 	fl.StringVar(&f.pin, "pin", "", "pin the programs under this bpffs directory and return (with --detach: where to look; default "+defaultPinDir+")")
 	fl.BoolVar(&f.detach, "detach", false, "remove what --pin left on --cgroup")
+	fl.BoolVar(&f.wholeHost, "whole-host", false, "allow --cgroup to be the cgroup2 root: every process of the host")
 	return cmd
 }
 
@@ -165,6 +172,38 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 		}
 	}
 	return err
+}
+
+// checkEnforceTarget refuses what enforce should not do silently: the
+// cgroup2 root (every process of the host) without --whole-host, and a
+// cgroup another enforce already runs on (both would run on every
+// connection, the stricter value winning option by option, and detaching
+// one would leave the other).
+func checkEnforceTarget(path string, wholeHost bool) error {
+	root, err := enforce.IsCgroupRoot(path)
+	if err != nil {
+		if errors.Is(err, enforce.ErrNotCgroup2) {
+			return usageError{err}
+		}
+		return err
+	}
+	if root && !wholeHost {
+		return usagef("enforce: %s is the cgroup2 root: every process of the host would be changed; name a cgroup below it, or add --whole-host", path)
+	}
+	progs, err := enforce.Attached(path)
+	if err != nil {
+		return nil // Attach says what is wrong
+	}
+	var ids []string
+	for _, p := range progs {
+		if p.Name == "apply" || p.Name == "guard" {
+			ids = append(ids, fmt.Sprintf("%s %d", p.Name, p.ID))
+		}
+	}
+	if len(ids) > 0 {
+		return fmt.Errorf("enforce: %s is already enforced (programs %s): two runs would both apply, the stricter value winning; stop the other run or flatline enforce --detach it first", path, strings.Join(ids, ", "))
+	}
+	return nil
 }
 
 // detachOrphans removes the pinned enforcements under dir whose cgroup is

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/cgroup2"
 )
 
 // TestIntegrationEnforceDetachRemovedCgroup: a pinned enforcement whose
@@ -61,5 +62,35 @@ func TestIntegrationEnforceDetachRemovedCgroup(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntegrationEnforceRefusals: enforce refuses the cgroup2 root
+// without --whole-host, and a cgroup another enforce already runs on.
+func TestIntegrationEnforceRefusals(t *testing.T) {
+	g := needEnforce(t)
+	root, err := cgroup2.Mount()
+	if err != nil {
+		t.Skip(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := Run([]string{"enforce", "--cgroup", root, "--timeout", "5s"}, nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "--whole-host") {
+		t.Errorf("enforce on the cgroup2 root: exit %d, %q; want 2 and --whole-host named", code, errOut.String())
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		t.Skipf("mount bpffs: %v", err)
+	}
+	defer syscall.Unmount(dir, 0)
+	if code := Run([]string{"enforce", "--cgroup", g.Path, "--timeout", "5s", "--pin", dir}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("enforce --pin: exit %d: %s", code, errOut.String())
+	}
+	defer Run([]string{"enforce", "--detach", "--cgroup", g.Path, "--pin", dir}, nil, &out, &errOut)
+	errOut.Reset()
+	if code := Run([]string{"enforce", "--cgroup", g.Path, "--timeout", "10s", "--pin", dir}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "already enforced") {
+		t.Errorf("a second enforce on the same cgroup: exit %d, %q; want 1 and already enforced", code, errOut.String())
+	}
+	if progs, _ := enforce.Attached(g.Path); len(progs) != 2 {
+		t.Errorf("after the refused run, %d programs attached, want the first run's 2", len(progs))
 	}
 }

@@ -55,3 +55,6 @@ type Orphan struct {
 
 // DetachOrphans fails with an error matching flatline.ErrNotSupported.
 func DetachOrphans(string) ([]Orphan, error) { return nil, notSupported() }
+
+// IsCgroupRoot fails with an error matching flatline.ErrNotSupported.
+func IsCgroupRoot(string) (bool, error) { return false, notSupported() }
