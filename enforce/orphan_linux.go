@@ -1,7 +1,6 @@
 package enforce
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -79,9 +78,7 @@ func pinnedCgroupID(name string) (uint64, bool) {
 // cgroup2 mount open as mfd (open_by_handle_at with the id as a kernfs
 // file handle): ESTALE or ENOENT means it was removed.
 func cgroupAlive(mfd int, id uint64) (bool, error) {
-	h := make([]byte, 8)
-	binary.NativeEndian.PutUint64(h, id)
-	fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(0xfe /* FILEID_KERNFS */, h), unix.O_PATH|unix.O_CLOEXEC)
+	fd, err := cgroup2.OpenByID(mfd, id)
 	switch {
 	case err == nil:
 		unix.Close(fd)
@@ -89,5 +86,5 @@ func cgroupAlive(mfd int, id uint64) (bool, error) {
 	case errors.Is(err, unix.ESTALE), errors.Is(err, unix.ENOENT):
 		return false, nil
 	}
-	return false, os.NewSyscallError("open_by_handle_at", err)
+	return false, err
 }

@@ -1,6 +1,7 @@
 package cgroup2
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -141,4 +142,24 @@ func Sweep() ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// fileidKernfs is FILEID_KERNFS: a file handle of kernfs (cgroup v2) is
+// the 64-bit id of the node.
+const fileidKernfs = 0xfe
+
+// OpenByID opens (O_PATH) the directory of the cgroup whose id is id (the
+// inode of its directory, what BPF's cgroup ids are), on the cgroup2 mount
+// of mountFD, a descriptor of any directory on it: the kernel answers,
+// with no walk of the tree (open_by_handle_at, as systemd does; root, or
+// CAP_DAC_READ_SEARCH). A cgroup removed since fails with ESTALE (or
+// ENOENT). The caller closes the descriptor.
+func OpenByID(mountFD int, id uint64) (int, error) {
+	h := make([]byte, 8)
+	binary.NativeEndian.PutUint64(h, id)
+	fd, err := unix.OpenByHandleAt(mountFD, unix.NewFileHandle(fileidKernfs, h), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("open_by_handle_at", err)
+	}
+	return fd, nil
 }
