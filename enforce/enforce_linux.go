@@ -256,6 +256,11 @@ func Detach(dir, path string) (Stats, error) {
 	if _, err := os.Stat(d); err != nil {
 		return Stats{}, fmt.Errorf("enforce: %s under %s: %w", path, dir, ErrNotPinned)
 	}
+	return detachDir(d)
+}
+
+// detachDir unpins and closes what Pin left in d, and removes d.
+func detachDir(d string) (Stats, error) {
 	var stats Stats
 	if m, err := ebpf.LoadPinnedMap(filepath.Join(d, "counters"), nil); err == nil {
 		stats, _ = readStats(m)

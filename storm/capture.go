@@ -201,7 +201,11 @@ func medianGap(ts []time.Duration) time.Duration {
 }
 
 // lockstep groups flows with at least two probes whose probe times all
-// match, one for one, within window of the group's first flow.
+// match, one for one, within window of the group's first flow. A flow
+// joins the latest group it matches. Groups are found through an index
+// by probe count and the window-sized slots of the first and last probes
+// (a match lies in the same or the neighbouring slot), so a capture of
+// many flows that start together costs n log n, not n² comparisons.
 func lockstep(order []Flow, byFlow map[Flow][]time.Duration, window time.Duration) [][]string {
 	type cand struct {
 		f  Flow
@@ -214,31 +218,43 @@ func lockstep(order []Flow, byFlow map[Flow][]time.Duration, window time.Duratio
 		}
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(a.ts[0], b.ts[0]) })
-	var groups [][]string
+	type slotKey struct {
+		n           int
+		first, last int64
+	}
+	slot := func(t time.Duration) int64 { return int64(t / window) }
+	index := map[slotKey][]int{} // head indexes, ascending
 	var heads []cand
 	var members [][]string
 	for _, c := range cs {
-		placed := false
-		// Only groups whose first probe is within window can match.
-		for i := len(heads) - 1; i >= 0 && c.ts[0]-heads[i].ts[0] < window; i-- {
-			if matches(heads[i].ts, c.ts, window) {
-				members[i] = append(members[i], c.f.String())
-				placed = true
-				break
+		best := -1
+		n, first, last := len(c.ts), slot(c.ts[0]), slot(c.ts[len(c.ts)-1])
+		for df := int64(-1); df <= 0; df++ { // heads start no later than c
+			for dl := int64(-1); dl <= 1; dl++ {
+				hs := index[slotKey{n, first + df, last + dl}]
+				for j := len(hs) - 1; j >= 0 && hs[j] > best; j-- {
+					h := heads[hs[j]]
+					if c.ts[0]-h.ts[0] < window && matches(h.ts, c.ts, window) {
+						best = hs[j]
+						break
+					}
+				}
 			}
 		}
-		if !placed {
-			heads = append(heads, c)
-			members = append(members, []string{c.f.String()})
+		if best >= 0 {
+			members[best] = append(members[best], c.f.String())
+			continue
 		}
+		k := slotKey{n, first, last}
+		index[k] = append(index[k], len(heads))
+		heads = append(heads, c)
+		members = append(members, []string{c.f.String()})
 	}
+	groups := [][]string{}
 	for _, m := range members {
 		if len(m) >= 2 {
 			groups = append(groups, m)
 		}
-	}
-	if groups == nil {
-		groups = [][]string{}
 	}
 	return groups
 }
