@@ -12,20 +12,14 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
 	"github.com/flatline-dev/flatline/enforce"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // labServer builds a topology with a draining server at ServerAddr:7100.
-func labServer(t *testing.T) *lab.Topology {
+func labServer(t *testing.T) *topology.Topology {
 	t.Helper()
-	topo, err := lab.New(context.Background())
-	if errors.Is(err, flatline.ErrNotSupported) {
-		t.Skipf("lab: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { topo.Close() })
+	topo := testutil.Topology(t)
 	var ln net.Listener
 	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
 		t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // needRoot skips unless the test can create cgroups and load eBPF.
@@ -77,7 +77,7 @@ var clientKinds = []string{"python", "go"}
 // startClient starts a client of kind ("python" or "go") in mode against
 // host:port, in ns (nil: this namespace) and in g (nil: this cgroup). It
 // is killed when the test ends.
-func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace, g *cgroup2.Group) *client {
+func startClient(t *testing.T, kind, mode, host, port string, ns *topology.Namespace, g *cgroup2.Group) *client {
 	t.Helper()
 	var cmd *exec.Cmd
 	switch kind {
@@ -105,7 +105,7 @@ func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace,
 // startCmd starts cmd in ns (nil: this namespace) and in g (nil: this
 // cgroup) and collects its output lines, standard error included. It is
 // killed when the test ends.
-func startCmd(t *testing.T, name string, cmd *exec.Cmd, ns *lab.Namespace, g *cgroup2.Group) *client {
+func startCmd(t *testing.T, name string, cmd *exec.Cmd, ns *topology.Namespace, g *cgroup2.Group) *client {
 	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -169,14 +169,14 @@ type cutRun struct {
 // run reports a line wantDead accepts within its state's bound plus slack,
 // and that every other run (described as other) is still open at the cap:
 // the largest bound plus slack, which it returns.
-func cutAndJudge(t *testing.T, topo *lab.Topology, plan flatline.Plan, slack time.Duration, runs []cutRun, wantDead func(string) bool, other string) time.Duration {
+func cutAndJudge(t *testing.T, topo *topology.Topology, plan flatline.Plan, slack time.Duration, runs []cutRun, wantDead func(string) bool, other string) time.Duration {
 	t.Helper()
 	capAt := time.Duration(0)
 	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
 		d, _ := plan.Bound(s).Deadline()
 		capAt = max(capAt, d+slack)
 	}
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()

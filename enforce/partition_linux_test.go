@@ -1,8 +1,6 @@
 package enforce_test
 
 import (
-	"context"
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -11,7 +9,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
 // TestIntegrationPartition is the promise for programs flatline did not
@@ -31,14 +29,7 @@ func TestIntegrationPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo, err := lab.New(context.Background())
-	if errors.Is(err, flatline.ErrNotSupported) {
-		t.Skipf("lab: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { topo.Close() })
+	topo := testutil.Topology(t)
 	var ln net.Listener
 	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -25,7 +27,7 @@ type capturedProbe struct{ at time.Time }
 // one keepalive interval after the last probe, and the probes must be the
 // ones the plan counts on.
 func TestIntegrationWireOracle(t *testing.T) {
-	topo := newTestTopology(t)
+	topo := testutil.Topology(t)
 	const T = 3 * time.Second
 	plan, err := flatline.Config{Timeout: T}.Plan()
 	if err != nil {
@@ -56,7 +58,7 @@ func TestIntegrationWireOracle(t *testing.T) {
 	var capture *pcapgo.EthernetHandle
 	if err := topo.Router.Do(func() error {
 		var err error
-		capture, err = pcapgo.NewEthernetHandle(routerClientLink)
+		capture, err = pcapgo.NewEthernetHandle(topology.RouterClientLink)
 		return err
 	}); err != nil {
 		t.Skipf("no AF_PACKET capture here: %v", err)

@@ -1,6 +1,10 @@
 package lab
 
-import "time"
+import (
+	"time"
+
+	"github.com/flatline-dev/flatline/internal/topology"
+)
 
 // Path faults: a middlebox on the path, or a path that is slow, lossy,
 // narrow or drops large segments. Unlike the faults of Topology.Apply they
@@ -35,7 +39,7 @@ const (
 	// MTU black hole: a tunnel whose ICMP "fragmentation needed" never
 	// arrives). Keepalive probes are small and pass: an idle connection
 	// stays alive; only the user timeout ends a sending one.
-	MTUBlackhole Fault = "mtu-blackhole"
+	MTUBlackhole = topology.MTUBlackhole
 )
 
 // PathFaults lists the path faults in table order.
@@ -43,33 +47,23 @@ func PathFaults() []Fault {
 	return []Fault{Latency50, Latency300, Loss1, Loss5, Rate, MTUBlackhole, MiddleboxExpiry}
 }
 
-// shaping is what netem does to each direction of a path fault.
-type shaping struct {
-	delay, jitter time.Duration // one way: half the round trip
-	lossPct       float32
-	rateBytes     uint64 // bytes per second, 0: no limit
-}
-
-// shape returns the netem shaping of fault f, ok false for a fault
+// shapeOf returns the netem shaping of fault f, ok false for a fault
 // without one.
-func (f Fault) shape() (s shaping, ok bool) {
+func shapeOf(f Fault) (s topology.Shaping, ok bool) {
 	switch f {
 	case Latency50:
-		return shaping{delay: 25 * time.Millisecond, jitter: 2500 * time.Microsecond}, true
+		return topology.Shaping{Delay: 25 * time.Millisecond, Jitter: 2500 * time.Microsecond}, true
 	case Latency300:
-		return shaping{delay: 150 * time.Millisecond, jitter: 15 * time.Millisecond}, true
+		return topology.Shaping{Delay: 150 * time.Millisecond, Jitter: 15 * time.Millisecond}, true
 	case Loss1:
-		return shaping{lossPct: 1}, true
+		return topology.Shaping{LossPct: 1}, true
 	case Loss5:
-		return shaping{lossPct: 5}, true
+		return topology.Shaping{LossPct: 5}, true
 	case Rate:
-		return shaping{rateBytes: 256_000 / 8}, true
+		return topology.Shaping{RateBytes: 256_000 / 8}, true
 	}
-	return shaping{}, false
+	return topology.Shaping{}, false
 }
-
-// mtuLimit is the longest packet MTUBlackhole lets through, in bytes.
-const mtuLimit = 1000
 
 // Skipped is the verdict of a cell this kernel cannot run (netem
 // missing): Error says why.

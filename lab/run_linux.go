@@ -139,7 +139,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
-	if sh, ok := cell.Fault.shape(); ok {
+	if sh, ok := shapeOf(cell.Fault); ok {
 		if err := topo.Shape(sh); err != nil {
 			if errors.Is(err, ErrNotSupported) {
 				r.Verdict, r.Error = Skipped, err.Error()

@@ -1,4 +1,4 @@
-package lab
+package topology
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -34,7 +35,7 @@ func TestIntegrationMiddleboxRuleset(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer topo.Close()
-	if err := topo.Middlebox(MiddleboxTimeout); err != nil {
+	if err := topo.Middlebox(10 * time.Second); err != nil {
 		t.Fatalf("Middlebox: %v", err)
 	}
 	var out []byte
