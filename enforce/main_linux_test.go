@@ -86,8 +86,8 @@ func goOptions(c *net.TCPConn) string {
 // the loosened values and prints its options again. When the connection
 // fails it prints "dead" and the error. Mode "strict" first sets a
 // stricter idle (1 s) and user timeout (1000 ms) before connecting, then
-// idles; "manyN" opens N connections, prints each one's options, and
-// holds them until its standard input ends.
+// idles; "manyN" opens N connections, prints each one's options and
+// ports (local, remote), and holds them until its standard input ends.
 const pyClient = `
 import socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -103,7 +103,7 @@ if mode.startswith("many"):
         c = socket.socket(fam, socket.SOCK_STREAM)
         c.connect((host, port))
         conns.append(c)
-        print("connected", opts(c), flush=True)
+        print("connected", opts(c), "ports=%d,%d" % (c.getsockname()[1], c.getpeername()[1]), flush=True)
     sys.stdin.read()
     sys.exit(0)
 s = socket.socket(fam, socket.SOCK_STREAM)
