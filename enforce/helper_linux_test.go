@@ -3,9 +3,11 @@ package enforce_test
 import (
 	"bufio"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,4 +220,91 @@ func cutAndJudge(t *testing.T, topo *topology.Topology, plan flatline.Plan, slac
 		}
 	}
 	return capAt
+}
+
+// drain is a server at the topology's ServerAddr:7100 that reads and
+// discards, and notes when each connection last delivered data.
+type drain struct {
+	mu   sync.Mutex
+	last map[string]time.Time // by the client's address
+	read chan struct{}        // a read happened
+}
+
+// serveDrain starts a drain in topo's server namespace until the test ends.
+func serveDrain(t *testing.T, topo *topology.Topology) *drain {
+	t.Helper()
+	var ln net.Listener
+	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	d := &drain{last: map[string]time.Time{}, read: make(chan struct{}, 1)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go d.serve(c)
+		}
+	}()
+	return d
+}
+
+func (d *drain) serve(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			d.mu.Lock()
+			d.last[c.RemoteAddr().String()] = time.Now()
+			d.mu.Unlock()
+			select {
+			case d.read <- struct{}{}:
+			default:
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitSenders waits until n connections have delivered data since it was
+// called: the senders are sending now, with data in flight. It fails the
+// test after 10 s.
+func (d *drain) waitSenders(t *testing.T, n int) {
+	t.Helper()
+	since := time.Now()
+	timeout := time.After(10 * time.Second)
+	for {
+		d.mu.Lock()
+		got := 0
+		for _, at := range d.last {
+			if at.After(since) {
+				got++
+			}
+		}
+		d.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-d.read:
+		case <-timeout:
+			t.Fatalf("%d of %d senders delivered data within 10 s", got, n)
+		}
+	}
+}
+
+// sending counts the runs whose workload sends.
+func sending(runs []cutRun) int {
+	n := 0
+	for _, r := range runs {
+		if r.state == flatline.StateSending {
+			n++
+		}
+	}
+	return n
 }

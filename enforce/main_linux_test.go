@@ -86,7 +86,9 @@ func goOptions(c *net.TCPConn) string {
 // the loosened values and prints its options again. When the connection
 // fails it prints "dead" and the error. Mode "strict" first sets a
 // stricter idle (1 s) and user timeout (1000 ms) before connecting, then
-// idles; "manyN" opens N connections, prints each one's options and
+// idles; "stricter" sets keepalive 1 s/1 s/2 and a 2500 ms user timeout,
+// then idles; "closeonbyte" closes its socket when a byte arrives, prints
+// "closed" and stays alive; "manyN" opens N connections, prints each one's options and
 // ports (local, remote), and holds them until its standard input ends.
 const pyClient = `
 import socket, sys, time
@@ -110,15 +112,24 @@ s = socket.socket(fam, socket.SOCK_STREAM)
 if mode == "strict":
     s.setsockopt(T, socket.TCP_KEEPIDLE, 1)
     s.setsockopt(T, 18, 1000)
+if mode == "stricter":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for o, v in [(socket.TCP_KEEPIDLE, 1), (socket.TCP_KEEPINTVL, 1), (socket.TCP_KEEPCNT, 2), (18, 2500)]:
+        s.setsockopt(T, o, v)
 try:
     s.connect((host, port))
 except OSError as e:
     print("dead", e, flush=True); sys.exit(0)
 print("connected", opts(s), flush=True)
 try:
-    if mode == "idle":
+    if mode in ("idle", "stricter"):
         s.recv(1)
         print("dead eof", flush=True)
+    elif mode == "closeonbyte":
+        s.recv(1)
+        s.close()
+        print("closed", flush=True)
+        time.sleep(3600)
     elif mode == "sending":
         while True:
             s.sendall(b"x" * 1024)

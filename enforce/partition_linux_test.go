@@ -1,8 +1,6 @@
 package enforce_test
 
 import (
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -30,20 +28,7 @@ func TestIntegrationPartition(t *testing.T) {
 		t.Fatal(err)
 	}
 	topo := testutil.Topology(t)
-	var ln net.Listener
-	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(io.Discard, c) }()
-		}
-	}()
+	srv := serveDrain(t, topo)
 
 	g := newGroup(t, "partition")
 	e := attachT(t, g, enforce.Options{Config: cfg})
@@ -74,9 +59,9 @@ func TestIntegrationPartition(t *testing.T) {
 			t.Errorf("%s: %q", r.c.name, got)
 		}
 	}
-	// Let the senders have data in flight, as they would when the path
-	// is cut under them.
-	time.Sleep(200 * time.Millisecond)
+	// The senders have data in flight, as they would when the path is
+	// cut under them.
+	srv.waitSenders(t, sending(runs))
 
 	// Stated slack on top of each Bound's deadline: 300 ms for the
 	// sending workload's period (50 ms), an RTO inflated above the plan's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -424,6 +425,34 @@ func TestSynUserTimeoutSlack(t *testing.T) {
 	for u, measured := range map[time.Duration]time.Duration{3 * s: 3030 * time.Millisecond, 2600 * time.Millisecond: 2640 * time.Millisecond} {
 		if hi := u + SynUserTimeoutSlack(250, u, 4); measured > hi {
 			t.Errorf("U=%v: measured %v past the model's %v", u, measured, hi)
+		}
+	}
+}
+
+func TestTighten(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}
+	for _, tt := range []struct {
+		name     string
+		cur      Options
+		want     Options
+		wantKept []string
+	}{
+		{"stricter everywhere: kept as it is (issue 19's 1s/1s/2 + 2.5 s)",
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"}},
+		{"kernel defaults, keepalive off: the plan",
+			Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, SynCount: 6},
+			plan, nil},
+		{"a stricter idle only; no user timeout is the loosest",
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 75 * s, Count: 9},
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE"}},
+	} {
+		got, kept := Tighten(tt.cur, plan)
+		if got != tt.want || !slices.Equal(kept, tt.wantKept) {
+			t.Errorf("%s: Tighten = %+v, kept %v; want %+v, kept %v", tt.name, got, kept, tt.want, tt.wantKept)
 		}
 	}
 }
