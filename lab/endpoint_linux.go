@@ -40,8 +40,8 @@ const (
 // until ctx ends or it is killed. SIGUSR1 aborts every connection with an
 // RST (SO_LINGER 0), which is the reset fault.
 func RunEndpoint(ctx context.Context, ready io.Writer) error {
-	if addr := os.Getenv(DialEnv); addr != "" {
-		return runDialEndpoint(ctx, addr, ready)
+	if os.Getenv(DialEnv) != "" {
+		return runDialEndpoint(ctx, ready)
 	}
 	spec := os.Getenv(EndpointEnv)
 	var w, c string

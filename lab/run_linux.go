@@ -155,11 +155,12 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	}
 	defer server.stop()
 
-	dial, undo, err := cellDialer(ctx, topo, opts, cell, t)
+	client, err := newCellClient(ctx, topo, opts, cell, t)
 	if err != nil {
 		return fail(err)
 	}
-	defer undo()
+	defer client.undo()
+	dial := client.dial
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(endpointPort))
 	cellCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,7 +215,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
-		if err := applyMidLife(cell, conn, t); err != nil {
+		if err := client.applyMidLife(ctx, cell, t); err != nil {
 			return fail(fmt.Errorf("apply: %w", err))
 		}
 		r.RTOS = rto(conn).Seconds()
