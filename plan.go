@@ -46,17 +46,17 @@ type Host struct {
 	Kernel string
 }
 
-// LinuxDefaults returns the defaults of a stock Linux kernel: tcp_retries2
-// 15, tcp_syn_retries 6, tcp_syn_linear_timeouts 4, keepalive 7200 s / 75 s /
-// 9, HZ unknown.
+// LinuxDefaults returns the defaults of a stock Linux kernel (the kernel
+// model's): tcp_retries2 15, tcp_syn_retries 6, tcp_syn_linear_timeouts 4,
+// keepalive 7200 s / 75 s / 9, HZ and version unknown.
 func LinuxDefaults() Host {
 	return Host{
-		Retries2:          15,
-		SynRetries:        6,
-		SynLinearTimeouts: 4,
-		KeepaliveTime:     2 * time.Hour,
-		KeepaliveIntvl:    75 * time.Second,
-		KeepaliveProbes:   9,
+		Retries2:          kernel.DefaultRetries2,
+		SynRetries:        kernel.DefaultSynRetries,
+		SynLinearTimeouts: kernel.DefaultSynLinearTimeouts,
+		KeepaliveTime:     kernel.DefaultKeepaliveTime,
+		KeepaliveIntvl:    kernel.DefaultKeepaliveIntvl,
+		KeepaliveProbes:   kernel.DefaultKeepaliveProbes,
 	}
 }
 
@@ -329,10 +329,13 @@ type Plan struct {
 	// Bounds holds one Bound per State, in the order of States. Idle and
 	// receiving include Spread; the others, which the user timeout
 	// decides, include MaxJitter; connecting is the earlier of that and
-	// ConnectTimeout.
-	// They hold for the library's sockets and for enforce's and apply's.
-	// Slack is the largest over common HZ.
+	// ConnectTimeout. They hold for the library's sockets and for
+	// enforce's and apply's. Slack is for Host.HZ: the largest over the
+	// common HZ values when it is zero (Config.Plan).
 	Bounds []Bound
+	// Host is what the bounds were computed for: LinuxDefaults for
+	// Config.Plan, the host given to Config.PlanFor.
+	Host Host
 	// Notes says what this platform and its kernel cannot promise.
 	Notes []string
 }
@@ -358,7 +361,7 @@ func (p Plan) MaxJitter() time.Duration {
 // lose without being killed.
 func (p Plan) LostProbes() int { return p.Bound(StateIdle).LostProbes }
 
-func newPlan(d derived) Plan {
+func newPlan(d derived, h Host) Plan {
 	p := Plan{
 		Timeout:        d.timeout,
 		Settings:       d.s,
@@ -366,9 +369,9 @@ func newPlan(d derived) Plan {
 		Spread:         d.spread,
 		JitterOffsets:  d.jitterN,
 		JitterStep:     d.jitterStep,
+		Host:           h,
 	}
 	jitter := p.MaxJitter()
-	h := LinuxDefaults()
 	for _, b := range d.s.Bounds(h) {
 		switch b.State {
 		case StateIdle, StateReceiving:
@@ -392,6 +395,6 @@ func newPlan(d derived) Plan {
 		}
 		p.Bounds = append(p.Bounds, b)
 	}
-	platformPlan(&p)
+	platformPlan(&p, h)
 	return p
 }

@@ -25,7 +25,8 @@ func TestExporterBadInput(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:99999"}, 2, "want host:port"},
 		{[]string{"--listen", "192.0.2.1:9977"}, 1, "no interface of this host has that address"},
 		{[]string{"--interval", "1ms"}, 2, "want at least 100ms"},
-		{[]string{"--budget", "-1s"}, 2, "want a positive duration"},
+		{[]string{"--timeout", "-1s"}, 2, "want a positive duration"},
+		{[]string{"--budget", "-1s"}, 2, "want a positive duration"}, // the deprecated alias
 		{[]string{"--top", "-3"}, 2, "want a positive count"},
 		{[]string{"extra"}, 2, "takes no arguments"},
 	} {

@@ -51,21 +51,30 @@ default net.Dialer and Linux's defaults give for the same states.`,
 
 // planReport is what `flatline plan` prints, for people and as JSON.
 type planReport struct {
-	TimeoutS        float64        `json:"timeout_s"`
-	Settings        settingsJSON   `json:"settings"`
-	ConnectTimeoutS float64        `json:"connect_timeout_s"`
-	SpreadS         float64        `json:"spread_s"`
-	States          []stateReport  `json:"states"`
-	Notes           []string       `json:"notes"`
-	Storm           *stormPlanJSON `json:"storm,omitempty"` // with --conns
+	TimeoutS        float64           `json:"timeout_s"`
+	Settings        flatline.Settings `json:"settings"` // its one JSON form
+	ConnectTimeoutS float64           `json:"connect_timeout_s"`
+	SpreadS         float64           `json:"spread_s"`
+	Basis           basisJSON         `json:"basis"`
+	States          []stateReport     `json:"states"`
+	Notes           []string          `json:"notes"`
+	Storm           *stormPlanJSON    `json:"storm,omitempty"` // with --conns
 }
 
-type settingsJSON struct {
-	KeepAlive     bool    `json:"keepalive"`
-	IdleS         float64 `json:"idle_s"`
-	IntervalS     float64 `json:"interval_s"`
-	Count         int     `json:"count"`
-	UserTimeoutMS int64   `json:"user_timeout_ms"`
+// basisJSON is the host every column's bounds are computed for: this
+// host's sysctls and HZ when readable, else a stock kernel of unknown HZ
+// (timer slack then the largest over 100, 250, 300 and 1000).
+type basisJSON struct {
+	Host string `json:"host"` // "this host" or "linux defaults"
+	HZ   int    `json:"hz"`   // 0: unknown
+}
+
+func (b basisJSON) String() string {
+	hz := fmt.Sprintf("HZ=%d", b.HZ)
+	if b.HZ == 0 {
+		hz = "HZ unknown: the largest over 100, 250, 300, 1000"
+	}
+	return fmt.Sprintf("%s, %s", b.Host, hz)
 }
 
 type stateReport struct {
@@ -93,28 +102,27 @@ func newBoundJSON(b flatline.Bound) boundJSON {
 	return j
 }
 
+// newPlanReport computes every column for one host, read once: this
+// host when its sysctls are readable, else a stock kernel of unknown HZ.
 func newPlanReport(cfg flatline.Config) (planReport, error) {
-	p, err := cfg.Plan()
+	basis := basisJSON{Host: "this host"}
+	host, err := flatline.ReadHost("/")
+	if err != nil {
+		host, basis.Host = flatline.LinuxDefaults(), "linux defaults"
+	}
+	basis.HZ = host.HZ
+	p, err := cfg.PlanFor(host)
 	if err != nil {
 		return planReport{}, usageError{err}
-	}
-	host, err := flatline.ReadHost()
-	if err != nil {
-		host = flatline.LinuxDefaults()
 	}
 	goDefault := flatline.GoDialerSettings().Bounds(host)
 	linuxDefault := host.DefaultSettings().Bounds(host)
 	r := planReport{
-		TimeoutS: p.Timeout.Seconds(),
-		Settings: settingsJSON{
-			KeepAlive:     p.Settings.KeepAlive,
-			IdleS:         p.Settings.Idle.Seconds(),
-			IntervalS:     p.Settings.Interval.Seconds(),
-			Count:         p.Settings.Count,
-			UserTimeoutMS: p.Settings.UserTimeout.Milliseconds(),
-		},
+		TimeoutS:        p.Timeout.Seconds(),
+		Settings:        p.Settings,
 		ConnectTimeoutS: p.ConnectTimeout.Seconds(),
 		SpreadS:         p.Spread.Seconds(),
+		Basis:           basis,
 		Notes:           append([]string{}, p.Notes...),
 	}
 	for i, b := range p.Bounds {
@@ -152,10 +160,10 @@ func (r planReport) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "socket option\tvalue\n")
 	fmt.Fprintf(tw, "SO_KEEPALIVE\t%v\n", onOff(r.Settings.KeepAlive))
-	fmt.Fprintf(tw, "TCP_KEEPIDLE\t%v\n", sec(r.Settings.IdleS))
-	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", sec(r.Settings.IntervalS))
+	fmt.Fprintf(tw, "TCP_KEEPIDLE\t%v\n", r.Settings.Idle)
+	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", r.Settings.Interval)
 	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
-	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeoutMS)
+	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeout.Milliseconds())
 	fmt.Fprintf(tw, "connect timeout\t%v\n", sec(r.ConnectTimeoutS))
 	if r.SpreadS > 0 {
 		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))
@@ -165,7 +173,7 @@ func (r planReport) writeTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nworst case to notice a silent peer (+ kernel timer slack)\n")
+	fmt.Fprintf(w, "\nworst case to notice a silent peer (+ kernel timer slack; every column for %v)\n", r.Basis)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "state\tflatline\tlost probes ok\tGo net.Dialer (15s/15s/9)\tLinux default\n")
 	for _, s := range r.States {

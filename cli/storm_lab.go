@@ -136,8 +136,8 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 }
 
 func printStorm(w io.Writer, r *lab.StormResult) {
-	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %dms, spread %gs; HZ=%d\n",
-		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutMS, r.SpreadS, r.HZ)
+	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %gs, spread %gs; HZ=%d\n",
+		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutS, r.SpreadS, r.HZ)
 	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
 		r.PerSecond, r.Burst, r.ObserveS, r.WindowS*1000)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -30,10 +30,10 @@ type stormForecastJSON struct {
 }
 
 type stormRecommendJSON struct {
-	TimeoutS   float64      `json:"timeout_s"`
-	Settings   settingsJSON `json:"settings"`
-	SpreadS    float64      `json:"spread_s"`
-	WorstBurst int          `json:"worst_burst"`
+	TimeoutS   float64           `json:"timeout_s"`
+	Settings   flatline.Settings `json:"settings"`
+	SpreadS    float64           `json:"spread_s"`
+	WorstBurst int               `json:"worst_burst"`
 }
 
 // newStormPlan predicts the keepalive bursts of conns connections made
@@ -61,7 +61,7 @@ func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error)
 		st := r.Plan.Settings
 		out.Recommended = &stormRecommendJSON{
 			TimeoutS: r.Timeout.Seconds(),
-			Settings: settingsJSON{KeepAlive: st.KeepAlive, IdleS: st.Idle.Seconds(), IntervalS: st.Interval.Seconds(), Count: st.Count, UserTimeoutMS: st.UserTimeout.Milliseconds()},
+			Settings: st,
 			SpreadS:  r.Plan.Spread.Seconds(), WorstBurst: r.WorstBurst,
 		}
 	}
@@ -90,6 +90,6 @@ func (s *stormPlanJSON) writeTable(w io.Writer) error {
 	}
 	r := s.Recommended
 	fmt.Fprintf(w, "for a link that tolerates bursts of %d probes: --timeout %v (keepalive %v/%v/%d, user timeout %d ms, spread %v): worst burst %d\n",
-		s.Burst, sec(r.TimeoutS), sec(r.Settings.IdleS), sec(r.Settings.IntervalS), r.Settings.Count, r.Settings.UserTimeoutMS, sec(r.SpreadS), r.WorstBurst)
+		s.Burst, sec(r.TimeoutS), r.Settings.Idle, r.Settings.Interval, r.Settings.Count, r.Settings.UserTimeout.Milliseconds(), sec(r.SpreadS), r.WorstBurst)
 	return nil
 }

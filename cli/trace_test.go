@@ -126,7 +126,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 			t.Errorf("%s = %v, want %v (line %s)", k, got[k], want, out.String())
 		}
 	}
-	for _, k := range []string{"time", "comm", "keepidle_ms", "user_timeout_ms", "retransmits", "probes", "silent_ms"} {
+	for _, k := range []string{"time", "comm", "settings", "retransmits", "probes", "silent_s"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("no %q in %s", k, out.String())
 		}

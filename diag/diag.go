@@ -14,7 +14,7 @@ type Options struct {
 	// holds open, in that process's network namespace, whichever namespace
 	// the caller runs in.
 	PID int
-	// NetNS is a network namespace to inspect: a name under /var/run/netns
+	// NetNS is a network namespace to inspect: a name under /run/netns
 	// or a path such as /proc/123/ns/net. Empty means the caller's (or
 	// PID's). With PID set it must name PID's namespace or be empty.
 	NetNS string

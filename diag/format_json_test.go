@@ -15,7 +15,7 @@ import (
 func referenceJSON(t testing.TB, s Socket) []byte {
 	j := jsonSocket{
 		Local: s.Local.String(), Remote: s.Remote.String(), State: s.State.String(), Timer: s.Timer.String(),
-		TimerExpiresMS: int64(s.Expires), Retransmits: s.Retransmits(), Probes: s.Probes(), Unacked: s.Unacked(),
+		TimerExpiresS: float64(s.Expires) / 1000, Retransmits: s.Retransmits(), Probes: s.Probes(), Unacked: s.Unacked(),
 		Verdict: s.Verdict, Reason: s.Reason,
 	}
 	if o, ok := s.Owner(); ok {
@@ -23,8 +23,8 @@ func referenceJSON(t testing.TB, s Socket) []byte {
 	}
 	if st := s.Settings; st != nil {
 		j.Keepalive = &jsonKeepalive{Enabled: st.KeepAlive, IdleS: int(st.Idle / time.Second), IntervalS: int(st.Interval / time.Second), Count: st.Count}
-		ut := st.UserTimeout.Milliseconds()
-		j.UserTimeoutMS = &ut
+		ut := st.UserTimeout.Seconds()
+		j.UserTimeoutS = &ut
 	}
 	if s.Known && !s.Never {
 		w := s.Worst.Seconds()

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,10 +16,13 @@ import (
 // covered too. Scan uses them where it can and falls back on pidfd_getfd
 // for the rest.
 type kernelOptions struct {
-	it      *bpfiter.Iter // opened in the namespace, not read yet
-	byInode map[uint64]flatline.Settings
-	err     error           // why the iterator could not be used; nil when it was
-	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
+	it     *bpfiter.Iter    // opened in the namespace, not read yet
+	socks  []bpfiter.Socket // sorted by inode, without inode 0
+	err    error            // why the iterator could not be used; nil when it was
+	owners []bpfiter.Owner  // every process's TCP descriptors, nil when not read by the iterator
+	// ownersRead says the owners came from the iterator (walkOwners
+	// consumed them).
+	ownersRead bool
 }
 
 // openKernelOptions opens the iterators in the calling thread's network
@@ -43,12 +47,12 @@ func (k *kernelOptions) read() {
 		k.err = err
 		return
 	}
-	k.byInode = make(map[uint64]flatline.Settings, len(socks))
 	k.owners = own
-	for _, s := range socks {
-		if s.Inode != 0 {
-			k.byInode[s.Inode] = s.Settings
-		}
+	socks = slices.DeleteFunc(socks, func(s bpfiter.Socket) bool { return s.Inode == 0 })
+	slices.SortFunc(socks, func(a, b bpfiter.Socket) int { return cmp.Compare(a.Inode, b.Inode) })
+	k.socks = socks
+	if k.socks == nil {
+		k.socks = []bpfiter.Socket{}
 	}
 }
 
@@ -60,13 +64,18 @@ func (k *kernelOptions) close() {
 	}
 }
 
-// lookup returns the settings the iterator read for a socket.
-func (k kernelOptions) lookup(s *Socket) (flatline.Settings, bool) {
-	if k.byInode == nil || s.Inode == 0 {
-		return flatline.Settings{}, false
+// lookup returns the settings the iterator read for a socket, nil when it
+// did not: a pointer into the iterator's sockets, which live as long as
+// the report, so that 20,000 sockets do not make 20,000 copies.
+func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
+	if k.socks == nil || s.Inode == 0 {
+		return nil
 	}
-	set, ok := k.byInode[s.Inode]
-	return set, ok
+	i, ok := slices.BinarySearchFunc(k.socks, s.Inode, func(e bpfiter.Socket, ino uint64) int { return cmp.Compare(e.Inode, ino) })
+	if !ok {
+		return nil
+	}
+	return &k.socks[i].Settings
 }
 
 // walkOwners returns the processes holding every socket of the host: the
@@ -76,21 +85,13 @@ func (k *kernelOptions) walkOwners() (owners, error) {
 	if k.owners == nil {
 		return walkOwners(0)
 	}
-	o := owners{byInode: make(map[uint64][]Owner, len(k.owners))}
-	for _, f := range k.owners {
-		o.byInode[f.Inode] = append(o.byInode[f.Inode], Owner{PID: f.PID, FD: f.FD, Comm: f.Comm})
+	k.ownersRead = true
+	recs := make([]ownerOf, len(k.owners))
+	for i, f := range k.owners {
+		recs[i] = ownerOf{f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}}
 	}
-	for _, ow := range o.byInode {
-		if len(ow) > 1 {
-			slices.SortFunc(ow, func(a, b Owner) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-	}
-	return o, nil
+	k.owners = nil
+	return newOwners(recs), nil
 }
 
 // note says which path read the options, for Report.Notes.
@@ -98,10 +99,10 @@ func (k kernelOptions) note(o Options) string {
 	switch {
 	case o.NoOptions:
 		return ""
-	case k.err == nil && k.owners != nil:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.byInode))
+	case k.err == nil && k.ownersRead:
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.socks))
 	case k.err == nil:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.byInode))
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.socks))
 	case errors.Is(k.err, flatline.ErrNotSupported):
 		return "options read through pidfd_getfd: " + k.err.Error()
 	default:

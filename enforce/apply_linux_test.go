@@ -141,7 +141,21 @@ func TestIntegrationApplyKeepsStricter(t *testing.T) {
 	if after != stricter || s.Changed || rep.Changed != 0 {
 		t.Errorf("after %+v (changed %v), want %+v unchanged", *s.After, s.Changed, stricter)
 	}
-	if diff := cmp.Diff([]string{"TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"}, s.Kept); diff != "" {
+	// Kept: the values strictly below the plan's.
+	p := rep.Plan.Settings
+	var wantKept []string
+	for _, o := range []struct {
+		name      string
+		has, plan time.Duration
+	}{
+		{"TCP_KEEPIDLE", stricter.Idle, p.Idle}, {"TCP_KEEPINTVL", stricter.Interval, p.Interval},
+		{"TCP_KEEPCNT", time.Duration(stricter.Count), time.Duration(p.Count)}, {"TCP_USER_TIMEOUT", stricter.UserTimeout, p.UserTimeout},
+	} {
+		if o.has < o.plan {
+			wantKept = append(wantKept, o.name)
+		}
+	}
+	if diff := cmp.Diff(wantKept, s.Kept); diff != "" {
 		t.Errorf("kept (-want +got):\n%s", diff)
 	}
 }

@@ -37,8 +37,7 @@ func TestValuesOf(t *testing.T) {
 		// idle, interval, count, user timeout (ms), SYN count, jitter
 		// offsets and step (s)
 		{5 * time.Second, values{idle: 2, intvl: 1, cnt: 2, userTimeout: 3600}},
-		{10 * time.Second, values{idle: 4, intvl: 1, cnt: 3, userTimeout: 6600, offsets: 3, step: 1}},
-		{30 * time.Second, values{idle: 8, intvl: 5, cnt: 3, userTimeout: 22600, offsets: 7, step: 1}},
+		{30 * time.Second, values{idle: 8, intvl: 1, cnt: 15, userTimeout: 22600, offsets: 7, step: 1}}, // the loss-tolerant chain (docs/false-kills.md)
 	} {
 		p, err := flatline.Config{Timeout: tt.timeout}.Plan()
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,7 +25,7 @@ const (
 	DefaultInterval     = 15 * time.Second
 	DefaultTopProcesses = 10
 	DefaultProcRoot     = "/proc"
-	DefaultNetNSDir     = "/var/run/netns"
+	DefaultNetNSDir     = kernel.NetNSDir
 	// MinInterval is the shortest Interval Validate accepts: one scan of
 	// 20,000 sockets takes about a tenth of a second of CPU.
 	MinInterval = 100 * time.Millisecond
@@ -135,7 +136,9 @@ type Exporter struct {
 	reg  *prometheus.Registry
 	snap atomic.Pointer[snapshot]
 	ran  atomic.Bool
-	mu   sync.Mutex // one Refresh at a time; guards sockets
+	// collectErrors counts series Collect could not make.
+	collectErrors atomic.Uint64
+	mu            sync.Mutex // one Refresh at a time; guards sockets
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int

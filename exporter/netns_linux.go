@@ -17,7 +17,7 @@ import (
 // Discover finds every network namespace of the host: it stats
 // procRoot/PID/ns/net of every process and every file under netnsDir (the
 // namespaces ip netns names), and dedupes them by inode. procRoot is
-// usually "/proc" and netnsDir "/var/run/netns"; an empty netnsDir skips
+// usually "/proc" and netnsDir "/run/netns"; an empty netnsDir skips
 // named namespaces, and a missing one is not an error. Processes that exit
 // during the walk are skipped; processes whose link cannot be read are
 // counted in Discovery.Unreadable. It fails only when procRoot cannot be

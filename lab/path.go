@@ -27,8 +27,9 @@ const (
 	Latency50  Fault = "latency-50ms"
 	Latency300 Fault = "latency-300ms"
 	// Loss1 and Loss5 drop 1 % and 5 % of the packets each way at random
-	// (netem) for the whole cell: a healthy connection must not be killed
-	// over the soak (the cell's cap).
+	// (nftables numgen in the router, so no netem needed) for the whole
+	// cell: a healthy connection must not be killed over the soak (the
+	// cell's cap). For many connections over minutes, see RunSoak.
 	Loss1 Fault = "loss-1pct"
 	Loss5 Fault = "loss-5pct"
 	// Rate limits the path to 256 kbit/s each way (netem), below the
@@ -55,14 +56,22 @@ func shapeOf(f Fault) (s topology.Shaping, ok bool) {
 		return topology.Shaping{Delay: 25 * time.Millisecond, Jitter: 2500 * time.Microsecond}, true
 	case Latency300:
 		return topology.Shaping{Delay: 150 * time.Millisecond, Jitter: 15 * time.Millisecond}, true
-	case Loss1:
-		return topology.Shaping{LossPct: 1}, true
-	case Loss5:
-		return topology.Shaping{LossPct: 5}, true
 	case Rate:
 		return topology.Shaping{RateBytes: 256_000 / 8}, true
 	}
 	return topology.Shaping{}, false
+}
+
+// randomLossOf returns the random loss of fault f, ok false for a fault
+// without one.
+func randomLossOf(f Fault) (l Loss, ok bool) {
+	switch f {
+	case Loss1:
+		return 10, true
+	case Loss5:
+		return 50, true
+	}
+	return 0, false
 }
 
 // Skipped is the verdict of a cell this kernel cannot run (netem

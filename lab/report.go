@@ -34,8 +34,8 @@ func faultLegend(f Fault) string {
 		s, _ := shapeOf(f)
 		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.Delay, 2*s.Jitter)
 	case Loss1, Loss5:
-		s, _ := shapeOf(f)
-		return fmt.Sprintf("%g %% of packets dropped each way at random (netem): nothing should die", s.LossPct)
+		l, _ := randomLossOf(f)
+		return fmt.Sprintf("%v of packets dropped each way at random (nftables numgen): nothing should die", l)
 	case Rate:
 		return "the path carries 256 kbit/s each way (netem): nothing should die"
 	case MTUBlackhole:

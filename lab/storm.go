@@ -55,10 +55,10 @@ type StormResult struct {
 
 // StormKeepalive is Keepalive for programs.
 type StormKeepalive struct {
-	IdleS         float64 `json:"idle_s"`
-	IntervalS     float64 `json:"interval_s"`
-	Count         int     `json:"count"`
-	UserTimeoutMS int64   `json:"user_timeout_ms"`
+	IdleS        float64 `json:"idle_s"`
+	IntervalS    float64 `json:"interval_s"`
+	Count        int     `json:"count"`
+	UserTimeoutS float64 `json:"user_timeout_s"`
 }
 
 // StormStrategy is one strategy's round.

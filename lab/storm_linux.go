@@ -56,7 +56,7 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	}
 	res := &StormResult{
 		Conns: cfg.Conns, HZ: hz, SpreadS: plan.Spread.Seconds(),
-		Keepalive: StormKeepalive{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutMS: s.k.UserTimeout.Milliseconds()},
+		Keepalive: StormKeepalive{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutS: s.k.UserTimeout.Seconds()},
 		ObserveS:  cfg.Observe.Seconds(), WindowS: kernel.Jiffy(hz).Seconds(),
 		Backlog: netdevMaxBacklog(),
 	}

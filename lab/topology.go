@@ -38,6 +38,17 @@ const (
 	NetnsDir = topology.NetnsDir
 )
 
+// Loss is a random loss rate each way, in packets per thousand
+// (Topology.RandomLoss); LossScale is its modulus.
+type Loss = topology.Loss
+
+// LossScale is the modulus of the router's random numbers.
+const LossScale = topology.LossScale
+
+// ParseLoss reads a loss rate written as a percentage ("1%", "0.5%") or a
+// fraction ("0.01").
+func ParseLoss(s string) (Loss, error) { return topology.ParseLoss(s) }
+
 // ErrNotSupported is returned where the lab cannot run: a platform without
 // network namespaces, or a process without the privilege to make them.
 var ErrNotSupported = topology.ErrNotSupported

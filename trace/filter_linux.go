@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // filter keeps the events Options select.
@@ -36,9 +38,13 @@ func newFilter(o Options) (*filter, error) {
 	path := o.NetNSPath
 	if o.NetNS != "" {
 		if strings.ContainsRune(o.NetNS, '/') {
-			return nil, fmt.Errorf("trace: network namespace %q: a name from /run/netns, without '/'", o.NetNS)
+			return nil, fmt.Errorf("trace: network namespace %q: a name from %s, without '/' (or give NetNSPath)", o.NetNS, kernel.NetNSDir)
 		}
-		path = "/run/netns/" + o.NetNS
+		p, err := kernel.NetNSPath(o.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("trace: %w", err)
+		}
+		path = p
 	}
 	if path != "" {
 		ino, err := inode(path)

@@ -68,7 +68,7 @@ func TestIntegrationIterMatchesGetsockopt(t *testing.T) {
 	}
 	conns = append(conns, plain.(*net.TCPConn))
 
-	host, err := flatline.ReadHost()
+	host, err := flatline.ReadHost("/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package kernel
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Options are the per-socket options that decide how long a dead peer goes
 // unnoticed, in Go units (the root package's flatline.Settings has the
@@ -19,10 +22,23 @@ func (o Options) Keepalive() Keepalive {
 	return Keepalive{Idle: o.Idle, Interval: o.Interval, Count: o.Count, UserTimeout: o.UserTimeout}
 }
 
-// Limits of the options (include/net/tcp.h).
+// Limits of the options (include/net/tcp.h; TCP_USER_TIMEOUT is an int
+// of milliseconds, do_tcp_setsockopt rejects a negative one).
 const (
-	MaxKeepaliveSeconds = 32767 // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
-	MaxKeepaliveCount   = 127   // MAX_TCP_KEEPCNT
+	MaxKeepaliveSeconds = 32767                            // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
+	MaxKeepaliveCount   = 127                              // MAX_TCP_KEEPCNT
+	MaxUserTimeout      = math.MaxInt32 * time.Millisecond // TCP_USER_TIMEOUT
+)
+
+// Defaults of a stock kernel's per-namespace sysctls (tcp_sk_init in
+// net/ipv4/tcp_ipv4.c, include/net/tcp.h).
+const (
+	DefaultRetries2          = 15               // TCP_RETR2: net.ipv4.tcp_retries2
+	DefaultSynRetries        = 6                // TCP_SYN_RETRIES: net.ipv4.tcp_syn_retries
+	DefaultSynLinearTimeouts = 4                // net.ipv4.tcp_syn_linear_timeouts (6.x)
+	DefaultKeepaliveTime     = 2 * time.Hour    // TCP_KEEPALIVE_TIME: net.ipv4.tcp_keepalive_time
+	DefaultKeepaliveIntvl    = 75 * time.Second // TCP_KEEPALIVE_INTVL: net.ipv4.tcp_keepalive_intvl
+	DefaultKeepaliveProbes   = 9                // TCP_KEEPALIVE_PROBES: net.ipv4.tcp_keepalive_probes
 )
 
 // Seconds converts a whole-second duration to the kernel's unit, rounding

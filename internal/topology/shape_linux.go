@@ -33,7 +33,6 @@ func (t *Topology) Shape(s Shaping) error {
 		}, netlink.NetemQdiscAttrs{
 			Latency: uint32(s.Delay.Microseconds()),
 			Jitter:  uint32(s.Jitter.Microseconds()),
-			Loss:    s.LossPct,
 			Rate64:  s.RateBytes,
 			Limit:   10000, // packets queued: a long path holds more than the default 1000
 		})

@@ -77,8 +77,7 @@ const MTULimit = 1000
 // Shaping is what netem does to each direction of the path (Shape).
 type Shaping struct {
 	Delay, Jitter time.Duration // one way: half the round trip
-	LossPct       float32
-	RateBytes     uint64 // bytes per second, 0: no limit
+	RateBytes     uint64        // bytes per second, 0: no limit
 }
 
 // Faults lists the faults Topology.Apply knows.
