@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -65,14 +66,23 @@ func TestIntegrationWireOracle(t *testing.T) {
 	}
 	t.Cleanup(func() { capture.Close() })
 	probes := make(chan capturedProbe, 64)
+	// Events of the capture: the client's first packet (the capture is
+	// live and sees the connection) and the client's RST (the kernel
+	// sends one when keepalive kills: every probe before it is in probes).
+	handshake, reset := make(chan struct{}), make(chan struct{})
 	go func() {
 		src := gopacket.NewPacketSource(capture, layers.LayerTypeEthernet)
 		var highest uint32 // highest seq+len seen from the client
+		var first, rst sync.Once
 		for p := range src.Packets() {
 			ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 			if ip == nil || tcp == nil || !ip.SrcIP.Equal(net.IP(topo.ClientAddr.AsSlice())) {
 				continue
+			}
+			first.Do(func() { close(handshake) })
+			if tcp.RST {
+				rst.Do(func() { close(reset) })
 			}
 			end := tcp.Seq + uint32(len(tcp.Payload))
 			if tcp.SYN {
@@ -105,11 +115,13 @@ func TestIntegrationWireOracle(t *testing.T) {
 		errc <- time.Now()
 	}()
 
-	// Healthy: probes are answered, the connection lives.
+	// The capture sees the connection before the fault.
 	select {
+	case <-handshake:
 	case <-errc:
 		t.Fatalf("connection died before the fault: %v", readErr)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture saw no packet of the client within 10 s")
 	}
 	if err := topo.Apply(Blackhole); err != nil {
 		t.Fatal(err)
@@ -124,6 +136,13 @@ func TestIntegrationWireOracle(t *testing.T) {
 	}
 	if !errors.Is(readErr, syscall.ETIMEDOUT) {
 		t.Errorf("read error %v, want ETIMEDOUT", readErr)
+	}
+	// Every probe is captured once the client's RST is (it leaves after
+	// them); without one (a kernel that sends none), what arrived.
+	select {
+	case <-reset:
+	case <-time.After(2 * time.Second):
+		t.Log("no RST from the client captured within 2 s of its error")
 	}
 	var seen []time.Time
 	for len(probes) > 0 {
