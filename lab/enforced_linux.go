@@ -67,10 +67,13 @@ func runDialEndpoint(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
+// dialFunc dials as net.Dialer.DialContext does.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // cellClient is how a cell's client dials: in this process, or (enforced,
 // applied) through a dial helper process.
 type cellClient struct {
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	dial   dialFunc
 	helper *dialHelper // nil: dial dials in this process
 	undo   func()
 }
