@@ -46,3 +46,22 @@ func Jitter(n int, step time.Duration, lport, rport uint16) time.Duration {
 	h := (uint32(lport)<<16 | uint32(rport)) * 2654435761
 	return time.Duration((h>>16)%uint32(n)) * step
 }
+
+// SpreadSlot is the resolution of a re-arm delay for a keepalive idle
+// period: a quarter of the finest timer-wheel bucket over CommonHZ at that
+// horizon. Re-arm instants closer than a bucket fire in the same bucket, so
+// finer draws buy nothing; but the kernel's buckets are not aligned with a
+// spreader's slots, and a bucket that straddles two whole-bucket slots
+// gathers both (measured: 33 of 100 connections in one 256 ms bucket with
+// 213 ms slots, against 20 with independent draws). With quarter-bucket
+// slots a bucket gathers four or five slots, about what independent draws
+// put there.
+func SpreadSlot(idle time.Duration) time.Duration {
+	finest := time.Duration(0)
+	for _, h := range CommonHZ() {
+		if g := MustWheel(h).Granularity(idle); finest == 0 || g < finest {
+			finest = g
+		}
+	}
+	return finest / 4
+}

@@ -58,3 +58,16 @@ func TestJitter(t *testing.T) {
 		}
 	}
 }
+
+func TestSpreadSlot(t *testing.T) {
+	for _, tt := range []struct{ idle, want time.Duration }{
+		// HZ=300's level 2 (64 jiffies of 3.33 ms) is the finest at 8 s;
+		// HZ=250's level 2 is 256 ms, HZ=1000's level 3 512 ms. A quarter.
+		{8 * time.Second, 213333333 / 4},
+		{time.Second, 26666666 / 4}, // HZ=300, level 1: 8 jiffies
+	} {
+		if got := SpreadSlot(tt.idle); got < tt.want-time.Millisecond || got > tt.want+time.Millisecond {
+			t.Errorf("SpreadSlot(%v) = %v, want about %v", tt.idle, got, tt.want)
+		}
+	}
+}
