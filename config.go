@@ -97,7 +97,22 @@ type Config struct {
 	// DefaultMaxIdle (100 s); NoMaxIdle turns the bound off. It matters
 	// only from a Timeout of about 4 minutes.
 	MaxIdle time.Duration
+
+	// RTOMax sets TCP_RTO_MAX_MS (Linux 6.15+; not set on older kernels
+	// or other systems): the cap on each backed-off retransmission
+	// timeout, whole milliseconds, 1 s to 120 s. A lower cap fits more
+	// retransmissions of a segment into UserTimeout, so that random loss
+	// does not end a busy connection whose peer is alive. Zero means
+	// derive it: the longest whole-second cap that keeps a connection
+	// writing every second below DesignFalseKills(Timeout) at DesignLoss,
+	// and none where the kernel's own backoff already does or no cap can.
+	// NoRTOMax turns it off.
+	RTOMax time.Duration
 }
+
+// NoRTOMax, as Config.RTOMax, leaves the kernel's retransmission backoff
+// cap (120 s) alone.
+const NoRTOMax time.Duration = -1
 
 // ConfigError is a Config that cannot keep its promise. Field names the
 // first field at fault.
@@ -170,7 +185,7 @@ func (c Config) derive() (derived, error) {
 	if u == 0 {
 		u = derivedUserTimeout(i, v, count)
 	}
-	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
+	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u, RTOMax: c.rtoMax(t, u)}
 	if err := s.checkLimits(); err != nil {
 		return derived{}, err
 	}
@@ -396,6 +411,10 @@ func (c Config) checkFields() error {
 					f.name, f.d, m, f.name)
 			}
 		}
+	}
+	if c.RTOMax != 0 && c.RTOMax != NoRTOMax && (c.RTOMax < kernel.MinRTOMax || c.RTOMax > kernel.MaxRTO || c.RTOMax%time.Millisecond != 0) {
+		return configErr("RTOMax", "RTOMax %v is not a cap TCP_RTO_MAX_MS takes: use whole milliseconds from %v to %v, zero to derive it, or NoRTOMax to leave the kernel's",
+			c.RTOMax, kernel.MinRTOMax, kernel.MaxRTO)
 	}
 	if c.Spread < 0 && c.Spread != NoSpread {
 		return configErr("Spread", "Spread %v is negative: use a positive duration, zero to derive it, or NoSpread to turn it off", c.Spread)

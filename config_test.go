@@ -46,7 +46,9 @@ func TestDerivation(t *testing.T) {
 			t.Errorf("%+v: %v", tt.cfg, err)
 			continue
 		}
-		if diff := cmp.Diff(tt.want, p.Settings); diff != "" {
+		got := p.Settings
+		got.RTOMax = 0 // TestRTOMax
+		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("%+v: settings (-want +got):\n%s", tt.cfg, diff)
 		}
 		if p.Spread != tt.spread {
@@ -225,5 +227,53 @@ func TestValidateRejectsAccumulatedLateness(t *testing.T) {
 		if err := fixed.Validate(); err != nil {
 			t.Errorf("%+v: the proposed UserTimeout %v is rejected too: %v", c, fixed.UserTimeout, err)
 		}
+	}
+}
+
+// TestRTOMax: the derived TCP_RTO_MAX_MS keeps a connection writing every
+// second below the design point where the kernel's own backoff does not
+// (5 s at 30 s: 10 transmissions within 22.6 s instead of 8), none where
+// it does or where no cap can, and overrides are checked.
+func TestRTOMax(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want time.Duration
+	}{
+		{Config{}, 5 * s},
+		{Config{Timeout: 10 * s}, 3 * s},
+		{Config{Timeout: 20 * s}, 0}, // the kernel's backoff already meets 1e-4
+		{Config{Timeout: 3 * s}, 0},  // no cap meets it: none
+		{Config{RTOMax: 2 * s}, 2 * s},
+		{Config{RTOMax: NoRTOMax}, 0},
+	} {
+		p, err := tt.cfg.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Settings.RTOMax != tt.want {
+			t.Errorf("%+v: RTOMax %v, want %v", tt.cfg, p.Settings.RTOMax, tt.want)
+		}
+	}
+	for _, bad := range []time.Duration{500 * time.Millisecond, 121 * s, -2, s + 1} {
+		err := Config{RTOMax: bad}.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != "RTOMax" {
+			t.Errorf("RTOMax %v: %v, want an RTOMax error", bad, err)
+		}
+	}
+	// Before 6.15 the cap is not set: the forecast says what the kernel's
+	// own backoff gives instead.
+	h := LinuxDefaults()
+	h.Kernel = "6.12.48+deb13-amd64"
+	p, err := Config{}.PlanFor(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.FalseKills(0.05)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Join(f.Notes, "\n"); !strings.Contains(n, "kernel 6.12.48 has no TCP_RTO_MAX_MS") || f.State(StateSending).Exchanges != 8 {
+		t.Errorf("6.12: sending %d transmissions, notes %q; want 8 and a note", f.State(StateSending).Exchanges, n)
 	}
 }

@@ -86,3 +86,37 @@ func idleFalseKills(i, v time.Duration, count int, p float64) float64 {
 	}
 	return r.PerHour
 }
+
+// rtoMax is the TCP_RTO_MAX_MS a plan sets: Config.RTOMax as set, or for
+// a user timeout u within Timeout t the longest whole-second cap (from
+// 120 s down to 1 s) that keeps a connection writing once a second below
+// DesignFalseKills(t) at DesignLoss: each write is lost only when all its
+// transmissions within u are, and the kernel's doubling RTO fits few of
+// them (8 within 22.6 s from 200 ms; a 5 s cap fits 10). Zero where the
+// kernel's own backoff already meets the design point, or where no cap
+// does (a Timeout below about 10 s): there the cap would only send more
+// packets into an outage. The dead-peer bound does not change: the user
+// timeout still ends the connection, counted from the first
+// retransmission.
+func (c Config) rtoMax(t, u time.Duration) time.Duration {
+	switch c.RTOMax {
+	case NoRTOMax:
+		return 0
+	case 0:
+	default:
+		return c.RTOMax
+	}
+	target := DesignFalseKills(t)
+	busy := func(rtoMax time.Duration) float64 {
+		return kernel.SendingRisk(u, LinuxDefaults().Retries2, time.Second, kernel.Path{Loss: DesignLoss, RTOMax: rtoMax}).PerHour
+	}
+	if u <= 0 || busy(0) <= target {
+		return 0
+	}
+	for rtoMax := kernel.MaxRTO; rtoMax >= kernel.MinRTOMax; rtoMax -= time.Second {
+		if busy(rtoMax) <= target {
+			return rtoMax
+		}
+	}
+	return 0
+}

@@ -27,6 +27,13 @@ type Settings struct {
 	// SynCount is TCP_SYNCNT; zero means the namespace's
 	// net.ipv4.tcp_syn_retries.
 	SynCount int
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout, so that the user timeout
+	// holds enough retransmissions to ride out random loss (see
+	// Plan.FalseKills). Zero means the kernel's (120 s). Kernels without
+	// the option skip it when set and read it back as zero; elsewhere
+	// than Linux it is not set.
+	RTOMax time.Duration
 }
 
 // Host holds the kernel defaults of one network namespace that change how
@@ -163,8 +170,8 @@ func roundForPeople(d time.Duration) time.Duration {
 //     else the SYN schedule with tcp_syn_linear_timeouts.
 //
 // Slack is for host.HZ, or the worst over the common HZ values when zero.
-func (s Settings) Bounds(h Host) []Bound {
-	return []Bound{
+func (s Settings) Bounds(h Host) Bounds {
+	return Bounds{
 		s.keepaliveBound(StateIdle, h),
 		s.sendingBound(h),
 		s.keepaliveBound(StateReceiving, h),
@@ -332,7 +339,7 @@ type Plan struct {
 	// ConnectTimeout. They hold for the library's sockets and for
 	// enforce's and apply's. Slack is for Host.HZ: the largest over the
 	// common HZ values when it is zero (Config.Plan).
-	Bounds []Bound
+	Bounds Bounds
 	// Host is what the bounds were computed for: LinuxDefaults for
 	// Config.Plan, the host given to Config.PlanFor.
 	Host Host
@@ -342,13 +349,21 @@ type Plan struct {
 
 // Bound returns the bound for state s, and a Never bound for a state the
 // plan does not know.
-func (p Plan) Bound(s State) Bound {
-	for _, b := range p.Bounds {
-		if b.State == s {
+func (p Plan) Bound(s State) Bound { return p.Bounds.Of(s) }
+
+// Bounds holds one Bound per State, in the order of States, as
+// Settings.Bounds and Plan.Bounds give them.
+type Bounds []Bound
+
+// Of returns the bound for state st, and a Never bound for a state bs
+// does not hold.
+func (bs Bounds) Of(st State) Bound {
+	for _, b := range bs {
+		if b.State == st {
 			return b
 		}
 	}
-	return Bound{State: s, Never: true, Rule: "unknown state"}
+	return Bound{State: st, Never: true, Rule: "no bound for state " + string(st)}
 }
 
 // MaxJitter is the largest offset enforce and apply add to a connection's

@@ -17,23 +17,25 @@ import (
 
 // jsonSocket is the stable JSON form of a Socket (issue 4's field names).
 type jsonSocket struct {
-	Local         string         `json:"local"`
-	Remote        string         `json:"remote"`
-	State         string         `json:"state"`
-	PID           *int           `json:"pid"`
-	FD            *int           `json:"fd"`
-	Comm          *string        `json:"comm"`
-	Timer         string         `json:"timer"`
-	TimerExpiresS float64        `json:"timer_expires_s"`
-	Retransmits   int            `json:"retransmits"`
-	Probes        int            `json:"probes"`
-	Unacked       uint32         `json:"unacked"`
-	Keepalive     *jsonKeepalive `json:"keepalive"`
-	UserTimeoutS  *float64       `json:"user_timeout_s"`
-	WorstCaseS    *float64       `json:"worst_case_s"`
-	LostProbes    *int           `json:"lost_probes"`
-	Verdict       Verdict        `json:"verdict"`
-	Reason        string         `json:"reason"`
+	Local          string         `json:"local"`
+	Remote         string         `json:"remote"`
+	State          string         `json:"state"`
+	PID            *int           `json:"pid"`
+	FD             *int           `json:"fd"`
+	Comm           *string        `json:"comm"`
+	Timer          string         `json:"timer"`
+	TimerExpiresS  float64        `json:"timer_expires_s"`
+	Retransmits    int            `json:"retransmits"`
+	Probes         int            `json:"probes"`
+	Unacked        uint32         `json:"unacked"`
+	Keepalive      *jsonKeepalive `json:"keepalive"`
+	UserTimeoutS   *float64       `json:"user_timeout_s"`
+	WorstCaseS     *float64       `json:"worst_case_s"`
+	LostProbes     *int           `json:"lost_probes"`
+	LossSeen       *float64       `json:"loss_seen"`
+	FalseKillsHour *float64       `json:"false_kills_per_hour"`
+	Verdict        Verdict        `json:"verdict"`
+	Reason         string         `json:"reason"`
 }
 
 type jsonKeepalive struct {
@@ -80,7 +82,8 @@ func (s *Socket) Unacked() uint32 {
 // pid, fd, comm null without an owner; keepalive and user_timeout_s null
 // when the options are unreadable; worst_case_s (timer slack included)
 // null when the peer is never noticed or it cannot be told (verdict says
-// which); lost_probes null when keepalive is off or unreadable.
+// which); lost_probes null when keepalive is off or unreadable;
+// loss_seen (a fraction) and false_kills_per_hour null unless RiskKnown.
 func (s Socket) MarshalJSON() ([]byte, error) { return s.appendJSON(nil), nil }
 
 // appendJSON appends the socket's JSON to b, field by field in jsonSocket's
@@ -139,6 +142,14 @@ func (s *Socket) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(s.LostProbes), 10)
 	} else {
 		b = append(b, "null"...)
+	}
+	if s.RiskKnown {
+		b = append(b, `,"loss_seen":`...)
+		b = appendJSONFloat(b, s.LossSeen)
+		b = append(b, `,"false_kills_per_hour":`...)
+		b = appendJSONFloat(b, s.FalseKillsPerHour)
+	} else {
+		b = append(b, `,"loss_seen":null,"false_kills_per_hour":null`...)
 	}
 	b = append(b, `,"verdict":`...)
 	b = appendJSONString(b, string(s.Verdict))

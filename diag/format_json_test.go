@@ -34,6 +34,9 @@ func referenceJSON(t testing.TB, s Socket) []byte {
 		lp := s.LostProbes
 		j.LostProbes = &lp
 	}
+	if s.RiskKnown {
+		j.LossSeen, j.FalseKillsHour = &s.LossSeen, &s.FalseKillsPerHour
+	}
 	b, err := json.Marshal(j)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,8 @@ func randomSocket(r *rand.Rand, text string) Socket {
 		},
 		Verdict: Verdicts()[r.IntN(len(Verdicts()))], Reason: text,
 		Known: r.IntN(2) == 0, Never: r.IntN(3) == 0, LostProbes: r.IntN(4) - 1,
-		Worst: time.Duration(r.Int64N(int64(48 * time.Hour))),
+		Worst:     time.Duration(r.Int64N(int64(48 * time.Hour))),
+		RiskKnown: r.IntN(2) == 0, LossSeen: r.Float64() / 2, FalseKillsPerHour: r.ExpFloat64() * 1e-3,
 	}
 	if r.IntN(2) == 0 {
 		s.Info = &TCPInfo{Retransmits: r.IntN(16), Probes: r.IntN(9), Unacked: r.Uint32()}

@@ -122,6 +122,8 @@ type TCPInfo struct {
 	// milliseconds since that event (tcpi_last_ack_sent is always 0).
 	LastDataSent, LastAckSent, LastDataRecv, LastAckRecv uint32
 	TotalRetrans                                         uint32 // tcpi_total_retrans
+	SegsOut                                              uint32 // tcpi_segs_out (Linux 4.2+): segments sent, retransmissions included
+	HasSegsOut                                           bool   // whether the kernel reported tcpi_segs_out
 	NotsentBytes                                         uint32 // tcpi_notsent_bytes (Linux 4.6+)
 	SndWnd                                               uint32 // tcpi_snd_wnd, bytes (Linux 5.4+)
 	HasSndWnd                                            bool   // whether the kernel reported tcpi_snd_wnd
@@ -142,6 +144,7 @@ const (
 	tcpiLastDataRecv = 52
 	tcpiLastAckRecv  = 56
 	tcpiTotalRetrans = 100
+	tcpiSegsOut      = 136
 	tcpiNotsent      = 144
 	tcpiSndWnd       = 228
 	tcpiMinLen       = 104 // through tcpi_total_retrans: every kernel since 2.6
@@ -168,6 +171,9 @@ func DecodeTCPInfo(b []byte) (TCPInfo, error) {
 		LastDataRecv: u32(tcpiLastDataRecv),
 		LastAckRecv:  u32(tcpiLastAckRecv),
 		TotalRetrans: u32(tcpiTotalRetrans),
+	}
+	if len(b) >= tcpiSegsOut+4 {
+		ti.SegsOut, ti.HasSegsOut = u32(tcpiSegsOut), true
 	}
 	if len(b) >= tcpiNotsent+4 {
 		ti.NotsentBytes = u32(tcpiNotsent)

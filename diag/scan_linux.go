@@ -113,7 +113,7 @@ func openTarget(o Options) (*target, error) {
 		t.sizeHint = tcpSockets()
 		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions {
-			t.kopts = openKernelOptions(t.host, o)
+			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
 		}
 		return nil
 	}

@@ -95,12 +95,11 @@ func ownFD(s diag.Socket, pid int) (int, bool) {
 // with as.Jitter added to the idle and the user timeout, where the
 // socket's own are not stricter.
 func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) {
-	o, err := kernel.GetOptions(dup)
+	before, err := flatline.ReadSettings(kernel.FD(dup))
 	if err != nil {
 		as.Err = err
 		return
 	}
-	before := flatline.Settings(o)
 	as.Before = &before
 	as.BeforeBound = boundOf(before, as.Traffic, h)
 	want := kernel.Options(plan.Settings)
@@ -108,7 +107,7 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 	if want.UserTimeout > 0 {
 		want.UserTimeout += as.Jitter
 	}
-	set, kept := kernel.Tighten(o, want)
+	set, kept := kernel.Tighten(kernel.Options(before), want)
 	as.Kept = kept
 	if dryRun {
 		after := flatline.Settings(set)
@@ -116,7 +115,7 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 		as.AfterBound = boundOf(after, as.Traffic, h)
 		return
 	}
-	same := o
+	same := kernel.Options(before)
 	if set.SynCount == 0 {
 		same.SynCount = 0 // left alone
 	}
@@ -125,27 +124,22 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 		as.After, as.AfterBound = &after, as.BeforeBound
 		return // stricter or equal everywhere: left as it was
 	}
-	if err := kernel.SetOptions(dup, set); err != nil {
+	if err := flatline.SetSettings(kernel.FD(dup), flatline.Settings(set)); err != nil {
 		as.Err = err
 		return
 	}
 	as.Changed = true
-	if o, err = kernel.GetOptions(dup); err != nil {
+	after, err := flatline.ReadSettings(kernel.FD(dup))
+	if err != nil {
 		as.Err = err
 		return
 	}
-	after := flatline.Settings(o)
 	as.After = &after
 	as.AfterBound = boundOf(after, as.Traffic, h)
 }
 
 func boundOf(s flatline.Settings, st flatline.State, h flatline.Host) flatline.Bound {
-	for _, b := range s.Bounds(h) {
-		if b.State == st {
-			return b
-		}
-	}
-	return flatline.Bound{State: st, Never: true, Rule: "unknown state"}
+	return s.Bounds(h).Of(st)
 }
 
 func (r *ApplyReport) add(as AppliedSocket) {

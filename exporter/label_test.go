@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flatline-dev/flatline"
 )
 
 func TestLabelValue(t *testing.T) {
@@ -75,6 +77,36 @@ func TestCollectErrorShows(t *testing.T) {
 	for _, f := range []string{"flatline_uncovered", "flatline_socket_worst_case_seconds", "flatline_budget_seconds"} {
 		if mfs[f] == nil {
 			t.Errorf("%s missing", f)
+		}
+	}
+}
+
+// TestInodeReuseRestartsCounters: the death counters of a netns label
+// restart at zero when the namespace behind the inode changes: a new
+// cookie, or (without cookies) a namespace found again after a scan found
+// it gone. The same namespace keeps its counts.
+func TestInodeReuseRestartsCounters(t *testing.T) {
+	e, err := New(Config{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, step := range []struct {
+		found []Namespace
+		want  float64 // net:[5]'s reset deaths after the scan, one death recorded before it
+	}{
+		{[]Namespace{{ID: "net:[5]", Cookie: 11}}, 1},
+		{[]Namespace{{ID: "net:[5]", Cookie: 11}}, 2},
+		{[]Namespace{{ID: "net:[5]", Cookie: 12}}, 0}, // another namespace, same inode
+		{[]Namespace{{ID: "net:[5]"}}, 1},             // cookie unreadable now: same as before
+		{nil, 2},                                      // gone: counters stay
+		{[]Namespace{{ID: "net:[5]"}}, 0},             // found again without cookies: a new one
+	} {
+		e.RecordDeath(Death{Cause: flatline.CauseReset, NetNS: 5})
+		t0 = t0.Add(time.Second)
+		e.trackNamespaces(step.found, t0)
+		if got := deathCounts(t, e)["net:[5] reset"]; got != step.want {
+			t.Fatalf("after scan finding %+v: reset deaths %v, want %v", step.found, got, step.want)
 		}
 	}
 }

@@ -36,6 +36,9 @@ type nsRow struct {
 	ns        Namespace
 	scanned   bool
 	byVerdict map[diag.Verdict]int
+	// falseKills sums the sockets' expected false kills per hour at the
+	// loss each has seen (diag.Socket.FalseKillsPerHour, where known).
+	falseKills float64
 }
 
 type histogram struct {
@@ -114,6 +117,9 @@ func summarize(results []nsResult, unreadableProcs int, budget time.Duration, to
 		for i := range res.report.Sockets {
 			k := &res.report.Sockets[i]
 			row.byVerdict[k.Verdict]++
+			if k.RiskKnown {
+				row.falseKills += k.FalseKillsPerHour
+			}
 			finite := k.Known && !k.Never
 			if finite {
 				sec := k.Worst.Seconds()
@@ -204,8 +210,11 @@ func topProcesses(procs map[[2]string]*procRow, top int) []procRow {
 
 var (
 	descSockets = prometheus.NewDesc("flatline_sockets",
-		"TCP sockets by inspect verdict (ok, fragile, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
+		"TCP sockets by inspect verdict (ok, fragile, at-risk, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
 		[]string{"netns", "verdict"}, nil)
+	descFalseKills = prometheus.NewDesc("flatline_false_kills_expected_per_hour",
+		"Live connections the kernel is expected to declare dead in the next hour, per network namespace: the sum over its sockets of the false-kill model's rate at the loss each socket has seen (retransmitted / sent segments; sockets with fewer than 200 sent, or unreadable options, left out).",
+		[]string{"netns"}, nil)
 	descWorst = prometheus.NewDesc("flatline_socket_worst_case_seconds",
 		"Each socket's worst case at the last scan: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets). A snapshot: the counts go down as well as up; use the buckets as they are, not their rate().",
 		nil, nil)
@@ -241,7 +250,7 @@ var (
 
 // Describe sends the descriptors of the scan's metrics.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSockets, descWorst, descBudget, descProcSockets, descProcOver,
+	for _, d := range []*prometheus.Desc{descSockets, descFalseKills, descWorst, descBudget, descProcSockets, descProcOver,
 		descProcWorst, descNetNS, descUncovered, descScanDuration, descScanTime, descScanSuccess, descDeathsLost, descCollectErrors} {
 		ch <- d
 	}
@@ -326,6 +335,7 @@ func (s *snapshot) collect(b *metricBuf) {
 				b.gauge(descSockets, float64(c), n.ns.ID, labelValue(string(v)))
 			}
 		}
+		b.gauge(descFalseKills, n.falseKills, n.ns.ID)
 	}
 	b.add(prometheus.NewConstHistogram(descWorst, s.worst.count, s.worst.sum, s.worst.buckets))
 	for _, p := range s.procs {

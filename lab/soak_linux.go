@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flatline-dev/flatline"
 )
 
 // soakBasePort is the first group's server port; group i listens at
@@ -52,6 +54,15 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 		return nil, err
 	}
 	defer topo.Close()
+	// The model's host: the client namespace's sysctls and the HZ.
+	var host flatline.Host
+	if err := topo.Client.Do(func() error {
+		var err error
+		host, err = flatline.ReadHost("/")
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	res := &SoakResult{Conns: cfg.Conns, TimeoutS: cfg.Timeout.Seconds(), DurationS: cfg.Duration.Seconds(), Model: soakModelName}
 	groups, err := soakGroups(cfg)
 	if err != nil {
@@ -94,7 +105,7 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	drops, derr := topo.LossDrops()
 	for _, g := range groups {
 		g.RouterDrops = drops[g.port]
-		g.finish(cfg)
+		g.finish(cfg, host)
 		res.Groups = append(res.Groups, g.SoakGroup)
 	}
 	return res, errors.Join(err, derr)
@@ -192,7 +203,7 @@ func watchSoakGroups(ctx context.Context, cfg SoakConfig, groups []*soakGroupRun
 
 // finish fills the group's measurement from its client's report, and the
 // model's prediction.
-func (g *soakGroupRun) finish(cfg SoakConfig) {
+func (g *soakGroupRun) finish(cfg SoakConfig, host flatline.Host) {
 	r := g.report
 	if r == nil {
 		return
@@ -208,8 +219,8 @@ func (g *soakGroupRun) finish(cfg SoakConfig) {
 	if err != nil {
 		return
 	}
-	perHour, ok := soakPerHour(g.Config, g.Workload, s, g.loss)
-	if !ok {
+	perHour, err := soakPerHour(g.Config, g.Workload, s, g.loss, cfg.Timeout, host)
+	if err != nil {
 		return
 	}
 	// Each connection dies at most once: 1 − e^(−rate·held) of them.

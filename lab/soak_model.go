@@ -1,62 +1,48 @@
 package lab
 
 import (
-	"math"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/liveness"
 )
 
 // soakModelName names the prediction soakPerHour makes.
-const soakModelName = "one-line: an idle cycle fails when all its probe exchanges are lost, q^n with q = 1 − (1 − p)², once per Idle; a trickle write when all its transmissions within the user timeout are"
+const soakModelName = "kernel.FalseKills (docs/false-kills.md): idle, the keepalive cycle's q^n with the timer wheel's lateness; trickle, a write's transmissions within the user timeout (tcp_retries2 without); heartbeat, plus the liveness link's own risk"
 
-// soakPerHour is the model's expected false kills per connection-hour of
-// group g's client socket s at loss l, ok false where it has no answer
-// (the heartbeat).
-func soakPerHour(c ConfigName, w SoakWorkload, s flatline.Settings, l Loss) (float64, bool) {
+// soakPerHour is the false-kill model's expected kills per connection-hour
+// of a group's client: configuration c (settings s) running workload w at
+// loss l each way and timeout t, on host h (its HZ and tcp_retries2). For
+// the heartbeat it adds the liveness link's risk to the data connection's.
+// A trickle connection is modelled as sending (one write a period): its
+// keepalive, which fires only when an echo is late by more than Idle minus
+// the period, is not counted.
+func soakPerHour(c ConfigName, w SoakWorkload, s flatline.Settings, l Loss, t time.Duration, h flatline.Host) (float64, error) {
+	e := kernel.Exposure{
+		Options:    kernel.Options(s),
+		HZ:         h.HZ,
+		Retries2:   h.Retries2,
+		WriteEvery: TricklePeriod,
+		Path:       kernel.Path{Loss: l.Fraction()},
+	}
 	if c == FlatlineHeartbeat {
-		return 0, false
-	}
-	q := 1 - math.Pow(1-l.Fraction(), 2)
-	switch w {
-	case SoakIdle:
-		if !s.KeepAlive || s.Idle <= 0 {
-			return 0, true
+		p, err := liveness.Config{Timeout: t}.Plan()
+		if err != nil {
+			return 0, err
 		}
-		return math.Pow(q, float64(probesBeforeDeath(s))) * float64(time.Hour) / float64(s.Idle), true
-	case SoakTrickle:
-		n := 16 // tcp_retries2 = 15: the write and 15 retransmissions
-		if s.UserTimeout > 0 {
-			n = transmissionsWithin(s.UserTimeout, 200*time.Millisecond)
-		}
-		return math.Pow(q, float64(n)) * float64(time.Hour) / float64(TricklePeriod), true
+		e.Heartbeat = kernel.Heartbeat{Interval: p.Interval, MaxInterval: p.MaxInterval, Deadline: p.Deadline}
 	}
-	return 0, false
-}
-
-// probesBeforeDeath is how many unanswered probes kill an idle socket: with
-// a user timeout U, the firings at Idle + k·Interval kill at the first
-// k ≥ 1 with Idle + k·Interval ≥ U, after k probes; without, Count.
-func probesBeforeDeath(s flatline.Settings) int {
-	if s.UserTimeout <= 0 {
-		return max(s.Count, 1)
+	f, err := kernel.FalseKills(e)
+	if err != nil {
+		return 0, err
 	}
-	if s.Interval <= 0 {
-		return 1
+	rate := f.Idle.PerHour
+	if w == SoakTrickle {
+		rate = f.Sending.PerHour
 	}
-	k := int(math.Ceil(float64(s.UserTimeout-s.Idle) / float64(s.Interval)))
-	return max(k, 1)
-}
-
-// transmissionsWithin counts a segment's transmissions before a user
-// timeout u kills it: the first send, the first retransmission an RTO
-// later, then retransmissions at 2·RTO, 4·RTO, ... apart while the time
-// since the first retransmission is below u.
-func transmissionsWithin(u, rto time.Duration) int {
-	n := 2
-	for at, step := time.Duration(0), 2*rto; at+step < u; step *= 2 {
-		at += step
-		n++
+	if f.Heartbeat != nil {
+		rate += f.Heartbeat.PerHour
 	}
-	return n
+	return rate, nil
 }

@@ -17,8 +17,9 @@ type Path struct {
 	// (tcp_info's rto); zero means MinRTO (200 ms, a short path).
 	RTO time.Duration
 	// RTOMax caps each backed-off retransmission timeout (TCP_RTO_MAX_MS,
-	// Linux 6.15+, 1 s to 120 s); zero means MaxRTO (120 s, the kernel's
-	// own cap and the only one before 6.15).
+	// Linux 6.15+, 1 s to 120 s); zero means Options.RTOMax in FalseKills,
+	// else MaxRTO (120 s, the kernel's own cap and the only one before
+	// 6.15).
 	RTOMax time.Duration
 }
 
@@ -120,6 +121,9 @@ func FalseKills(e Exposure) (FalseKill, error) {
 	}
 	if e.Path.RTOMax != 0 && (e.Path.RTOMax < time.Second || e.Path.RTOMax > MaxRTO) {
 		return FalseKill{}, fmt.Errorf("kernel: RTO cap %v is outside TCP_RTO_MAX_MS's 1s to %v", e.Path.RTOMax, MaxRTO)
+	}
+	if e.Path.RTOMax == 0 {
+		e.Path.RTOMax = e.Options.RTOMax // the socket's own cap
 	}
 	var f FalseKill
 	idle, err := KeepaliveRisk(e.Options, e.HZ, e.Path.Loss)
@@ -384,5 +388,5 @@ func heartbeatOutage(h Heartbeat, maxIv time.Duration, retries2 int, path Path) 
 			hi = mid
 		}
 	}
-	return lo
+	return lo.Truncate(time.Millisecond)
 }

@@ -15,6 +15,11 @@ type Options struct {
 	Count       int           // TCP_KEEPCNT
 	UserTimeout time.Duration // TCP_USER_TIMEOUT, milliseconds; zero: none
 	SynCount    int           // TCP_SYNCNT; zero: the namespace's tcp_syn_retries
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout. Zero: the kernel's (120 s,
+	// or net.ipv4.tcp_rto_max_ms); not set, and read back as zero, where
+	// the kernel lacks the option (RTOMaxSupported).
+	RTOMax time.Duration
 }
 
 // Keepalive is the part of o that decides the keepalive death.
@@ -28,7 +33,11 @@ const (
 	MaxKeepaliveSeconds = 32767                            // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
 	MaxKeepaliveCount   = 127                              // MAX_TCP_KEEPCNT
 	MaxUserTimeout      = math.MaxInt32 * time.Millisecond // TCP_USER_TIMEOUT
+	MinRTOMax           = time.Second                      // TCP_RTO_MAX_MS takes 1 s to MaxRTO (120 s)
 )
+
+// RTOMaxSupported is whether kernel v has TCP_RTO_MAX_MS (Linux 6.15).
+func RTOMaxSupported(v Version) bool { return !v.Less(Version{6, 15, 0}) }
 
 // Defaults of a stock kernel's per-namespace sysctls (tcp_sk_init in
 // net/ipv4/tcp_ipv4.c, include/net/tcp.h).
