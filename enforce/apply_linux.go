@@ -119,6 +119,9 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 	if set.SynCount == 0 {
 		same.SynCount = 0 // left alone
 	}
+	if set.RTOMax == 0 {
+		same.RTOMax = 0 // left alone
+	}
 	if set == same {
 		after := before
 		as.After, as.AfterBound = &after, as.BeforeBound

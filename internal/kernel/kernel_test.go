@@ -506,3 +506,16 @@ func TestKeepaliveLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestTightenRTOMax: the plan's RTO cap is set with the plan's user
+// timeout, and left alone with a stricter one the socket keeps.
+func TestTightenRTOMax(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: s, Count: 15, UserTimeout: 22600 * time.Millisecond, RTOMax: 5 * s}
+	if got, _ := Tighten(Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, RTOMax: 120 * s}, plan); got.RTOMax != 5*s {
+		t.Errorf("plan's user timeout: RTOMax %v, want 5s", got.RTOMax)
+	}
+	if got, _ := Tighten(Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond, RTOMax: 120 * s}, plan); got.RTOMax != 0 {
+		t.Errorf("a stricter user timeout kept: RTOMax %v, want 0 (left alone)", got.RTOMax)
+	}
+}

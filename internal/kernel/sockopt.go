@@ -74,7 +74,8 @@ func (e *OptionError) Unwrap() error { return e.Err }
 // apply, which only tighten. Keepalive is on; TCP_KEEPIDLE, TCP_KEEPINTVL,
 // TCP_KEEPCNT and TCP_USER_TIMEOUT keep cur's value where it is positive
 // and not above want's (a zero user timeout is none, the loosest);
-// TCP_SYNCNT likewise, and is left alone when want leaves it (zero).
+// TCP_SYNCNT and TCP_RTO_MAX_MS likewise, and are left alone when want
+// leaves them (zero); TCP_RTO_MAX_MS also when cur's user timeout is kept.
 // kept names the options whose stricter values were kept.
 func Tighten(cur, want Options) (o Options, kept []string) {
 	o = want
@@ -95,6 +96,14 @@ func Tighten(cur, want Options) (o Options, kept []string) {
 		keep("TCP_SYNCNT", int64(cur.SynCount), int64(want.SynCount), func() { o.SynCount = cur.SynCount })
 	} else {
 		o.SynCount = 0 // leave the socket's own
+	}
+	switch {
+	case want.RTOMax == 0 || o.UserTimeout != want.UserTimeout:
+		// Left alone: the cap belongs to the plan's user timeout, and a
+		// stricter one kept is shorter than any backed-off RTO it caps.
+		o.RTOMax = 0
+	default:
+		keep("TCP_RTO_MAX_MS", int64(cur.RTOMax), int64(want.RTOMax), func() { o.RTOMax = cur.RTOMax })
 	}
 	return o, kept
 }
