@@ -61,8 +61,10 @@
 // U = 2.6 s. Each bound
 // comes with the slack the kernel's timer wheel adds (each timer is rounded
 // up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s
-// at HZ=250), computed for the coarsest common HZ (an unknown HZ) and never
-// more than max(0.5 s, 10 % of T). Overrides (Idle, Interval, Count, UserTimeout,
+// at HZ=250), computed by Plan for the coarsest common HZ (an unknown HZ)
+// and by PlanFor for the HZ of the host given (read once with ReadHost),
+// never more than max(0.5 s, 10 % of T). Plan and PlanFor read nothing
+// from the system: the host comes in as an argument. Overrides (Idle, Interval, Count, UserTimeout,
 // ConnectTimeout, Spread) are checked by the same rules; Validate says what
 // to change when they cannot keep the promise.
 //
@@ -87,5 +89,8 @@
 // Go's net.Error.Timeout is true for the kernel's ETIMEDOUT (a dead peer)
 // and for an expired deadline (a slow one, or your own timer). Diagnose
 // tells them apart, and on Linux tells keepalive silence from
-// unacknowledged data and a closed window by what TCP_INFO kept.
+// unacknowledged data and a closed window by what TCP_INFO kept. The
+// error number's part is ErrnoCause, which flatline trace shares: a
+// socket this host destroyed (ECONNABORTED, e.g. ss -K) is CauseAborted,
+// not a dead peer. LastHeard says since when the peer has been silent.
 package flatline
