@@ -1,0 +1,41 @@
+package redial
+
+import (
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func tcpInfo(c *net.TCPConn) *unix.TCPInfo {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var info *unix.TCPInfo
+	rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
+	if err != nil {
+		return nil
+	}
+	return info
+}
+
+// lastHeard is when c last received anything from its peer (TCP_INFO's
+// last data or ACK received), as seen at now; now − timeout when
+// unreadable.
+func lastHeard(c *net.TCPConn, now time.Time, timeout time.Duration) time.Time {
+	info := tcpInfo(c)
+	if info == nil {
+		return now.Add(-timeout)
+	}
+	quiet := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
+	return now.Add(-quiet)
+}
+
+// retransmitting reports whether c has sent data that is unacknowledged
+// and has been retransmitted by timeout at least once: its peer stopped
+// acknowledging.
+func retransmitting(c *net.TCPConn) bool {
+	info := tcpInfo(c)
+	return info != nil && info.Unacked > 0 && (info.Retransmits > 0 || info.Backoff > 0)
+}
