@@ -30,6 +30,7 @@ const (
 	CausePeerClosed                  // the peer closed its side: io.EOF in CLOSE-WAIT
 	CauseLocalClose                  // this side closed the connection: net.ErrClosed
 	CauseCanceled                    // the context was canceled
+	CauseAborted                     // this host aborted the connection: ECONNABORTED (SOCK_DESTROY, e.g. ss -K): not the peer
 )
 
 var causeNames = [...]string{
@@ -47,6 +48,7 @@ var causeNames = [...]string{
 	CausePeerClosed:     "peer-closed",
 	CauseLocalClose:     "local-close",
 	CauseCanceled:       "canceled",
+	CauseAborted:        "aborted",
 }
 
 // String returns the cause's stable name ("keepalive", "unacked-data", ...).
@@ -102,7 +104,7 @@ func Diagnose(c net.Conn, err error) Cause {
 	if !errors.As(err, &errno) {
 		return CauseUnknown
 	}
-	cause := errnoCause(errno)
+	cause := ErrnoCause(errno)
 	if cause == CauseKernelTimeout {
 		if dial {
 			return CauseConnectTimeout

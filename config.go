@@ -2,7 +2,6 @@ package flatline
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
@@ -36,7 +35,7 @@ const (
 
 	maxKeepaliveSeconds = kernel.MaxKeepaliveSeconds
 	maxKeepaliveCount   = kernel.MaxKeepaliveCount
-	maxUserTimeout      = math.MaxInt32 * time.Millisecond
+	maxUserTimeout      = kernel.MaxUserTimeout
 )
 
 // Config is what a program promises about its TCP connections: a dead peer
@@ -98,7 +97,22 @@ type Config struct {
 	// DefaultMaxIdle (100 s); NoMaxIdle turns the bound off. It matters
 	// only from a Timeout of about 4 minutes.
 	MaxIdle time.Duration
+
+	// RTOMax sets TCP_RTO_MAX_MS (Linux 6.15+; not set on older kernels
+	// or other systems): the cap on each backed-off retransmission
+	// timeout, whole milliseconds, 1 s to 120 s. A lower cap fits more
+	// retransmissions of a segment into UserTimeout, so that random loss
+	// does not end a busy connection whose peer is alive. Zero means
+	// derive it: the longest whole-second cap that keeps a connection
+	// writing every second below DesignFalseKills(Timeout) at DesignLoss,
+	// and none where the kernel's own backoff already does or no cap can.
+	// NoRTOMax turns it off.
+	RTOMax time.Duration
 }
+
+// NoRTOMax, as Config.RTOMax, leaves the kernel's retransmission backoff
+// cap (120 s) alone.
+const NoRTOMax time.Duration = -1
 
 // ConfigError is a Config that cannot keep its promise. Field names the
 // first field at fault.
@@ -125,13 +139,22 @@ func (c Config) Validate() error {
 }
 
 // Plan derives the per-socket settings from c and returns them with the
-// worst case to notice a silent peer in every state. It fails as Validate.
-func (c Config) Plan() (Plan, error) {
+// worst case to notice a silent peer in every state, for a stock Linux
+// kernel of unknown HZ and version (LinuxDefaults: the timer slack is the
+// largest over the common HZ values). It fails as Validate. It is a pure
+// function of c: it reads nothing from the host; PlanFor takes the host.
+func (c Config) Plan() (Plan, error) { return c.PlanFor(LinuxDefaults()) }
+
+// PlanFor is Plan for a connection on host h (read once with ReadHost, or
+// built by hand): the bounds use h's HZ and sysctls, and Notes say what
+// h's kernel cannot promise (KernelNotes). The settings are the same on
+// every host. It reads nothing itself.
+func (c Config) PlanFor(h Host) (Plan, error) {
 	d, err := c.derive()
 	if err != nil {
 		return Plan{}, err
 	}
-	return newPlan(d), nil
+	return newPlan(d, h), nil
 }
 
 // derived is a Config with every field decided and checked.
@@ -148,114 +171,32 @@ func (c Config) derive() (derived, error) {
 	if t == 0 {
 		t = DefaultTimeout
 	}
-	secs := int(t / time.Second)
-
-	// Probes tolerated: two lost from 10 s, one below.
-	budgetCount := 2
-	if t >= 10*time.Second {
-		budgetCount = 3
+	i, v, count, err := c.keepalive(t)
+	if err != nil {
+		return derived{}, err
 	}
-	if c.Count > 0 {
-		budgetCount = c.Count
-	}
-
-	v := c.Interval
-	if v == 0 {
-		v = time.Duration(max(1, secs/(budgetCount+3))) * time.Second
-	}
-	if maxIdle := c.maxIdle(); maxIdle > 0 && c.Interval == 0 {
-		v = min(v, maxIdle)
-	}
-	vs := int(v / time.Second)
-
-	i := c.Idle
-	if c.UserTimeout > 0 && c.Idle == 0 {
-		// The user timeout sizes the keepalive chain: probes within it,
-		// idle whatever is left, so that it equals Idle + Count·Interval
-		// to within one interval.
-		if c.Interval == 0 {
-			us := int(c.UserTimeout / time.Second)
-			v = time.Duration(max(1, us/(budgetCount+3))) * time.Second
-		}
-		if m := c.maxIdle(); m > 0 && c.Interval == 0 {
-			v = min(v, m)
-		}
-		var n int
-		i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, budgetCount, c.Count != 0)
-		if m := c.maxIdle(); m > 0 && i > m {
-			// A chain of more probes would let the timer wheel's
-			// accumulated lateness decide; say what to change instead.
-			return derived{}, configErr("UserTimeout",
-				"UserTimeout %v leaves a keepalive idle of %v, longer than MaxIdle %v: a middlebox that forgets idle flows would drop this connection while it is healthy; set Idle (at most %v) and Count to fit the user timeout, lower UserTimeout, or set MaxIdle to NoMaxIdle if no middlebox is on the path",
-				c.UserTimeout, i, m, m)
-		}
-		if c.Count == 0 {
-			budgetCount = n
-		}
-		vs = int(v / time.Second)
-	}
-	if i == 0 {
-		// Half of what the probes leave goes to idle, the rest to spread;
-		// idle relatively prime to the interval where the budget allows.
-		rest := max(1, secs-budgetCount*vs)
-		is := max(1, (rest+1)/2)
-		for js := is; js <= rest; js++ {
-			if gcd(js, vs) == 1 {
-				is = js
-				break
-			}
-		}
-		i = time.Duration(is) * time.Second
-	}
-
-	if maxIdle := c.maxIdle(); maxIdle > 0 {
-		if c.Idle == 0 {
-			i = min(i, maxIdle)
-		}
-		if c.Interval == 0 {
-			v = min(v, maxIdle)
-		}
-	}
-
-	count := c.Count
-	if count == 0 {
-		count = budgetCount
-		if c.UserTimeout > 0 && c.Idle != 0 {
-			count = max(1, int((c.UserTimeout-i+v-1)/v))
-		}
+	chainDerived := c.Idle == 0 && c.Interval == 0 && c.Count == 0 && c.UserTimeout == 0
+	if chainDerived {
+		i, v, count = lossTolerantChain(t, i, v, count, c.Spread)
 	}
 	u := c.UserTimeout
 	if u == 0 {
-		u = i + time.Duration(count)*v
-		if count > 1 {
-			u -= FirstRetransmission // it counts from the first retransmission
-		}
+		u = derivedUserTimeout(i, v, count)
 	}
-	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
-
+	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u, RTOMax: c.rtoMax(t, u)}
 	if err := s.checkLimits(); err != nil {
 		return derived{}, err
 	}
-	if err := s.checkConsistent(); err != nil {
+	check := s.checkConsistent
+	if chainDerived {
+		check = s.checkDerivedChain
+	}
+	if err := check(); err != nil {
 		return derived{}, err
 	}
-
-	idleWorst := i + time.Duration(count)*v
-	spread := c.Spread
-	switch spread {
-	case NoSpread:
-		spread = 0
-	case 0:
-		spread = min(max(t-idleWorst, 0), i)
-	}
-	if idleWorst+spread > t {
-		what := fmt.Sprintf("Idle %v + %d×Interval %v", i, count, v)
-		if spread > 0 {
-			what += fmt.Sprintf(" + Spread %v", spread)
-		}
-		return derived{}, configErr(fieldOf(c, "Timeout"),
-			"%s = %v is more than Timeout %v: an idle connection could go unnoticed longer than promised; lower those or raise Timeout to %v",
-			what, idleWorst+spread, t, idleWorst+spread)
+	spread, err := c.spread(t, s)
+	if err != nil {
+		return derived{}, err
 	}
 	if u+FirstRetransmission > t {
 		return derived{}, configErr("UserTimeout",
@@ -271,6 +212,113 @@ func (c Config) derive() (derived, error) {
 			"ConnectTimeout %v is longer than Timeout %v: a dial into a dead path would go unnoticed longer than promised; lower ConnectTimeout or raise Timeout", connect, t)
 	}
 	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
+}
+
+// probeChain is the planner's choice of keepalive probes for a promise of
+// t whose probe chain must fit in budget (t, or the user timeout when the
+// user timeout sizes the chain): two lost probes tolerated from a 10 s
+// Timeout (Count 3), one below (Count 2), and an interval of budget/(count+3),
+// whole seconds, at least 1 s. An override of Count replaces the derived
+// count before the interval is sized. MaxIdle is applied by the caller.
+func probeChain(t, budget time.Duration, count int) (int, time.Duration) {
+	if count == 0 {
+		count = 2
+		if t >= 10*time.Second {
+			count = 3
+		}
+	}
+	return count, time.Duration(max(1, int(budget/time.Second)/(count+3))) * time.Second
+}
+
+// keepalive decides idle, interval and count: the overrides as set, the
+// rest from probeChain, with derived idle and interval held under MaxIdle
+// (underMaxIdle, the one place that bound is applied).
+func (c Config) keepalive(t time.Duration) (i, v time.Duration, count int, err error) {
+	sized := c.UserTimeout > 0 && c.Idle == 0 // the user timeout sizes the chain
+	budget := t
+	if sized {
+		budget = c.UserTimeout
+	}
+	count, v = probeChain(t, budget, c.Count)
+	if c.Interval != 0 {
+		v = c.Interval
+	} else {
+		v = c.underMaxIdle(v)
+	}
+	switch {
+	case sized:
+		// Probes within the user timeout, idle whatever is left, so that
+		// it equals Idle + Count·Interval to within one interval.
+		var n int
+		i, v, n = chainWithin(c.UserTimeout, v, c.Interval != 0, c.maxIdle(), count, c.Count != 0)
+		if m := c.maxIdle(); m > 0 && i > m {
+			// A chain of more probes would let the timer wheel's
+			// accumulated lateness decide; say what to change instead.
+			return 0, 0, 0, configErr("UserTimeout",
+				"UserTimeout %v leaves a keepalive idle of %v, longer than MaxIdle %v: a middlebox that forgets idle flows would drop this connection while it is healthy; set Idle (at most %v) and Count to fit the user timeout, lower UserTimeout, or set MaxIdle to NoMaxIdle if no middlebox is on the path",
+				c.UserTimeout, i, m, m)
+		}
+		if c.Count == 0 {
+			count = n
+		}
+	case c.Idle == 0:
+		i = c.underMaxIdle(idleWithin(t, count, v))
+	default:
+		i = c.Idle
+		if c.UserTimeout > 0 && c.Count == 0 {
+			// The user timeout decides how many probes fit after Idle.
+			count = max(1, int((c.UserTimeout-i+v-1)/v))
+		}
+	}
+	return i, v, count, nil
+}
+
+// idleWithin is the derived keepalive idle: half of what count probes v
+// apart leave of t (the rest goes to spread), relatively prime to the
+// interval where the budget allows, so that probes of connections with
+// the same settings drift apart. At least 1 s.
+func idleWithin(t time.Duration, count int, v time.Duration) time.Duration {
+	secs, vs := int(t/time.Second), int(v/time.Second)
+	rest := max(1, secs-count*vs)
+	is := max(1, (rest+1)/2)
+	for js := is; js <= rest; js++ {
+		if gcd(js, vs) == 1 {
+			is = js
+			break
+		}
+	}
+	return time.Duration(is) * time.Second
+}
+
+// spread decides Spread and checks that the idle chain and the spread fit
+// in t.
+func (c Config) spread(t time.Duration, s Settings) (time.Duration, error) {
+	idleWorst := s.Idle + time.Duration(s.Count)*s.Interval
+	spread := c.Spread
+	switch spread {
+	case NoSpread:
+		spread = 0
+	case 0:
+		spread = min(max(t-idleWorst, 0), s.Idle)
+	}
+	if idleWorst+spread > t {
+		what := fmt.Sprintf("Idle %v + %d×Interval %v", s.Idle, s.Count, s.Interval)
+		if spread > 0 {
+			what += fmt.Sprintf(" + Spread %v", spread)
+		}
+		return 0, configErr(fieldOf(c, "Timeout"),
+			"%s = %v is more than Timeout %v: an idle connection could go unnoticed longer than promised; lower those or raise Timeout to %v",
+			what, idleWorst+spread, t, idleWorst+spread)
+	}
+	return spread, nil
+}
+
+// underMaxIdle holds a derived keepalive idle or interval at MaxIdle.
+func (c Config) underMaxIdle(d time.Duration) time.Duration {
+	if m := c.maxIdle(); m > 0 {
+		return min(d, m)
+	}
+	return d
 }
 
 // maxIdle is the bound on keepalive idle and interval, whole seconds; zero
@@ -290,14 +338,15 @@ func (c Config) maxIdle() time.Duration {
 // wants it (past the latest moment the count-th probe can leave, at most
 // Idle + count·Interval). Where the timer wheel's accumulated lateness
 // leaves no room at v, it widens the interval (unless fixed), then takes
-// fewer probes (unless fixed). It returns the last candidate when none
+// fewer probes (unless fixed); a derived interval never widens past
+// maxIdle (zero: no bound). It returns the last candidate when none
 // fits, for Validate to explain.
-func chainWithin(u, v time.Duration, vFixed bool, count int, countFixed bool) (time.Duration, time.Duration, int) {
+func chainWithin(u, v time.Duration, vFixed bool, maxIdle time.Duration, count int, countFixed bool) (time.Duration, time.Duration, int) {
 	var i time.Duration
 	for n := count; n >= 1; n-- {
 		for step := range 64 {
 			w := v + time.Duration(step)*time.Second
-			if vFixed && step > 0 || time.Duration(n)*w >= u {
+			if vFixed && step > 0 || time.Duration(n)*w >= u || maxIdle > 0 && w > maxIdle {
 				break
 			}
 			i = max(time.Second, (u - time.Duration(n)*w + time.Second - 1).Truncate(time.Second))
@@ -358,6 +407,10 @@ func (c Config) checkFields() error {
 					f.name, f.d, m, f.name)
 			}
 		}
+	}
+	if c.RTOMax != 0 && c.RTOMax != NoRTOMax && (c.RTOMax < kernel.MinRTOMax || c.RTOMax > kernel.MaxRTO || c.RTOMax%time.Millisecond != 0) {
+		return configErr("RTOMax", "RTOMax %v is not a cap TCP_RTO_MAX_MS takes: use whole milliseconds from %v to %v, zero to derive it, or NoRTOMax to leave the kernel's",
+			c.RTOMax, kernel.MinRTOMax, kernel.MaxRTO)
 	}
 	if c.Spread < 0 && c.Spread != NoSpread {
 		return configErr("Spread", "Spread %v is negative: use a positive duration, zero to derive it, or NoSpread to turn it off", c.Spread)
@@ -449,6 +502,28 @@ func (s Settings) checkConsistent() error {
 	return configErr("UserTimeout",
 		"UserTimeout %v can end an idle connection after %d probes, before Count %d went out: each keepalive firing comes up to one timer-wheel bucket late and the lateness adds up (up to %v by the %s probe); %s",
 		u, d.MinProbes, c, late, ordinal(c), fix)
+}
+
+// checkDerivedChain is checkConsistent for a chain the planner chose
+// (lossTolerantChain): Count is the most probes a dead peer gets (the
+// user timeout never lets more out, so the idle bound holds), and no
+// single lost probe kills; but the timers' lateness may end the chain a
+// probe or two before Count, as it adds up over many 1 s intervals. That
+// is the exchanges the false-kill model counts (kernel.KeepaliveRisk takes
+// the fewest probes), and Bound.LostProbes reports it. The override rule,
+// exactly Count probes before the user timeout, would forbid the chains
+// that tolerate loss within the same Timeout (8s/1s/15 beside 8s/5s/3):
+// it is a means to keep Count honest for a user who set it, not the
+// promise.
+func (s Settings) checkDerivedChain() error {
+	d, err := kernel.Options(s).Keepalive().Death(0)
+	if err != nil {
+		return configErr("Idle", "%v", err)
+	}
+	if s.UserTimeout > s.Idle+time.Duration(s.Count)*s.Interval || d.MaxProbes > s.Count || d.MinProbes < min(2, s.Count) {
+		return configErr("Timeout", "flatline: the derived keepalive chain %v/%v/%d with UserTimeout %v sends %d to %d probes; please report this", s.Idle, s.Interval, s.Count, s.UserTimeout, d.MinProbes, d.MaxProbes)
+	}
+	return nil
 }
 
 func gcd(a, b int) int {

@@ -180,6 +180,19 @@ func ReadSettings(c syscall.Conn) (Settings, error) {
 	return s, err
 }
 
+// SetSettings sets s on c as it is, option by option, through the same
+// option table as Dialer and Configure (keepalive values before
+// SO_KEEPALIVE, which arms the timer): for tools that apply a plan's
+// Settings to a socket they hold (enforce.Apply). A failure is an
+// *OpError naming the option.
+func SetSettings(c syscall.Conn, s Settings) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return &OpError{Op: "set settings", Err: err}
+	}
+	return control(rc, func(fd uintptr) error { return setOptions(fd, s) })
+}
+
 // spreadKeepalive re-arms the connection's keepalive timer after a random delay in
 // [0, spread), so that connections made together probe at different
 // instants: enabling SO_KEEPALIVE arms the timer a full idle period from

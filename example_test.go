@@ -24,7 +24,7 @@ func ExampleConfig_Plan() {
 		fmt.Printf("%-13s %v\n", b.State, b.Worst)
 	}
 	// Output:
-	// idle 8s, interval 5s, count 3, user timeout 22.6s, spread 7s
+	// idle 8s, interval 1s, count 15, user timeout 22.6s, spread 7s
 	// idle          30s
 	// sending       23s
 	// receiving     30s

@@ -21,7 +21,7 @@ import (
 // send exactly Count probes. The death itself must come within the bound
 // plus its stated slack (the timer wheel's) and schedSlack.
 func TestIntegrationFiringBoundaries(t *testing.T) {
-	host, err := flatline.ReadHost()
+	host, err := flatline.ReadHost("/")
 	if err != nil || host.HZ == 0 {
 		t.Skipf("HZ unknown here (%v): the model's range would be the widest, not this kernel's", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -11,11 +12,17 @@ import (
 	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
-// ReadHost reads the TCP sysctls of the calling thread's network namespace
-// from /proc/sys/net/ipv4, the kernel release (see Host.Kernel) and HZ
-// from the kernel config (/proc/config.gz or /boot/config-RELEASE) when readable (zero otherwise). A sysctl the kernel
-// lacks (tcp_syn_linear_timeouts before 6.x) keeps its zero value.
-func ReadHost() (Host, error) {
+// ReadHost reads, under root ("/" on a live host, a fixture directory in
+// tests), the TCP sysctls of the calling thread's network namespace from
+// proc/sys/net/ipv4, the kernel release (see Host.Kernel) from
+// proc/sys/kernel/osrelease and proc/version, and HZ as the kernel model
+// finds it (its config, proc/config.gz or boot/config-RELEASE, else two
+// readings of proc/timer_list 100 ms apart; zero when neither is
+// readable). A sysctl the kernel lacks (tcp_syn_linear_timeouts before
+// 6.x) keeps its zero value; another missing or malformed one is an
+// *OpError naming it. Read a host once, at the edge, and pass it to
+// Config.PlanFor, Config.ValidateFor and Settings.Bounds.
+func ReadHost(root string) (Host, error) {
 	var h Host
 	for _, f := range []struct {
 		name string
@@ -28,7 +35,7 @@ func ReadHost() (Host, error) {
 		{"tcp_keepalive_intvl", func(v int) { h.KeepaliveIntvl = time.Duration(v) * time.Second }},
 		{"tcp_keepalive_probes", func(v int) { h.KeepaliveProbes = v }},
 	} {
-		b, err := os.ReadFile("/proc/sys/net/ipv4/" + f.name)
+		b, err := os.ReadFile(filepath.Join(root, "proc/sys/net/ipv4", f.name))
 		if os.IsNotExist(err) && f.name == "tcp_syn_linear_timeouts" {
 			continue
 		}
@@ -41,34 +48,26 @@ func ReadHost() (Host, error) {
 		}
 		f.set(v)
 	}
-	h.HZ = readHZ()
-	h.Kernel = readKernel()
+	if hz, err := kernel.HostHZ(root); err == nil {
+		h.HZ = hz
+	}
+	h.Kernel = readKernel(root)
 	return h, nil
 }
 
-// readKernel returns the running kernel's release, with the upstream
-// version a distribution states in /proc/version: its release names its
+// readKernel returns the kernel release under root, with the upstream
+// version a distribution states in proc/version: its release names its
 // ABI (Debian: "5.10.0-32-amd64 (5.10.223)"). "" if unreadable.
-func readKernel() string {
-	rel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+func readKernel(root string) string {
+	rel, err := os.ReadFile(filepath.Join(root, "proc/sys/kernel/osrelease"))
 	if err != nil {
 		return ""
 	}
 	k := string(bytes.TrimSpace(rel))
-	if pv, err := os.ReadFile("/proc/version"); err == nil {
+	if pv, err := os.ReadFile(filepath.Join(root, "proc/version")); err == nil {
 		if up := kernel.DistributionVersion(string(pv)); up != "" {
 			k += " (" + up + ")"
 		}
 	}
 	return k
-}
-
-// readHZ returns CONFIG_HZ from the running kernel's config, or 0
-// (unknown: bounds then take the worst over the common HZ values).
-func readHZ() int {
-	hz, err := kernel.ConfigHZ("/")
-	if err != nil {
-		return 0
-	}
-	return hz
 }

@@ -4,8 +4,8 @@ package flatline
 
 import "runtime"
 
-// ReadHost reads the TCP sysctls of the current network namespace; Linux
-// only.
-func ReadHost() (Host, error) {
+// ReadHost reads the TCP sysctls of the current network namespace under
+// root; Linux only: elsewhere an error matching ErrNotSupported.
+func ReadHost(root string) (Host, error) {
 	return Host{}, &NotSupportedError{Feature: "reading /proc/sys/net/ipv4", GOOS: runtime.GOOS}
 }

@@ -27,6 +27,13 @@ type Settings struct {
 	// SynCount is TCP_SYNCNT; zero means the namespace's
 	// net.ipv4.tcp_syn_retries.
 	SynCount int
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout, so that the user timeout
+	// holds enough retransmissions to ride out random loss (see
+	// Plan.FalseKills). Zero means the kernel's (120 s). Kernels without
+	// the option skip it when set and read it back as zero; elsewhere
+	// than Linux it is not set.
+	RTOMax time.Duration
 }
 
 // Host holds the kernel defaults of one network namespace that change how
@@ -46,17 +53,17 @@ type Host struct {
 	Kernel string
 }
 
-// LinuxDefaults returns the defaults of a stock Linux kernel: tcp_retries2
-// 15, tcp_syn_retries 6, tcp_syn_linear_timeouts 4, keepalive 7200 s / 75 s /
-// 9, HZ unknown.
+// LinuxDefaults returns the defaults of a stock Linux kernel (the kernel
+// model's): tcp_retries2 15, tcp_syn_retries 6, tcp_syn_linear_timeouts 4,
+// keepalive 7200 s / 75 s / 9, HZ and version unknown.
 func LinuxDefaults() Host {
 	return Host{
-		Retries2:          15,
-		SynRetries:        6,
-		SynLinearTimeouts: 4,
-		KeepaliveTime:     2 * time.Hour,
-		KeepaliveIntvl:    75 * time.Second,
-		KeepaliveProbes:   9,
+		Retries2:          kernel.DefaultRetries2,
+		SynRetries:        kernel.DefaultSynRetries,
+		SynLinearTimeouts: kernel.DefaultSynLinearTimeouts,
+		KeepaliveTime:     kernel.DefaultKeepaliveTime,
+		KeepaliveIntvl:    kernel.DefaultKeepaliveIntvl,
+		KeepaliveProbes:   kernel.DefaultKeepaliveProbes,
 	}
 }
 
@@ -163,8 +170,8 @@ func roundForPeople(d time.Duration) time.Duration {
 //     else the SYN schedule with tcp_syn_linear_timeouts.
 //
 // Slack is for host.HZ, or the worst over the common HZ values when zero.
-func (s Settings) Bounds(h Host) []Bound {
-	return []Bound{
+func (s Settings) Bounds(h Host) Bounds {
+	return Bounds{
 		s.keepaliveBound(StateIdle, h),
 		s.sendingBound(h),
 		s.keepaliveBound(StateReceiving, h),
@@ -320,35 +327,47 @@ type Plan struct {
 	Spread time.Duration
 	// Bounds holds one Bound per State, in the order of States. Idle and
 	// receiving include Spread; connecting is the earlier of the user
-	// timeout and ConnectTimeout. Slack is the largest over common HZ.
-	Bounds []Bound
+	// timeout and ConnectTimeout. Slack is for Host.HZ: the largest over
+	// the common HZ values when it is zero (Config.Plan).
+	Bounds Bounds
+	// Host is what the bounds were computed for: LinuxDefaults for
+	// Config.Plan, the host given to Config.PlanFor.
+	Host Host
 	// Notes says what this platform and its kernel cannot promise.
 	Notes []string
 }
 
 // Bound returns the bound for state s, and a Never bound for a state the
 // plan does not know.
-func (p Plan) Bound(s State) Bound {
-	for _, b := range p.Bounds {
-		if b.State == s {
+func (p Plan) Bound(s State) Bound { return p.Bounds.Of(s) }
+
+// Bounds holds one Bound per State, in the order of States, as
+// Settings.Bounds and Plan.Bounds give them.
+type Bounds []Bound
+
+// Of returns the bound for state st, and a Never bound for a state bs
+// does not hold.
+func (bs Bounds) Of(st State) Bound {
+	for _, b := range bs {
+		if b.State == st {
 			return b
 		}
 	}
-	return Bound{State: s, Never: true, Rule: "unknown state"}
+	return Bound{State: st, Never: true, Rule: "no bound for state " + string(st)}
 }
 
 // LostProbes is how many keepalive probes in a row an idle connection may
 // lose without being killed.
 func (p Plan) LostProbes() int { return p.Bound(StateIdle).LostProbes }
 
-func newPlan(d derived) Plan {
+func newPlan(d derived, h Host) Plan {
 	p := Plan{
 		Timeout:        d.timeout,
 		Settings:       d.s,
 		ConnectTimeout: d.connect,
 		Spread:         d.spread,
+		Host:           h,
 	}
-	h := LinuxDefaults()
 	for _, b := range d.s.Bounds(h) {
 		switch b.State {
 		case StateIdle, StateReceiving:
@@ -364,6 +383,6 @@ func newPlan(d derived) Plan {
 		}
 		p.Bounds = append(p.Bounds, b)
 	}
-	platformPlan(&p)
+	platformPlan(&p, h)
 	return p
 }

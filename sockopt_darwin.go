@@ -35,4 +35,4 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return unix.GetsockoptInt(int(fd), level, opt)
 }
 
-func platformPlan(p *Plan) { retransmitOnlyPlan(p, "TCP_RXT_CONNDROPTIME") }
+func platformPlan(p *Plan, _ Host) { retransmitOnlyPlan(p, "TCP_RXT_CONNDROPTIME") }

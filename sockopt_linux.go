@@ -37,9 +37,9 @@ func optionErr(err error) error {
 	return err
 }
 
-func platformPlan(p *Plan) {
+func platformPlan(p *Plan, h Host) {
 	p.Notes = append(p.Notes, icmpRevertNote)
-	p.Notes = append(p.Notes, KernelNotes(Host{Kernel: readKernel()})...)
+	p.Notes = append(p.Notes, KernelNotes(h)...)
 }
 
 // icmpRevertNote is what Linux cannot promise for a busy connection: an

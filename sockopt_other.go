@@ -22,6 +22,6 @@ func sockopts() []sockopt { return nil }
 func setsockoptInt(uintptr, int, int, int) error   { return supported() }
 func getsockoptInt(uintptr, int, int) (int, error) { return 0, supported() }
 
-func platformPlan(p *Plan) {
+func platformPlan(p *Plan, _ Host) {
 	p.Notes = append(p.Notes, "flatline cannot set socket options on "+runtime.GOOS+": Dialer, ListenConfig and Configure return ErrNotSupported")
 }

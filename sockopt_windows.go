@@ -39,4 +39,4 @@ func getsockoptInt(fd uintptr, level, opt int) (int, error) {
 	return windows.GetsockoptInt(windows.Handle(fd), level, opt)
 }
 
-func platformPlan(p *Plan) { retransmitOnlyPlan(p, "TCP_MAXRT") }
+func platformPlan(p *Plan, _ Host) { retransmitOnlyPlan(p, "TCP_MAXRT") }

@@ -88,7 +88,7 @@ type applyJSON struct {
 	Comm     string             `json:"comm"`
 	DryRun   bool               `json:"dry_run"`
 	TimeoutS float64            `json:"timeout_s"`
-	Settings settingsJSON       `json:"settings"`
+	Settings flatline.Settings  `json:"settings"`
 	Sockets  []appliedJSON      `json:"sockets"`
 	Worst    map[string]boundJS `json:"worst"`
 	Changed  int                `json:"changed"`
@@ -97,18 +97,18 @@ type applyJSON struct {
 }
 
 type appliedJSON struct {
-	FD          int           `json:"fd"`
-	Inode       uint64        `json:"inode"`
-	State       string        `json:"state"`
-	Local       string        `json:"local"`
-	Remote      string        `json:"remote"`
-	Traffic     string        `json:"traffic"`
-	Before      *settingsJSON `json:"before"`
-	After       *settingsJSON `json:"after"`
-	WorstBefore boundJS       `json:"worst_before"`
-	WorstAfter  boundJS       `json:"worst_after"`
-	Changed     bool          `json:"changed"`
-	Error       *string       `json:"error"`
+	FD          int                `json:"fd"`
+	Inode       uint64             `json:"inode"`
+	State       string             `json:"state"`
+	Local       string             `json:"local"`
+	Remote      string             `json:"remote"`
+	Traffic     string             `json:"traffic"`
+	Before      *flatline.Settings `json:"before"`
+	After       *flatline.Settings `json:"after"`
+	WorstBefore boundJS            `json:"worst_before"`
+	WorstAfter  boundJS            `json:"worst_after"`
+	Changed     bool               `json:"changed"`
+	Error       *string            `json:"error"`
 }
 
 // boundJS is a bound as JSON: deadline_s (worst + slack) null for never.
@@ -126,21 +126,13 @@ func newBoundJS(b flatline.Bound) boundJS {
 	return j
 }
 
-func settingsOf(s *flatline.Settings) *settingsJSON {
-	if s == nil {
-		return nil
-	}
-	return &settingsJSON{KeepAlive: s.KeepAlive, IdleS: s.Idle.Seconds(), IntervalS: s.Interval.Seconds(),
-		Count: s.Count, UserTimeoutMS: s.UserTimeout.Milliseconds()}
-}
-
 func newApplyJSON(r *enforce.ApplyReport) applyJSON {
 	j := applyJSON{PID: r.PID, Comm: r.Comm, DryRun: r.DryRun, TimeoutS: r.Plan.Timeout.Seconds(),
-		Settings: *settingsOf(&r.Plan.Settings), Worst: map[string]boundJS{}, Changed: r.Changed,
+		Settings: r.Plan.Settings, Worst: map[string]boundJS{}, Changed: r.Changed,
 		Failed: r.Failed, SpreadS: r.Spread.Seconds(), Sockets: []appliedJSON{}}
 	for _, s := range r.Sockets {
 		a := appliedJSON{FD: s.FD, Inode: s.Inode, State: s.State, Local: s.Local.String(), Remote: s.Remote.String(),
-			Traffic: string(s.Traffic), Before: settingsOf(s.Before), After: settingsOf(s.After),
+			Traffic: string(s.Traffic), Before: s.Before, After: s.After,
 			WorstBefore: newBoundJS(s.BeforeBound), WorstAfter: newBoundJS(s.AfterBound), Changed: s.Changed}
 		if s.Err != nil {
 			e := s.Err.Error()

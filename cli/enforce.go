@@ -103,15 +103,15 @@ Needs root (CAP_BPF, CAP_NET_ADMIN) and Linux 5.9.`,
 // enforceEvent is one line of `flatline enforce`: attached, detached or
 // pinned, for people and as JSON.
 type enforceEvent struct {
-	Event       string         `json:"event"`
-	Cgroup      string         `json:"cgroup"`
-	TimeoutS    float64        `json:"timeout_s,omitempty"`
-	Settings    *settingsJSON  `json:"settings,omitempty"`
-	SpreadS     float64        `json:"spread_s,omitempty"`
-	AllowLooser bool           `json:"allow_looser"`
-	Pinned      string         `json:"pinned,omitempty"`
-	Stats       *enforce.Stats `json:"stats,omitempty"`
-	Time        time.Time      `json:"time"`
+	Event       string             `json:"event"`
+	Cgroup      string             `json:"cgroup"`
+	TimeoutS    float64            `json:"timeout_s,omitempty"`
+	Settings    *flatline.Settings `json:"settings,omitempty"`
+	SpreadS     float64            `json:"spread_s,omitempty"`
+	AllowLooser bool               `json:"allow_looser"`
+	Pinned      string             `json:"pinned,omitempty"`
+	Stats       *enforce.Stats     `json:"stats,omitempty"`
+	Time        time.Time          `json:"time"`
 }
 
 func newEnforceEvent(event string, p flatline.Plan, f enforceFlags) enforceEvent {
@@ -119,13 +119,8 @@ func newEnforceEvent(event string, p flatline.Plan, f enforceFlags) enforceEvent
 	if p.Timeout > 0 {
 		ev.TimeoutS = p.Timeout.Seconds()
 		ev.SpreadS = p.Spread.Truncate(time.Second).Seconds()
-		ev.Settings = &settingsJSON{
-			KeepAlive:     p.Settings.KeepAlive,
-			IdleS:         p.Settings.Idle.Seconds(),
-			IntervalS:     p.Settings.Interval.Seconds(),
-			Count:         p.Settings.Count,
-			UserTimeoutMS: p.Settings.UserTimeout.Milliseconds(),
-		}
+		s := p.Settings
+		ev.Settings = &s
 	}
 	return ev
 }
@@ -142,8 +137,8 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 		if ev.AllowLooser {
 			looser = "looser values allowed"
 		}
-		_, err = fmt.Fprintf(w, "enforcing %gs on %s: keepalive %gs/%gs/%d, TCP_USER_TIMEOUT %d ms, spread %gs, %s",
-			ev.TimeoutS, ev.Cgroup, s.IdleS, s.IntervalS, s.Count, s.UserTimeoutMS, ev.SpreadS, looser)
+		_, err = fmt.Fprintf(w, "enforcing %gs on %s: keepalive %v/%v/%d, TCP_USER_TIMEOUT %d ms, spread %gs, %s",
+			ev.TimeoutS, ev.Cgroup, s.Idle, s.Interval, s.Count, s.UserTimeout.Milliseconds(), ev.SpreadS, looser)
 		if err == nil && ev.Pinned != "" {
 			_, err = fmt.Fprintf(w, "; pinned at %s (flatline enforce --detach --cgroup %s --pin %s removes it)\n",
 				ev.Pinned, ev.Cgroup, filepath.Dir(ev.Pinned))

@@ -133,7 +133,7 @@ func TestIntegrationEnforceCLI(t *testing.T) {
 			var ev enforceEvent
 			select {
 			case l := <-lines:
-				if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Event != "enforcing" || ev.Settings == nil || ev.Settings.UserTimeoutMS != 3600 {
+				if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Event != "enforcing" || ev.Settings == nil || ev.Settings.UserTimeout != 3600*time.Millisecond {
 					t.Fatalf("first line %q (%v), want the enforcing event of a 5 s plan", l, err)
 				}
 			case <-time.After(30 * time.Second):
@@ -297,7 +297,7 @@ print("ready", flush=True); sys.stdin.read()`)
 			t.Fatalf("%v: %d sockets, %d failed; want 3 (listener, two ends), 0", args, len(rep.Sockets), rep.Failed)
 		}
 		for _, s := range rep.Sockets {
-			if s.Before.KeepAlive || !s.After.KeepAlive || s.After.UserTimeoutMS != 3600 || s.Changed == dry {
+			if s.Before.KeepAlive || !s.After.KeepAlive || s.After.UserTimeout != 3600*time.Millisecond || s.Changed == dry {
 				t.Errorf("%v: fd %d before %+v after %+v changed %v", args, s.FD, *s.Before, *s.After, s.Changed)
 			}
 			if s.WorstBefore.DeadlineS != nil || s.WorstAfter.DeadlineS == nil || *s.WorstAfter.DeadlineS > 5.5 {

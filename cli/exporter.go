@@ -1,15 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"syscall"
-	"time"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/exporter"
@@ -35,11 +34,11 @@ func newExporterCmd() *cobra.Command {
 		Use:   "exporter",
 		Short: "Serve every socket's dead-peer deadline, for every network namespace, as Prometheus metrics",
 		Long: `exporter scans the TCP sockets of every network namespace of this host (found
-through /proc/PID/ns/net of every process and the names under /var/run/netns)
+through /proc/PID/ns/net of every process and the names under /run/netns)
 every --interval, as flatline inspect does, and serves the last scan at
 http://--listen/metrics: sockets by verdict and namespace, a histogram of
 worst cases, the processes with the most sockets that would go unnoticed
-longer than --budget, and what it could not see (flatline_uncovered). A
+longer than --timeout, and what it could not see (flatline_uncovered). A
 scrape never rescans. With --deaths (the default) the eBPF tracer of
 flatline trace counts every connection the kernel ends, by namespace and
 cause, in flatline_deaths_total (root, or CAP_BPF and CAP_PERFMON; Linux
@@ -51,7 +50,7 @@ may not enter and sockets whose options it may not read are counted in
 flatline_uncovered. In a container, give it the host's PID namespace (see
 deploy/ for the Kubernetes DaemonSet and the capabilities it needs).`,
 		Example: `  flatline exporter
-  flatline exporter --listen 127.0.0.1:9977 --interval 30s --budget 1m --top 20`,
+  flatline exporter --listen 127.0.0.1:9977 --interval 30s --timeout 1m --top 20`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("exporter takes no arguments, got %q", args)
@@ -62,13 +61,19 @@ deploy/ for the Kubernetes DaemonSet and the capabilities it needs).`,
 			if err := f.cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			if f.listen == "" {
+				return usagef("--listen is empty: give host:port, such as 127.0.0.1:9977 (or :9977 for every interface)")
+			}
+			if err := checkProcRoot(f.cfg.ProcRoot); err != nil {
+				return err
+			}
 			return runExporter(cmd, f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", defaultListen, "serve /metrics on this `ADDR` (host:port)")
 	fl.DurationVar(&f.cfg.Interval, "interval", exporter.DefaultInterval, "time between two scans")
-	fl.DurationVar(&f.cfg.Budget, "budget", flatline.DefaultTimeout, "longest a dead peer may go unnoticed (verdict ok, sockets over budget)")
+	timeoutFlag(fl, &f.cfg.Budget, "longest a dead peer may go unnoticed (verdict ok, sockets over budget)", "budget")
 	fl.IntVar(&f.cfg.TopProcesses, "top", exporter.DefaultTopProcesses, "processes with series of their own; the rest are summed into pid=\"other\"")
 	fl.StringVar(&f.cfg.ProcRoot, "proc", exporter.DefaultProcRoot, "where the host's /proc is mounted")
 	fl.StringVar(&f.cfg.NetNSDir, "netns-dir", exporter.DefaultNetNSDir, `named network namespaces to scan too ("-": none)`)
@@ -111,23 +116,24 @@ func runExporter(cmd *cobra.Command, f exporterFlags) error {
 
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(ctx) }()
-
-	select {
-	case err = <-served: // the listener failed
-		cancel()
-		<-ran
-		return fmt.Errorf("exporter: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	srv.Shutdown(shut)
+	err = exporter.Serve(ctx, ln, e.Handler(), exporter.HTTPConfig{})
+	cancel()
 	<-ran
+	return err
+}
+
+// checkProcRoot refuses a --proc that holds no process: every scan would
+// fail.
+func checkProcRoot(dir string) error {
+	d, err := exporter.Discover(dir, "")
+	if errors.Is(err, flatline.ErrNotSupported) {
+		return err
+	}
+	if err != nil || len(d.Namespaces)+d.Unreadable == 0 {
+		return usagef("--proc %s: no process found there (%v): give where the host's /proc is mounted", dir, cmp.Or[error](err, errors.New("no PID/ns/net entries")))
+	}
 	return nil
 }
 

@@ -25,9 +25,13 @@ func TestExporterBadInput(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1:99999"}, 2, "want host:port"},
 		{[]string{"--listen", "192.0.2.1:9977"}, 1, "no interface of this host has that address"},
 		{[]string{"--interval", "1ms"}, 2, "want at least 100ms"},
-		{[]string{"--budget", "-1s"}, 2, "want a positive duration"},
+		{[]string{"--timeout", "-1s"}, 2, "want a positive duration"},
+		{[]string{"--budget", "-1s"}, 2, "want a positive duration"}, // the deprecated alias
 		{[]string{"--top", "-3"}, 2, "want a positive count"},
 		{[]string{"extra"}, 2, "takes no arguments"},
+		{[]string{"--listen", ""}, 2, "--listen is empty"},
+		{[]string{"--proc", "/nonexistent"}, 2, "no process found there"},
+		{[]string{"--proc", t.TempDir()}, 2, "no process found there"},
 	} {
 		var out, errb bytes.Buffer
 		code := Run(append([]string{"exporter"}, tc.args...), nil, &out, &errb)

@@ -60,14 +60,14 @@ retransmissions, probes and tcp_info. It finds each socket's process through
 /proc, reads its real options with pidfd_getfd and getsockopt (root or
 CAP_SYS_PTRACE over the process; Linux 5.6), reads the namespace's TCP
 sysctls, and says for each socket how long, at worst, the kernel would take
-to notice its peer vanish now, with a verdict: ok (within --max), slow,
+to notice its peer vanish now, with a verdict: ok (within --timeout), slow,
 never, stuck-retransmitting, or unknown when its options are unreadable.
 
 --watch prints each socket's timer transitions (keepalive → on → keepalive)
 with timestamps until interrupted, --count polls or --duration.`,
 		Example: `  flatline inspect
   flatline inspect --pid 1234 --json
-  flatline inspect --netns blue --max 10s
+  flatline inspect --netns blue --timeout 10s
   flatline inspect --pid 1234 --watch 50ms --duration 30s`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,7 +90,7 @@ with timestamps until interrupted, --count polls or --duration.`,
 				return usagef("--pid %d: want a process id", f.opts.PID)
 			}
 			if f.opts.Max < 0 {
-				return usagef("--max %v: want a positive duration", f.opts.Max)
+				return usagef("--timeout %v: want a positive duration", f.opts.Max)
 			}
 			if f.watch.set {
 				if f.json {
@@ -106,8 +106,8 @@ with timestamps until interrupted, --count polls or --duration.`,
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&f.opts.PID, "pid", 0, "inspect only this process's sockets, in its network namespace")
-	fl.StringVar(&f.opts.NetNS, "netns", "", "inspect this network namespace (a name under /var/run/netns, or a path)")
-	fl.DurationVar(&f.opts.Max, "max", 30*time.Second, "longest a dead peer may go unnoticed for the verdict ok")
+	fl.StringVar(&f.opts.NetNS, "netns", "", "inspect this network namespace (a name under /run/netns, or a path)")
+	timeoutFlag(fl, &f.opts.Max, "longest a dead peer may go unnoticed: the limit of the verdict ok", "max")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.BoolVar(&f.all, "all", false, "include LISTEN, TIME-WAIT and SYN-RECV sockets")
 	fl.BoolVar(&f.opts.NoOptions, "no-options", false, "do not read socket options (faster; fewer verdicts)")
@@ -125,14 +125,13 @@ func runInspect(cmd *cobra.Command, f inspectFlags) error {
 	}
 	out := cmd.OutOrStdout()
 	if f.json {
-		// Written as the report marshals itself: an Encoder (or
+		// Streamed as the report marshals itself: an Encoder (or
 		// json.Marshal) would compact and indent it again, most of the
 		// time of a 20,000-socket scan.
-		b, err := r.MarshalJSON()
-		if err != nil {
+		if err := r.WriteJSON(out); err != nil {
 			return err
 		}
-		_, err = out.Write(append(b, '\n'))
+		_, err = io.WriteString(out, "\n")
 		return err
 	}
 	return r.WriteText(out)

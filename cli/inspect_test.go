@@ -53,7 +53,7 @@ func TestIntegrationInspect(t *testing.T) {
 	name, client := inspectNamespace(t)
 
 	var out, errOut bytes.Buffer
-	if code := Run([]string{"inspect", "--json", "--netns", name, "--max", "10s"}, nil, &out, &errOut); code != 0 {
+	if code := Run([]string{"inspect", "--json", "--netns", name, "--timeout", "10s"}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("inspect --json: exit %d: %s", code, errOut.String())
 	}
 	var doc struct {

@@ -67,7 +67,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.StringVar(&f.kernel, "kernel", "", "run the lab in a qemu VM booted from this kernel: a version (5.10, 6.1, 6.12: Debian 11, 12, 13, fetched with apt) or a kernel image path")
 	fl.StringVar(&f.modules, "modules", "", "with --kernel PATH: the kernel's modules directory (lib/modules/RELEASE)")
 	fl.StringVar(&f.cacheDir, "cache-dir", vm.DefaultCacheDir, "where --kernel keeps fetched kernels")
-	cmd.AddCommand(newLabEndpointCmd(), newLabStormCmd())
+	cmd.AddCommand(newLabEndpointCmd(), newLabStormCmd(), newLabSoakCmd())
 	return cmd
 }
 

@@ -1,5 +1,7 @@
 // Package cli implements the flatline command line. Each command lives in a
-// file of its own and uses only the exported API of the flatline packages.
+// file of its own and uses the exported API of the flatline packages; the
+// one exception is `lab --kernel`, which boots guests through internal/vm
+// (a runner for the lab, not an API for users).
 package cli
 
 import (
@@ -61,8 +63,9 @@ func newRootCmd() *cobra.Command {
 consistent keepalive, TCP_USER_TIMEOUT and connect settings, measures on real
 kernel TCP whether they keep that promise, and shows what every socket of a
 host would do if its network vanished now.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:     true,
+		SilenceErrors:    true,
+		PersistentPreRun: warnDeprecated,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newPlanCmd(), newLabCmd(), newInspectCmd(), newPcapCmd(), newEnforceCmd(), newApplyCmd(), newTraceCmd(), newExporterCmd())

@@ -58,6 +58,7 @@ the same spread budget.`,
 			return runLabStorm(cmd, f)
 		},
 	}
+	cmd.AddCommand(newLabStormHolderCmd())
 	fl := cmd.Flags()
 	fl.IntVar(&f.conns, "conns", 2000, "connections per strategy")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget")
@@ -68,6 +69,24 @@ the same spread budget.`,
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG of the probe timelines per strategy to this file")
 	fl.StringVar(&f.pcapDir, "pcap", "", "also write the router's capture per strategy to DIR/<strategy>.pcap")
 	return cmd
+}
+
+// newLabStormHolderCmd is `flatline lab storm holder`, hidden: one
+// process holding a share of a storm's connections (lab.RunStormHolder),
+// started by `flatline lab storm` itself.
+func newLabStormHolderCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "holder",
+		Short:  "Hold a share of a storm's connections (started by flatline lab storm)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv(lab.StormHolderEnv) == "" {
+				return usagef("holder is started by flatline lab storm, not by hand")
+			}
+			return lab.RunStormHolder(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
 }
 
 func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
@@ -86,9 +105,14 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 	if f.conns < 1 {
 		return usagef("--conns must be at least 1")
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("lab storm: find own executable to run the connection holders: %w", err)
+	}
 	stderr := cmd.ErrOrStderr()
 	start := time.Now()
 	cfg := lab.StormConfig{
+		Holder:     []string{exe, "lab", "storm", "holder"},
 		Conns:      f.conns,
 		Config:     flatline.Config{Timeout: f.timeout},
 		Strategies: sts,
@@ -136,8 +160,8 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 }
 
 func printStorm(w io.Writer, r *lab.StormResult) {
-	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %dms, spread %gs; HZ=%d\n",
-		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutMS, r.SpreadS, r.HZ)
+	fmt.Fprintf(w, "%d idle connections per strategy; keepalive %gs/%gs/%d, user timeout %gs, spread %gs; HZ=%d\n",
+		r.Conns, r.Keepalive.IdleS, r.Keepalive.IntervalS, r.Keepalive.Count, r.Keepalive.UserTimeoutS, r.SpreadS, r.HZ)
 	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
 		r.PerSecond, r.Burst, r.ObserveS, r.WindowS*1000)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -30,17 +31,17 @@ type stormForecastJSON struct {
 }
 
 type stormRecommendJSON struct {
-	TimeoutS   float64      `json:"timeout_s"`
-	Settings   settingsJSON `json:"settings"`
-	SpreadS    float64      `json:"spread_s"`
-	WorstBurst int          `json:"worst_burst"`
+	TimeoutS   float64           `json:"timeout_s"`
+	Settings   flatline.Settings `json:"settings"`
+	SpreadS    float64           `json:"spread_s"`
+	WorstBurst int               `json:"worst_burst"`
 }
 
 // newStormPlan predicts the keepalive bursts of conns connections made
 // together with cfg, on this host's HZ (unknown: the worst over the common values).
-func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error) {
-	if conns < 1 {
-		return nil, usagef("--conns must be at least 1")
+func newStormPlan(ctx context.Context, cfg flatline.Config, conns, burst int) (*stormPlanJSON, error) {
+	if conns < 1 || conns > storm.MaxForecastConns {
+		return nil, usagef("--conns %d: want 1 to %d (the model follows every probe of every connection; forecast per process beyond that)", conns, storm.MaxForecastConns)
 	}
 	if burst < 0 {
 		return nil, usagef("--burst must not be negative")
@@ -49,7 +50,7 @@ func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error)
 	if err != nil {
 		hz = 0 // unknown: the worst over the common HZ values
 	}
-	f, err := storm.Predict(cfg, conns, hz, burst)
+	f, err := storm.PredictContext(ctx, cfg, conns, hz, burst)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func newStormPlan(cfg flatline.Config, conns, burst int) (*stormPlanJSON, error)
 		st := r.Plan.Settings
 		out.Recommended = &stormRecommendJSON{
 			TimeoutS: r.Timeout.Seconds(),
-			Settings: settingsJSON{KeepAlive: st.KeepAlive, IdleS: st.Idle.Seconds(), IntervalS: st.Interval.Seconds(), Count: st.Count, UserTimeoutMS: st.UserTimeout.Milliseconds()},
+			Settings: st,
 			SpreadS:  r.Plan.Spread.Seconds(), WorstBurst: r.WorstBurst,
 		}
 	}
@@ -90,6 +91,6 @@ func (s *stormPlanJSON) writeTable(w io.Writer) error {
 	}
 	r := s.Recommended
 	fmt.Fprintf(w, "for a link that tolerates bursts of %d probes: --timeout %v (keepalive %v/%v/%d, user timeout %d ms, spread %v): worst burst %d\n",
-		s.Burst, sec(r.TimeoutS), sec(r.Settings.IdleS), sec(r.Settings.IntervalS), r.Settings.Count, r.Settings.UserTimeoutMS, sec(r.SpreadS), r.WorstBurst)
+		s.Burst, sec(r.TimeoutS), r.Settings.Idle, r.Settings.Interval, r.Settings.Count, r.Settings.UserTimeout.Milliseconds(), sec(r.SpreadS), r.WorstBurst)
 	return nil
 }

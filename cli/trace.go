@@ -66,7 +66,7 @@ silently. Needs root and Linux 5.8 with BTF.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per line for programs")
 	fl.StringVar(&f.netns, "netns", "", "only this network namespace (a name under /run/netns, or a path)")
-	fl.IntVar(&f.opts.PID, "pid", 0, "only sockets owned by this process")
+	fl.IntVar(&f.opts.PID, "pid", 0, "only sockets owned by this process (it must exist; trace stops when it exits)")
 	fl.StringVar(&f.opts.Cgroup, "cgroup", "", "only sockets of processes in this cgroup v2 directory or below")
 	fl.IntVar(&f.count, "count", 0, "stop after this many connections (0: until interrupted)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until interrupted)")
@@ -122,6 +122,10 @@ func runTrace(cmd *cobra.Command, f traceFlags) error {
 	for n := 0; f.count == 0 || n < f.count; n++ {
 		e, err := tr.Read(ctx)
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil
+		}
+		if errors.Is(err, trace.ErrProcessExited) {
+			fmt.Fprintf(errw, "trace: process %d exited\n", f.opts.PID)
 			return nil
 		}
 		if err != nil {

@@ -32,6 +32,37 @@ func TestTraceUsage(t *testing.T) {
 	}
 }
 
+// TestTraceBadFilters: a process that does not exist, a file that is not
+// a network namespace and a directory that is not a cgroup v2 one are
+// refused at once, in one line, before anything is loaded.
+func TestTraceBadFilters(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Skip(err)
+	}
+	file := t.TempDir() + "/netns"
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noPID := strings.TrimSpace(string(b)) + "0"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pid", noPID}, "pid " + noPID + ": no such process"},
+		{[]string{"--netns", file}, "not a network namespace"},
+		{[]string{"--netns", "/proc/self/ns/uts"}, "not a network namespace"},
+		{[]string{"--cgroup", t.TempDir()}, "not a directory of the cgroup v2 hierarchy"},
+		{[]string{"--cgroup", "/"}, "not a directory of the cgroup v2 hierarchy"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(append([]string{"trace"}, tc.args...), nil, &out, &errOut)
+		if code == 0 || !strings.Contains(errOut.String(), tc.want) || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("trace %q: exit %d, stderr %q; want non-zero and one line with %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
+
 // bpfFDs lists this process's file descriptors on BPF programs, links and
 // maps: once trace returns there must be none, or something stayed loaded.
 func bpfFDs(t *testing.T) []string {
@@ -135,7 +166,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 			t.Errorf("%s = %v, want %v (line %s)", k, got[k], want, out.String())
 		}
 	}
-	for _, k := range []string{"time", "comm", "keepidle_ms", "user_timeout_ms", "retransmits", "probes", "silent_ms"} {
+	for _, k := range []string{"time", "comm", "settings", "retransmits", "probes", "silent_s"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("no %q in %s", k, out.String())
 		}

@@ -14,7 +14,7 @@ type Options struct {
 	// holds open, in that process's network namespace, whichever namespace
 	// the caller runs in.
 	PID int
-	// NetNS is a network namespace to inspect: a name under /var/run/netns
+	// NetNS is a network namespace to inspect: a name under /run/netns
 	// or a path such as /proc/123/ns/net. Empty means the caller's (or
 	// PID's). With PID set it must name PID's namespace or be empty.
 	NetNS string
@@ -62,6 +62,7 @@ const (
 	VerdictNever   Verdict = "never"                // a silent peer is never noticed in the socket's current state
 	VerdictStuck   Verdict = "stuck-retransmitting" // data is unacknowledged through repeated timeouts right now
 	VerdictSlow    Verdict = "slow"                 // noticed, later than Options.Max
+	VerdictAtRisk  Verdict = "at-risk"              // noticed within Options.Max, but at the loss it has seen a live peer is likely declared dead (risk.go)
 	VerdictFragile Verdict = "fragile"              // noticed within Options.Max, but a single lost keepalive probe kills it (grpc-go #6250)
 	VerdictUnknown Verdict = "unknown"              // options unreadable and inet_diag alone does not decide
 	VerdictOK      Verdict = "ok"                   // noticed within Options.Max
@@ -69,7 +70,7 @@ const (
 
 // Verdicts lists every verdict, from the worst.
 func Verdicts() []Verdict {
-	return []Verdict{VerdictNever, VerdictStuck, VerdictSlow, VerdictFragile, VerdictUnknown, VerdictOK}
+	return []Verdict{VerdictNever, VerdictStuck, VerdictSlow, VerdictAtRisk, VerdictFragile, VerdictUnknown, VerdictOK}
 }
 
 func (v Verdict) rank() int {
@@ -80,12 +81,14 @@ func (v Verdict) rank() int {
 		return 1
 	case VerdictSlow:
 		return 2
-	case VerdictFragile:
+	case VerdictAtRisk:
 		return 3
-	case VerdictUnknown:
+	case VerdictFragile:
 		return 4
+	case VerdictUnknown:
+		return 5
 	}
-	return 5
+	return 6
 }
 
 // Socket is one TCP socket as the kernel reports it, with its owner, its
@@ -117,6 +120,16 @@ type Socket struct {
 	Worst time.Duration
 	Never bool
 	Known bool
+	// LossSeen estimates the random loss each way on the socket's path:
+	// the share of its segments it retransmitted (tcpi_total_retrans /
+	// tcpi_segs_out), at most RiskMaxLoss. FalseKillsPerHour is the
+	// false-kill model's expected kills an hour of this socket, its peer
+	// alive, in its current state at LossSeen. Both are valid only when
+	// RiskKnown: not below RiskMinSegments sent, without the counters or
+	// the options, or in a state the model does not cover.
+	LossSeen          float64
+	FalseKillsPerHour float64
+	RiskKnown         bool
 	// Verdict and Reason are the judgement and its one-line reason.
 	Verdict Verdict
 	Reason  string

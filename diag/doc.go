@@ -20,10 +20,12 @@
 // relevant timer has already run, and so how long from now until the
 // kernel gives up if every packet is dropped from now on, the timers'
 // slack included, and how many lost keepalive probes it tolerates.
-// Verdicts are ok (within Options.Max), slow, fragile (within Max, but a
-// single lost keepalive probe kills it), never, stuck-retransmitting and
-// unknown (the options could not be read and inet_diag alone does not
-// decide). What
+// Verdicts are ok (within Options.Max), slow, at-risk (within Max, but at
+// the loss the socket has seen, tcpi_total_retrans / tcpi_segs_out, the
+// false-kill model expects AtRiskPerHour or more kills of a live peer an
+// hour), fragile (within Max, but a single lost keepalive probe kills it),
+// never, stuck-retransmitting and unknown (the options could not be read
+// and inet_diag alone does not decide). What
 // could not be read is said per socket (OptionsError names what is
 // needed) and in Report.Notes; sockets that close and processes that exit
 // during a scan do not fail it.

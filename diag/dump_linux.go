@@ -31,6 +31,18 @@ func (c *diagConn) Close() error { return unix.Close(c.fd) }
 // reports whether the kernel flagged either dump as interrupted (sockets
 // came or went while it ran).
 func (c *diagConn) dump(states uint32, yield func(DiagMsg) error) (interrupted bool, err error) {
+	return c.dumpRaw(states, func(payload []byte) error {
+		m, err := DecodeDiagMsg(payload)
+		if err != nil {
+			return err
+		}
+		return yield(m)
+	})
+}
+
+// dumpRaw is dump with each socket's message undecoded (decodeDiagMsg
+// decodes it), valid only during the call.
+func (c *diagConn) dumpRaw(states uint32, yield func(payload []byte) error) (interrupted bool, err error) {
 	for _, fam := range []uint8{afInet, afInet6} {
 		c.seq++
 		req := encodeDiagRequest(c.seq, fam, states)
@@ -49,7 +61,7 @@ func (c *diagConn) dump(states uint32, yield func(DiagMsg) error) (interrupted b
 			if n == 0 {
 				return interrupted, &flatline.OpError{Op: "read inet_diag dump", Err: errors.New("netlink socket closed")}
 			}
-			errno, err := p.Feed(c.buf[:n], yield)
+			errno, err := p.feed(c.buf[:n], yield)
 			if err != nil {
 				return interrupted, &flatline.OpError{Op: "read inet_diag dump", Err: err}
 			}

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 )
@@ -24,14 +24,16 @@ type jsonSocket struct {
 	FD             *int           `json:"fd"`
 	Comm           *string        `json:"comm"`
 	Timer          string         `json:"timer"`
-	TimerExpiresMS int64          `json:"timer_expires_ms"`
+	TimerExpiresS  float64        `json:"timer_expires_s"`
 	Retransmits    int            `json:"retransmits"`
 	Probes         int            `json:"probes"`
 	Unacked        uint32         `json:"unacked"`
 	Keepalive      *jsonKeepalive `json:"keepalive"`
-	UserTimeoutMS  *int64         `json:"user_timeout_ms"`
+	UserTimeoutS   *float64       `json:"user_timeout_s"`
 	WorstCaseS     *float64       `json:"worst_case_s"`
 	LostProbes     *int           `json:"lost_probes"`
+	LossSeen       *float64       `json:"loss_seen"`
+	FalseKillsHour *float64       `json:"false_kills_per_hour"`
 	Verdict        Verdict        `json:"verdict"`
 	Reason         string         `json:"reason"`
 }
@@ -77,10 +79,11 @@ func (s *Socket) Unacked() uint32 {
 
 // MarshalJSON writes the socket with the stable field names of issue 4
 // (jsonSocket is the schema):
-// pid, fd, comm null without an owner; keepalive and user_timeout_ms null
+// pid, fd, comm null without an owner; keepalive and user_timeout_s null
 // when the options are unreadable; worst_case_s (timer slack included)
 // null when the peer is never noticed or it cannot be told (verdict says
-// which); lost_probes null when keepalive is off or unreadable.
+// which); lost_probes null when keepalive is off or unreadable;
+// loss_seen (a fraction) and false_kills_per_hour null unless RiskKnown.
 func (s Socket) MarshalJSON() ([]byte, error) { return s.appendJSON(nil), nil }
 
 // appendJSON appends the socket's JSON to b, field by field in jsonSocket's
@@ -106,8 +109,8 @@ func (s *Socket) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"timer":`...)
 	b = appendJSONString(b, s.Timer.String())
-	b = append(b, `,"timer_expires_ms":`...)
-	b = strconv.AppendInt(b, int64(s.Expires), 10)
+	b = append(b, `,"timer_expires_s":`...)
+	b = appendJSONFloat(b, expiresSeconds(s.Expires))
 	b = append(b, `,"retransmits":`...)
 	b = strconv.AppendInt(b, int64(s.Retransmits()), 10)
 	b = append(b, `,"probes":`...)
@@ -123,10 +126,10 @@ func (s *Socket) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(st.Interval/time.Second), 10)
 		b = append(b, `,"count":`...)
 		b = strconv.AppendInt(b, int64(st.Count), 10)
-		b = append(b, `},"user_timeout_ms":`...)
-		b = strconv.AppendInt(b, st.UserTimeout.Milliseconds(), 10)
+		b = append(b, `},"user_timeout_s":`...)
+		b = appendJSONFloat(b, st.UserTimeout.Seconds())
 	} else {
-		b = append(b, `,"keepalive":null,"user_timeout_ms":null`...)
+		b = append(b, `,"keepalive":null,"user_timeout_s":null`...)
 	}
 	b = append(b, `,"worst_case_s":`...)
 	if s.Known && !s.Never {
@@ -139,6 +142,14 @@ func (s *Socket) appendJSON(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(s.LostProbes), 10)
 	} else {
 		b = append(b, "null"...)
+	}
+	if s.RiskKnown {
+		b = append(b, `,"loss_seen":`...)
+		b = appendJSONFloat(b, s.LossSeen)
+		b = append(b, `,"false_kills_per_hour":`...)
+		b = appendJSONFloat(b, s.FalseKillsPerHour)
+	} else {
+		b = append(b, `,"loss_seen":null,"false_kills_per_hour":null`...)
 	}
 	b = append(b, `,"verdict":`...)
 	b = appendJSONString(b, string(s.Verdict))
@@ -202,6 +213,9 @@ func appendJSONString[T string | []byte](b []byte, s T) []byte {
 }
 
 // appendJSONFloat appends f as encoding/json writes a float64.
+// expiresSeconds is idiag_expires (ms) in seconds, JSON's unit.
+func expiresSeconds(ms uint32) float64 { return float64(ms) / 1000 }
+
 func appendJSONFloat(b []byte, f float64) []byte {
 	abs := math.Abs(f)
 	format := byte('f')
@@ -234,7 +248,7 @@ type jsonReport struct {
 	Time      time.Time   `json:"time"`
 	Namespace string      `json:"namespace"`
 	PID       int         `json:"pid,omitempty"`
-	MaxS      float64     `json:"max_s"`
+	MaxS      float64     `json:"timeout_s"`
 	Host      jsonHost    `json:"host"`
 	HostError *string     `json:"host_error"`
 	Summary   jsonSummary `json:"summary"`
@@ -256,6 +270,16 @@ type jsonHang struct {
 // MarshalJSON writes the report: the scan's context (namespace, max, host
 // sysctls, summary, notes) and the sockets, worst first.
 func (r *Report) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// WriteJSON writes what MarshalJSON returns to w, a socket at a time
+// through a buffer: a 20,000-socket report is never in memory whole.
+func (r *Report) WriteJSON(w io.Writer) error {
 	j := jsonReport{
 		Time:      r.Time,
 		Namespace: r.Namespace,
@@ -272,7 +296,6 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		},
 		Summary: jsonSummary{Total: r.Summary.Total, ByVerdict: r.Summary.ByVerdict},
 		Notes:   r.Notes,
-		Sockets: r.Sockets,
 	}
 	if r.HostErr != nil {
 		e := r.HostErr.Error()
@@ -287,75 +310,196 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 	// The sockets are appended as each marshals itself: inside
 	// json.Marshal every one's output would be validated and compacted
 	// again, half the time of a 20,000-socket report.
-	j.Sockets = nil
 	head, err := json.Marshal(j)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	const null = `null}`
 	if !bytes.HasSuffix(head, []byte(`"sockets":`+null)) {
-		return nil, errors.New("diag: the report's JSON does not end with its sockets")
+		return errors.New("diag: the report's JSON does not end with its sockets")
 	}
-	b := append(head[:len(head)-len(null)], '[')
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head[:len(head)-len(null)])
+	bw.WriteByte('[')
+	var b []byte
 	for i := range r.Sockets {
+		b = b[:0]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = r.Sockets[i].appendJSON(b)
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
 	}
-	return append(b, "]}"...), nil
+	bw.WriteString("]}")
+	return bw.Flush()
+}
+
+// textColumns are the table's columns; the last (REASON) is not padded.
+var textColumns = [...]string{"VERDICT", "WORST", "PROCESS", "STATE", "LOCAL", "REMOTE", "TIMER", "RETR", "PROBES", "UNACKED", "KEEPALIVE", "USER_TIMEOUT", "LOST_OK", "REASON"}
+
+// textRow is one line of the table: its cells, end to end in b.
+type textRow struct {
+	b   []byte
+	end [len(textColumns)]int
+}
+
+func (t *textRow) cell(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = t.end[i-1]
+	}
+	return t.b[start:t.end[i]]
+}
+
+// header fills t with the column names.
+func (t *textRow) header() {
+	t.b = t.b[:0]
+	for i, c := range textColumns {
+		t.b = append(t.b, c...)
+		t.end[i] = len(t.b)
+	}
+}
+
+// socket fills t with one socket's cells.
+func (t *textRow) socket(s *Socket) {
+	b := t.b[:0]
+	next := func(i int) { t.end[i] = len(b) }
+	b = append(b, s.Verdict...)
+	next(0)
+	b = append(b, s.worstString()...)
+	next(1)
+	if o, ok := s.Owner(); ok {
+		b = strconv.AppendInt(b, int64(o.PID), 10)
+		b = append(b, '/')
+		b = appendPrintable(b, o.Comm)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(o.FD), 10)
+	} else {
+		b = append(b, '-')
+	}
+	next(2)
+	b = append(b, s.State.String()...)
+	next(3)
+	b = s.Local.AppendTo(b)
+	next(4)
+	b = s.Remote.AppendTo(b)
+	next(5)
+	b = append(b, s.Timer.String()...)
+	if s.Timer != TimerOff {
+		b = append(b, ',')
+		b = append(b, (time.Duration(s.Expires) * time.Millisecond).String()...)
+	}
+	next(6)
+	b = strconv.AppendInt(b, int64(s.Retransmits()), 10)
+	next(7)
+	b = strconv.AppendInt(b, int64(s.Probes()), 10)
+	next(8)
+	b = strconv.AppendUint(b, uint64(s.Unacked()), 10)
+	next(9)
+	switch st := s.Settings; {
+	case st == nil:
+		b = append(b, '?')
+		next(10)
+		b = append(b, '?')
+	default:
+		if st.KeepAlive {
+			b = append(b, st.Idle.String()...)
+			b = append(b, '/')
+			b = append(b, st.Interval.String()...)
+			b = append(b, '/')
+			b = strconv.AppendInt(b, int64(st.Count), 10)
+		} else {
+			b = append(b, "off"...)
+		}
+		next(10)
+		if st.UserTimeout > 0 {
+			b = append(b, st.UserTimeout.String()...)
+		} else {
+			b = append(b, "none"...)
+		}
+	}
+	next(11)
+	if s.LostProbes >= 0 {
+		b = strconv.AppendInt(b, int64(s.LostProbes), 10)
+	} else {
+		b = append(b, '-')
+	}
+	next(12)
+	b = append(b, s.Reason...)
+	next(13)
+	t.b = b
+}
+
+// appendPrintable appends s with control characters (a tab or newline in
+// a process's name would break the table's lines) as '?'.
+func appendPrintable(b []byte, s string) []byte {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		b = utf8.AppendRune(b, r)
+	}
+	return b
 }
 
 // WriteText writes the report for people: the namespace's sysctls, one
 // line per socket worst first and grouped by process, and the summary.
+// The columns are aligned as text/tabwriter would align them (two spaces
+// after the widest cell), in two passes over the sockets instead of a
+// copy of every cell.
 func (r *Report) WriteText(w io.Writer) error {
 	h := r.Host
-	var b strings.Builder
-	fmt.Fprintf(&b, "namespace %s: tcp_retries2=%d keepalive %v/%v/%d tcp_syn_retries=%d", r.Namespace,
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, "namespace %s: tcp_retries2=%d keepalive %v/%v/%d tcp_syn_retries=%d", r.Namespace,
 		h.Retries2, h.KeepaliveTime, h.KeepaliveIntvl, h.KeepaliveProbes, h.SynRetries)
 	if h.HZ > 0 {
-		fmt.Fprintf(&b, " HZ=%d", h.HZ)
+		fmt.Fprintf(bw, " HZ=%d", h.HZ)
 	}
-	fmt.Fprintf(&b, "; verdicts against %v\n\n", r.Max)
-	if _, err := io.WriteString(w, b.String()); err != nil {
-		return err
+	fmt.Fprintf(bw, "; verdicts against %v\n\n", r.Max)
+
+	var widths [len(textColumns) - 1]int
+	var row textRow
+	measure := func() {
+		for i := range widths {
+			widths[i] = max(widths[i], utf8.RuneCount(row.cell(i)))
+		}
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERDICT\tWORST\tPROCESS\tSTATE\tLOCAL\tREMOTE\tTIMER\tRETR\tPROBES\tUNACKED\tKEEPALIVE\tUSER_TIMEOUT\tLOST_OK\tREASON")
+	row.header()
+	measure()
 	for i := range r.Sockets {
-		s := &r.Sockets[i]
-		proc := "-"
-		if o, ok := s.Owner(); ok {
-			proc = fmt.Sprintf("%d/%s:%d", o.PID, o.Comm, o.FD)
-		}
-		ka, ut := "?", "?"
-		if st := s.Settings; st != nil {
-			ka = "off"
-			if st.KeepAlive {
-				ka = fmt.Sprintf("%v/%v/%d", st.Idle, st.Interval, st.Count)
-			}
-			ut = "none"
-			if st.UserTimeout > 0 {
-				ut = st.UserTimeout.String()
-			}
-		}
-		timer := s.Timer.String()
-		if s.Timer != TimerOff {
-			timer += "," + (time.Duration(s.Expires) * time.Millisecond).String()
-		}
-		lost := "-"
-		if s.LostProbes >= 0 {
-			lost = fmt.Sprint(s.LostProbes)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n",
-			s.Verdict, s.worstString(), proc, s.State, s.Local, s.Remote, timer,
-			s.Retransmits(), s.Probes(), s.Unacked(), ka, ut, lost, s.Reason)
+		row.socket(&r.Sockets[i])
+		measure()
 	}
-	if err := tw.Flush(); err != nil {
+	var line []byte
+	write := func() error {
+		line = line[:0]
+		for i := range widths {
+			c := row.cell(i)
+			line = append(line, c...)
+			for pad := widths[i] + 2 - utf8.RuneCount(c); pad > 0; pad-- {
+				line = append(line, ' ')
+			}
+		}
+		line = append(line, row.cell(len(widths))...)
+		line = append(line, '\n')
+		_, err := bw.Write(line)
 		return err
 	}
-	b.Reset()
-	fmt.Fprintf(&b, "\n%d sockets:", r.Summary.Total)
+	row.header()
+	if err := write(); err != nil {
+		return err
+	}
+	for i := range r.Sockets {
+		row.socket(&r.Sockets[i])
+		if err := write(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(bw, "\n%d sockets:", r.Summary.Total)
+	var b strings.Builder
 	for _, v := range Verdicts() {
 		if n := r.Summary.ByVerdict[v]; n > 0 {
 			fmt.Fprintf(&b, " %d %s,", n, v)
@@ -367,12 +511,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, " %s: %d,", hc.Label, hc.Count)
 		}
 	}
-	out := strings.TrimSuffix(b.String(), ",") + "\n"
+	bw.WriteString(strings.TrimSuffix(b.String(), ",") + "\n")
 	for _, n := range r.Notes {
-		out += "note: " + n + "\n"
+		bw.WriteString("note: " + n + "\n")
 	}
-	_, err := io.WriteString(w, out)
-	return err
+	return bw.Flush()
 }
 
 func (s *Socket) worstString() string {

@@ -15,7 +15,7 @@ import (
 func referenceJSON(t testing.TB, s Socket) []byte {
 	j := jsonSocket{
 		Local: s.Local.String(), Remote: s.Remote.String(), State: s.State.String(), Timer: s.Timer.String(),
-		TimerExpiresMS: int64(s.Expires), Retransmits: s.Retransmits(), Probes: s.Probes(), Unacked: s.Unacked(),
+		TimerExpiresS: float64(s.Expires) / 1000, Retransmits: s.Retransmits(), Probes: s.Probes(), Unacked: s.Unacked(),
 		Verdict: s.Verdict, Reason: s.Reason,
 	}
 	if o, ok := s.Owner(); ok {
@@ -23,8 +23,8 @@ func referenceJSON(t testing.TB, s Socket) []byte {
 	}
 	if st := s.Settings; st != nil {
 		j.Keepalive = &jsonKeepalive{Enabled: st.KeepAlive, IdleS: int(st.Idle / time.Second), IntervalS: int(st.Interval / time.Second), Count: st.Count}
-		ut := st.UserTimeout.Milliseconds()
-		j.UserTimeoutMS = &ut
+		ut := st.UserTimeout.Seconds()
+		j.UserTimeoutS = &ut
 	}
 	if s.Known && !s.Never {
 		w := s.Worst.Seconds()
@@ -33,6 +33,9 @@ func referenceJSON(t testing.TB, s Socket) []byte {
 	if s.LostProbes >= 0 {
 		lp := s.LostProbes
 		j.LostProbes = &lp
+	}
+	if s.RiskKnown {
+		j.LossSeen, j.FalseKillsHour = &s.LossSeen, &s.FalseKillsPerHour
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -50,7 +53,8 @@ func randomSocket(r *rand.Rand, text string) Socket {
 		},
 		Verdict: Verdicts()[r.IntN(len(Verdicts()))], Reason: text,
 		Known: r.IntN(2) == 0, Never: r.IntN(3) == 0, LostProbes: r.IntN(4) - 1,
-		Worst: time.Duration(r.Int64N(int64(48 * time.Hour))),
+		Worst:     time.Duration(r.Int64N(int64(48 * time.Hour))),
+		RiskKnown: r.IntN(2) == 0, LossSeen: r.Float64() / 2, FalseKillsPerHour: r.ExpFloat64() * 1e-3,
 	}
 	if r.IntN(2) == 0 {
 		s.Info = &TCPInfo{Retransmits: r.IntN(16), Probes: r.IntN(9), Unacked: r.Uint32()}

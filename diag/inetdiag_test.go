@@ -31,6 +31,7 @@ func tcpInfoBytes(n int, ti TCPInfo) []byte {
 	put(tcpiLastDataRecv, ti.LastDataRecv)
 	put(tcpiLastAckRecv, ti.LastAckRecv)
 	put(tcpiTotalRetrans, ti.TotalRetrans)
+	put(tcpiSegsOut, ti.SegsOut)
 	put(tcpiNotsent, ti.NotsentBytes)
 	put(tcpiSndWnd, ti.SndWnd)
 	return b
@@ -40,10 +41,11 @@ func TestDecodeTCPInfo(t *testing.T) {
 	full := TCPInfo{
 		State: StateEstablished, Retransmits: 3, Probes: 2, Backoff: 4, RTO: 3_200_000, Unacked: 7,
 		LastDataSent: 10, LastDataRecv: 20, LastAckRecv: 30, TotalRetrans: 9, NotsentBytes: 100,
-		SndWnd: 65535, HasSndWnd: true,
+		SndWnd: 65535, HasSndWnd: true, SegsOut: 900, HasSegsOut: true,
 	}
 	old := full
 	old.NotsentBytes, old.SndWnd, old.HasSndWnd = 0, 0, false
+	old.SegsOut, old.HasSegsOut = 0, false
 	mid := full
 	mid.SndWnd, mid.HasSndWnd = 0, false
 	tests := []struct {
@@ -115,7 +117,7 @@ func rtattr(typ uint16, val []byte) []byte {
 }
 
 func TestDecodeDiagMsg(t *testing.T) {
-	info := TCPInfo{State: StateEstablished, Retransmits: 2, Unacked: 1, RTO: 204000, SndWnd: 1000, HasSndWnd: true}
+	info := TCPInfo{State: StateEstablished, Retransmits: 2, Unacked: 1, RTO: 204000, SndWnd: 1000, HasSndWnd: true, HasSegsOut: true}
 	v4 := DiagMsg{
 		Family: afInet, State: StateEstablished, Timer: TimerOn, Retrans: 2,
 		Local:  netip.MustParseAddrPort("10.0.0.1:40000"),

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,10 +16,14 @@ import (
 // covered too. Scan uses them where it can and falls back on pidfd_getfd
 // for the rest.
 type kernelOptions struct {
-	it      *bpfiter.Iter // opened in the namespace, not read yet
-	byInode map[uint64]flatline.Settings
-	err     error           // why the iterator could not be used; nil when it was
-	owners  []bpfiter.Owner // every process's TCP descriptors, nil when not read by the iterator
+	it     *bpfiter.Iter    // opened in the namespace, not read yet
+	socks  []bpfiter.Socket // sorted by inode, without inode 0; nil when not read
+	err    error            // why the iterator could not be used; nil when it was
+	owners []bpfiter.Owner  // every process's TCP descriptors, nil when not read by the iterator
+	hint   int              // how many sockets to expect
+	// ownersRead says the owners came from the iterator (walkOwners
+	// consumed them).
+	ownersRead bool
 }
 
 // openKernelOptions opens the iterators in the calling thread's network
@@ -26,9 +31,9 @@ type kernelOptions struct {
 // TCP sockets and, for a scan of a whole namespace with owners, over every
 // process's descriptors. kernelOptions.read reads them later, from any
 // thread, while the inet_diag dump runs.
-func openKernelOptions(host flatline.Host, o Options) kernelOptions {
+func openKernelOptions(host flatline.Host, o Options, hint int) kernelOptions {
 	it, err := bpfiter.Open(host, true, o.PID == 0 && !o.NoOwners)
-	return kernelOptions{it: it, err: err}
+	return kernelOptions{it: it, err: err, hint: hint}
 }
 
 // read reads the iterators openKernelOptions opened, once,
@@ -37,19 +42,14 @@ func (k *kernelOptions) read() {
 	if k.it == nil {
 		return
 	}
-	socks, own, err := k.it.Read()
+	socks, own, err := k.it.ReadIndexed(k.hint)
 	k.close()
 	if socks == nil && err != nil {
 		k.err = err
 		return
 	}
-	k.byInode = make(map[uint64]flatline.Settings, len(socks))
 	k.owners = own
-	for _, s := range socks {
-		if s.Inode != 0 {
-			k.byInode[s.Inode] = s.Settings
-		}
-	}
+	k.socks = socks
 }
 
 // close releases the iterators if they are still open.
@@ -60,36 +60,33 @@ func (k *kernelOptions) close() {
 	}
 }
 
-// lookup returns the settings the iterator read for a socket.
-func (k kernelOptions) lookup(s *Socket) (flatline.Settings, bool) {
-	if k.byInode == nil || s.Inode == 0 {
-		return flatline.Settings{}, false
+// lookup returns the settings the iterator read for a socket, nil when it
+// did not: a pointer into the iterator's sockets, which live as long as
+// the report, so that 20,000 sockets do not make 20,000 copies.
+func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
+	if k.socks == nil || s.Inode == 0 {
+		return nil
 	}
-	set, ok := k.byInode[s.Inode]
-	return set, ok
+	i, ok := slices.BinarySearchFunc(k.socks, s.Inode, func(e bpfiter.Socket, ino uint64) int { return cmp.Compare(e.Inode, ino) })
+	if !ok {
+		return nil
+	}
+	return &k.socks[i].Settings
 }
 
-// walkOwners returns the processes holding every socket of the host: the
-// ones the BPF iterator found with the options where it ran (root, Linux
-// 5.9, the initial pid namespace), else from a walk of /proc.
+// walkOwners returns the processes holding the sockets: the ones the BPF
+// iterator found holding the namespace's sockets where it ran (root,
+// Linux 5.9, the initial pid namespace), else from a walk of /proc.
 func (k *kernelOptions) walkOwners() (owners, error) {
 	if k.owners == nil {
 		return walkOwners(0)
 	}
-	o := owners{byInode: make(map[uint64][]Owner, len(k.owners))}
-	for _, f := range k.owners {
-		o.byInode[f.Inode] = append(o.byInode[f.Inode], Owner{PID: f.PID, FD: f.FD, Comm: f.Comm})
+	k.ownersRead = true
+	o := owners{inodes: make([]uint64, len(k.owners)), list: make([]Owner, len(k.owners))}
+	for i, f := range k.owners {
+		o.inodes[i], o.list[i] = f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}
 	}
-	for _, ow := range o.byInode {
-		if len(ow) > 1 {
-			slices.SortFunc(ow, func(a, b Owner) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-	}
+	k.owners = nil
 	return o, nil
 }
 
@@ -98,10 +95,10 @@ func (k kernelOptions) note(o Options) string {
 	switch {
 	case o.NoOptions:
 		return ""
-	case k.err == nil && k.owners != nil:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.byInode))
+	case k.err == nil && k.ownersRead:
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.socks))
 	case k.err == nil:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.byInode))
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.socks))
 	case errors.Is(k.err, flatline.ErrNotSupported):
 		return "options read through pidfd_getfd: " + k.err.Error()
 	default:

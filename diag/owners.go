@@ -23,3 +23,29 @@ func ParseSocketLink(target string) (uint64, bool) {
 	}
 	return ino, true
 }
+
+// parseSockstatTCP returns how many TCP sockets a /proc/net/sockstat
+// names for its network namespace: in use plus TIME-WAIT (its "alloc" and
+// "orphan" count the whole host). 0 when the line is missing or malformed.
+func parseSockstatTCP(b []byte) int {
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "TCP: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		n := 0
+		for i := 0; i+1 < len(f); i += 2 {
+			if f[i] != "inuse" && f[i] != "tw" {
+				continue
+			}
+			v, err := strconv.Atoi(f[i+1])
+			if err != nil || v < 0 {
+				return 0
+			}
+			n += min(v, 1<<30)
+		}
+		return n
+	}
+	return 0
+}

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,11 +13,52 @@ import (
 	"sync"
 )
 
-// owners maps socket inodes to the processes holding them.
+// owners maps socket inodes to the processes holding them: two arrays
+// sorted by inode, then pid and fd (no map, no slice per socket: a
+// namespace of 20,000 sockets costs two allocations).
 type owners struct {
-	byInode map[uint64][]Owner
+	inodes []uint64
+	list   []Owner // list[i] holds inodes[i]
 	// unreadable counts processes whose fd directory could not be read.
 	unreadable int
+}
+
+// ownerOf is one descriptor on a socket, before sorting.
+type ownerOf struct {
+	ino uint64
+	Owner
+}
+
+// newOwners sorts descriptors into owners.
+func newOwners(recs []ownerOf) owners {
+	slices.SortFunc(recs, func(a, b ownerOf) int {
+		switch {
+		case a.ino != b.ino:
+			return cmp.Compare(a.ino, b.ino)
+		case a.PID != b.PID:
+			return a.PID - b.PID
+		}
+		return a.FD - b.FD
+	})
+	o := owners{inodes: make([]uint64, len(recs)), list: make([]Owner, len(recs))}
+	for i, r := range recs {
+		o.inodes[i], o.list[i] = r.ino, r.Owner
+	}
+	return o
+}
+
+// of returns the processes holding the socket with inode ino, lowest pid
+// (then fd) first; nil when none.
+func (o *owners) of(ino uint64) []Owner {
+	i, found := slices.BinarySearch(o.inodes, ino)
+	if !found {
+		return nil
+	}
+	j := i + 1
+	for j < len(o.inodes) && o.inodes[j] == ino {
+		j++
+	}
+	return o.list[i:j:j]
 }
 
 // fdBatch is a slice of one process's descriptors to resolve.
@@ -36,7 +78,7 @@ type ownerLink struct {
 // descriptors closed during the walk are skipped; for a single pid that
 // does not exist it returns an error matching ErrNoProcess.
 func walkOwners(pid int) (owners, error) {
-	o := owners{byInode: make(map[uint64][]Owner)}
+	var o owners
 	var pids []int
 	if pid != 0 {
 		pids = []int{pid}
@@ -82,6 +124,7 @@ func walkOwners(pid int) (owners, error) {
 
 	links := resolveLinks(work)
 	comms := make(map[int]string)
+	recs := make([]ownerOf, 0, len(links))
 	for _, l := range links {
 		comm, ok := comms[l.pid]
 		if !ok {
@@ -89,18 +132,11 @@ func walkOwners(pid int) (owners, error) {
 			comm = strings.TrimSpace(string(b))
 			comms[l.pid] = comm
 		}
-		o.byInode[l.ino] = append(o.byInode[l.ino], Owner{PID: l.pid, FD: l.fd, Comm: comm})
+		recs = append(recs, ownerOf{l.ino, Owner{PID: l.pid, FD: l.fd, Comm: comm}})
 	}
-	for _, ow := range o.byInode {
-		if len(ow) > 1 {
-			slices.SortFunc(ow, func(a, b Owner) int {
-				if a.PID != b.PID {
-					return a.PID - b.PID
-				}
-				return a.FD - b.FD
-			})
-		}
-	}
+	unreadable := o.unreadable
+	o = newOwners(recs)
+	o.unreadable = unreadable
 	return o, nil
 }
 

@@ -29,39 +29,78 @@ func worse(a, b *Socket) int {
 
 // order sorts sockets worst first, grouped by owning process: the group of
 // the process with the worst socket comes first; sockets without an owner
-// form the last group. It sorts indices, not the (large) sockets.
+// form the last group. It sorts indices, then moves each socket once, in
+// place (a copy of 20,000 sockets would be megabytes).
 func order(socks []Socket) {
-	idx := make([]int, len(socks))
+	idx := make([]int32, len(socks))
 	for i := range idx {
-		idx[i] = i
+		idx[i] = int32(i)
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return worse(&socks[a], &socks[b]) })
-	// Group, keeping the worst-first order within each group and ordering
-	// groups by their first (worst) socket.
-	groups := make(map[int][]int)
-	var pids []int
-	var unowned []int
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := worse(&socks[a], &socks[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	// A process's group ranks where its worst socket does; a counting
+	// sort by group keeps the worst-first order within each.
+	group := make([]int32, len(socks))
+	rank := make(map[int]int32)
 	for _, i := range idx {
 		o, ok := socks[i].Owner()
 		if !ok {
-			unowned = append(unowned, i)
+			group[i] = -1
 			continue
 		}
-		if _, seen := groups[o.PID]; !seen {
-			pids = append(pids, o.PID)
+		r, seen := rank[o.PID]
+		if !seen {
+			r = int32(len(rank))
+			rank[o.PID] = r
 		}
-		groups[o.PID] = append(groups[o.PID], i)
+		group[i] = r
 	}
-	sorted := make([]Socket, 0, len(socks))
-	for _, pid := range pids {
-		for _, i := range groups[pid] {
-			sorted = append(sorted, socks[i])
+	start := make([]int32, len(rank)+2) // start[g+1]: first slot of group g; unowned last
+	for _, g := range group {
+		if g < 0 {
+			g = int32(len(rank))
+		}
+		start[g+1]++
+	}
+	for g := 1; g < len(start); g++ {
+		start[g] += start[g-1]
+	}
+	sorted := make([]int32, len(idx))
+	for _, i := range idx {
+		g := group[i]
+		if g < 0 {
+			g = int32(len(rank))
+		}
+		sorted[start[g]] = i
+		start[g]++
+	}
+	permute(socks, sorted)
+}
+
+// permute moves socks[idx[k]] to socks[k] for every k, in place, one
+// cycle of the permutation at a time; it consumes idx.
+func permute(socks []Socket, idx []int32) {
+	for start := range idx {
+		if int(idx[start]) == start {
+			continue
+		}
+		tmp := socks[start]
+		k := start
+		for {
+			j := int(idx[k])
+			idx[k] = int32(k)
+			if j == start {
+				socks[k] = tmp
+				break
+			}
+			socks[k] = socks[j]
+			k = j
 		}
 	}
-	for _, i := range unowned {
-		sorted = append(sorted, socks[i])
-	}
-	copy(socks, sorted)
 }
 
 // summarize counts sockets by verdict and by how long they would hang.

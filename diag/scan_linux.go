@@ -35,11 +35,47 @@ func Scan(ctx context.Context, o Options) (*Report, error) {
 // target is an opened inspection target: a diag socket in its namespace
 // and that namespace's host settings.
 type target struct {
-	name    string
-	conn    *diagConn
-	host    flatline.Host
-	hostErr error
-	kopts   kernelOptions // options read by the BPF iterator (iter_linux.go)
+	name     string
+	conn     *diagConn
+	host     flatline.Host
+	hostErr  error
+	kopts    kernelOptions // options read by the BPF iterator (iter_linux.go)
+	sizeHint int           // TCP sockets the namespace holds (/proc/net/sockstat), 0 unknown
+}
+
+// tcpInfoSlab hands out TCPInfo records from arrays of 1024, so that a
+// scan does not allocate one per socket; a record handed out stays where
+// it is (a Socket's Info points at it).
+type tcpInfoSlab struct {
+	chunk []TCPInfo
+}
+
+func (s *tcpInfoSlab) next() *TCPInfo {
+	if len(s.chunk) == cap(s.chunk) {
+		s.chunk = make([]TCPInfo, 0, 1024)
+	}
+	s.chunk = s.chunk[:len(s.chunk)+1]
+	return &s.chunk[len(s.chunk)-1]
+}
+
+// unget gives back the record next handed out last.
+func (s *tcpInfoSlab) unget() {
+	s.chunk[len(s.chunk)-1] = TCPInfo{}
+	s.chunk = s.chunk[:len(s.chunk)-1]
+}
+
+// maxSizeHint bounds the capacity a scan reserves from sockstat's count.
+const maxSizeHint = 1 << 20
+
+// tcpSockets reads how many TCP sockets the calling thread's network
+// namespace holds (in use, TIME-WAIT and orphaned: every socket a dump may
+// return), from its /proc/net/sockstat; 0 when unreadable.
+func tcpSockets() int {
+	b, err := os.ReadFile("/proc/thread-self/net/sockstat")
+	if err != nil {
+		return 0
+	}
+	return min(parseSockstatTCP(b), maxSizeHint)
 }
 
 func openTarget(o Options) (*target, error) {
@@ -52,7 +88,10 @@ func openTarget(o Options) (*target, error) {
 		}
 	}
 	if o.NetNS != "" {
-		p := nsPath(o.NetNS)
+		p, err := kernel.NetNSPath(o.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("diag: %w", err)
+		}
 		if path != "" {
 			same, err := sameFile(p, path)
 			if err != nil {
@@ -71,9 +110,10 @@ func openTarget(o Options) (*target, error) {
 			return err
 		}
 		t.conn = c
-		t.host, t.hostErr = flatline.ReadHost()
+		t.sizeHint = tcpSockets()
+		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions {
-			t.kopts = openKernelOptions(t.host, o)
+			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
 		}
 		return nil
 	}
@@ -124,13 +164,28 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		walk <- walked{own: own}
 	}
 
-	interrupted, err := t.conn.dump(o.states(), func(m DiagMsg) error {
-		if o.PID != 0 {
-			if _, ok := own.byInode[m.Inode]; !ok || m.Inode == 0 {
-				return nil
-			}
+	if o.PID != 0 {
+		r.Sockets = make([]Socket, 0, len(own.inodes))
+	} else {
+		r.Sockets = make([]Socket, 0, t.sizeHint)
+	}
+	var infos tcpInfoSlab
+	interrupted, err := t.conn.dumpRaw(o.states(), func(payload []byte) error {
+		r.Sockets = append(r.Sockets, Socket{})
+		s := &r.Sockets[len(r.Sockets)-1]
+		if err := decodeDiagMsg(payload, &s.DiagMsg, infos.next()); err != nil {
+			return err
 		}
-		r.Sockets = append(r.Sockets, Socket{DiagMsg: m})
+		if s.Info == nil {
+			infos.unget()
+		}
+		if o.PID != 0 && (s.Inode == 0 || own.of(s.Inode) == nil) {
+			if s.Info != nil {
+				infos.unget()
+			}
+			r.Sockets = r.Sockets[:len(r.Sockets)-1]
+			return nil
+		}
 		return ctx.Err()
 	})
 	w := <-walk
@@ -145,7 +200,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	}
 	for i := range r.Sockets {
 		if ino := r.Sockets[i].Inode; ino != 0 {
-			r.Sockets[i].Owners = w.own.byInode[ino]
+			r.Sockets[i].Owners = w.own.of(ino)
 		}
 	}
 	if interrupted {
@@ -177,7 +232,7 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	read := !o.NoOptions && !(o.NoOwners && o.PID == 0)
 	if read {
 		for i := range r.Sockets {
-			if _, ok := t.kopts.lookup(&r.Sockets[i]); ok {
+			if t.kopts.lookup(&r.Sockets[i]) != nil {
 				continue
 			}
 			if ow, ok := r.Sockets[i].Owner(); ok && r.Sockets[i].Inode != 0 {
@@ -187,12 +242,12 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	}
 	one := func(s *Socket, cache boundsCache) bool {
 		gone := false
-		set, inKernel := t.kopts.lookup(s)
+		inKernel := t.kopts.lookup(s)
 		switch {
 		case o.NoOptions:
 			s.OptionsErr = errNotRead
-		case inKernel:
-			s.Settings = &set
+		case inKernel != nil:
+			s.Settings = inKernel
 		case !read:
 			s.OptionsErr = errNoOwners
 		case s.Inode == 0:

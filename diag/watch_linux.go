@@ -34,20 +34,18 @@ func Watch(ctx context.Context, o Options, w WatchOptions, fn func(Transition) e
 			case <-tick.C:
 			}
 		}
-		var mine map[uint64][]Owner
+		var mine *owners
 		if o.PID != 0 {
 			own, err := walkOwners(o.PID)
 			if err != nil {
 				return err
 			}
-			mine = own.byInode
+			mine = &own
 		}
 		cur = cur[:0]
 		if _, err := t.conn.dump(o.states(), func(m DiagMsg) error {
-			if mine != nil {
-				if _, ok := mine[m.Inode]; !ok || m.Inode == 0 {
-					return nil
-				}
+			if mine != nil && (m.Inode == 0 || mine.of(m.Inode) == nil) {
+				return nil
 			}
 			cur = append(cur, m)
 			return nil

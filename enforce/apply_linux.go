@@ -118,12 +118,11 @@ func ownFD(s diag.Socket, pid int) (int, bool) {
 // keepalive was turned on and the socket should be re-armed at a random
 // instant.
 func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) bool {
-	o, err := kernel.GetOptions(dup)
+	before, err := flatline.ReadSettings(kernel.FD(dup))
 	if err != nil {
 		as.Err = err
 		return false
 	}
-	before := flatline.Settings(o)
 	as.Before = &before
 	as.BeforeBound = boundOf(before, as.Traffic, h)
 	if dryRun {
@@ -132,28 +131,23 @@ func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h fla
 		as.AfterBound = boundOf(after, as.Traffic, h)
 		return false
 	}
-	if err := kernel.SetOptions(dup, kernel.Options(plan.Settings)); err != nil {
+	if err := flatline.SetSettings(kernel.FD(dup), plan.Settings); err != nil {
 		as.Err = err
 		return false
 	}
 	as.Changed = true
-	if o, err = kernel.GetOptions(dup); err != nil {
+	after, err := flatline.ReadSettings(kernel.FD(dup))
+	if err != nil {
 		as.Err = err
 		return false
 	}
-	after := flatline.Settings(o)
 	as.After = &after
 	as.AfterBound = boundOf(after, as.Traffic, h)
 	return !before.KeepAlive && as.State != "LISTEN"
 }
 
 func boundOf(s flatline.Settings, st flatline.State, h flatline.Host) flatline.Bound {
-	for _, b := range s.Bounds(h) {
-		if b.State == st {
-			return b
-		}
-	}
-	return flatline.Bound{State: st, Never: true, Rule: "unknown state"}
+	return s.Bounds(h).Of(st)
 }
 
 func (r *ApplyReport) add(as AppliedSocket) {

@@ -36,7 +36,7 @@ func TestValuesOf(t *testing.T) {
 	}{
 		// idle, interval, count, user timeout (ms), SYN count, spread (s)
 		{5 * time.Second, values{idle: 2, intvl: 1, cnt: 2, userTimeout: 3600, spread: 1}},
-		{30 * time.Second, values{idle: 8, intvl: 5, cnt: 3, userTimeout: 22600, spread: 7}},
+		{30 * time.Second, values{idle: 8, intvl: 1, cnt: 15, userTimeout: 22600, spread: 7}}, // the loss-tolerant chain (docs/false-kills.md)
 	} {
 		p, err := flatline.Config{Timeout: tt.timeout}.Plan()
 		if err != nil {

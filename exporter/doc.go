@@ -4,7 +4,7 @@
 //
 // Each Interval, Refresh finds the host's network namespaces through the
 // processes in them (/proc/PID/ns/net, deduplicated by inode) and the
-// names under /var/run/netns (Discover), scans each with diag.Scan
+// names under /run/netns (Discover), scans each with diag.Scan
 // (inet_diag in that namespace, owners from /proc, options read with
 // pidfd_getfd) and keeps the result. A scrape of Handler's /metrics reads
 // that result and never scans, so its cost does not grow with how often
@@ -12,7 +12,8 @@
 //
 // The metrics:
 //
-//	flatline_sockets{netns,verdict}                 gauge: sockets by verdict (ok, fragile, slow, never, stuck-retransmitting, unknown)
+//	flatline_sockets{netns,verdict}                 gauge: sockets by verdict (ok, fragile, at-risk, slow, never, stuck-retransmitting, unknown)
+//	flatline_false_kills_expected_per_hour{netns}   gauge: live connections expected to be declared dead in the next hour, at the loss each socket has seen
 //	flatline_socket_worst_case_seconds              histogram: each socket's worst case; never-ending and unknown ones left out
 //	flatline_process_sockets{pid,comm}              gauge: per process, top N by sockets over budget, the rest in pid="other"
 //	flatline_process_sockets_over_budget{pid,comm}  gauge: sockets that would go unnoticed longer than the budget, or forever

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,7 +25,7 @@ const (
 	DefaultInterval     = 15 * time.Second
 	DefaultTopProcesses = 10
 	DefaultProcRoot     = "/proc"
-	DefaultNetNSDir     = "/var/run/netns"
+	DefaultNetNSDir     = kernel.NetNSDir
 	// MinInterval is the shortest Interval Validate accepts: one scan of
 	// 20,000 sockets takes about a tenth of a second of CPU.
 	MinInterval = 100 * time.Millisecond
@@ -135,17 +136,21 @@ type Exporter struct {
 	reg  *prometheus.Registry
 	snap atomic.Pointer[snapshot]
 	ran  atomic.Bool
-	mu   sync.Mutex // one Refresh at a time; guards sockets
+	// collectErrors counts series Collect could not make.
+	collectErrors atomic.Uint64
+	mu            sync.Mutex // one Refresh at a time; guards sockets
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
 
-	// seen is when each netns label of flatline_deaths_total was last
-	// found by a scan or got a death: series of namespaces gone longer
-	// than evictAfter are deleted, so that pods that come and go do not
-	// grow the counters without bound.
+	// seen is, for each netns label of flatline_deaths_total, when it
+	// was last found by a scan or got a death, and which namespace holds
+	// that inode: series of namespaces gone longer than evictAfter are
+	// deleted, so that pods that come and go do not grow the counters
+	// without bound, and those of a namespace whose inode another one
+	// now has are deleted when a scan finds the new one.
 	seenMu sync.Mutex
-	seen   map[string]time.Time
+	seen   map[string]nsSeen
 
 	deaths     *prometheus.CounterVec
 	deathsUp   prometheus.Gauge
@@ -166,7 +171,7 @@ func New(c Config) (*Exporter, error) {
 		reg: prometheus.NewRegistry(),
 		deaths: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flatline_deaths_total",
-			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...) and network namespace, from the death tracer. Series of a namespace start at 0 when a scan finds it and go some minutes after it is gone.",
+			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...) and network namespace, from the death tracer. Series of a namespace start at 0 when a scan finds it, restart at 0 when a scan finds another namespace with its inode (Linux reuses the inodes of freed namespaces; told apart by SO_NETNS_COOKIE), and go some minutes after it is gone.",
 		}, []string{"netns", "cause"}),
 		deathsUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flatline_deaths_source_up",
@@ -189,7 +194,7 @@ func New(c Config) (*Exporter, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	e.seen = make(map[string]time.Time)
+	e.seen = make(map[string]nsSeen)
 	for _, s := range []string{"discover", "namespace", "deaths", "panic"} {
 		e.scanErrors.WithLabelValues(s)
 	}
@@ -294,7 +299,9 @@ func (e *Exporter) RecordDeath(d Death) {
 		id = nsID(d.NetNS)
 	}
 	e.seenMu.Lock()
-	e.seen[id] = time.Now()
+	s := e.seen[id]
+	s.at = time.Now()
+	e.seen[id] = s
 	e.seenMu.Unlock()
 	e.deaths.WithLabelValues(id, d.Cause.String()).Inc()
 }
@@ -304,21 +311,55 @@ func (e *Exporter) RecordDeath(d Death) {
 // came with its end.
 func (c Config) evictAfter() time.Duration { return max(5*time.Minute, 10*c.interval()) }
 
+// nsSeen is what the exporter knows of the namespace behind a netns label.
+type nsSeen struct {
+	at     time.Time // last found by a scan, or last death
+	cookie uint64    // its SO_NETNS_COOKIE when read, else 0
+	gone   bool      // the last scan did not find it
+}
+
+// sameNamespace reports whether a namespace found now with cookie is the
+// one prev described. An inode is reused once its namespace is freed, so
+// a different cookie means another namespace; without cookies (before
+// Linux 5.14, or a namespace the exporter cannot enter), a namespace that
+// a scan had found gone and that is found again is taken for a new one.
+func (prev nsSeen) sameNamespace(cookie uint64) bool {
+	if prev.cookie != 0 && cookie != 0 {
+		return prev.cookie == cookie
+	}
+	return !prev.gone
+}
+
 // trackNamespaces creates the zero death counters of every namespace
-// found and deletes those of namespaces gone longer than evictAfter.
+// found, restarts from zero those of a namespace that now has the inode
+// of one gone, and deletes those of namespaces gone longer than
+// evictAfter.
 func (e *Exporter) trackNamespaces(found []Namespace, now time.Time) {
 	e.seenMu.Lock()
 	defer e.seenMu.Unlock()
+	here := make(map[string]bool, len(found))
 	for _, ns := range found {
-		e.seen[ns.ID] = now
+		here[ns.ID] = true
+		prev, ok := e.seen[ns.ID]
+		if ok && !prev.sameNamespace(ns.Cookie) {
+			e.deaths.DeletePartialMatch(prometheus.Labels{"netns": ns.ID})
+			e.log.Info("network namespace inode reused: its death counters restart at zero", "netns", ns.ID)
+			prev = nsSeen{}
+		}
+		e.seen[ns.ID] = nsSeen{at: now, cookie: cmpOr(ns.Cookie, prev.cookie)}
 		for _, c := range kernelCauses() {
 			e.deaths.WithLabelValues(ns.ID, c.String())
 		}
 	}
-	for id, t := range e.seen {
-		if now.Sub(t) > e.cfg.evictAfter() {
+	for id, s := range e.seen {
+		switch {
+		case here[id]:
+		case now.Sub(s.at) > e.cfg.evictAfter():
 			e.deaths.DeletePartialMatch(prometheus.Labels{"netns": id})
 			delete(e.seen, id)
+		default:
+			s.gone = true
+			e.seen[id] = s
 		}
 	}
 }
@@ -346,6 +387,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		e.markFailed()
 		return err
 	}
+	fillCookies(disc.Namespaces)
 	results := make([]nsResult, 0, len(disc.Namespaces))
 	seen := make(map[uint64]int, len(disc.Namespaces))
 	for _, ns := range disc.Namespaces {

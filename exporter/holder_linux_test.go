@@ -25,8 +25,9 @@ import (
 // with holderEnv set it holds sockets with known options (the outside
 // program of the issue), with cliEnv set it is `flatline exporter`.
 const (
-	holderEnv = "FLATLINE_EXPORTER_HOLDER" // "parent" or "child"
-	cliEnv    = "FLATLINE_EXPORTER_CLI"    // run cli.Run with the test binary's arguments after "--"
+	holderEnv = "FLATLINE_EXPORTER_HOLDER"  // "parent" or "child"
+	cliEnv    = "FLATLINE_EXPORTER_CLI"     // run cli.Run with the test binary's arguments after "--"
+	badEnv    = "FLATLINE_EXPORTER_BADNAME" // name this process with bytes that are not UTF-8 and hold sockets
 )
 
 func TestMain(m *testing.M) {
@@ -35,6 +36,12 @@ func TestMain(m *testing.M) {
 	case os.Getenv(holderEnv) != "":
 		if err := holderMain(os.Getenv(holderEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "holder:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	case os.Getenv(badEnv) != "":
+		if err := badNameMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "bad name:", err)
 			os.Exit(1)
 		}
 		os.Exit(0)

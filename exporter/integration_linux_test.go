@@ -71,7 +71,7 @@ func TestIntegrationPrometheus(t *testing.T) {
 
 	// Worst cases per process: between the probes' chain (the first
 	// probe due now) and the library's whole bound with its timer slack.
-	host, err := flatline.ReadHost()
+	host, err := flatline.ReadHost("/")
 	if err != nil {
 		host = flatline.LinuxDefaults()
 	}
@@ -211,7 +211,7 @@ func startHolders(t *testing.T) *holders {
 func startExporter(t *testing.T, budget time.Duration) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "exporter",
-		"--listen", "127.0.0.1:0", "--interval", "500ms", "--budget", budget.String(), "--top", "1000")
+		"--listen", "127.0.0.1:0", "--interval", "500ms", "--timeout", budget.String(), "--top", "1000")
 	cmd.Env = append(os.Environ(), cliEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()

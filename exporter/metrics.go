@@ -36,6 +36,9 @@ type nsRow struct {
 	ns        Namespace
 	scanned   bool
 	byVerdict map[diag.Verdict]int
+	// falseKills sums the sockets' expected false kills per hour at the
+	// loss each has seen (diag.Socket.FalseKillsPerHour, where known).
+	falseKills float64
 }
 
 type histogram struct {
@@ -114,6 +117,9 @@ func summarize(results []nsResult, unreadableProcs int, budget time.Duration, to
 		for i := range res.report.Sockets {
 			k := &res.report.Sockets[i]
 			row.byVerdict[k.Verdict]++
+			if k.RiskKnown {
+				row.falseKills += k.FalseKillsPerHour
+			}
 			finite := k.Known && !k.Never
 			if finite {
 				sec := k.Worst.Seconds()
@@ -125,7 +131,7 @@ func summarize(results []nsResult, unreadableProcs int, budget time.Duration, to
 			}
 			p := unowned
 			if o, ok := k.Owner(); ok {
-				key := [2]string{strconv.Itoa(o.PID), o.Comm}
+				key := [2]string{strconv.Itoa(o.PID), labelValue(o.Comm)}
 				if p = procs[key]; p == nil {
 					p = &procRow{pid: key[0], comm: key[1]}
 					procs[key] = p
@@ -204,13 +210,16 @@ func topProcesses(procs map[[2]string]*procRow, top int) []procRow {
 
 var (
 	descSockets = prometheus.NewDesc("flatline_sockets",
-		"TCP sockets by inspect verdict (ok, fragile, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
+		"TCP sockets by inspect verdict (ok, fragile, at-risk, slow, never, stuck-retransmitting, unknown) and network namespace, in the states ss shows by default.",
 		[]string{"netns", "verdict"}, nil)
+	descFalseKills = prometheus.NewDesc("flatline_false_kills_expected_per_hour",
+		"Live connections the kernel is expected to declare dead in the next hour, per network namespace: the sum over its sockets of the false-kill model's rate at the loss each socket has seen (retransmitted / sent segments; sockets with fewer than 200 sent, or unreadable options, left out).",
+		[]string{"netns"}, nil)
 	descWorst = prometheus.NewDesc("flatline_socket_worst_case_seconds",
 		"Each socket's worst case at the last scan: how long until the kernel reports its peer dead if the network vanished now. Sockets that never notice and unknown ones are left out (see flatline_sockets). A snapshot: the counts go down as well as up; use the buckets as they are, not their rate().",
 		nil, nil)
 	descBudget = prometheus.NewDesc("flatline_budget_seconds",
-		"The budget: the longest a dead peer may go unnoticed (--budget), the limit of the verdict ok.",
+		"The budget: the longest a dead peer may go unnoticed (--timeout), the limit of the verdict ok.",
 		nil, nil)
 	descProcSockets = prometheus.NewDesc("flatline_process_sockets",
 		`TCP sockets per process, for the processes with the most sockets over budget; pid="other" sums the rest, pid="none" the sockets no process was found for.`,
@@ -222,7 +231,7 @@ var (
 		"The longest finite worst case among a process's sockets (absent when all of them never notice or are unknown).",
 		[]string{"pid", "comm"}, nil)
 	descNetNS = prometheus.NewDesc("flatline_netns_info",
-		"One series per network namespace found: its name under /var/run/netns if any, its lowest pid and that process's command, and whether it was scanned.",
+		"One series per network namespace found: its name under /run/netns if any, its lowest pid and that process's command, and whether it was scanned.",
 		[]string{"netns", "name", "pid", "comm", "scanned"}, nil)
 	descUncovered = prometheus.NewDesc("flatline_uncovered",
 		"What the last scan could not see: namespaces it could not enter, processes whose namespace it could not read, sockets with no process found, owned sockets whose options it could not read (verdict from inet_diag alone).",
@@ -234,68 +243,110 @@ var (
 	descDeathsLost = prometheus.NewDesc("flatline_deaths_lost_total",
 		"Deaths the death tracer could not report because its reader fell behind (absent when the source cannot tell).", nil, nil)
 	descScanSuccess = prometheus.NewDesc("flatline_scan_success",
-		"1 when the last scan completed, 0 when it failed (the other series then show an older scan, or none).", nil, nil)
+		"1 when the last scan completed and every one of its series could be served, 0 when it failed (the other series then show an older scan, or none) or some series were left out (flatline_collect_errors_total).", nil, nil)
+	descCollectErrors = prometheus.NewDesc("flatline_collect_errors_total",
+		"Series left out of a scrape because they could not be made (a label value refused): such a scrape also says flatline_scan_success 0.", nil, nil)
 )
 
 // Describe sends the descriptors of the scan's metrics.
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSockets, descWorst, descBudget, descProcSockets, descProcOver,
-		descProcWorst, descNetNS, descUncovered, descScanDuration, descScanTime, descScanSuccess, descDeathsLost} {
+	for _, d := range []*prometheus.Desc{descSockets, descFalseKills, descWorst, descBudget, descProcSockets, descProcOver,
+		descProcWorst, descNetNS, descUncovered, descScanDuration, descScanTime, descScanSuccess, descDeathsLost, descCollectErrors} {
 		ch <- d
 	}
 }
 
-// Collect sends the last scan's metrics; it does not scan.
+// Collect sends the last scan's metrics; it does not scan. A metric that
+// cannot be made (a label value the registry refuses) is left out, counted
+// in flatline_collect_errors_total, and turns flatline_scan_success to 0
+// for that scrape: a page is never silently shorter.
 func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(descBudget, prometheus.GaugeValue, e.cfg.budget().Seconds())
+	b := &metricBuf{}
+	b.gauge(descBudget, e.cfg.budget().Seconds())
 	if lr, ok := e.cfg.Deaths.(LossReporter); ok {
 		if n, err := lr.Lost(); err == nil {
-			ch <- prometheus.MustNewConstMetric(descDeathsLost, prometheus.CounterValue, float64(n))
+			b.add(prometheus.NewConstMetric(descDeathsLost, prometheus.CounterValue, float64(n)))
 		}
 	}
-	s := e.snap.Load()
-	if s == nil || s.at.IsZero() {
-		ch <- prometheus.MustNewConstMetric(descScanSuccess, prometheus.GaugeValue, 0)
-		return
+	ok := false
+	if s := e.snap.Load(); s != nil && !s.at.IsZero() {
+		ok = s.ok
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					b.failed++
+					e.log.Error("collect panicked: the page lacks some series", "panic", p)
+				}
+			}()
+			s.collect(b)
+		}()
 	}
-	s.collect(ch)
+	if b.failed > 0 {
+		e.log.Error("series left out of the page", "count", b.failed, "first", b.firstErr)
+		ok = false
+	}
+	n := e.collectErrors.Add(uint64(b.failed))
+	b.gauge(descScanSuccess, b2f(ok))
+	b.add(prometheus.NewConstMetric(descCollectErrors, prometheus.CounterValue, float64(n)))
+	for _, m := range b.metrics {
+		ch <- m
+	}
 }
 
-func (s *snapshot) collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+// metricBuf gathers one scrape's metrics and counts those that could not
+// be made.
+type metricBuf struct {
+	metrics  []prometheus.Metric
+	failed   int
+	firstErr error
+}
+
+func (b *metricBuf) add(m prometheus.Metric, err error) {
+	if err != nil {
+		if b.failed++; b.firstErr == nil {
+			b.firstErr = err
+		}
+		return
 	}
-	gauge(descScanSuccess, b2f(s.ok))
-	gauge(descScanDuration, s.took.Seconds())
-	gauge(descScanTime, float64(s.at.UnixNano())/1e9)
+	b.metrics = append(b.metrics, m)
+}
+
+func (b *metricBuf) gauge(d *prometheus.Desc, v float64, labels ...string) {
+	b.add(prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...))
+}
+
+func (s *snapshot) collect(b *metricBuf) {
+	b.gauge(descScanDuration, s.took.Seconds())
+	b.gauge(descScanTime, float64(s.at.UnixNano())/1e9)
 	for _, n := range s.namespaces {
 		pid := ""
 		if n.ns.PID != 0 {
 			pid = strconv.Itoa(n.ns.PID)
 		}
-		gauge(descNetNS, 1, n.ns.ID, n.ns.Name, pid, n.ns.Comm, strconv.FormatBool(n.scanned))
+		b.gauge(descNetNS, 1, n.ns.ID, labelValue(n.ns.Name), pid, labelValue(n.ns.Comm), strconv.FormatBool(n.scanned))
 		if !n.scanned {
 			continue
 		}
 		for _, v := range verdicts() {
-			gauge(descSockets, float64(n.byVerdict[v]), n.ns.ID, string(v))
+			b.gauge(descSockets, float64(n.byVerdict[v]), n.ns.ID, string(v))
 		}
 		for v, c := range n.byVerdict { // a verdict this exporter does not list yet
 			if !slices.Contains(verdicts(), v) {
-				gauge(descSockets, float64(c), n.ns.ID, string(v))
+				b.gauge(descSockets, float64(c), n.ns.ID, labelValue(string(v)))
 			}
 		}
+		b.gauge(descFalseKills, n.falseKills, n.ns.ID)
 	}
-	ch <- prometheus.MustNewConstHistogram(descWorst, s.worst.count, s.worst.sum, s.worst.buckets)
+	b.add(prometheus.NewConstHistogram(descWorst, s.worst.count, s.worst.sum, s.worst.buckets))
 	for _, p := range s.procs {
-		gauge(descProcSockets, float64(p.sockets), p.pid, p.comm)
-		gauge(descProcOver, float64(p.over), p.pid, p.comm)
+		b.gauge(descProcSockets, float64(p.sockets), p.pid, p.comm)
+		b.gauge(descProcOver, float64(p.over), p.pid, p.comm)
 		if p.hasWorst {
-			gauge(descProcWorst, p.worst.Seconds(), p.pid, p.comm)
+			b.gauge(descProcWorst, p.worst.Seconds(), p.pid, p.comm)
 		}
 	}
 	for what, n := range s.uncovered {
-		gauge(descUncovered, float64(n), what)
+		b.gauge(descUncovered, float64(n), what)
 	}
 }
 

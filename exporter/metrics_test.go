@@ -318,3 +318,30 @@ func TestHandler(t *testing.T) {
 		t.Errorf("GET /nope: %d, want 404", code)
 	}
 }
+
+// TestSummarizeFalseKills: flatline_false_kills_expected_per_hour sums the
+// sockets' expected false kills per namespace, where known.
+func TestSummarizeFalseKills(t *testing.T) {
+	risky := func(perHour float64) diag.Socket {
+		s := sock(400, "idle", diag.VerdictAtRisk, 4*time.Second, false)
+		s.RiskKnown, s.LossSeen, s.FalseKillsPerHour = true, 0.05, perHour
+		return s
+	}
+	unknown := sock(400, "idle", diag.VerdictOK, time.Second, false)
+	unknown.FalseKillsPerHour = 99 // not RiskKnown: left out
+	results := []nsResult{
+		{ns: Namespace{ID: "net:[1]", Inode: 1}, report: &diag.Report{Sockets: []diag.Socket{risky(0.25), risky(0.5), unknown}}},
+		{ns: Namespace{ID: "net:[2]", Inode: 2}, report: &diag.Report{Sockets: []diag.Socket{unknown}}},
+	}
+	s := summarize(results, 0, 30*time.Second, 2)
+	got := map[string]float64{}
+	for _, n := range s.namespaces {
+		got[n.ns.ID] = n.falseKills
+	}
+	if d := cmp.Diff(map[string]float64{"net:[1]": 0.75, "net:[2]": 0}, got); d != "" {
+		t.Errorf("expected false kills per namespace (-want +got):\n%s", d)
+	}
+	if n := s.namespaces[0].byVerdict[diag.VerdictAtRisk]; n != 2 {
+		t.Errorf("%d at-risk sockets, want 2", n)
+	}
+}

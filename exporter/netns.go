@@ -3,18 +3,18 @@ package exporter
 import "strconv"
 
 // Namespace is one network namespace of the host, found through the
-// processes in it or a name under /var/run/netns.
+// processes in it or a name under /run/netns.
 type Namespace struct {
 	// ID is the namespace as the kernel names it in /proc/PID/ns/net
 	// links: "net:[INODE]". It is the netns label of the metrics.
 	ID    string
 	Inode uint64
 	// Paths open the namespace: /proc/PID/ns/net of a few of its
-	// processes (the lowest pids first), then /var/run/netns/NAME if it
+	// processes (the lowest pids first), then /run/netns/NAME if it
 	// has a name. A scan tries them in order: a process may exit between
 	// discovery and scan.
 	Paths []string
-	// Name is its name under /var/run/netns, empty if none.
+	// Name is its name under /run/netns, empty if none.
 	Name string
 	// PID and Comm are its lowest-numbered process; 0 and "" when only a
 	// name holds it.
@@ -22,9 +22,13 @@ type Namespace struct {
 	Comm string
 	// PIDs are the processes in it, ascending.
 	PIDs []int
+	// Cookie is the kernel's id of the namespace (SO_NETNS_COOKIE, Linux
+	// 5.14), never reused, unlike Inode: a namespace made after another
+	// was freed may get its inode. 0 when it could not be read.
+	Cookie uint64
 }
 
-// Discovery is what one walk of /proc and /var/run/netns found.
+// Discovery is what one walk of /proc and /run/netns found.
 type Discovery struct {
 	// Namespaces, ordered by inode.
 	Namespaces []Namespace

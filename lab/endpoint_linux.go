@@ -40,6 +40,9 @@ const (
 // until ctx ends or it is killed. SIGUSR1 aborts every connection with an
 // RST (SO_LINGER 0), which is the reset fault.
 func RunEndpoint(ctx context.Context, ready io.Writer) error {
+	if spec, ok := strings.CutPrefix(os.Getenv(EndpointEnv), soakSpecPrefix); ok {
+		return runSoakEndpoint(ctx, spec, ready)
+	}
 	if addr := os.Getenv(DialEnv); addr != "" {
 		return runDialEndpoint(ctx, addr, ready)
 	}

@@ -14,8 +14,8 @@ import (
 const Prefix = "flt-"
 
 // NetnsDir is where named network namespaces are bind-mounted, as iproute2
-// does, so that `ip netns` and `ss -N` can see them.
-const NetnsDir = "/run/netns"
+// does, so that `ip netns` and `ss -N` can see them (kernel.NetNSDir).
+const NetnsDir = kernel.NetNSDir
 
 // ErrNotSupported is returned where the lab cannot run: a platform without
 // network namespaces, or a process without the privilege to make them.

@@ -23,8 +23,9 @@ const (
 	Latency50  Fault = "latency-50ms"
 	Latency300 Fault = "latency-300ms"
 	// Loss1 and Loss5 drop 1 % and 5 % of the packets each way at random
-	// (netem) for the whole cell: a healthy connection must not be killed
-	// over the soak (the cell's cap).
+	// (nftables numgen in the router, so no netem needed) for the whole
+	// cell: a healthy connection must not be killed over the soak (the
+	// cell's cap). For many connections over minutes, see RunSoak.
 	Loss1 Fault = "loss-1pct"
 	Loss5 Fault = "loss-5pct"
 	// Rate limits the path to 256 kbit/s each way (netem), below the
@@ -46,8 +47,7 @@ func PathFaults() []Fault {
 // shaping is what netem does to each direction of a path fault.
 type shaping struct {
 	delay, jitter time.Duration // one way: half the round trip
-	lossPct       float32
-	rateBytes     uint64 // bytes per second, 0: no limit
+	rateBytes     uint64        // bytes per second, 0: no limit
 }
 
 // shape returns the netem shaping of fault f, ok false for a fault
@@ -58,14 +58,22 @@ func (f Fault) shape() (s shaping, ok bool) {
 		return shaping{delay: 25 * time.Millisecond, jitter: 2500 * time.Microsecond}, true
 	case Latency300:
 		return shaping{delay: 150 * time.Millisecond, jitter: 15 * time.Millisecond}, true
-	case Loss1:
-		return shaping{lossPct: 1}, true
-	case Loss5:
-		return shaping{lossPct: 5}, true
 	case Rate:
 		return shaping{rateBytes: 256_000 / 8}, true
 	}
 	return shaping{}, false
+}
+
+// randomLoss returns the random loss of fault f, ok false for a fault
+// without one.
+func (f Fault) randomLoss() (l Loss, ok bool) {
+	switch f {
+	case Loss1:
+		return 10, true
+	case Loss5:
+		return 50, true
+	}
+	return 0, false
 }
 
 // mtuLimit is the longest packet MTUBlackhole lets through, in bytes.

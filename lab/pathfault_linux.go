@@ -36,7 +36,6 @@ func (t *Topology) Shape(s shaping) error {
 		}, netlink.NetemQdiscAttrs{
 			Latency: uint32(s.delay.Microseconds()),
 			Jitter:  uint32(s.jitter.Microseconds()),
-			Loss:    s.lossPct,
 			Rate64:  s.rateBytes,
 			Limit:   10000, // packets queued: a long path holds more than the default 1000
 		})

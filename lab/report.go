@@ -32,8 +32,8 @@ func faultLegend(f Fault) string {
 		s, _ := f.shape()
 		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.delay, 2*s.jitter)
 	case Loss1, Loss5:
-		s, _ := f.shape()
-		return fmt.Sprintf("%g %% of packets dropped each way at random (netem): nothing should die", s.lossPct)
+		l, _ := f.randomLoss()
+		return fmt.Sprintf("%v of packets dropped each way at random (nftables numgen): nothing should die", l)
 	case Rate:
 		return "the path carries 256 kbit/s each way (netem): nothing should die"
 	case MTUBlackhole:

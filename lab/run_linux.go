@@ -52,7 +52,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	res := &Result{TimeoutS: opts.Timeout.Seconds(), Kernel: unix.ByteSliceToString(uts.Release[:])}
-	if h, err := flatline.ReadHost(); err == nil && h.Kernel != "" {
+	if h, err := flatline.ReadHost("/"); err == nil && h.Kernel != "" {
 		res.Kernel = h.Kernel // with the upstream version a distribution's release hides
 	}
 
@@ -133,12 +133,17 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	var host flatline.Host
 	if err := topo.Client.Do(func() error {
 		var err error
-		host, err = flatline.ReadHost()
+		host, err = flatline.ReadHost("/")
 		return err
 	}); err != nil {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
+	if l, ok := cell.Fault.randomLoss(); ok {
+		if err := topo.RandomLoss(l); err != nil {
+			return fail(err)
+		}
+	}
 	if sh, ok := cell.Fault.shape(); ok {
 		if err := topo.Shape(sh); err != nil {
 			if errors.Is(err, ErrNotSupported) {

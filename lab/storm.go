@@ -29,6 +29,13 @@ type StormConfig struct {
 	// Observe is how long each strategy's connections are watched after
 	// the last one is open. Zero means Spread + Idle + UserTimeout + 2·Idle.
 	Observe time.Duration
+	// Holder is the argv that starts a connection holder: a program that
+	// calls RunStormHolder when StormHolderEnv is set (the flatline
+	// binary's `flatline lab storm holder`, or a test binary whose TestMain
+	// does). The connections are held in several such processes, at most
+	// 4,000 each, so that a storm may exceed one process's descriptor
+	// limit. Required.
+	Holder []string
 	// Progress, when set, receives one line per step for people.
 	Progress func(string)
 	// Frames, when set, receives every frame the router captured for a
@@ -55,10 +62,10 @@ type StormResult struct {
 
 // StormKeepalive is Keepalive for programs.
 type StormKeepalive struct {
-	IdleS         float64 `json:"idle_s"`
-	IntervalS     float64 `json:"interval_s"`
-	Count         int     `json:"count"`
-	UserTimeoutMS int64   `json:"user_timeout_ms"`
+	IdleS        float64 `json:"idle_s"`
+	IntervalS    float64 `json:"interval_s"`
+	Count        int     `json:"count"`
+	UserTimeoutS float64 `json:"user_timeout_s"`
 }
 
 // StormStrategy is one strategy's round.

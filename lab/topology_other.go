@@ -50,3 +50,15 @@ func (t *Topology) MiddleboxDrops() (uint64, error) { return 0, errPlatform() }
 // Shape needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
 func (t *Topology) Shape(s shaping) error { return errPlatform() }
+
+// RandomLoss needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) RandomLoss(l Loss) error { return errPlatform() }
+
+// RandomLossOnPorts needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) RandomLossOnPorts(l Loss, lo, hi uint16) error { return errPlatform() }
+
+// LossDrops needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) LossDrops() (map[uint16]uint64, error) { return nil, errPlatform() }

@@ -62,7 +62,7 @@ func ExamplePredict() {
 	fmt.Println("floor:", f.Floor, "recommended timeout:", f.Recommended.Timeout)
 	// Output:
 	// static: 2000
-	// jitter: 528
+	// jitter: 1003
 	// flatline: 88
-	// floor: 74 recommended timeout: 57s
+	// floor: 74 recommended timeout: 46s
 }

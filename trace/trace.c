@@ -18,6 +18,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -144,7 +145,7 @@ static __always_inline struct listen_key listen_key_of(const struct sock *sk, bo
 
 	k.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (released)
-		k.port = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+		k.port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	else
 		k.port = sk->__sk_common.skc_num;
 	return k;
@@ -213,8 +214,8 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	// skc_num is zeroed when the port is released, before the state
 	// change to CLOSE is traced; inet_sport stays.
-	e->sport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == AF_INET6) {
 		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);

@@ -61,15 +61,26 @@ type Event struct {
 // ErrClosed is returned by Read once the Tracer is closed.
 var ErrClosed = errors.New("trace: tracer closed")
 
+// ErrProcessExited is returned by Read, with Options.PID, once that
+// process has exited: it has no sockets left to trace.
+var ErrProcessExited = errors.New("trace: the traced process exited")
+
 // Options select which deaths a Tracer reports. The zero value reports
 // every one on the host, in every network namespace.
 type Options struct {
-	// PID keeps only sockets owned by this process (0: any).
+	// PID keeps only sockets owned by this process (0: any). New fails if
+	// it does not exist; Read returns ErrProcessExited once it exits.
 	PID int
 	// Cgroup keeps only sockets whose owner ran in this cgroup v2
 	// directory or below it (for example
-	// /sys/fs/cgroup/system.slice/postgresql.service); "" for any.
+	// /sys/fs/cgroup/system.slice/postgresql.service); "" for any. New
+	// fails for anything else (a cgroup v1 directory, a plain directory).
+	// A cgroup id is matched by asking the kernel for its directory
+	// (open_by_handle_at: root, or CAP_DAC_READ_SEARCH).
 	Cgroup string
+	// NetNS and NetNSPath must name a network namespace (New checks the
+	// file is one).
+	//
 	// NetNS keeps only sockets of this named network namespace
 	// (/run/netns/NAME, as `ip netns` makes); "" for any.
 	NetNS string
@@ -83,47 +94,45 @@ const MinKernel = "Linux 5.8 with BTF (CONFIG_DEBUG_INFO_BTF)"
 
 // eventJSON is Event's --json form: one object per line.
 type eventJSON struct {
-	Time         time.Time `json:"time"`
-	NetNS        uint32    `json:"netns"`
-	Local        string    `json:"local"`
-	Remote       string    `json:"remote"`
-	PID          int       `json:"pid"`
-	Comm         string    `json:"comm"`
-	Cgroup       uint64    `json:"cgroup,omitempty"`
-	Inode        uint64    `json:"inode,omitempty"`
-	State        string    `json:"state"`
-	Cause        string    `json:"cause"`
-	Limit        string    `json:"limit,omitempty"`
-	Errno        string    `json:"errno"`
-	Errnum       int       `json:"errnum"`
-	SoftErrno    string    `json:"soft_errno,omitempty"`
-	Keepalive    bool      `json:"keepalive"`
-	KeepIdleMS   int64     `json:"keepidle_ms"`
-	KeepIntvlMS  int64     `json:"keepintvl_ms"`
-	KeepCnt      int       `json:"keepcnt"`
-	UserTimeout  int64     `json:"user_timeout_ms"`
-	Retries2     int       `json:"tcp_retries2"`
-	SynRetries   int       `json:"syn_retries"`
-	Retransmits  int       `json:"retransmits"`
-	Probes       int       `json:"probes"`
-	Backoff      int       `json:"backoff"`
-	TotalRetrans uint32    `json:"total_retrans"`
-	SndWnd       uint32    `json:"snd_wnd"`
-	SilentMS     int64     `json:"silent_ms"`
+	Time      time.Time `json:"time"`
+	NetNS     uint32    `json:"netns"`
+	Local     string    `json:"local"`
+	Remote    string    `json:"remote"`
+	PID       int       `json:"pid"`
+	Comm      string    `json:"comm"`
+	Cgroup    uint64    `json:"cgroup,omitempty"`
+	Inode     uint64    `json:"inode,omitempty"`
+	State     string    `json:"state"`
+	Cause     string    `json:"cause"`
+	Limit     string    `json:"limit,omitempty"`
+	Errno     string    `json:"errno"`
+	Errnum    int       `json:"errnum"`
+	SoftErrno string    `json:"soft_errno,omitempty"`
+	// Settings are the socket's keepalive and user timeout at its end, in
+	// the one JSON form of flatline.Settings (seconds).
+	Settings     flatline.Settings `json:"settings"`
+	Retries2     int               `json:"tcp_retries2"`
+	SynRetries   int               `json:"syn_retries"`
+	Retransmits  int               `json:"retransmits"`
+	Probes       int               `json:"probes"`
+	Backoff      int               `json:"backoff"`
+	TotalRetrans uint32            `json:"total_retrans"`
+	SndWnd       uint32            `json:"snd_wnd"`
+	SilentS      float64           `json:"silent_s"`
 }
 
-// MarshalJSON writes the event with durations in milliseconds and the
+// MarshalJSON writes the event with durations in seconds and the
 // errno by its C name ("ETIMEDOUT") beside its number.
 func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{
 		Time: e.Time, NetNS: e.NetNS, Local: e.Local.String(), Remote: e.Remote.String(),
 		PID: e.PID, Comm: e.Comm, Cgroup: e.Cgroup, Inode: e.Inode, State: e.State,
 		Cause: e.Cause.String(), Limit: e.Limit, Errno: errnoName(e.Errno), Errnum: int(e.Errno),
-		Keepalive:  e.Keepalive,
-		KeepIdleMS: e.KeepIdle.Milliseconds(), KeepIntvlMS: e.KeepIntvl.Milliseconds(), KeepCnt: e.KeepCnt,
-		UserTimeout: e.UserTimeout.Milliseconds(), Retries2: e.Retries2, SynRetries: e.SynRetries,
+		Settings: flatline.Settings{KeepAlive: e.Keepalive, Idle: e.KeepIdle, Interval: e.KeepIntvl,
+			Count: e.KeepCnt, UserTimeout: e.UserTimeout},
+		Retries2: e.Retries2, SynRetries: e.SynRetries,
 		Retransmits: e.Retransmits, Probes: e.Probes, Backoff: e.Backoff,
-		TotalRetrans: e.TotalRetrans, SndWnd: e.SndWnd, SilentMS: e.Silent.Milliseconds(),
+		TotalRetrans: e.TotalRetrans, SndWnd: e.SndWnd, SilentS: e.Silent.Seconds(),
 	}
 	if e.SoftErrno != 0 {
 		j.SoftErrno = errnoName(e.SoftErrno)

@@ -343,3 +343,15 @@ func (d *Dialer) ExplainSince(since time.Time, err error) error {
 	}
 	return &flatline.CauseError{Cause: e.Cause, Local: addrString(e.Local), Remote: addrString(e.Remote), Err: err}
 }
+
+// lastHeard is when c last received anything from its peer
+// (flatline.LastHeard); now − timeout where the platform cannot tell: a
+// connection that died of a dead peer is then taken to have been silent
+// for the whole timeout.
+func lastHeard(c net.Conn, now time.Time, timeout time.Duration) time.Time {
+	heard, err := flatline.LastHeard(c)
+	if err != nil {
+		return now.Add(-timeout)
+	}
+	return heard
+}

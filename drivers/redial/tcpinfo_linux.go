@@ -2,7 +2,6 @@ package redial
 
 import (
 	"net"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,18 +17,6 @@ func tcpInfo(c *net.TCPConn) *unix.TCPInfo {
 		return nil
 	}
 	return info
-}
-
-// lastHeard is when c last received anything from its peer (TCP_INFO's
-// last data or ACK received), as seen at now; now − timeout when
-// unreadable.
-func lastHeard(c *net.TCPConn, now time.Time, timeout time.Duration) time.Time {
-	info := tcpInfo(c)
-	if info == nil {
-		return now.Add(-timeout)
-	}
-	quiet := time.Duration(min(info.Last_data_recv, info.Last_ack_recv)) * time.Millisecond
-	return now.Add(-quiet)
 }
 
 // retransmitting reports whether c has sent data that is unacknowledged

@@ -57,25 +57,30 @@ func decodeRaw(b []byte) ([]raw, error) {
 	if len(b)%recSize != 0 {
 		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), recSize)
 	}
-	le := binary.LittleEndian
 	out := make([]raw, 0, len(b)/recSize)
 	for ; len(b) > 0; b = b[recSize:] {
-		out = append(out, raw{
-			Inode:       le.Uint64(b[0:]),
-			KeepIdle:    le.Uint32(b[8:]),
-			KeepIntvl:   le.Uint32(b[12:]),
-			UserTimeout: le.Uint32(b[16:]),
-			NetKA:       le.Uint32(b[20:]),
-			Sport:       le.Uint16(b[24:]),
-			Dport:       le.Uint16(b[26:]),
-			Family:      b[28],
-			State:       b[29],
-			KeepCnt:     b[30],
-			SynCnt:      b[31],
-			KeepAlive:   b[32] != 0,
-		})
+		out = append(out, rawAt(b))
 	}
 	return out, nil
+}
+
+// rawAt decodes the record at the start of b (at least recSize bytes).
+func rawAt(b []byte) raw {
+	le := binary.NativeEndian // the program writes its records in host order
+	return raw{
+		Inode:       le.Uint64(b[0:]),
+		KeepIdle:    le.Uint32(b[8:]),
+		KeepIntvl:   le.Uint32(b[12:]),
+		UserTimeout: le.Uint32(b[16:]),
+		NetKA:       le.Uint32(b[20:]),
+		Sport:       le.Uint16(b[24:]),
+		Dport:       le.Uint16(b[26:]),
+		Family:      b[28],
+		State:       b[29],
+		KeepCnt:     b[30],
+		SynCnt:      b[31],
+		KeepAlive:   b[32] != 0,
+	}
 }
 
 var errHZ = errors.New("bpfiter: kernel tick rate (HZ) unknown: cannot turn keepalive jiffies into seconds")
@@ -102,20 +107,24 @@ func hzOf(hz int, recs []raw, sysctlKeepalive time.Duration) (int, error) {
 // decode turns the iterator's output into sockets; host gives HZ (or the
 // namespace's tcp_keepalive_time to derive it).
 func decode(b []byte, host flatline.Host) ([]Socket, error) {
-	recs, err := decodeRaw(b)
+	if len(b)%recSize != 0 {
+		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), recSize)
+	}
+	return decodeAppend(nil, b, host)
+}
+
+// decodeAppend appends the sockets of whole records b to out.
+func decodeAppend(out []Socket, b []byte, host flatline.Host) ([]Socket, error) {
+	if len(b) < recSize {
+		return out, nil
+	}
+	hz, err := hzOf(host.HZ, []raw{rawAt(b)}, host.KeepaliveTime)
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	hz, err := hzOf(host.HZ, recs, host.KeepaliveTime)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Socket, len(recs))
-	for i, r := range recs {
-		out[i] = Socket{
+	for ; len(b) >= recSize; b = b[recSize:] {
+		r := rawAt(b)
+		out = append(out, Socket{
 			Inode: r.Inode, Family: r.Family, State: r.State, LocalPort: r.Sport, RemotePort: r.Dport,
 			Settings: flatline.Settings{
 				KeepAlive: r.KeepAlive,
@@ -126,7 +135,7 @@ func decode(b []byte, host flatline.Host) ([]Socket, error) {
 				UserTimeout: time.Duration(r.UserTimeout) * time.Millisecond,
 				SynCount:    int(r.SynCnt),
 			},
-		}
+		})
 	}
 	return out, nil
 }

@@ -10,6 +10,10 @@
 //     simulated on the wheel (Keepalive.Death: which firing kills, given
 //     the user timeout and the lateness that accumulates from firing to
 //     firing), and the keepalive clock (Quiet);
+//   - false kills (FalseKills, per state: KeepaliveRisk, SendingRisk,
+//     ConnectRisk, HeartbeatRisk): how often random loss on a path makes
+//     these rules declare a live peer dead, and the longest outage a
+//     connection always survives;
 //   - tcp_info → what the connection is doing (Traffic);
 //   - HZ discovery (ParseConfigHZ, HostHZ, the timer list);
 //   - the socket-option table with its units (Options, SetOptions,

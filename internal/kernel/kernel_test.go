@@ -427,3 +427,53 @@ func TestSynUserTimeoutSlack(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepaliveFire: tcp_keepalive_timer's three outcomes, worked out from
+// net/ipv4/tcp_timer.c by hand (units: jiffies).
+func TestKeepaliveFire(t *testing.T) {
+	for _, tt := range []struct {
+		name                       string
+		elapsed, idle, intvl, user int64
+		probes, count              int
+		want                       KeepaliveStep
+		ahead                      int64
+	}{
+		{"heard 100 ago, idle 500: re-arm for 400", 100, 500, 250, 0, 0, 3, KeepaliveRearm, 400},
+		{"first firing: probe", 500, 500, 250, 0, 0, 3, KeepaliveProbe, 250},
+		{"count reached: kill", 1250, 500, 250, 0, 3, 3, KeepaliveKill, 0},
+		{"count not reached: probe", 1000, 500, 250, 0, 2, 3, KeepaliveProbe, 250},
+		{"user timeout passed, no probe out: probe", 900, 500, 250, 800, 0, 9, KeepaliveProbe, 250},
+		{"user timeout passed, probe out: kill", 800, 500, 250, 800, 1, 9, KeepaliveKill, 0},
+		{"user timeout not yet: probe past count", 750, 500, 250, 800, 9, 1, KeepaliveProbe, 250},
+	} {
+		got, ahead := KeepaliveFire(tt.elapsed, tt.idle, tt.intvl, tt.user, tt.probes, tt.count)
+		if got != tt.want || ahead != tt.ahead {
+			t.Errorf("%s: got %v, %d; want %v, %d", tt.name, got, ahead, tt.want, tt.ahead)
+		}
+	}
+}
+
+// TestKeepaliveLeft: time left from a socket's keepalive clock, worked
+// out by hand.
+func TestKeepaliveLeft(t *testing.T) {
+	s := time.Second
+	for _, tt := range []struct {
+		name           string
+		k              Keepalive
+		quiet, expires time.Duration
+		probes         int
+		want           time.Duration
+	}{
+		{"2/1/2, pending first firing at 1.5 s", Keepalive{Idle: 2 * s, Interval: s, Count: 2}, s / 2, 3 * s / 2, 0, 3500 * time.Millisecond},
+		{"2/1/2, one probe out, next firing in 1 s", Keepalive{Idle: 2 * s, Interval: s, Count: 2}, 3 * s, s, 1, 2 * s},
+		{"5/1/9 U=8 s, silent 0, first firing in 5 s", Keepalive{Idle: 5 * s, Interval: s, Count: 9, UserTimeout: 8 * s}, 0, 5 * s, 0, 8 * s},
+		// Two firings came late: silent 7.6 s with 2 probes out, next in
+		// 0.9 s: 8.5 s ≥ 8 s kills there, not at the nominal 8 s.
+		{"5/1/9 U=8 s, late firings", Keepalive{Idle: 5 * s, Interval: s, Count: 9, UserTimeout: 8 * s}, 7600 * time.Millisecond, 900 * time.Millisecond, 2, 900 * time.Millisecond},
+		{"7/3/4 U=5 s: one lost probe kills", Keepalive{Idle: 7 * s, Interval: 3 * s, Count: 4, UserTimeout: 5 * s}, 2 * s, 5 * s, 0, 8 * s},
+	} {
+		if got := tt.k.Left(tt.quiet, tt.expires, tt.probes); got != tt.want {
+			t.Errorf("%s: Left = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

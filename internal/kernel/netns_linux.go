@@ -14,7 +14,7 @@ import (
 const threadNetns = "/proc/thread-self/ns/net"
 
 // InNetNS runs fn on a fresh OS thread that has entered the network
-// namespace at path (a bind mount under /var/run/netns, or
+// namespace at path (a bind mount under /run/netns, or
 // /proc/PID/ns/net), and returns fn's error. It is the one place flatline
 // switches a thread's namespace.
 //

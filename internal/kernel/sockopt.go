@@ -1,6 +1,9 @@
 package kernel
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Options are the per-socket options that decide how long a dead peer goes
 // unnoticed, in Go units (the root package's flatline.Settings has the
@@ -12,6 +15,11 @@ type Options struct {
 	Count       int           // TCP_KEEPCNT
 	UserTimeout time.Duration // TCP_USER_TIMEOUT, milliseconds; zero: none
 	SynCount    int           // TCP_SYNCNT; zero: the namespace's tcp_syn_retries
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout. Zero: the kernel's (120 s,
+	// or net.ipv4.tcp_rto_max_ms); not set, and read back as zero, where
+	// the kernel lacks the option (RTOMaxSupported).
+	RTOMax time.Duration
 }
 
 // Keepalive is the part of o that decides the keepalive death.
@@ -19,10 +27,27 @@ func (o Options) Keepalive() Keepalive {
 	return Keepalive{Idle: o.Idle, Interval: o.Interval, Count: o.Count, UserTimeout: o.UserTimeout}
 }
 
-// Limits of the options (include/net/tcp.h).
+// Limits of the options (include/net/tcp.h; TCP_USER_TIMEOUT is an int
+// of milliseconds, do_tcp_setsockopt rejects a negative one).
 const (
-	MaxKeepaliveSeconds = 32767 // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
-	MaxKeepaliveCount   = 127   // MAX_TCP_KEEPCNT
+	MaxKeepaliveSeconds = 32767                            // MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
+	MaxKeepaliveCount   = 127                              // MAX_TCP_KEEPCNT
+	MaxUserTimeout      = math.MaxInt32 * time.Millisecond // TCP_USER_TIMEOUT
+	MinRTOMax           = time.Second                      // TCP_RTO_MAX_MS takes 1 s to MaxRTO (120 s)
+)
+
+// RTOMaxSupported is whether kernel v has TCP_RTO_MAX_MS (Linux 6.15).
+func RTOMaxSupported(v Version) bool { return !v.Less(Version{6, 15, 0}) }
+
+// Defaults of a stock kernel's per-namespace sysctls (tcp_sk_init in
+// net/ipv4/tcp_ipv4.c, include/net/tcp.h).
+const (
+	DefaultRetries2          = 15               // TCP_RETR2: net.ipv4.tcp_retries2
+	DefaultSynRetries        = 6                // TCP_SYN_RETRIES: net.ipv4.tcp_syn_retries
+	DefaultSynLinearTimeouts = 4                // net.ipv4.tcp_syn_linear_timeouts (6.x)
+	DefaultKeepaliveTime     = 2 * time.Hour    // TCP_KEEPALIVE_TIME: net.ipv4.tcp_keepalive_time
+	DefaultKeepaliveIntvl    = 75 * time.Second // TCP_KEEPALIVE_INTVL: net.ipv4.tcp_keepalive_intvl
+	DefaultKeepaliveProbes   = 9                // TCP_KEEPALIVE_PROBES: net.ipv4.tcp_keepalive_probes
 )
 
 // Seconds converts a whole-second duration to the kernel's unit, rounding

@@ -11,7 +11,7 @@ import (
 )
 
 // NetnsDir is where test namespaces are bind-mounted, as the lab's are.
-const NetnsDir = "/run/netns"
+const NetnsDir = kernel.NetNSDir
 
 // nsPrefix is the lab's name prefix: a namespace left by a test process
 // that died is swept by the next test or lab run.

@@ -130,7 +130,7 @@ var testArgs = []string{"-test.v", "-test.count=1", "-test.timeout=10m"}
 func measure(ctx context.Context, name, bin, testBin, outDir, cache string) Kernel {
 	k := Kernel{Name: name, TestsLog: "tests-" + name + ".txt"}
 	if name == "host" {
-		h, _ := flatline.ReadHost()
+		h, _ := flatline.ReadHost("/")
 		k.Kernel, k.Notes = h.Kernel, flatline.KernelNotes(h)
 		logf("host %s: lab", k.Kernel)
 		labOut, err := exec.CommandContext(ctx, bin, labArgs...).Output()
