@@ -17,7 +17,7 @@ import (
 // 6.1, 6.12) is fetched from the distribution's packages and cached; a
 // path is a kernel image, with --modules its lib/modules/RELEASE.
 func resolveKernel(cmd *cobra.Command, f labFlags) (vm.Kernel, error) {
-	if strings.ContainsRune(f.kernel, '/') || fileExists(f.kernel) {
+	if isKernelPath(f.kernel) {
 		return vm.FromPath(f.kernel, f.modules)
 	}
 	if _, err := vm.Suite(f.kernel); err != nil {
@@ -28,6 +28,9 @@ func resolveKernel(cmd *cobra.Command, f labFlags) (vm.Kernel, error) {
 	}
 	return vm.Fetch(cmd.Context(), f.kernel, f.cacheDir, vm.AptDir, cmd.ErrOrStderr())
 }
+
+// isKernelPath tells a kernel image's path from a version to fetch.
+func isKernelPath(kernel string) bool { return strings.ContainsRune(kernel, '/') || fileExists(kernel) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
@@ -44,6 +47,9 @@ const guestParallel = 8
 func runLabInKernel(cmd *cobra.Command, f labFlags) error {
 	if os.Geteuid() != 0 {
 		return usagef("lab --kernel needs root (the kernel cache in %s, apt's private configuration)", f.cacheDir)
+	}
+	if err := vm.Preflight(!isKernelPath(f.kernel)); err != nil {
+		return err
 	}
 	k, err := resolveKernel(cmd, f)
 	if err != nil {
