@@ -15,16 +15,26 @@ import (
 
 // resolveKernel turns --kernel into a bootable kernel: a version (5.10,
 // 6.1, 6.12) is fetched from the distribution's packages and cached; a
-// path is a kernel image, with --modules its lib/modules/RELEASE.
+// path is a kernel image, with --modules its lib/modules/RELEASE. Bad
+// input is refused first, then every program the run needs that the host
+// lacks is named at once (vm.Preflight).
 func resolveKernel(cmd *cobra.Command, f labFlags) (vm.Kernel, error) {
 	if isKernelPath(f.kernel) {
-		return vm.FromPath(f.kernel, f.modules)
+		k, err := vm.FromPath(f.kernel, f.modules)
+		if err != nil {
+			return vm.Kernel{}, err
+		}
+		return k, vm.Preflight(false)
 	}
 	if _, err := vm.Suite(f.kernel); err != nil {
 		return vm.Kernel{}, usageError{err}
 	}
 	if f.modules != "" {
 		return vm.Kernel{}, usagef("--modules goes with a kernel image path, not with --kernel %s", f.kernel)
+	}
+	// Every program the run needs, named at once, before any download.
+	if err := vm.Preflight(true); err != nil {
+		return vm.Kernel{}, err
 	}
 	return vm.Fetch(cmd.Context(), f.kernel, f.cacheDir, vm.AptDir, cmd.ErrOrStderr())
 }
@@ -47,9 +57,6 @@ const guestParallel = 8
 func runLabInKernel(cmd *cobra.Command, f labFlags) error {
 	if os.Geteuid() != 0 {
 		return usagef("lab --kernel needs root (the kernel cache in %s, apt's private configuration)", f.cacheDir)
-	}
-	if err := vm.Preflight(!isKernelPath(f.kernel)); err != nil {
-		return err
 	}
 	k, err := resolveKernel(cmd, f)
 	if err != nil {
