@@ -13,6 +13,7 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/drivers/internal/netlab"
 	"golang.org/x/net/http2"
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -68,6 +69,7 @@ func TestIntegrationPartition(t *testing.T) {
 			if err := d.Verify(); err != nil {
 				t.Fatal(err)
 			}
+			logPath(t, d)
 			if err := topo.Partition(); err != nil {
 				t.Fatal(err)
 			}
@@ -195,5 +197,24 @@ func TestIdleDefaultServer(t *testing.T) {
 	}
 	if err := d.Verify(); err != nil {
 		t.Errorf("after %v idle: %v", *idleFor, err)
+	}
+}
+
+// logPath logs the kernel's view of d's connections before the cut: a
+// late failure under load comes with a long smoothed RTT and RTO.
+func logPath(t *testing.T, d *Dialer) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			continue
+		}
+		rc.Control(func(fd uintptr) {
+			if i, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+				t.Logf("before the cut: rtt %v (var %v), rto %v, unacked %d", time.Duration(i.Rtt)*time.Microsecond,
+					time.Duration(i.Rttvar)*time.Microsecond, time.Duration(i.Rto)*time.Microsecond, i.Unacked)
+			}
+		})
 	}
 }

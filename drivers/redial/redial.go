@@ -297,7 +297,10 @@ func endOf(c net.Conn) (flatline.End, bool) {
 // *flatline.Recorded, or a wrapper with a NetConn method around one, such
 // as a *tls.Conn) has a recorded end, or is a *Conn still open with sent
 // data unacknowledged and retransmitted (unacked-data: the driver is
-// closing it because its peer stopped answering); otherwise err itself. An err that
+// closing it because its peer stopped answering); otherwise err itself.
+// Only a dead peer or the peer's close is attached: a connection this
+// side closed (a driver's ping timeout against a frozen peer) adds
+// nothing. An err that
 // already carries a cause, or nil, is returned as it is.
 func Explain(c net.Conn, err error) error {
 	if err == nil || c == nil {
@@ -308,8 +311,8 @@ func Explain(c net.Conn, err error) error {
 		return err
 	}
 	e, ok := endOf(c)
-	if !ok || e.Cause == flatline.CauseNone {
-		return err
+	if !ok || !e.Cause.DeadPeer() && e.Cause != flatline.CausePeerClosed {
+		return err // nothing to add: still open, or closed by this side
 	}
 	return &flatline.CauseError{Cause: e.Cause, Local: addrString(e.Local), Remote: addrString(e.Remote), Err: err}
 }
