@@ -95,7 +95,7 @@ func Example_drivers() {
 	if err != nil {
 		return
 	}
-	rdb := redis.NewClient(ropts) // TLS done (a server without TLS is refused), your options kept
+	rdb := redis.NewClient(ropts)   // TLS done (a server without TLS is refused), your options kept
 	rdb.AddHook(redisflat.Hook(rd)) // command errors carry the cause
 	defer rdb.Close()
 }
