@@ -95,9 +95,9 @@ func Example_drivers() {
 	if err != nil {
 		return
 	}
-	rdb := redis.NewClient(ropts)   // TLS done (a server without TLS is refused), your options kept
-	rdb.AddHook(redisflat.Hook(rd)) // command errors carry the cause
+	rdb := redis.NewClient(ropts) // TLS done (a server without TLS is refused), your options kept
 	defer rdb.Close()
+	rdb.AddHook(redisflat.Hook(rd)) // command errors carry the cause
 }
 
 // The README's liveness snippet: a frozen peer's kernel answers every
