@@ -166,7 +166,8 @@ func (c *teeConn) Read(b []byte) (int, error) {
 // Ready: TCP keepalive probes, which flatline relies on, never reach gRPC.
 // A PING within a few seconds of the call is grpc-go's bandwidth estimate
 // (answering the response's data), not keepalive, whose floor is 10 s;
-// -grpcflat.idle=3m runs it for minutes.
+// `go test -run IdleDefault ./grpcflat -args -grpcflat.idle=3m` runs it
+// for minutes.
 func TestIdleDefaultServer(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
