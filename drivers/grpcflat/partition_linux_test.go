@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/drivers/internal/netlab"
+	"github.com/flatline-dev/flatline/drivers/netlab"
 	"golang.org/x/net/http2"
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/drivers/internal/netlab"
+	"github.com/flatline-dev/flatline/drivers/netlab"
 )
 
 const slack = 500 * time.Millisecond

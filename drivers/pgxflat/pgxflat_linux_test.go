@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/drivers/internal/netlab"
+	"github.com/flatline-dev/flatline/drivers/netlab"
 	"github.com/jackc/pgx/v5"
 )
 

@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/drivers/netlab"
 	"github.com/flatline-dev/flatline/drivers/pgxflat"
-	"github.com/flatline-dev/flatline/examples/internal/servertest"
-	"github.com/flatline-dev/flatline/lab"
 	"github.com/jackc/pgx/v5"
 )
 
-// TestIntegrationPgxCause: a real PostgreSQL behind the lab's router, the
-// network cut during a query. pgx's error does not say why; pgxflat.Err
-// does, and a Recorder given to Config is told too.
+// TestIntegrationPgxCause: a real PostgreSQL behind a router, the network
+// cut during a query. pgx's error does not say why; pgxflat.Err does, and
+// a Recorder given to Config is told too.
 func TestIntegrationPgxCause(t *testing.T) {
-	top := servertest.Topology(t)
-	dsn := servertest.Postgres(t, top)
+	topo := netlab.New(t)
+	dsn := topo.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -28,7 +27,7 @@ func TestIntegrationPgxCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DialFunc = servertest.InClient(top, cfg.DialFunc)
+	cfg.DialFunc = topo.Dial(cfg.DialFunc)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +41,7 @@ func TestIntegrationPgxCause(t *testing.T) {
 		t.Errorf("healthy connection: %s", got)
 	}
 
-	if err := top.Apply(lab.Blackhole); err != nil {
+	if err := topo.Partition(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
