@@ -43,6 +43,10 @@ type target struct {
 	hostErr  error
 	kopts    kernelOptions // options read by the BPF iterator (iter_linux.go)
 	sizeHint int           // TCP sockets the namespace holds (/proc/net/sockstat), 0 unknown
+	// empty says sockstat counted no TCP socket at all: nothing to load
+	// the iterators for, no descriptors to walk.
+	empty  bool
+	owners *owners // the host's, walked once for many namespaces; nil: walk them
 }
 
 // tcpInfoSlab hands out TCPInfo records from arrays of 1024, so that a
@@ -70,14 +74,28 @@ func (s *tcpInfoSlab) unget() {
 const maxSizeHint = 1 << 20
 
 // tcpSockets reads how many TCP sockets the calling thread's network
-// namespace holds (in use, TIME-WAIT and orphaned: every socket a dump may
-// return), from its /proc/net/sockstat; 0 when unreadable.
-func tcpSockets() int {
+// namespace holds (in use and TIME-WAIT: every socket a dump may return),
+// from its /proc/net/sockstat; false when unreadable.
+func tcpSockets() (int, bool) {
 	b, err := os.ReadFile("/proc/thread-self/net/sockstat")
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return min(parseSockstatTCP(b), maxSizeHint)
+	n, ok := parseSockstatTCP(b, "TCP")
+	if !ok {
+		return 0, false
+	}
+	// IPv6 sockets are counted apart; no file: IPv6 is off.
+	if b, err := os.ReadFile("/proc/thread-self/net/sockstat6"); err == nil {
+		n6, ok := parseSockstatTCP(b, "TCP6")
+		if !ok {
+			return 0, false
+		}
+		n += n6
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return 0, false
+	}
+	return min(n, maxSizeHint), true
 }
 
 func openTarget(o Options) (*target, error) {
@@ -112,9 +130,10 @@ func openTarget(o Options) (*target, error) {
 			return err
 		}
 		t.conn = c
-		t.sizeHint = tcpSockets()
+		n, known := tcpSockets()
+		t.sizeHint, t.empty = n, known && n == 0 && o.PID == 0
 		t.host, t.hostErr = flatline.ReadHost("/")
-		if !o.NoOptions {
+		if !o.NoOptions && !t.empty {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
 		}
 		return nil
@@ -158,13 +177,18 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		err error
 	}
 	walk := make(chan walked, 1)
-	if o.PID == 0 && !o.NoOwners {
+	switch {
+	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
+		walk <- walked{own: *t.owners}
+	case t.empty: // a socket made since sockstat shows no owner
+		walk <- walked{}
+	case o.PID == 0 && !o.NoOwners:
 		go func() {
 			t.kopts.read() // while the dump runs
 			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
-	} else {
+	default:
 		t.kopts.read()
 		walk <- walked{own: own}
 	}
@@ -219,7 +243,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n := t.kopts.note(o); n != "" {
+	if n := t.kopts.note(o); n != "" && !t.empty {
 		r.Notes = append(r.Notes, n)
 	}
 	gone := t.readAndJudge(r, o)

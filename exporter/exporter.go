@@ -396,8 +396,9 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 	results := make([]nsResult, 0, len(disc.Namespaces))
 	seen := make(map[uint64]int, len(disc.Namespaces))
 	unscanned := make(map[uint64]bool)
-	for _, ns := range disc.Namespaces {
-		r, err := e.scanNamespace(ctx, ns)
+	scanned := e.scanNamespaces(ctx, disc.Namespaces)
+	for i, ns := range disc.Namespaces {
+		r, err := scanned[i].report, scanned[i].err
 		if r != nil {
 			seen[ns.Inode] = len(r.Sockets)
 		}
@@ -443,22 +444,52 @@ func (e *Exporter) markFailed() {
 	e.snap.Store(s)
 }
 
-// scanNamespace scans ns. A namespace that had no socket at the last
-// scan, or is new, is first dumped alone (no owners, no options: no BPF
-// program to load, no descriptors to walk), and scanned in full only if
-// it has sockets now: on a node, many namespaces hold none in the states
-// that matter.
-func (e *Exporter) scanNamespace(ctx context.Context, ns Namespace) (*diag.Report, error) {
+// scanNamespaces scans every namespace of nss. A namespace that had no
+// socket at the last scan, or is new, is first dumped alone (no owners, no
+// options: no BPF program to load, no descriptors to walk), and scanned in
+// full only if it has sockets now: on a node, many namespaces hold none in
+// the states that matter. The full scans are one pass
+// (diag.ScanNamespaces): the BPF iterators loaded once, the processes'
+// descriptors walked once, for all of them. The results are in nss's
+// order (report nil with err set for a namespace not scanned).
+func (e *Exporter) scanNamespaces(ctx context.Context, nss []Namespace) []nsResult {
+	out := make([]nsResult, len(nss))
 	o := diag.Options{Max: e.cfg.budget()}
-	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
-		bare := o
-		bare.NoOwners, bare.NoOptions = true, true
-		r, err := scanPaths(ctx, ns, bare)
-		if err != nil || len(r.Sockets) == 0 {
-			return r, err
+	var full []int
+	var paths []string
+	for i, ns := range nss {
+		out[i].ns = ns
+		if err := ctx.Err(); err != nil {
+			out[i].err = err
+			continue
+		}
+		if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
+			bare := o
+			bare.NoOwners, bare.NoOptions = true, true
+			r, err := scanPaths(ctx, ns, bare)
+			if err != nil || len(r.Sockets) == 0 {
+				out[i].report, out[i].err = r, err
+				continue
+			}
+		}
+		if len(ns.Paths) == 0 {
+			out[i].report, out[i].err = scanPaths(ctx, ns, o)
+			continue
+		}
+		full, paths = append(full, i), append(paths, ns.Paths[0])
+	}
+	if len(full) == 0 {
+		return out
+	}
+	reports, errs := diag.ScanNamespaces(ctx, o, paths)
+	for k, i := range full {
+		out[i].report, out[i].err = reports[k], errs[k]
+		if errors.Is(errs[k], fs.ErrNotExist) && len(nss[i].Paths) > 1 {
+			// Its first path went with the process; another may still open.
+			out[i].report, out[i].err = scanPaths(ctx, nss[i], o)
 		}
 	}
-	return scanPaths(ctx, ns, o)
+	return out
 }
 
 // scanPaths scans ns with o through the first of its paths that still

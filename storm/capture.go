@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -134,15 +135,29 @@ type Report struct {
 	Lockstep [][]string `json:"lockstep"`
 }
 
-// Analyze sums up a capture. window is the burst window (zero: 4 ms, one
-// tick at HZ=250), bin the histogram bin (zero: 256 ms; widened so that
-// the histogram has at most 10000 bins).
+// ReferenceHZ is the kernel tick rate DefaultWindow and DefaultBin
+// assume for a capture from a host whose HZ is not known: 250, the
+// CONFIG_HZ of Debian's and most distributions' kernels.
+const ReferenceHZ = 250
+
+// DefaultWindow is one tick at ReferenceHZ (4 ms): probes that left
+// within it left in the same timer-wheel tick.
+func DefaultWindow() time.Duration { return kernel.MustWheel(ReferenceHZ).Jiffy() }
+
+// DefaultBin is the timer wheel's level-2 bucket at ReferenceHZ (256 ms):
+// timers 2.016-16.128 s ahead, keepalive idles and intervals of a few
+// seconds, fire together within it.
+func DefaultBin() time.Duration { return kernel.MustWheel(ReferenceHZ).Bucket(2) }
+
+// Analyze sums up a capture. window is the burst window (zero:
+// DefaultWindow), bin the histogram bin (zero: DefaultBin; widened so
+// that the histogram has at most 10000 bins).
 func (c *Capture) Analyze(window, bin time.Duration) Report {
 	if window <= 0 {
-		window = 4 * time.Millisecond
+		window = DefaultWindow()
 	}
 	if bin <= 0 {
-		bin = 256 * time.Millisecond
+		bin = DefaultBin()
 	}
 	r := Report{Frames: c.Frames, Segments: c.Segments, Malformed: c.Malformed, Truncated: c.Truncated,
 		Probes: len(c.Probes), Window: window, Bin: bin, PerFlow: []FlowProbes{}, Lockstep: [][]string{}}
