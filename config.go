@@ -59,8 +59,11 @@ type Config struct {
 	Interval time.Duration
 
 	// Count sets TCP_KEEPCNT: how many unanswered probes end the
-	// connection, at most 127. Zero means derive it: 3 from a 10 s Timeout
-	// (two lost probes tolerated), else 2.
+	// connection, at most 127. Zero means derive it: as many probes 1 s
+	// apart as the budget holds (15 for a 30 s Timeout, 7 for 10 s, 2 below
+	// about 10 s; see the package documentation and docs/false-kills.md).
+	// A derived Count is the most probes a dead peer gets: the timers'
+	// lateness may end the chain a probe or two earlier (Bound.LostProbes).
 	Count int
 
 	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
@@ -154,13 +157,17 @@ func (c Config) PlanFor(h Host) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return newPlan(d, h), nil
+	p := newPlan(d, h)
+	p.Notes = append(p.Notes, designLossNotes(p)...)
+	return p, nil
 }
 
 // derived is a Config with every field decided and checked.
 type derived struct {
 	timeout, connect, spread time.Duration
 	s                        Settings
+	jitterN                  int           // kernel.JitterOffsets
+	jitterStep               time.Duration // kernel.JitterStep
 }
 
 func (c Config) derive() (derived, error) {
@@ -211,7 +218,9 @@ func (c Config) derive() (derived, error) {
 		return derived{}, configErr("ConnectTimeout",
 			"ConnectTimeout %v is longer than Timeout %v: a dial into a dead path would go unnoticed longer than promised; lower ConnectTimeout or raise Timeout", connect, t)
 	}
-	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
+	step := kernel.JitterStep(i)
+	n := kernel.JitterOffsets(spread, t-(u+FirstRetransmission), step)
+	return derived{timeout: t, connect: connect, spread: spread, s: s, jitterN: n, jitterStep: step}, nil
 }
 
 // probeChain is the planner's choice of keepalive probes for a promise of

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,10 +11,9 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/flatline-dev/flatline/trace"
 )
 
@@ -91,16 +89,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 	if fds := bpfFDs(t); len(fds) > 0 {
 		t.Fatalf("BPF fds open before the test: %v", fds)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	top, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer top.Close()
+	top := testutil.Topology(t)
 
 	var out bytes.Buffer
 	errR, errW := io.Pipe()
@@ -127,6 +116,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 
 	var ln net.Listener
 	if err := top.Server.Do(func() error {
+		var err error
 		ln, err = net.Listen("tcp4", netip.AddrPortFrom(top.ServerAddr, 0).String())
 		return err
 	}); err != nil {
@@ -135,6 +125,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 	defer ln.Close()
 	var c net.Conn
 	if err := top.Client.Do(func() error {
+		var err error
 		c, err = net.Dial("tcp4", ln.Addr().String())
 		return err
 	}); err != nil {
@@ -205,4 +196,13 @@ func traceSupported() error {
 		tr.Close()
 	}
 	return err
+}
+
+// TestTraceLineHostileComm: a process name with an escape sequence and
+// bytes that are not UTF-8 reaches the terminal harmless.
+func TestTraceLineHostileComm(t *testing.T) {
+	line := eventLine(trace.Event{PID: 7, Comm: "\x1b[2J\xff\xfebad"})
+	if strings.ContainsAny(line, "\x1b") || !strings.Contains(line, "pid 7 (?[2J\uFFFDbad)") {
+		t.Errorf("eventLine = %q", line)
+	}
 }

@@ -1,12 +1,14 @@
 package diag
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +144,9 @@ func openTarget(o Options) (*target, error) {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("diag: network namespace %s: %w", name, err)
 			}
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("diag: network namespace %s: %w (reading another user's process needs root, or CAP_SYS_PTRACE over it)", name, err)
+			}
 			return nil, err
 		}
 		if !same {
@@ -222,6 +227,9 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if w.own.unreadable > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
 	}
+	if o.PID != 0 && len(r.Sockets) == 0 && isKernelThread(o.PID) {
+		r.Notes = append(r.Notes, fmt.Sprintf("pid %d is a kernel thread: it has no file descriptors, so no sockets of its own", o.PID))
+	}
 	for i := range r.Sockets {
 		if ino := r.Sockets[i].Inode; ino != 0 {
 			r.Sockets[i].Owners = w.own.of(ino)
@@ -239,6 +247,13 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		r.Notes = append(r.Notes, n)
 	}
 	gone := t.readAndJudge(r, o)
+	if w.own.unreadable > 0 { // the likely owners are among the unreadable
+		for i := range r.Sockets {
+			if r.Sockets[i].OptionsErr == errNoOwner {
+				r.Sockets[i].OptionsErr = errNoOwnerPerm
+			}
+		}
+	}
 	if gone > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
 	}
@@ -331,8 +346,34 @@ var (
 	errNotRead  = errors.New("not read (Options.NoOptions)")
 	errNoOwners = errors.New("not read (Options.NoOwners)")
 	errOrphan   = errors.New("no process holds it (orphaned or TIME-WAIT)")
-	errNoOwner  = errors.New("no owning process found in /proc (another PID namespace, or fds unreadable)")
+	errNoOwner  = errors.New("no owning process found in /proc (its process is in another PID namespace)")
+	// errNoOwnerPerm: some processes' fds could not be read, the likely
+	// owner's among them.
+	errNoOwnerPerm = errors.New("no owning process found: other users' fds are unreadable without root (or CAP_SYS_PTRACE)")
 )
+
+// isKernelThread reports whether pid is a kernel thread (PF_KTHREAD in
+// the flags field of /proc/PID/stat).
+func isKernelThread(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The command, field 2, is in parentheses and may hold anything.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64) // field 9: after state, ppid, pgrp, session, tty, tpgid
+	return err == nil && flags&pfKthread != 0
+}
+
+// pfKthread is PF_KTHREAD (include/linux/sched.h).
+const pfKthread = 0x00200000
 
 func sameFile(a, b string) (bool, error) {
 	fa, err := os.Stat(a)

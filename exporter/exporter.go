@@ -142,6 +142,11 @@ type Exporter struct {
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
+	// unscanned holds the namespaces (by inode) whose last scan failed:
+	// a failure is logged at Warn when it starts, at Debug while it
+	// lasts, so that a namespace the exporter may not enter does not log
+	// on every scan.
+	unscanned map[uint64]bool
 
 	// seen is, for each netns label of flatline_deaths_total, when it
 	// was last found by a scan or got a death, and which namespace holds
@@ -390,6 +395,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 	fillCookies(disc.Namespaces)
 	results := make([]nsResult, 0, len(disc.Namespaces))
 	seen := make(map[uint64]int, len(disc.Namespaces))
+	unscanned := make(map[uint64]bool)
 	scanned := e.scanNamespaces(ctx, disc.Namespaces)
 	for i, ns := range disc.Namespaces {
 		r, err := scanned[i].report, scanned[i].err
@@ -404,7 +410,13 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 			continue // every process in it exited: gone, not uncovered
 		case err != nil:
 			e.scanErrors.WithLabelValues("namespace").Inc()
-			e.log.Warn("namespace not scanned", "netns", ns.ID, "pid", ns.PID, "comm", ns.Comm, "err", err)
+			level := slog.LevelWarn
+			if e.unscanned[ns.Inode] {
+				level = slog.LevelDebug // said when it started
+			}
+			unscanned[ns.Inode] = true
+			e.log.Log(ctx, level, "namespace not scanned (said once while it lasts; flatline_uncovered counts it)",
+				"netns", ns.ID, "pid", ns.PID, "comm", labelValue(ns.Comm), "err", err)
 		default:
 			for _, n := range r.Notes {
 				e.log.Debug("scan note", "netns", ns.ID, "note", n)
@@ -412,7 +424,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		}
 		results = append(results, nsResult{ns: ns, report: r, err: err})
 	}
-	e.sockets = seen
+	e.sockets, e.unscanned = seen, unscanned
 	e.trackNamespaces(disc.Namespaces, time.Now())
 	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
 	s.at, s.took, s.ok = time.Now(), time.Since(start), true

@@ -402,8 +402,8 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 	tick := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
-	res.BinS = (256 * time.Millisecond).Seconds()
-	res.Histogram = storm.Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+	res.BinS = storm.DefaultBin().Seconds()
+	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
 }
 
 // predict runs the model on the same connections: creation and arming
