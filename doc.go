@@ -32,7 +32,7 @@
 // probes), C = C₀·V₀ / V; where that still predicts more than
 // DesignFalseKills(T) false kills per idle connection-hour at 5 % random
 // loss each way, it gives the probes the spread's seconds, then the
-// idle's, one at a time, keeping at least half the spread and three
+// idle's, one at a time, keeping at least a second of spread and three
 // quarters of the idle. Then:
 //
 //	U = I + C·V − 400 ms                           TCP_USER_TIMEOUT
