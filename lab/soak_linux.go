@@ -101,7 +101,12 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 			return nil, fmt.Errorf("soak: %s: %w", g.Name(), err)
 		}
 	}
+	backlog0, berr := softnetDrops()
 	err = watchSoakGroups(ctx, cfg, groups, progress)
+	if b, err := softnetDrops(); err == nil && berr == nil {
+		res.BacklogDrops = b - backlog0
+	}
+	res.Backlog = netdevMaxBacklog()
 	drops, derr := topo.LossDrops()
 	for _, g := range groups {
 		g.RouterDrops = drops[g.port]
