@@ -30,6 +30,7 @@ const (
 	CausePeerClosed                  // the peer closed its side: io.EOF in CLOSE-WAIT
 	CauseLocalClose                  // this side closed the connection: net.ErrClosed
 	CauseCanceled                    // the context was canceled
+	CauseAborted                     // this host aborted the connection: ECONNABORTED (SOCK_DESTROY, e.g. ss -K): not the peer
 )
 
 var causeNames = [...]string{
@@ -47,6 +48,7 @@ var causeNames = [...]string{
 	CausePeerClosed:     "peer-closed",
 	CauseLocalClose:     "local-close",
 	CauseCanceled:       "canceled",
+	CauseAborted:        "aborted",
 }
 
 // String returns the cause's stable name ("keepalive", "unacked-data", ...).
@@ -74,9 +76,14 @@ func (c Cause) DeadPeer() bool {
 // to tell keepalive silence from unacknowledged data and a closed window.
 // c may be nil (a failed dial, or a connection already closed): an
 // ETIMEDOUT is then CauseKernelTimeout, or CauseConnectTimeout for a dial.
+// An error wrapping a *CauseError has that error's Cause.
 func Diagnose(c net.Conn, err error) Cause {
 	if err == nil {
 		return CauseNone
+	}
+	var ce *CauseError
+	if errors.As(err, &ce) && ce.Cause != CauseNone {
+		return ce.Cause
 	}
 	var oe *net.OpError
 	dial := errors.As(err, &oe) && oe.Op == "dial"
@@ -97,7 +104,7 @@ func Diagnose(c net.Conn, err error) Cause {
 	if !errors.As(err, &errno) {
 		return CauseUnknown
 	}
-	cause := errnoCause(errno)
+	cause := ErrnoCause(errno)
 	if cause == CauseKernelTimeout {
 		if dial {
 			return CauseConnectTimeout

@@ -46,6 +46,8 @@ func TestDiagnoseErrors(t *testing.T) {
 		{op("write", syscall.EPIPE), CauseReset},
 		{op("read", syscall.EHOSTUNREACH), CauseUnreachable},
 		{op("dial", syscall.ECONNREFUSED), CauseRefused},
+		// tcp_abort (SOCK_DESTROY, ss -K) is this host's doing, not the peer's.
+		{op("read", syscall.ECONNABORTED), CauseAborted},
 		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, CauseDeadline},
 		{&net.OpError{Op: "dial", Err: context.DeadlineExceeded}, CauseConnectTimeout},
 		{fmt.Errorf("wrapped: %w", io.EOF), CausePeerClosed},

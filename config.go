@@ -59,8 +59,11 @@ type Config struct {
 	Interval time.Duration
 
 	// Count sets TCP_KEEPCNT: how many unanswered probes end the
-	// connection, at most 127. Zero means derive it: 3 from a 10 s Timeout
-	// (two lost probes tolerated), else 2.
+	// connection, at most 127. Zero means derive it: as many probes 1 s
+	// apart as the budget holds (15 for a 30 s Timeout, 7 for 10 s, 2 below
+	// about 10 s; see the package documentation and docs/false-kills.md).
+	// A derived Count is the most probes a dead peer gets: the timers'
+	// lateness may end the chain a probe or two earlier (Bound.LostProbes).
 	Count int
 
 	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
@@ -97,7 +100,22 @@ type Config struct {
 	// DefaultMaxIdle (100 s); NoMaxIdle turns the bound off. It matters
 	// only from a Timeout of about 4 minutes.
 	MaxIdle time.Duration
+
+	// RTOMax sets TCP_RTO_MAX_MS (Linux 6.15+; not set on older kernels
+	// or other systems): the cap on each backed-off retransmission
+	// timeout, whole milliseconds, 1 s to 120 s. A lower cap fits more
+	// retransmissions of a segment into UserTimeout, so that random loss
+	// does not end a busy connection whose peer is alive. Zero means
+	// derive it: the longest whole-second cap that keeps a connection
+	// writing every second below DesignFalseKills(Timeout) at DesignLoss,
+	// and none where the kernel's own backoff already does or no cap can.
+	// NoRTOMax turns it off.
+	RTOMax time.Duration
 }
+
+// NoRTOMax, as Config.RTOMax, leaves the kernel's retransmission backoff
+// cap (120 s) alone.
+const NoRTOMax time.Duration = -1
 
 // ConfigError is a Config that cannot keep its promise. Field names the
 // first field at fault.
@@ -139,13 +157,17 @@ func (c Config) PlanFor(h Host) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return newPlan(d, h), nil
+	p := newPlan(d, h)
+	p.Notes = append(p.Notes, designLossNotes(p)...)
+	return p, nil
 }
 
 // derived is a Config with every field decided and checked.
 type derived struct {
 	timeout, connect, spread time.Duration
 	s                        Settings
+	jitterN                  int           // kernel.JitterOffsets
+	jitterStep               time.Duration // kernel.JitterStep
 }
 
 func (c Config) derive() (derived, error) {
@@ -168,7 +190,7 @@ func (c Config) derive() (derived, error) {
 	if u == 0 {
 		u = derivedUserTimeout(i, v, count)
 	}
-	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u}
+	s := Settings{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: u, RTOMax: c.rtoMax(t, u)}
 	if err := s.checkLimits(); err != nil {
 		return derived{}, err
 	}
@@ -196,7 +218,9 @@ func (c Config) derive() (derived, error) {
 		return derived{}, configErr("ConnectTimeout",
 			"ConnectTimeout %v is longer than Timeout %v: a dial into a dead path would go unnoticed longer than promised; lower ConnectTimeout or raise Timeout", connect, t)
 	}
-	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
+	step := kernel.JitterStep(i)
+	n := kernel.JitterOffsets(spread, t-(u+FirstRetransmission), step)
+	return derived{timeout: t, connect: connect, spread: spread, s: s, jitterN: n, jitterStep: step}, nil
 }
 
 // probeChain is the planner's choice of keepalive probes for a promise of
@@ -392,6 +416,10 @@ func (c Config) checkFields() error {
 					f.name, f.d, m, f.name)
 			}
 		}
+	}
+	if c.RTOMax != 0 && c.RTOMax != NoRTOMax && (c.RTOMax < kernel.MinRTOMax || c.RTOMax > kernel.MaxRTO || c.RTOMax%time.Millisecond != 0) {
+		return configErr("RTOMax", "RTOMax %v is not a cap TCP_RTO_MAX_MS takes: use whole milliseconds from %v to %v, zero to derive it, or NoRTOMax to leave the kernel's",
+			c.RTOMax, kernel.MinRTOMax, kernel.MaxRTO)
 	}
 	if c.Spread < 0 && c.Spread != NoSpread {
 		return configErr("Spread", "Spread %v is negative: use a positive duration, zero to derive it, or NoSpread to turn it off", c.Spread)

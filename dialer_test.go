@@ -241,7 +241,7 @@ func TestDiagnoseOnLoopback(t *testing.T) {
 
 func TestCauseNames(t *testing.T) {
 	seen := map[string]bool{}
-	for c := flatline.CauseNone; c <= flatline.CauseCanceled; c++ {
+	for c := flatline.CauseNone; c <= flatline.CauseAborted; c++ {
 		n := c.String()
 		if n == "" || seen[n] {
 			t.Errorf("cause %d: name %q empty or repeated", c, n)

@@ -6,18 +6,20 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// errnoCause maps the errors a dead peer or path produces to a cause;
-// a timeout is CauseKernelTimeout, refined by the caller.
-func errnoCause(e syscall.Errno) Cause {
+// platformErrno reads a Winsock error as the errno it carries (see
+// ErrnoCause).
+func platformErrno(e syscall.Errno) syscall.Errno {
 	switch e {
-	case windows.WSAETIMEDOUT, syscall.ETIMEDOUT:
-		return CauseKernelTimeout
-	case windows.WSAECONNRESET, windows.WSAECONNABORTED, syscall.ECONNRESET, syscall.EPIPE:
-		return CauseReset
-	case windows.WSAEHOSTUNREACH, windows.WSAENETUNREACH, syscall.EHOSTUNREACH, syscall.ENETUNREACH:
-		return CauseUnreachable
-	case windows.WSAECONNREFUSED, syscall.ECONNREFUSED:
-		return CauseRefused
+	case windows.WSAETIMEDOUT:
+		return syscall.ETIMEDOUT
+	case windows.WSAECONNRESET, windows.WSAECONNABORTED:
+		return syscall.ECONNRESET
+	case windows.WSAEHOSTUNREACH:
+		return syscall.EHOSTUNREACH
+	case windows.WSAENETUNREACH:
+		return syscall.ENETUNREACH
+	case windows.WSAECONNREFUSED:
+		return syscall.ECONNREFUSED
 	}
-	return CauseUnknown
+	return e
 }

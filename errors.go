@@ -3,6 +3,7 @@ package flatline
 import (
 	"errors"
 	"fmt"
+	"net"
 )
 
 var (
@@ -36,10 +37,29 @@ func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSuppo
 // OpError is a failed socket operation: Op says what was attempted
 // ("set TCP_USER_TIMEOUT", "read TCP_KEEPIDLE", ...). Err is usually an
 // *os.SyscallError; errors.Is(err, syscall.EBADF) and friends see through it.
+// It is a net.Error, as the standard library's *net.OpError is: Timeout
+// and Temporary report what Err says (an ETIMEDOUT, EAGAIN or an expired
+// deadline underneath), false when Err does not say.
 type OpError struct {
 	Op  string
 	Err error
 }
 
+var _ net.Error = (*OpError)(nil)
+
 func (e *OpError) Error() string { return "flatline: " + e.Op + ": " + e.Err.Error() }
 func (e *OpError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the operation failed because something timed
+// out: Err (or an error it wraps) has a Timeout method that says so.
+func (e *OpError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// Temporary reports whether Err says the failure is temporary (as
+// net.Error requires; deprecated there, kept for the interface).
+func (e *OpError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.Err, &t) && t.Temporary()
+}

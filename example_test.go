@@ -18,18 +18,34 @@ func ExampleConfig_Plan() {
 		panic(err)
 	}
 	s := p.Settings
-	fmt.Printf("idle %v, interval %v, count %d, user timeout %v, spread %v\n",
-		s.Idle, s.Interval, s.Count, s.UserTimeout, p.Spread)
+	fmt.Printf("idle %v, interval %v, count %d, user timeout %v, spread %v, enforce's jitter up to %v\n",
+		s.Idle, s.Interval, s.Count, s.UserTimeout, p.Spread, p.MaxJitter())
 	for _, b := range p.Bounds {
 		fmt.Printf("%-13s %v\n", b.State, b.Worst)
 	}
 	// Output:
-	// idle 8s, interval 1s, count 15, user timeout 22.6s, spread 7s
+	// idle 8s, interval 1s, count 15, user timeout 22.6s, spread 7s, enforce's jitter up to 6s
 	// idle          30s
-	// sending       23s
+	// sending       29s
 	// receiving     30s
-	// closed-window 23s
-	// connecting    22.6s
+	// closed-window 29s
+	// connecting    28.6s
+}
+
+// PlanFor computes the bounds for a given host: its HZ narrows the timer
+// slack (Plan assumes the coarsest common HZ), and its kernel adds notes.
+// Read a live host once with flatline.ReadHost("/").
+func ExampleConfig_PlanFor() {
+	cfg := flatline.Config{Timeout: 30 * time.Second}
+	h := flatline.LinuxDefaults()
+	h.HZ = 250
+	anyHZ, _ := cfg.Plan()
+	at250, _ := cfg.PlanFor(h)
+	fmt.Println("sending, any HZ:", anyHZ.Bound(flatline.StateSending))
+	fmt.Println("sending, HZ=250:", at250.Bound(flatline.StateSending))
+	// Output:
+	// sending, any HZ: 23s (+700ms slack)
+	// sending, HZ=250: 23s (+280ms slack)
 }
 
 // Validate explains the first setting that breaks the promise.

@@ -27,6 +27,13 @@ type Settings struct {
 	// SynCount is TCP_SYNCNT; zero means the namespace's
 	// net.ipv4.tcp_syn_retries.
 	SynCount int
+	// RTOMax is TCP_RTO_MAX_MS (Linux 6.15+), milliseconds: the cap on
+	// each backed-off retransmission timeout, so that the user timeout
+	// holds enough retransmissions to ride out random loss (see
+	// Plan.FalseKills). Zero means the kernel's (120 s). Kernels without
+	// the option skip it when set and read it back as zero; elsewhere
+	// than Linux it is not set.
+	RTOMax time.Duration
 }
 
 // Host holds the kernel defaults of one network namespace that change how
@@ -163,8 +170,8 @@ func roundForPeople(d time.Duration) time.Duration {
 //     else the SYN schedule with tcp_syn_linear_timeouts.
 //
 // Slack is for host.HZ, or the worst over the common HZ values when zero.
-func (s Settings) Bounds(h Host) []Bound {
-	return []Bound{
+func (s Settings) Bounds(h Host) Bounds {
+	return Bounds{
 		s.keepaliveBound(StateIdle, h),
 		s.sendingBound(h),
 		s.keepaliveBound(StateReceiving, h),
@@ -318,11 +325,21 @@ type Plan struct {
 	// Spread is the longest random delay before a new connection's
 	// keepalive timer is re-armed.
 	Spread time.Duration
+	// JitterOffsets and JitterStep are how enforce and apply spread
+	// connections instead, since they cannot wait to re-arm
+	// (kernel.Jitter): each connection gets one of JitterOffsets offsets,
+	// JitterStep apart (the timer wheel's bucket at Idle, whole seconds),
+	// added to TCP_KEEPIDLE and TCP_USER_TIMEOUT together. The largest,
+	// MaxJitter, is below Spread and fits in Timeout. One offset: none.
+	JitterOffsets int
+	JitterStep    time.Duration
 	// Bounds holds one Bound per State, in the order of States. Idle and
-	// receiving include Spread; connecting is the earlier of the user
-	// timeout and ConnectTimeout. Slack is for Host.HZ: the largest over
-	// the common HZ values when it is zero (Config.Plan).
-	Bounds []Bound
+	// receiving include Spread; the others, which the user timeout
+	// decides, include MaxJitter; connecting is the earlier of that and
+	// ConnectTimeout. They hold for the library's sockets and for
+	// enforce's and apply's. Slack is for Host.HZ: the largest over the
+	// common HZ values when it is zero (Config.Plan).
+	Bounds Bounds
 	// Host is what the bounds were computed for: LinuxDefaults for
 	// Config.Plan, the host given to Config.PlanFor.
 	Host Host
@@ -332,13 +349,27 @@ type Plan struct {
 
 // Bound returns the bound for state s, and a Never bound for a state the
 // plan does not know.
-func (p Plan) Bound(s State) Bound {
-	for _, b := range p.Bounds {
-		if b.State == s {
+func (p Plan) Bound(s State) Bound { return p.Bounds.Of(s) }
+
+// Bounds holds one Bound per State, in the order of States, as
+// Settings.Bounds and Plan.Bounds give them.
+type Bounds []Bound
+
+// Of returns the bound for state st, and a Never bound for a state bs
+// does not hold.
+func (bs Bounds) Of(st State) Bound {
+	for _, b := range bs {
+		if b.State == st {
 			return b
 		}
 	}
-	return Bound{State: s, Never: true, Rule: "unknown state"}
+	return Bound{State: st, Never: true, Rule: "no bound for state " + string(st)}
+}
+
+// MaxJitter is the largest offset enforce and apply add to a connection's
+// TCP_KEEPIDLE and TCP_USER_TIMEOUT.
+func (p Plan) MaxJitter() time.Duration {
+	return time.Duration(max(p.JitterOffsets-1, 0)) * p.JitterStep
 }
 
 // LostProbes is how many keepalive probes in a row an idle connection may
@@ -351,8 +382,11 @@ func newPlan(d derived, h Host) Plan {
 		Settings:       d.s,
 		ConnectTimeout: d.connect,
 		Spread:         d.spread,
+		JitterOffsets:  d.jitterN,
+		JitterStep:     d.jitterStep,
 		Host:           h,
 	}
+	jitter := p.MaxJitter()
 	for _, b := range d.s.Bounds(h) {
 		switch b.State {
 		case StateIdle, StateReceiving:
@@ -360,7 +394,15 @@ func newPlan(d derived, h Host) Plan {
 				b.Worst += d.spread
 				b.Rule += fmt.Sprintf(", + spread up to %v", d.spread)
 			}
-		case StateConnecting:
+		default:
+			// The user timeout decides: enforce's jitter moves it.
+			if jitter > 0 && !b.Never {
+				b.Worst += jitter
+				b.Rule += fmt.Sprintf(", + enforce's jitter up to %v", jitter)
+			}
+			if b.State != StateConnecting {
+				break
+			}
 			if d.connect < b.Worst {
 				b.Worst, b.Slack = d.connect, 0
 				b.Rule = fmt.Sprintf("dial deadline %v", d.connect)

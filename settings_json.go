@@ -17,15 +17,17 @@ type settingsJSON struct {
 	Count        int     `json:"count"`
 	UserTimeoutS float64 `json:"user_timeout_s"`
 	SynCount     int     `json:"syn_count,omitempty"`
+	RTOMaxS      float64 `json:"rto_max_s,omitempty"`
 }
 
 // MarshalJSON writes s as {"keepalive", "idle_s", "interval_s", "count",
-// "user_timeout_s", "syn_count"}: durations in seconds, user_timeout_s 0
-// for none, syn_count left out when zero.
+// "user_timeout_s", "syn_count", "rto_max_s"}: durations in seconds,
+// user_timeout_s 0 for none, syn_count and rto_max_s left out when zero.
 func (s Settings) MarshalJSON() ([]byte, error) {
 	return json.Marshal(settingsJSON{
 		KeepAlive: s.KeepAlive, IdleS: s.Idle.Seconds(), IntervalS: s.Interval.Seconds(),
 		Count: s.Count, UserTimeoutS: s.UserTimeout.Seconds(), SynCount: s.SynCount,
+		RTOMaxS: s.RTOMax.Seconds(),
 	})
 }
 
@@ -39,6 +41,7 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 	*s = Settings{
 		KeepAlive: j.KeepAlive, Idle: fromSeconds(j.IdleS), Interval: fromSeconds(j.IntervalS),
 		Count: j.Count, UserTimeout: fromSeconds(j.UserTimeoutS), SynCount: j.SynCount,
+		RTOMax: fromSeconds(j.RTOMaxS),
 	}
 	return nil
 }

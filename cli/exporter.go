@@ -1,16 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"syscall"
-	"time"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/exporter"
 	"github.com/flatline-dev/flatline/trace"
 	"github.com/spf13/cobra"
@@ -61,6 +61,12 @@ deploy/ for the Kubernetes DaemonSet and the capabilities it needs).`,
 			if err := f.cfg.Validate(); err != nil {
 				return usageError{err}
 			}
+			if f.listen == "" {
+				return usagef("--listen is empty: give host:port, such as 127.0.0.1:9977 (or :9977 for every interface)")
+			}
+			if err := checkProcRoot(f.cfg.ProcRoot); err != nil {
+				return err
+			}
 			return runExporter(cmd, f)
 		},
 	}
@@ -110,23 +116,24 @@ func runExporter(cmd *cobra.Command, f exporterFlags) error {
 
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
-	srv := &http.Server{Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(ctx) }()
-
-	select {
-	case err = <-served: // the listener failed
-		cancel()
-		<-ran
-		return fmt.Errorf("exporter: serve %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
-	shut, stop := context.WithTimeout(context.Background(), 5*time.Second)
-	defer stop()
-	srv.Shutdown(shut)
+	err = exporter.Serve(ctx, ln, e.Handler(), exporter.HTTPConfig{})
+	cancel()
 	<-ran
+	return err
+}
+
+// checkProcRoot refuses a --proc that holds no process: every scan would
+// fail.
+func checkProcRoot(dir string) error {
+	d, err := exporter.Discover(dir, "")
+	if errors.Is(err, flatline.ErrNotSupported) {
+		return err
+	}
+	if err != nil || len(d.Namespaces)+d.Unreadable == 0 {
+		return usagef("--proc %s: no process found there (%v): give where the host's /proc is mounted", dir, cmp.Or[error](err, errors.New("no PID/ns/net entries")))
+	}
 	return nil
 }
 

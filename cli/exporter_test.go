@@ -29,6 +29,9 @@ func TestExporterBadInput(t *testing.T) {
 		{[]string{"--budget", "-1s"}, 2, "want a positive duration"}, // the deprecated alias
 		{[]string{"--top", "-3"}, 2, "want a positive count"},
 		{[]string{"extra"}, 2, "takes no arguments"},
+		{[]string{"--listen", ""}, 2, "--listen is empty"},
+		{[]string{"--proc", "/nonexistent"}, 2, "no process found there"},
+		{[]string{"--proc", t.TempDir()}, 2, "no process found there"},
 	} {
 		var out, errb bytes.Buffer
 		code := Run(append([]string{"exporter"}, tc.args...), nil, &out, &errb)

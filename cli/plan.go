@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +16,9 @@ import (
 type planFlags struct {
 	cfg   flatline.Config
 	json  bool
-	conns int // storm forecast for this many connections (0: none)
-	burst int // the burst the link tolerates (0: no recommendation)
+	conns int    // storm forecast for this many connections (0: none)
+	burst int    // the burst the link tolerates (0: no recommendation)
+	loss  string // --loss: false-kill forecast at this random loss each way ("" none)
 }
 
 func newPlanCmd() *cobra.Command {
@@ -29,10 +31,11 @@ timeout (the longest a dead peer may go unnoticed) and shows, for every state a
 connection can be in, the worst case to notice a silent peer, beside what Go's
 default net.Dialer and Linux's defaults give for the same states.`,
 		Example: `  flatline plan --timeout 30s
-  flatline plan --timeout 10s --json`,
+  flatline plan --timeout 10s --json
+  flatline plan --timeout 3s --loss 1%`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPlan(cmd.OutOrStdout(), f)
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
 	fl := cmd.Flags()
@@ -45,6 +48,7 @@ default net.Dialer and Linux's defaults give for the same states.`,
 	fl.DurationVar(&f.cfg.Spread, "spread", 0, "override the keepalive spread (0 derives it, -1ns turns it off)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
 	fl.IntVar(&f.conns, "conns", 0, "also predict the keepalive bursts of this many connections made together")
+	fl.StringVar(&f.loss, "loss", "", "also predict false kills of live peers at this random loss each way (1% or 0.01)")
 	fl.IntVar(&f.burst, "burst", 0, "with --conns: the burst (probes at once) the link tolerates; recommends the smallest timeout within it")
 	return cmd
 }
@@ -58,7 +62,9 @@ type planReport struct {
 	Basis           basisJSON         `json:"basis"`
 	States          []stateReport     `json:"states"`
 	Notes           []string          `json:"notes"`
-	Storm           *stormPlanJSON    `json:"storm,omitempty"` // with --conns
+	Storm           *stormPlanJSON    `json:"storm,omitempty"`     // with --conns
+	Loss            *float64          `json:"loss,omitempty"`      // with --loss
+	Heartbeat       *falseKillJSON    `json:"heartbeat,omitempty"` // with --loss
 }
 
 // basisJSON is the host every column's bounds are computed for: this
@@ -90,7 +96,9 @@ type boundJSON struct {
 	SlackS     float64  `json:"slack_s"`
 	LostProbes int      `json:"lost_probes"`
 	Rule       string   `json:"rule"`
-	b          flatline.Bound
+	// With --loss: the false-kill model's figures (absent without).
+	*falseKillFields
+	b flatline.Bound
 }
 
 func newBoundJSON(b flatline.Bound) boundJSON {
@@ -104,7 +112,7 @@ func newBoundJSON(b flatline.Bound) boundJSON {
 
 // newPlanReport computes every column for one host, read once: this
 // host when its sysctls are readable, else a stock kernel of unknown HZ.
-func newPlanReport(cfg flatline.Config) (planReport, error) {
+func newPlanReport(cfg flatline.Config, loss string) (planReport, error) {
 	basis := basisJSON{Host: "this host"}
 	host, err := flatline.ReadHost("/")
 	if err != nil {
@@ -133,16 +141,28 @@ func newPlanReport(cfg flatline.Config) (planReport, error) {
 			LinuxDefault: newBoundJSON(linuxDefault[i]),
 		})
 	}
+	if loss != "" {
+		l, err := parseLoss(loss)
+		if err != nil {
+			return planReport{}, err
+		}
+		if err := r.addLoss(p, host, l); err != nil {
+			return planReport{}, err
+		}
+	}
 	return r, nil
 }
 
-func runPlan(w io.Writer, f planFlags) error {
-	r, err := newPlanReport(f.cfg)
+func runPlan(ctx context.Context, w io.Writer, f planFlags) error {
+	r, err := newPlanReport(f.cfg, f.loss)
 	if err != nil {
 		return err
 	}
 	if f.conns != 0 || f.burst != 0 {
-		if r.Storm, err = newStormPlan(f.cfg, f.conns, f.burst); err != nil {
+		if r.Storm, err = newStormPlan(ctx, f.cfg, f.conns, f.burst, r.Basis.HZ); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("plan: interrupted before the forecast of %d connections finished", f.conns)
+			}
 			return err
 		}
 	}
@@ -164,6 +184,9 @@ func (r planReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(tw, "TCP_KEEPINTVL\t%v\n", r.Settings.Interval)
 	fmt.Fprintf(tw, "TCP_KEEPCNT\t%d\n", r.Settings.Count)
 	fmt.Fprintf(tw, "TCP_USER_TIMEOUT\t%d ms\n", r.Settings.UserTimeout.Milliseconds())
+	if r.Settings.RTOMax > 0 {
+		fmt.Fprintf(tw, "TCP_RTO_MAX_MS\t%d ms (Linux 6.15+)\n", r.Settings.RTOMax.Milliseconds())
+	}
 	fmt.Fprintf(tw, "connect timeout\t%v\n", sec(r.ConnectTimeoutS))
 	if r.SpreadS > 0 {
 		fmt.Fprintf(tw, "keepalive spread\tre-armed at random within %v of connecting\n", sec(r.SpreadS))
@@ -185,6 +208,11 @@ func (r planReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nwhy (flatline):\n")
 	for _, s := range r.States {
 		fmt.Fprintf(w, "  %-14s %s\n", s.State, s.Flatline.Rule)
+	}
+	if r.Loss != nil {
+		if err := r.writeLossTable(w); err != nil {
+			return err
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

@@ -58,9 +58,10 @@ the same spread budget.`,
 			return runLabStorm(cmd, f)
 		},
 	}
+	cmd.AddCommand(newLabStormHolderCmd())
 	fl := cmd.Flags()
 	fl.IntVar(&f.conns, "conns", 2000, "connections per strategy")
-	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget")
+	fl.DurationVar(&f.timeout, "timeout", 0, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget (0: 10s, or the smallest timeout whose flatline bursts fit the host's CPU backlog, e.g. 33s at 20,000 connections)")
 	fl.StringVar(&f.strategies, "strategies", "static,jitter,coprime,flatline", "comma-separated strategies: static, jitter, coprime, flatline, offsets, golden, offsets+coprime")
 	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
 	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: twice the packets of flatline's predicted worst burst, probes and answers)")
@@ -68,6 +69,24 @@ the same spread budget.`,
 	fl.StringVar(&f.chart, "chart", "", "also write a PNG of the probe timelines per strategy to this file")
 	fl.StringVar(&f.pcapDir, "pcap", "", "also write the router's capture per strategy to DIR/<strategy>.pcap")
 	return cmd
+}
+
+// newLabStormHolderCmd is `flatline lab storm holder`, hidden: one
+// process holding a share of a storm's connections (lab.RunStormHolder),
+// started by `flatline lab storm` itself.
+func newLabStormHolderCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "holder",
+		Short:  "Hold a share of a storm's connections (started by flatline lab storm)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv(lab.StormHolderEnv) == "" {
+				return usagef("holder is started by flatline lab storm, not by hand")
+			}
+			return lab.RunStormHolder(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
+		},
+	}
 }
 
 func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
@@ -86,9 +105,14 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 	if f.conns < 1 {
 		return usagef("--conns must be at least 1")
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("lab storm: find own executable to run the connection holders: %w", err)
+	}
 	stderr := cmd.ErrOrStderr()
 	start := time.Now()
 	cfg := lab.StormConfig{
+		Holder:     []string{exe, "lab", "storm", "holder"},
 		Conns:      f.conns,
 		Config:     flatline.Config{Timeout: f.timeout},
 		Strategies: sts,

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/flatline-dev/flatline"
 )
 
 func TestPlanStorm(t *testing.T) {
@@ -57,5 +61,28 @@ func TestPlanStormTableAndUsage(t *testing.T) {
 	}
 	if code := Run([]string{"plan", "--burst", "10"}, nil, &stdout, &stderr); code != 2 {
 		t.Errorf("--burst without --conns: exit %d, want 2", code)
+	}
+}
+
+// TestPlanConnsBounds: a --conns the model cannot follow is refused in
+// one line (no Go stack), and a long forecast stops when the command's
+// context ends (as SIGINT or SIGTERM end it).
+func TestPlanConnsBounds(t *testing.T) {
+	for _, n := range []string{"2000000000", "100001", "-5"} {
+		var stdout, stderr bytes.Buffer
+		code := Run([]string{"plan", "--conns", n}, nil, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), "want 1 to 100000") || strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("plan --conns %s: exit %d, stderr %q; want 2 and one line naming the bound", n, code, stderr.String())
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	var out bytes.Buffer
+	err := runPlan(ctx, &out, planFlags{cfg: flatline.Config{Timeout: 30 * time.Second}, conns: 100000})
+	// Unstopped, this forecast takes about 27 s here; the bound allows a
+	// model run in flight (about 2.5 s) and a loaded machine.
+	if took := time.Since(start); err == nil || took > 15*time.Second {
+		t.Errorf("plan --conns 100000 cancelled after 300 ms: %v after %v, want an error well before the end", err, took)
 	}
 }

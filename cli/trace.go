@@ -66,7 +66,7 @@ silently. Needs root and Linux 5.8 with BTF.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per line for programs")
 	fl.StringVar(&f.netns, "netns", "", "only this network namespace (a name under /run/netns, or a path)")
-	fl.IntVar(&f.opts.PID, "pid", 0, "only sockets owned by this process")
+	fl.IntVar(&f.opts.PID, "pid", 0, "only sockets owned by this process (it must exist; trace stops when it exits)")
 	fl.StringVar(&f.opts.Cgroup, "cgroup", "", "only sockets of processes in this cgroup v2 directory or below")
 	fl.IntVar(&f.count, "count", 0, "stop after this many connections (0: until interrupted)")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (0: until interrupted)")
@@ -124,6 +124,10 @@ func runTrace(cmd *cobra.Command, f traceFlags) error {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return nil
 		}
+		if errors.Is(err, trace.ErrProcessExited) {
+			fmt.Fprintf(errw, "trace: process %d exited\n", f.opts.PID)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -154,7 +158,7 @@ func eventLine(e trace.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s -> %s", e.Time.Local().Format("15:04:05.000"), e.Local, e.Remote)
 	if e.PID != 0 {
-		fmt.Fprintf(&b, " pid %d (%s)", e.PID, e.Comm)
+		fmt.Fprintf(&b, " pid %d (%s)", e.PID, printable(e.Comm))
 	} else {
 		b.WriteString(" pid ?")
 	}
@@ -176,6 +180,18 @@ func eventLine(e trace.Event) string {
 	}
 	fmt.Fprintf(&b, "; %d retransmits, %d probes; peer silent %v; netns %d]", e.Retransmits, e.Probes, e.Silent, e.NetNS)
 	return b.String()
+}
+
+// printable replaces what a process may put in its name and a terminal
+// would act on (control characters, escape sequences) or cannot show
+// (bytes that are not UTF-8).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // lockedWriter serialises writes from the reader and the lost-event ticker.

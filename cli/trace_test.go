@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,10 +11,9 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/flatline-dev/flatline/trace"
 )
 
@@ -28,6 +26,37 @@ func TestTraceUsage(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if code := Run(args, nil, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d, want 2 (%s)", args, code, errOut.String())
+		}
+	}
+}
+
+// TestTraceBadFilters: a process that does not exist, a file that is not
+// a network namespace and a directory that is not a cgroup v2 one are
+// refused at once, in one line, before anything is loaded.
+func TestTraceBadFilters(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Skip(err)
+	}
+	file := t.TempDir() + "/netns"
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noPID := strings.TrimSpace(string(b)) + "0"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pid", noPID}, "pid " + noPID + ": no such process"},
+		{[]string{"--netns", file}, "not a network namespace"},
+		{[]string{"--netns", "/proc/self/ns/uts"}, "not a network namespace"},
+		{[]string{"--cgroup", t.TempDir()}, "not a directory of the cgroup v2 hierarchy"},
+		{[]string{"--cgroup", "/"}, "not a directory of the cgroup v2 hierarchy"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(append([]string{"trace"}, tc.args...), nil, &out, &errOut)
+		if code == 0 || !strings.Contains(errOut.String(), tc.want) || strings.Count(errOut.String(), "\n") != 1 {
+			t.Errorf("trace %q: exit %d, stderr %q; want non-zero and one line with %q", tc.args, code, errOut.String(), tc.want)
 		}
 	}
 }
@@ -60,16 +89,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 	if fds := bpfFDs(t); len(fds) > 0 {
 		t.Fatalf("BPF fds open before the test: %v", fds)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	top, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer top.Close()
+	top := testutil.Topology(t)
 
 	var out bytes.Buffer
 	errR, errW := io.Pipe()
@@ -96,6 +116,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 
 	var ln net.Listener
 	if err := top.Server.Do(func() error {
+		var err error
 		ln, err = net.Listen("tcp4", netip.AddrPortFrom(top.ServerAddr, 0).String())
 		return err
 	}); err != nil {
@@ -104,6 +125,7 @@ func TestIntegrationTraceCommand(t *testing.T) {
 	defer ln.Close()
 	var c net.Conn
 	if err := top.Client.Do(func() error {
+		var err error
 		c, err = net.Dial("tcp4", ln.Addr().String())
 		return err
 	}); err != nil {
@@ -174,4 +196,13 @@ func traceSupported() error {
 		tr.Close()
 	}
 	return err
+}
+
+// TestTraceLineHostileComm: a process name with an escape sequence and
+// bytes that are not UTF-8 reaches the terminal harmless.
+func TestTraceLineHostileComm(t *testing.T) {
+	line := eventLine(trace.Event{PID: 7, Comm: "\x1b[2J\xff\xfebad"})
+	if strings.ContainsAny(line, "\x1b") || !strings.Contains(line, "pid 7 (?[2J\uFFFDbad)") {
+		t.Errorf("eventLine = %q", line)
+	}
 }

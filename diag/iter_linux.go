@@ -17,9 +17,10 @@ import (
 // for the rest.
 type kernelOptions struct {
 	it     *bpfiter.Iter    // opened in the namespace, not read yet
-	socks  []bpfiter.Socket // sorted by inode, without inode 0
+	socks  []bpfiter.Socket // sorted by inode, without inode 0; nil when not read
 	err    error            // why the iterator could not be used; nil when it was
 	owners []bpfiter.Owner  // every process's TCP descriptors, nil when not read by the iterator
+	hint   int              // how many sockets to expect
 	// ownersRead says the owners came from the iterator (walkOwners
 	// consumed them).
 	ownersRead bool
@@ -30,9 +31,9 @@ type kernelOptions struct {
 // TCP sockets and, for a scan of a whole namespace with owners, over every
 // process's descriptors. kernelOptions.read reads them later, from any
 // thread, while the inet_diag dump runs.
-func openKernelOptions(host flatline.Host, o Options) kernelOptions {
+func openKernelOptions(host flatline.Host, o Options, hint int) kernelOptions {
 	it, err := bpfiter.Open(host, true, o.PID == 0 && !o.NoOwners)
-	return kernelOptions{it: it, err: err}
+	return kernelOptions{it: it, err: err, hint: hint}
 }
 
 // read reads the iterators openKernelOptions opened, once,
@@ -41,19 +42,14 @@ func (k *kernelOptions) read() {
 	if k.it == nil {
 		return
 	}
-	socks, own, err := k.it.Read()
+	socks, own, err := k.it.ReadIndexed(k.hint)
 	k.close()
 	if socks == nil && err != nil {
 		k.err = err
 		return
 	}
 	k.owners = own
-	socks = slices.DeleteFunc(socks, func(s bpfiter.Socket) bool { return s.Inode == 0 })
-	slices.SortFunc(socks, func(a, b bpfiter.Socket) int { return cmp.Compare(a.Inode, b.Inode) })
 	k.socks = socks
-	if k.socks == nil {
-		k.socks = []bpfiter.Socket{}
-	}
 }
 
 // close releases the iterators if they are still open.
@@ -78,20 +74,20 @@ func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
 	return &k.socks[i].Settings
 }
 
-// walkOwners returns the processes holding every socket of the host: the
-// ones the BPF iterator found with the options where it ran (root, Linux
-// 5.9, the initial pid namespace), else from a walk of /proc.
+// walkOwners returns the processes holding the sockets: the ones the BPF
+// iterator found holding the namespace's sockets where it ran (root,
+// Linux 5.9, the initial pid namespace), else from a walk of /proc.
 func (k *kernelOptions) walkOwners() (owners, error) {
 	if k.owners == nil {
 		return walkOwners(0)
 	}
 	k.ownersRead = true
-	recs := make([]ownerOf, len(k.owners))
+	o := owners{inodes: make([]uint64, len(k.owners)), list: make([]Owner, len(k.owners))}
 	for i, f := range k.owners {
-		recs[i] = ownerOf{f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}}
+		o.inodes[i], o.list[i] = f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}
 	}
 	k.owners = nil
-	return newOwners(recs), nil
+	return o, nil
 }
 
 // note says which path read the options, for Report.Notes.

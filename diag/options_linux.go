@@ -92,11 +92,11 @@ func (r *optionReader) read(pid, fd int, ino uint64) (flatline.Settings, error) 
 		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "pidfd_getfd",
 			Err: fmt.Errorf("%w: fd %d now holds inode %d, not socket %d", ErrGone, fd, st.Ino, ino)}
 	}
-	o, err := kernel.GetOptions(dup)
+	s, err := flatline.ReadSettings(kernel.FD(dup))
 	if err != nil {
 		return flatline.Settings{}, &OptionsError{PID: pid, FD: fd, Op: "getsockopt", Err: err}
 	}
-	return flatline.Settings(o), nil
+	return s, nil
 }
 
 // getfdError says what a pidfd_getfd failure means for the reader: EPERM

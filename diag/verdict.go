@@ -42,9 +42,9 @@ func judge(s *Socket, h flatline.Host, maxWait time.Duration) { judgeCached(s, h
 // boundsCache remembers Settings.Bounds per distinct settings within one
 // scan: most sockets of a host share a handful of settings. Not safe for
 // concurrent use; one per goroutine.
-type boundsCache map[flatline.Settings][]flatline.Bound
+type boundsCache map[flatline.Settings]flatline.Bounds
 
-func (c boundsCache) bounds(s flatline.Settings, h flatline.Host) []flatline.Bound {
+func (c boundsCache) bounds(s flatline.Settings, h flatline.Host) flatline.Bounds {
 	if c == nil {
 		return s.Bounds(h)
 	}
@@ -80,7 +80,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	}
 	set := *s.Settings
 	bounds := cache.bounds(set, h)
-	s.Bound = boundFor(bounds, s.Traffic)
+	s.Bound = bounds.Of(s.Traffic)
 	if s.Bound.Never {
 		s.Known, s.Never = true, true
 		s.Verdict = VerdictNever
@@ -103,7 +103,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	// the timer slack the plan states for it.
 	s.Worst += s.Bound.Slack
 	s.Known = true
-	idle := boundFor(bounds, flatline.StateIdle)
+	idle := bounds.Of(flatline.StateIdle)
 	if set.KeepAlive && !idle.Never {
 		s.LostProbes = idle.LostProbes
 	}
@@ -126,7 +126,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	}
 	if s.Traffic == flatline.StateIdle {
 		// The verdict is about now; say what sending data would change.
-		if b := boundFor(bounds, flatline.StateSending); b.Never || b.Worst > maxWait {
+		if b := bounds.Of(flatline.StateSending); b.Never || b.Worst > maxWait {
 			s.Reason += "; unacknowledged data would take " + b.String()
 		}
 	}
@@ -162,62 +162,30 @@ func isStuck(s *Socket) bool {
 	return s.Traffic == flatline.StateSending && s.Info != nil && s.Info.Retransmits >= stuckAfter
 }
 
-func boundFor(bs []flatline.Bound, st flatline.State) flatline.Bound {
-	for _, b := range bs {
-		if b.State == st {
-			return b
-		}
-	}
-	return flatline.Bound{State: st, Never: true, Rule: "no rule for state " + string(st)}
-}
-
-// sendingLeft is how long from now until data in flight is given up on.
-// The kernel counts both the user timeout and the tcp_retries2 limit from
-// the first retransmission by timeout (retrans_stamp), and checks only at
-// its retransmission firings. The length of that count is the library's
-// RetransmitGiveUp for the socket's initial RTO; how much of it has passed
-// is read from tcp_info: tcpi_rto is the initial RTO doubled once per
-// backoff step, the timeouts before the current one took 2·base, 4·base,
-// ..., and the current one has run rto − expires. Before any timeout
-// (backoff 0) the pending timer may be a tail-loss probe, after which a
-// full RTO comes before the count starts: measured on Linux 6.18 over
-// loopback, one 100-byte write into a blackhole with TCP_USER_TIMEOUT 3 s
-// saw the probe at 0.21 s, the first timeout at 0.42 s and ETIMEDOUT at
-// 3.42 s.
+// sendingLeft is how long from now until data in flight is given up on:
+// the kernel model's RetransmitLeft over what tcp_info says (tcpi_rto,
+// tcpi_backoff) and the pending timer's expiry.
 func sendingLeft(m DiagMsg, h flatline.Host, userTimeout time.Duration) (time.Duration, string) {
-	expires := time.Duration(m.Expires) * time.Millisecond
+	r := kernel.Retransmitting{Expires: time.Duration(m.Expires) * time.Millisecond}
 	if m.Info == nil {
-		total := kernel.RetransmitGiveUp(h.Retries2, 0, userTimeout)
-		return expires + 200*time.Millisecond + total, "no tcp_info: the full count after the next timeouts"
+		left, _, _ := kernel.RetransmitLeft(h.Retries2, userTimeout, r)
+		return left, "no tcp_info: the full count after the next timeouts"
 	}
-	rto := time.Duration(m.Info.RTO) * time.Microsecond
-	backoff := min(m.Info.Backoff, 62)
-	base := max(rto>>backoff, kernel.MinRTO) // the kernel never goes below it
-	total := kernel.RetransmitGiveUp(h.Retries2, base, userTimeout)
-	if backoff == 0 {
-		left := expires + base + total
-		return left, fmt.Sprintf("rto %v, no timeout yet: the count of %v starts within %v", roundOut(rto), roundOut(total), roundOut(expires+base))
+	r.RTO = time.Duration(m.Info.RTO) * time.Microsecond
+	r.Backoff = int(m.Info.Backoff)
+	left, total, counted := kernel.RetransmitLeft(h.Retries2, userTimeout, r)
+	if r.Backoff == 0 {
+		return left, fmt.Sprintf("rto %v, no timeout yet: the count of %v starts within %v", roundOut(r.RTO), roundOut(total), roundOut(left-total))
 	}
-	// The timeouts before the current one: the kernel model's backed-off
-	// firings, 2·base, 4·base, ...
-	var since time.Duration
-	firings := kernel.RetransmitFirings(h.Retries2, base)
-	for _, f := range firings[:min(backoff-1, len(firings))] {
-		since += f
-	}
-	since += max(rto-expires, 0)
-	left := max(total-since, expires)
-	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v counted since the first timeout", roundOut(rto), backoff, roundOut(since), roundOut(total))
+	return left, fmt.Sprintf("rto %v, backoff %d: ≈%v of %v counted since the first timeout", roundOut(r.RTO), r.Backoff, roundOut(counted), roundOut(total))
 }
 
 // keepaliveLeft is how long from now until an idle socket is declared
-// dead: the keepalive chain of the library's bound (Idle, then Worst−Idle
-// of probes), from the socket's real timer. With no probe out, the first
-// probe goes at the later of the pending timer and Idle after the last
-// segment received; with probes out, the chain is that far along.
+// dead: the kernel model's Keepalive.Left from the socket's keepalive
+// clock (the last segment received), its probes out and its pending
+// timer. With no keepalive timer pending (another timer runs), at most
+// the bound from the last segment received.
 func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Duration, string) {
-	chain := max(b.Worst-s.Idle, 0) // the probes after the first firing
-	expires := time.Duration(m.Expires) * time.Millisecond
 	if m.Info == nil {
 		return b.Worst, "no tcp_info: the full bound"
 	}
@@ -225,12 +193,12 @@ func keepaliveLeft(m DiagMsg, s flatline.Settings, b flatline.Bound) (time.Durat
 	if m.Timer != TimerKeepalive {
 		return max(b.Worst-quiet, 0), fmt.Sprintf("silent %v, no keepalive timer pending", roundOut(quiet))
 	}
+	expires := time.Duration(m.Expires) * time.Millisecond
+	left := kernel.Options(s).Keepalive().Left(quiet, expires, int(m.Info.Probes))
 	if m.Info.Probes == 0 {
-		first := max(expires, s.Idle-quiet)
-		return first + chain, fmt.Sprintf("silent %v, first probe in %v", roundOut(quiet), roundOut(first))
+		return left, fmt.Sprintf("silent %v, first probe in %v", roundOut(quiet), roundOut(max(expires, s.Idle-quiet)))
 	}
-	done := time.Duration(m.Info.Probes) * s.Interval
-	return expires + max(chain-done, 0), fmt.Sprintf("%d probes unanswered, next firing in %v", m.Info.Probes, roundOut(expires))
+	return left, fmt.Sprintf("%d probes unanswered, next firing in %v", m.Info.Probes, roundOut(expires))
 }
 
 // connectingLeft is how long from now until a connect gives up: without a
@@ -241,17 +209,11 @@ func connectingLeft(s *Socket, h flatline.Host, set flatline.Settings) (time.Dur
 	if set.UserTimeout > 0 || k == 0 {
 		return s.Bound.Worst, "at most the full bound from now"
 	}
-	var elapsed time.Duration
 	retries := set.SynCount
 	if retries == 0 {
 		retries = h.SynRetries
 	}
-	for i, st := range kernel.SynTimeouts(retries, h.SynLinearTimeouts) {
-		if i >= k {
-			break
-		}
-		elapsed += st
-	}
+	elapsed := kernel.SynElapsed(retries, h.SynLinearTimeouts, k)
 	left := max(s.Bound.Worst-elapsed, time.Duration(s.Expires)*time.Millisecond)
 	return left, fmt.Sprintf("%d SYNs retransmitted: ≈%v already passed", k, roundOut(elapsed))
 }

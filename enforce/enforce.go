@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Options says what to enforce. The zero value enforces the plan of a zero
@@ -54,42 +55,36 @@ const (
 )
 
 // minKernel is the oldest kernel with everything above.
-var minKernel = [2]int{5, 9}
+var minKernel = kernel.Version{Major: 5, Minor: 9}
 
 // values is the plan as the kernel programs read it: whole seconds for
 // keepalive and jitter, milliseconds for the user timeout.
 type values struct {
-	idle, intvl, cnt, userTimeout, synCnt, spread uint32
-	allowLooser                                   bool
+	idle, intvl, cnt, userTimeout, synCnt uint32
+	offsets, step                         uint32 // jitter: kernel.Jitter
+	allowLooser                           bool
 }
 
 // valuesOf converts a plan into the programs' units. Keepalive values are
-// whole seconds already (the plan derives them so); the spread is rounded
-// down to whole seconds, so that the jitter stays inside the plan's bound.
+// whole seconds already (the plan derives them so), and so is the jitter
+// step (kernel.JitterStep).
 func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
 	s := p.Settings
 	if !s.KeepAlive || s.Idle < time.Second || s.Interval < time.Second || s.Count < 1 {
 		return values{}, fmt.Errorf("enforce: plan without keepalive (idle %v, interval %v, count %d)", s.Idle, s.Interval, s.Count)
 	}
 	v := values{
-		idle:        uint32(s.Idle / time.Second),
-		intvl:       uint32(s.Interval / time.Second),
+		idle:        uint32(kernel.Seconds(s.Idle)),
+		intvl:       uint32(kernel.Seconds(s.Interval)),
 		cnt:         uint32(s.Count),
-		userTimeout: uint32(s.UserTimeout / time.Millisecond),
+		userTimeout: uint32(kernel.Millis(s.UserTimeout)),
 		synCnt:      uint32(s.SynCount),
 		allowLooser: allowLooser,
 	}
-	if p.Spread > 0 {
-		v.spread = uint32(p.Spread / time.Second)
+	if p.JitterOffsets > 1 {
+		v.offsets, v.step = uint32(p.JitterOffsets), uint32(p.JitterStep/time.Second)
 	}
 	return v, nil
-}
-
-// parseRelease reads the major and minor version from a kernel release
-// string such as "6.18.44-fc-v782"; ok is false when it has none.
-func parseRelease(r string) (major, minor int, ok bool) {
-	n, err := fmt.Sscanf(r, "%d.%d", &major, &minor)
-	return major, minor, err == nil && n == 2
 }
 
 // pinName is the directory under a bpffs directory that holds one cgroup's

@@ -142,13 +142,20 @@ type Exporter struct {
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
+	// unscanned holds the namespaces (by inode) whose last scan failed:
+	// a failure is logged at Warn when it starts, at Debug while it
+	// lasts, so that a namespace the exporter may not enter does not log
+	// on every scan.
+	unscanned map[uint64]bool
 
-	// seen is when each netns label of flatline_deaths_total was last
-	// found by a scan or got a death: series of namespaces gone longer
-	// than evictAfter are deleted, so that pods that come and go do not
-	// grow the counters without bound.
+	// seen is, for each netns label of flatline_deaths_total, when it
+	// was last found by a scan or got a death, and which namespace holds
+	// that inode: series of namespaces gone longer than evictAfter are
+	// deleted, so that pods that come and go do not grow the counters
+	// without bound, and those of a namespace whose inode another one
+	// now has are deleted when a scan finds the new one.
 	seenMu sync.Mutex
-	seen   map[string]time.Time
+	seen   map[string]nsSeen
 
 	deaths     *prometheus.CounterVec
 	deathsUp   prometheus.Gauge
@@ -169,7 +176,7 @@ func New(c Config) (*Exporter, error) {
 		reg: prometheus.NewRegistry(),
 		deaths: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flatline_deaths_total",
-			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...) and network namespace, from the death tracer. Series of a namespace start at 0 when a scan finds it and go some minutes after it is gone.",
+			Help: "Connections the kernel ended, by cause (keepalive, unacked-data, closed-window, reset, ...) and network namespace, from the death tracer. Series of a namespace start at 0 when a scan finds it, restart at 0 when a scan finds another namespace with its inode (Linux reuses the inodes of freed namespaces; told apart by SO_NETNS_COOKIE), and go some minutes after it is gone.",
 		}, []string{"netns", "cause"}),
 		deathsUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flatline_deaths_source_up",
@@ -192,7 +199,7 @@ func New(c Config) (*Exporter, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	e.seen = make(map[string]time.Time)
+	e.seen = make(map[string]nsSeen)
 	for _, s := range []string{"discover", "namespace", "deaths", "panic"} {
 		e.scanErrors.WithLabelValues(s)
 	}
@@ -297,7 +304,9 @@ func (e *Exporter) RecordDeath(d Death) {
 		id = nsID(d.NetNS)
 	}
 	e.seenMu.Lock()
-	e.seen[id] = time.Now()
+	s := e.seen[id]
+	s.at = time.Now()
+	e.seen[id] = s
 	e.seenMu.Unlock()
 	e.deaths.WithLabelValues(id, d.Cause.String()).Inc()
 }
@@ -307,21 +316,55 @@ func (e *Exporter) RecordDeath(d Death) {
 // came with its end.
 func (c Config) evictAfter() time.Duration { return max(5*time.Minute, 10*c.interval()) }
 
+// nsSeen is what the exporter knows of the namespace behind a netns label.
+type nsSeen struct {
+	at     time.Time // last found by a scan, or last death
+	cookie uint64    // its SO_NETNS_COOKIE when read, else 0
+	gone   bool      // the last scan did not find it
+}
+
+// sameNamespace reports whether a namespace found now with cookie is the
+// one prev described. An inode is reused once its namespace is freed, so
+// a different cookie means another namespace; without cookies (before
+// Linux 5.14, or a namespace the exporter cannot enter), a namespace that
+// a scan had found gone and that is found again is taken for a new one.
+func (prev nsSeen) sameNamespace(cookie uint64) bool {
+	if prev.cookie != 0 && cookie != 0 {
+		return prev.cookie == cookie
+	}
+	return !prev.gone
+}
+
 // trackNamespaces creates the zero death counters of every namespace
-// found and deletes those of namespaces gone longer than evictAfter.
+// found, restarts from zero those of a namespace that now has the inode
+// of one gone, and deletes those of namespaces gone longer than
+// evictAfter.
 func (e *Exporter) trackNamespaces(found []Namespace, now time.Time) {
 	e.seenMu.Lock()
 	defer e.seenMu.Unlock()
+	here := make(map[string]bool, len(found))
 	for _, ns := range found {
-		e.seen[ns.ID] = now
+		here[ns.ID] = true
+		prev, ok := e.seen[ns.ID]
+		if ok && !prev.sameNamespace(ns.Cookie) {
+			e.deaths.DeletePartialMatch(prometheus.Labels{"netns": ns.ID})
+			e.log.Info("network namespace inode reused: its death counters restart at zero", "netns", ns.ID)
+			prev = nsSeen{}
+		}
+		e.seen[ns.ID] = nsSeen{at: now, cookie: cmpOr(ns.Cookie, prev.cookie)}
 		for _, c := range kernelCauses() {
 			e.deaths.WithLabelValues(ns.ID, c.String())
 		}
 	}
-	for id, t := range e.seen {
-		if now.Sub(t) > e.cfg.evictAfter() {
+	for id, s := range e.seen {
+		switch {
+		case here[id]:
+		case now.Sub(s.at) > e.cfg.evictAfter():
 			e.deaths.DeletePartialMatch(prometheus.Labels{"netns": id})
 			delete(e.seen, id)
+		default:
+			s.gone = true
+			e.seen[id] = s
 		}
 	}
 }
@@ -349,10 +392,13 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		e.markFailed()
 		return err
 	}
+	fillCookies(disc.Namespaces)
 	results := make([]nsResult, 0, len(disc.Namespaces))
 	seen := make(map[uint64]int, len(disc.Namespaces))
-	for _, ns := range disc.Namespaces {
-		r, err := e.scanNamespace(ctx, ns)
+	unscanned := make(map[uint64]bool)
+	scanned := e.scanNamespaces(ctx, disc.Namespaces)
+	for i, ns := range disc.Namespaces {
+		r, err := scanned[i].report, scanned[i].err
 		if r != nil {
 			seen[ns.Inode] = len(r.Sockets)
 		}
@@ -364,7 +410,13 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 			continue // every process in it exited: gone, not uncovered
 		case err != nil:
 			e.scanErrors.WithLabelValues("namespace").Inc()
-			e.log.Warn("namespace not scanned", "netns", ns.ID, "pid", ns.PID, "comm", ns.Comm, "err", err)
+			level := slog.LevelWarn
+			if e.unscanned[ns.Inode] {
+				level = slog.LevelDebug // said when it started
+			}
+			unscanned[ns.Inode] = true
+			e.log.Log(ctx, level, "namespace not scanned (said once while it lasts; flatline_uncovered counts it)",
+				"netns", ns.ID, "pid", ns.PID, "comm", labelValue(ns.Comm), "err", err)
 		default:
 			for _, n := range r.Notes {
 				e.log.Debug("scan note", "netns", ns.ID, "note", n)
@@ -372,7 +424,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		}
 		results = append(results, nsResult{ns: ns, report: r, err: err})
 	}
-	e.sockets = seen
+	e.sockets, e.unscanned = seen, unscanned
 	e.trackNamespaces(disc.Namespaces, time.Now())
 	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
 	s.at, s.took, s.ok = time.Now(), time.Since(start), true
@@ -392,22 +444,52 @@ func (e *Exporter) markFailed() {
 	e.snap.Store(s)
 }
 
-// scanNamespace scans ns. A namespace that had no socket at the last
-// scan, or is new, is first dumped alone (no owners, no options: no BPF
-// program to load, no descriptors to walk), and scanned in full only if
-// it has sockets now: on a node, many namespaces hold none in the states
-// that matter.
-func (e *Exporter) scanNamespace(ctx context.Context, ns Namespace) (*diag.Report, error) {
+// scanNamespaces scans every namespace of nss. A namespace that had no
+// socket at the last scan, or is new, is first dumped alone (no owners, no
+// options: no BPF program to load, no descriptors to walk), and scanned in
+// full only if it has sockets now: on a node, many namespaces hold none in
+// the states that matter. The full scans are one pass
+// (diag.ScanNamespaces): the BPF iterators loaded once, the processes'
+// descriptors walked once, for all of them. The results are in nss's
+// order (report nil with err set for a namespace not scanned).
+func (e *Exporter) scanNamespaces(ctx context.Context, nss []Namespace) []nsResult {
+	out := make([]nsResult, len(nss))
 	o := diag.Options{Max: e.cfg.budget()}
-	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
-		bare := o
-		bare.NoOwners, bare.NoOptions = true, true
-		r, err := scanPaths(ctx, ns, bare)
-		if err != nil || len(r.Sockets) == 0 {
-			return r, err
+	var full []int
+	var paths []string
+	for i, ns := range nss {
+		out[i].ns = ns
+		if err := ctx.Err(); err != nil {
+			out[i].err = err
+			continue
+		}
+		if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
+			bare := o
+			bare.NoOwners, bare.NoOptions = true, true
+			r, err := scanPaths(ctx, ns, bare)
+			if err != nil || len(r.Sockets) == 0 {
+				out[i].report, out[i].err = r, err
+				continue
+			}
+		}
+		if len(ns.Paths) == 0 {
+			out[i].report, out[i].err = scanPaths(ctx, ns, o)
+			continue
+		}
+		full, paths = append(full, i), append(paths, ns.Paths[0])
+	}
+	if len(full) == 0 {
+		return out
+	}
+	reports, errs := diag.ScanNamespaces(ctx, o, paths)
+	for k, i := range full {
+		out[i].report, out[i].err = reports[k], errs[k]
+		if errors.Is(errs[k], fs.ErrNotExist) && len(nss[i].Paths) > 1 {
+			// Its first path went with the process; another may still open.
+			out[i].report, out[i].err = scanPaths(ctx, nss[i], o)
 		}
 	}
-	return scanPaths(ctx, ns, o)
+	return out
 }
 
 // scanPaths scans ns with o through the first of its paths that still

@@ -1,10 +1,18 @@
 package exporter
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flatline-dev/flatline"
 )
 
 func TestLabelValue(t *testing.T) {
@@ -76,5 +84,67 @@ func TestCollectErrorShows(t *testing.T) {
 		if mfs[f] == nil {
 			t.Errorf("%s missing", f)
 		}
+	}
+}
+
+// TestInodeReuseRestartsCounters: the death counters of a netns label
+// restart at zero when the namespace behind the inode changes: a new
+// cookie, or (without cookies) a namespace found again after a scan found
+// it gone. The same namespace keeps its counts.
+func TestInodeReuseRestartsCounters(t *testing.T) {
+	e, err := New(Config{Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	for _, step := range []struct {
+		found []Namespace
+		want  float64 // net:[5]'s reset deaths after the scan, one death recorded before it
+	}{
+		{[]Namespace{{ID: "net:[5]", Cookie: 11}}, 1},
+		{[]Namespace{{ID: "net:[5]", Cookie: 11}}, 2},
+		{[]Namespace{{ID: "net:[5]", Cookie: 12}}, 0}, // another namespace, same inode
+		{[]Namespace{{ID: "net:[5]"}}, 1},             // cookie unreadable now: same as before
+		{nil, 2},                                      // gone: counters stay
+		{[]Namespace{{ID: "net:[5]"}}, 0},             // found again without cookies: a new one
+	} {
+		e.RecordDeath(Death{Cause: flatline.CauseReset, NetNS: 5})
+		t0 = t0.Add(time.Second)
+		e.trackNamespaces(step.found, t0)
+		if got := deathCounts(t, e)["net:[5] reset"]; got != step.want {
+			t.Fatalf("after scan finding %+v: reset deaths %v, want %v", step.found, got, step.want)
+		}
+	}
+}
+
+// TestUnscannedNamespaceWarnsOnce: a namespace that cannot be scanned is
+// logged at Warn on the first failing scan only.
+func TestUnscannedNamespaceWarnsOnce(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("discovery needs Linux")
+	}
+	dir := t.TempDir()
+	// A name under the netns directory that is no namespace is skipped by
+	// Discover; a process root whose only process has a link to a file
+	// that is not a namespace fails its scan.
+	proc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "42", "ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proc, "42", "ns", "net"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	e, err := New(Config{ProcRoot: proc, NetNSDir: dir, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := e.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "namespace not scanned"); n != 1 {
+		t.Errorf("%d warnings over 3 scans, want 1:\n%s", n, logs.String())
 	}
 }

@@ -22,6 +22,10 @@ type Namespace struct {
 	Comm string
 	// PIDs are the processes in it, ascending.
 	PIDs []int
+	// Cookie is the kernel's id of the namespace (SO_NETNS_COOKIE, Linux
+	// 5.14), never reused, unlike Inode: a namespace made after another
+	// was freed may get its inode. 0 when it could not be read.
+	Cookie uint64
 }
 
 // Discovery is what one walk of /proc and /run/netns found.

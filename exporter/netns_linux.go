@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 
 	"golang.org/x/sys/unix"
 )
@@ -108,4 +111,45 @@ func Discover(procRoot, netnsDir string) (Discovery, error) {
 		return 0
 	})
 	return d, nil
+}
+
+// soNetNSCookie is SO_NETNS_COOKIE (Linux 5.14; 71 on the generic socket
+// option table, which amd64, arm64 and s390x use).
+const soNetNSCookie = 71
+
+// fillCookies sets the Cookie of each namespace it can enter: the
+// kernel's 64-bit id of the namespace, which, unlike its inode, is never
+// given to another namespace. A namespace it cannot enter, or a kernel
+// before 5.14, leaves Cookie 0.
+func fillCookies(nss []Namespace) {
+	for i := range nss {
+		for _, p := range nss[i].Paths {
+			if c, err := netnsCookie(p); err == nil {
+				nss[i].Cookie = c
+				break
+			}
+		}
+	}
+}
+
+// netnsCookie reads the cookie of the network namespace at path through a
+// socket opened in it.
+func netnsCookie(path string) (uint64, error) {
+	var cookie uint64
+	err := kernel.InNetNS(path, func() error {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("socket", err)
+		}
+		defer unix.Close(fd)
+		// The kernel wants exactly 8 bytes; x/sys has no uint64 getter.
+		n := uint32(unsafe.Sizeof(cookie))
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, soNetNSCookie,
+			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&n)), 0)
+		if errno != 0 {
+			return os.NewSyscallError("getsockopt SO_NETNS_COOKIE", errno)
+		}
+		return nil
+	})
+	return cookie, err
 }

@@ -127,12 +127,7 @@ func (c ConfigName) Bound(t time.Duration, s flatline.State, host flatline.Host)
 	if err != nil {
 		return flatline.Bound{}, err
 	}
-	for _, b := range set.Bounds(host) {
-		if b.State == s {
-			return b, nil
-		}
-	}
-	return flatline.Bound{State: s, Never: true, Rule: "no bound for this state"}, nil
+	return set.Bounds(host).Of(s), nil
 }
 
 // Cell is one measurement: a workload, a fault and a configuration.

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -34,15 +33,15 @@ type stormSetup struct {
 // RunStorm runs a storm in a fresh lab topology (root, network namespaces)
 // and removes the topology afterwards, also on error and cancellation.
 func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
-	cfg, plan, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
 	hz, err := storm.HostHZ()
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureFiles(2*cfg.Conns + 256); err != nil {
+	if cfg.Config.Timeout == 0 && cfg.Progress != nil {
+		cfg.Progress("storm: choosing the timeout whose flatline bursts fit this host's CPU backlog")
+	}
+	cfg, plan, err := cfg.withDefaults(ctx, hz, netdevMaxBacklog())
+	if err != nil {
 		return nil, err
 	}
 	topo, err := New(ctx)
@@ -88,15 +87,24 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	return res, nil
 }
 
-func (c StormConfig) withDefaults() (StormConfig, flatline.Plan, error) {
+// withDefaults fills in what c leaves zero; hz and backlog
+// (net.core.netdev_max_backlog, 0 unknown) are the host's.
+func (c StormConfig) withDefaults(ctx context.Context, hz, backlog int) (StormConfig, flatline.Plan, error) {
 	if c.Conns == 0 {
 		c.Conns = 2000
 	}
 	if c.Conns < 1 || c.Conns > 20000 {
 		return c, flatline.Plan{}, fmt.Errorf("storm: %d connections: want 1 to 20000", c.Conns)
 	}
+	if c.Config.Count == 0 {
+		c.Config.Count = stormCount
+	}
 	if c.Config.Timeout == 0 {
-		c.Config.Timeout = 10 * time.Second
+		t, err := defaultStormTimeout(ctx, c.Config, c.Conns, hz, backlog)
+		if err != nil {
+			return c, flatline.Plan{}, err
+		}
+		c.Config.Timeout = t
 	}
 	plan, err := c.Config.Plan()
 	if err != nil {
@@ -110,6 +118,35 @@ func (c StormConfig) withDefaults() (StormConfig, flatline.Plan, error) {
 		c.Observe = plan.Spread + s.Idle + s.UserTimeout + 2*s.Idle
 	}
 	return c, plan, nil
+}
+
+// stormCount is the lab's TCP_KEEPCNT unless the Config sets one: three
+// probes, as the story's storm had one and Go's default nine. The planner
+// on its own picks more probes a second apart for long timeouts (loss
+// tolerance); with fifteen even static timers recover from a storm on the
+// lab's link before their user timeout, so the lab would compare nothing.
+const stormCount = 3
+
+// defaultStormTimeout is 10 s, or, when flatline's spreading of n
+// connections with 10 s would put more probes in one tick than the host's
+// CPU backlogs pass, the smallest timeout whose plan keeps them within:
+// veth hands packets to its peer through a per-CPU backlog of
+// netdev_max_backlog packets, and a bucket's probes and their answers go
+// through the same backlogs (flatline plan --conns N --burst B searches
+// the same way). Four fifths of the backlog leaves room for other traffic.
+func defaultStormTimeout(ctx context.Context, cfg flatline.Config, n, hz, backlog int) (time.Duration, error) {
+	cfg.Timeout = 10 * time.Second
+	if backlog <= 0 {
+		return cfg.Timeout, nil
+	}
+	r, err := storm.Recommend(ctx, cfg, n, hz, max(backlog*4/5, 1))
+	if err != nil {
+		return 0, err
+	}
+	if r == nil {
+		return cfg.Timeout, nil
+	}
+	return r.Timeout, nil
 }
 
 func (s *stormSetup) progress(format string, a ...any) {
@@ -167,203 +204,189 @@ func (s *stormSetup) derivePolice() (perSecond, burst uint32, err error) {
 	return max(perSecond, 1), max(burst, 1), nil
 }
 
-// conn is one client connection of a round.
-type labConn struct {
-	mu      sync.Mutex // armed, written by the re-arm timer
-	c       net.Conn
-	created time.Duration // from the round's zero, CLOCK_MONOTONIC
-	armed   time.Duration // when keepalive was (re-)armed with a full idle; -1 unknown
-	idle    time.Duration
-	deadAt  time.Duration // -1: alive
-	err     error
+// roundClock is a round's time base: CLOCK_MONOTONIC from its start (the
+// kernel timers' clock, the holders' too) and the wall clock at the same
+// moment (the capture's timestamps).
+type roundClock struct {
+	zero     time.Duration
+	realZero time.Time
+	clock    storm.Clock
 }
 
-func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, perSecond, burst uint32) (StormStrategy, error) {
-	res := StormStrategy{Name: st}
-	n := s.cfg.Conns
+func newRoundClock(hz int) (roundClock, error) {
 	zero, err := storm.Monotonic()
 	if err != nil {
-		return res, err
+		return roundClock{}, err
 	}
-	realZero := time.Now()
-	since := func() time.Duration {
-		m, _ := storm.Monotonic()
-		return m - zero
+	c := roundClock{zero: zero, realZero: time.Now()}
+	c.clock, err = storm.HostClock(hz, zero)
+	return c, err
+}
+
+func (c roundClock) since() time.Duration {
+	m, _ := storm.Monotonic()
+	return m - c.zero
+}
+
+// at turns a holder's CLOCK_MONOTONIC nanoseconds into the round's time;
+// negative stays -1 (never).
+func (c roundClock) at(mono int64) time.Duration {
+	if mono < 0 {
+		return -1
 	}
-	clock, err := storm.HostClock(s.hz, zero)
+	return time.Duration(mono) - c.zero
+}
+
+// capture is the router's capture of a round, on the client side.
+type capture struct {
+	sn     *storm.Sniffer
+	frames []storm.Frame
+	done   chan struct{}
+}
+
+func (s *stormSetup) startCapture() (*capture, error) {
+	c := &capture{done: make(chan struct{})}
+	if err := s.topo.Router.Do(func() error {
+		var err error
+		c.sn, err = storm.Sniff(s.ifname)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(c.done)
+		for {
+			f, err := c.sn.Read()
+			if err != nil {
+				return
+			}
+			c.frames = append(c.frames, f)
+		}
+	}()
+	return c, nil
+}
+
+// stop ends the capture and returns its frames.
+func (c *capture) stop() []storm.Frame {
+	c.sn.Close()
+	<-c.done
+	return c.frames
+}
+
+// plans are the per-connection plans of a strategy other than flatline
+// (whose draws the library makes); nil for flatline.
+func (s *stormSetup) plans(st storm.Strategy) ([]storm.Plan, error) {
+	if st == storm.Flatline {
+		return nil, nil
+	}
+	planner := &storm.Planner{Strategy: st, Keepalive: s.k, Spread: s.plan.Spread}
+	plans := make([]storm.Plan, s.cfg.Conns)
+	for i := range plans {
+		var err error
+		if plans[i], err = planner.Next(); err != nil {
+			return nil, err
+		}
+	}
+	return plans, nil
+}
+
+// round runs one strategy: the holders open every connection without
+// keepalive, then arm them all at once (connections made together, as the
+// planner's model has them), the router polices ACK-only packets, and
+// after Observe the probes, bursts and false deaths are counted and the
+// model is run on the same creation and arming times.
+func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, perSecond, burst uint32) (StormStrategy, error) {
+	res := StormStrategy{Name: st}
+	clk, err := newRoundClock(s.hz)
 	if err != nil {
 		return res, err
 	}
-
-	// Server: accepts and holds connections; its kernel answers probes.
-	var ln net.Listener
-	srvAddr := netip.AddrPortFrom(s.topo.ServerAddr, port)
-	if err := s.topo.Server.Do(func() error {
-		var err error
-		ln, err = (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", srvAddr.String())
-		return err
-	}); err != nil {
+	plans, err := s.plans(st)
+	if err != nil {
 		return res, err
 	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, n)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	var srvConns []net.Conn
-	defer func() {
-		for _, c := range srvConns {
-			c.Close()
-		}
-	}()
-
-	// Capture in the router, on the client side.
-	var sn *storm.Sniffer
-	if err := s.topo.Router.Do(func() error {
-		var err error
-		sn, err = storm.Sniff(s.ifname)
-		return err
-	}); err != nil {
+	cap, err := s.startCapture()
+	if err != nil {
 		return res, err
 	}
-	defer sn.Close()
-	var frames []storm.Frame
-	capDone := make(chan struct{})
-	go func() {
-		defer close(capDone)
-		for {
-			f, err := sn.Read()
-			if err != nil {
-				return
-			}
-			frames = append(frames, f)
-		}
-	}()
-
-	// Client: n connections opened at once.
-	conns := make([]*labConn, n)
-	planner := &storm.Planner{Strategy: st, Keepalive: s.k, Spread: s.plan.Spread}
-	plans := make([]storm.Plan, n)
-	if st != storm.Flatline {
-		for i := range plans {
-			if plans[i], err = planner.Next(); err != nil {
-				return res, err
-			}
-		}
-	}
-	var closeOnce sync.Once
-	closeAll := func() {
-		closeOnce.Do(func() {
-			for _, c := range conns {
-				if c != nil && c.c != nil {
-					c.c.Close()
-				}
-			}
-		})
-	}
-	defer closeAll()
-	var timers []*time.Timer
-	var timersMu sync.Mutex
-	defer func() {
-		timersMu.Lock()
-		for _, t := range timers {
-			t.Stop()
-		}
-		timersMu.Unlock()
-	}()
-	const workers = 4
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[w] = s.topo.Client.Do(func() error {
-				for i := w; i < n; i += workers {
-					lc, err := s.dial(ctx, st, srvAddr.String(), plans[i], since)
-					if err != nil {
-						return err
-					}
-					conns[i] = lc
-					if st != storm.Flatline && plans[i].Delay > 0 {
-						timersMu.Lock()
-						timers = append(timers, time.AfterFunc(plans[i].Delay, func() { rearm(lc, since) }))
-						timersMu.Unlock()
-					}
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	defer cap.stop()
+	hs, err := s.startHolders(st, port, plans)
+	if err != nil {
 		return res, err
 	}
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for len(srvConns) < n {
-		select {
-		case c := <-accepted:
-			srvConns = append(srvConns, c)
-		case <-deadline.C:
-			return res, fmt.Errorf("server accepted %d of %d connections in 30s", len(srvConns), n)
-		case <-ctx.Done():
-			return res, ctx.Err()
-		}
+	defer hs.close()
+	if _, err := hs.step(ctx, ""); err != nil { // every holder's connections open
+		return res, err
 	}
-	opened := since()
+	s.progress("storm: %s: %d connections open in %v (%d holder processes)", st, s.cfg.Conns, clk.since().Round(time.Millisecond), len(hs.procs))
 	backlog0, _ := softnetDrops()
 	if err := s.topo.PoliceACKs(perSecond, burst); err != nil {
 		return res, err
 	}
-	s.progress("storm: %s: %d connections open in %v, policer on, watching %v", st, n, opened.Round(time.Millisecond), s.cfg.Observe)
-
-	// Watch: a read returns only when the kernel declares the peer dead.
-	var mu sync.Mutex
-	for _, lc := range conns {
-		go func() {
-			buf := make([]byte, 1)
-			_, err := lc.c.Read(buf)
-			at := since()
-			mu.Lock()
-			lc.err, lc.deadAt = err, at
-			mu.Unlock()
-		}()
+	armed := clk.since()
+	if _, err := hs.step(ctx, "arm"); err != nil {
+		return res, err
 	}
-	watch := time.NewTimer(opened + s.cfg.Observe - since())
-	select {
-	case <-watch.C:
-	case <-ctx.Done():
-		watch.Stop()
-		return res, ctx.Err()
+	s.progress("storm: %s: keepalive armed on every connection in %v, policer on, watching %v", st, (clk.since() - armed).Round(time.Millisecond), s.cfg.Observe)
+	if err := s.watch(ctx, armed+s.cfg.Observe-clk.since()); err != nil {
+		return res, err
 	}
-	end := since()
+	end := clk.since()
 	res.Policed, _ = s.topo.PolicedPackets()
 	if err := s.topo.ClearPolice(); err != nil {
 		return res, err
 	}
-	res.CaptureDrops, _ = sn.Drops()
+	res.CaptureDrops, _ = cap.sn.Drops()
 	if b, err := softnetDrops(); err == nil {
 		res.BacklogDrops = b - backlog0
 	}
-	mu.Lock()
-	for _, lc := range conns {
-		if lc.err != nil && lc.deadAt <= end && errors.Is(lc.err, syscall.ETIMEDOUT) {
+	conns, err := hs.report(ctx, s.cfg.Conns)
+	if err != nil {
+		return res, err
+	}
+	hs.close() // the connections end before the capture stops
+	for _, c := range conns {
+		if at := clk.at(c.DeadAt); c.TimedOut && at >= 0 && at <= end {
 			res.FalseDead++
-			res.DeadTimes = append(res.DeadTimes, lc.deadAt)
+			res.DeadTimes = append(res.DeadTimes, at)
 		}
 	}
-	mu.Unlock()
-	sn.Close()
-	<-capDone
+	frames := cap.stop()
+	s.countProbes(&res, frames, clk, end)
+	if s.cfg.Frames != nil {
+		s.cfg.Frames(st, frames)
+	}
+	if err := s.predict(&res, st, conns, clk, end, perSecond, burst); err != nil {
+		return res, err
+	}
+	s.progress("storm: %s: %d probes, worst burst %d (model %d), %d falsely dead (model %d), %d policed, %d lost by the capture, %d by CPU backlogs",
+		st, res.Probes, res.WorstBurst, res.PredictedWorstBurst, res.FalseDead, res.PredictedFalseDead, res.Policed, res.CaptureDrops, res.BacklogDrops)
+	return res, nil
+}
 
-	// Probes seen in the router, client to server.
+// watch waits d, saying every 10 s how long is left (a round at 20,000
+// connections watches for half a minute or more).
+func (s *stormSetup) watch(ctx context.Context, d time.Duration) error {
+	end := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	done := time.NewTimer(d)
+	defer done.Stop()
+	for {
+		select {
+		case <-done.C:
+			return nil
+		case <-tick.C:
+			s.progress("storm: watching, %v left", time.Until(end).Round(time.Second))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// countProbes finds the keepalive probes the router saw from the client
+// up to end, and their worst burst and histogram.
+func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk roundClock, end time.Duration) {
 	var d storm.Detector
 	for _, f := range frames {
 		seg, err := storm.DecodeSegment(storm.LinkEthernet, f.Data)
@@ -371,53 +394,43 @@ func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, 
 			continue
 		}
 		if d.Keepalive(seg) && seg.Flow.Src.Addr() == s.topo.ClientAddr {
-			if t := f.At.Sub(realZero); t <= end {
+			if t := f.At.Sub(clk.realZero); t <= end {
 				res.ProbeTimes = append(res.ProbeTimes, t)
 			}
 		}
 	}
-	if s.cfg.Frames != nil {
-		s.cfg.Frames(st, frames)
-	}
 	tick := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
-	res.BinS = (256 * time.Millisecond).Seconds()
-	res.Histogram = storm.Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+	res.BinS = storm.DefaultBin().Seconds()
+	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
+}
 
-	// The model on the same connections: creation and arming times as they
-	// happened; for flatline the library's draws are unknown, so several.
-	m := storm.Model{Clock: clock, Horizon: end, Police: &storm.Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
-	var preds []storm.Result
+// predict runs the model on the same connections: creation and arming
+// times as they happened; for flatline the library's draws are unknown,
+// so several.
+func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []holderConn, clk roundClock, end time.Duration, perSecond, burst uint32) error {
+	m := storm.Model{Clock: clk.clock, Horizon: end, Police: &storm.Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
+	k := s.k
+	draws := 1
 	if st == storm.Flatline {
-		for seed := range 7 {
-			r := rand.New(rand.NewPCG(uint64(seed), 11))
-			mc := make([]storm.Conn, n)
-			for i, lc := range conns {
-				mc[i] = storm.Conn{Established: lc.created, Arm: lc.created + time.Duration(r.Int64N(int64(max(s.plan.Spread, 1)))), Idle: s.k.Idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+		draws = 7
+	}
+	var worsts, probes, dead []int
+	for seed := range draws {
+		r := rand.New(rand.NewPCG(uint64(seed), 11))
+		mc := make([]storm.Conn, len(conns))
+		for i, c := range conns {
+			arm := clk.at(c.Armed)
+			if st == storm.Flatline {
+				arm += time.Duration(r.Int64N(int64(max(s.plan.Spread, 1))))
 			}
-			p, err := m.Run(mc)
-			if err != nil {
-				return res, err
-			}
-			preds = append(preds, p)
-		}
-	} else {
-		mc := make([]storm.Conn, n)
-		for i, lc := range conns {
-			lc.mu.Lock()
-			armed := lc.armed
-			lc.mu.Unlock()
-			mc[i] = storm.Conn{Established: lc.created, Arm: armed, Idle: lc.idle, Interval: s.k.Interval, Count: s.k.Count, UserTimeout: s.k.UserTimeout}
+			mc[i] = storm.Conn{Established: clk.at(c.Created), Arm: arm, Idle: time.Duration(c.Idle), Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout}
 		}
 		p, err := m.Run(mc)
 		if err != nil {
-			return res, err
+			return err
 		}
-		preds = append(preds, p)
-	}
-	var worsts, probes, dead []int
-	for _, p := range preds {
 		worsts = append(worsts, storm.WorstBurst(p.Times(), p.Tick).Probes)
 		probes = append(probes, len(p.Probes))
 		dead = append(dead, p.FalseDead())
@@ -426,56 +439,13 @@ func (s *stormSetup) round(ctx context.Context, st storm.Strategy, port uint16, 
 	res.PredictedRange = [2]int{slices.Min(worsts), slices.Max(worsts)}
 	res.PredictedProbes = median(probes)
 	res.PredictedFalseDead = median(dead)
-	s.progress("storm: %s: %d probes, worst burst %d (model %d), %d falsely dead (model %d), %d policed, %d lost by the capture, %d by CPU backlogs",
-		st, res.Probes, res.WorstBurst, res.PredictedWorstBurst, res.FalseDead, res.PredictedFalseDead, res.Policed, res.CaptureDrops, res.BacklogDrops)
-	closeAll()
-	return res, nil
+	return nil
 }
 
 func median(xs []int) int {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// dial opens one client connection for strategy st (on a thread inside the
-// client namespace) and arms its keepalive.
-func (s *stormSetup) dial(ctx context.Context, st storm.Strategy, addr string, p storm.Plan, since func() time.Duration) (*labConn, error) {
-	lc := &labConn{armed: -1, deadAt: -1, idle: s.k.Idle}
-	if st == storm.Flatline {
-		d := &flatline.Dialer{Config: s.cfg.Config}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		lc.c, lc.created, lc.armed = c, since(), since()
-		return lc, nil
-	}
-	d := &net.Dialer{KeepAlive: -1}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	lc.c, lc.created, lc.idle = c, since(), p.Idle
-	k := s.k
-	err = control(c, func(fd int) error {
-		return kernel.SetOptions(fd, kernel.Options{KeepAlive: true, Idle: p.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
-	})
-	lc.armed = since()
-	if err != nil {
-		c.Close()
-		return nil, err
-	}
-	return lc, nil
-}
-
-// rearm turns keepalive off and on: the timer is armed a full idle from
-// now.
-func rearm(lc *labConn, since func() time.Duration) {
-	_ = control(lc.c, kernel.Rearm)
-	lc.mu.Lock()
-	lc.armed = since()
-	lc.mu.Unlock()
 }
 
 func control(c net.Conn, fn func(fd int) error) error {

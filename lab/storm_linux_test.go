@@ -34,6 +34,7 @@ func TestIntegrationStorm(t *testing.T) {
 		Conns:      300,
 		Config:     flatline.Config{Timeout: 6 * time.Second},
 		Strategies: []storm.Strategy{storm.Static, storm.Flatline},
+		Holder:     testEndpoint(t),
 		Progress:   func(s string) { t.Log(s) },
 		Frames: func(s storm.Strategy, frames []storm.Frame) {
 			name := filepath.Join(dir, string(s)+".pcap")

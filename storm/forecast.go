@@ -1,6 +1,7 @@
 package storm
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -47,21 +48,36 @@ type StormForecast struct {
 // Forecast strategies: the original, the story's fix, flatline's Spread.
 var forecastStrategies = [...]Strategy{Static, Jitter, Flatline}
 
-// Predict runs the model for n connections created at the same instant
+// MaxForecastConns is the most connections Predict models: the model
+// follows every probe of every connection (100,000 take about half a
+// minute of CPU and 220 MB on a 2-core machine; `flatline plan --conns
+// 100000`), and a per-host forecast beyond that is better made per
+// process.
+const MaxForecastConns = 100_000
+
+// Predict is PredictContext without a way to stop it.
+func Predict(cfg flatline.Config, n, hz, tolerated int) (StormForecast, error) {
+	return PredictContext(context.Background(), cfg, n, hz, tolerated)
+}
+
+// PredictContext runs the model for n connections created at the same instant
 // with cfg's plan, for static timers, whole-second jitter and flatline's
 // spreading. With tolerated > 0 it also searches the smallest timeout whose
 // flatline plan keeps the worst burst within tolerated. An unknown hz (≤ 0)
 // means, as everywhere in flatline, the worst over the common HZ values:
 // the forecast of the HZ whose flatline burst is largest (its HZ field
 // says which).
-func Predict(cfg flatline.Config, n, hz, tolerated int) (StormForecast, error) {
-	if n < 1 {
-		return StormForecast{}, fmt.Errorf("storm: forecast for %d connections: want at least 1", n)
+//
+// It stops, returning ctx's error, when ctx ends (checked between model
+// runs, each a fraction of the whole).
+func PredictContext(ctx context.Context, cfg flatline.Config, n, hz, tolerated int) (StormForecast, error) {
+	if n < 1 || n > MaxForecastConns {
+		return StormForecast{}, fmt.Errorf("storm: forecast for %d connections: want 1 to %d", n, MaxForecastConns)
 	}
 	if hz <= 0 {
 		var worst StormForecast
 		for _, h := range kernel.CommonHZ() {
-			f, err := Predict(cfg, n, h, tolerated)
+			f, err := PredictContext(ctx, cfg, n, h, tolerated)
 			if err != nil {
 				return f, err
 			}
@@ -82,14 +98,14 @@ func Predict(cfg flatline.Config, n, hz, tolerated int) (StormForecast, error) {
 	f := StormForecast{Conns: n, HZ: hz, Bucket: kernel.Granularity(hz, k.Idle), Tolerated: tolerated}
 	f.Floor = floorOf(plan, n, hz)
 	for _, s := range forecastStrategies {
-		fc, err := forecast(s, plan, n, hz)
+		fc, err := forecast(ctx, s, plan, n, hz)
 		if err != nil {
 			return f, err
 		}
 		f.Strategies = append(f.Strategies, fc)
 	}
 	if tolerated > 0 {
-		f.Recommended, err = recommend(cfg, n, hz, tolerated)
+		f.Recommended, err = recommend(ctx, cfg, n, hz, tolerated)
 		if err != nil {
 			return f, err
 		}
@@ -107,7 +123,7 @@ func floorOf(plan flatline.Plan, n, hz int) int {
 	return Floor(n, kernel.Granularity(hz, k.Idle), min(plan.Spread, k.Idle))
 }
 
-func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
+func forecast(ctx context.Context, s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
 	k := KeepaliveOf(plan.Settings)
 	spread := max(plan.Spread, 0)
 	horizon := spread + 6*(k.Idle+k.Interval)
@@ -118,6 +134,9 @@ func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
 	var worsts []int
 	var rate float64
 	for seed := range seeds {
+		if err := ctx.Err(); err != nil {
+			return Forecast{}, err
+		}
 		conns, err := Conns(s, k, spread, nil, n, rand.New(rand.NewPCG(uint64(seed), 3)))
 		if err != nil {
 			return Forecast{}, err
@@ -142,11 +161,21 @@ func forecast(s Strategy, plan flatline.Plan, n, hz int) (Forecast, error) {
 	return Forecast{Strategy: s, WorstBurst: worsts[len(worsts)/2], ProbesPerSecond: rate}, nil
 }
 
+// Recommend is PredictContext's recommendation alone: the smallest timeout from
+// cfg's upward whose flatline plan keeps the worst burst of n connections
+// made together within tolerated; nil if none up to an hour does.
+func Recommend(ctx context.Context, cfg flatline.Config, n, hz, tolerated int) (*Recommendation, error) {
+	if n < 1 || n > MaxForecastConns || tolerated < 1 {
+		return nil, fmt.Errorf("storm: recommendation for %d connections within bursts of %d: want 1 to %d connections and a burst of at least 1", n, tolerated, MaxForecastConns)
+	}
+	return recommend(ctx, cfg, n, hz, tolerated)
+}
+
 // recommend scans timeouts from cfg's upward (whole seconds, growing by a
 // quarter each step, up to an hour) for the first whose flatline plan
 // keeps the worst burst within tolerated. Only Timeout changes: explicit
 // overrides in cfg stay.
-func recommend(cfg flatline.Config, n, hz, tolerated int) (*Recommendation, error) {
+func recommend(ctx context.Context, cfg flatline.Config, n, hz, tolerated int) (*Recommendation, error) {
 	t := cfg.Timeout
 	if t <= 0 {
 		p, err := cfg.Plan()
@@ -159,7 +188,7 @@ func recommend(cfg flatline.Config, n, hz, tolerated int) (*Recommendation, erro
 		c := cfg
 		c.Timeout = t
 		if p, err := c.Plan(); err == nil && p.Spread > 0 && floorOf(p, n, hz)*9/10 <= tolerated {
-			fc, err := forecast(Flatline, p, n, hz)
+			fc, err := forecast(ctx, Flatline, p, n, hz)
 			if err != nil {
 				return nil, err
 			}

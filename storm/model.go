@@ -130,12 +130,13 @@ func (h *timerHeap) Pop() any {
 	return x
 }
 
-// Run simulates the keepalive timers of conns (tcp_keepalive_timer in
-// net/ipv4/tcp_timer.c) on the timer wheel until the horizon. At a firing:
-// if the time since the last receive is at least Idle, the connection
-// either dies (Count probes or UserTimeout exceeded) or sends a probe and
-// re-arms Interval later; otherwise it re-arms for the rest of Idle. An
-// answered probe resets the last receive to the probe's tick. Within a tick
+// Run runs the keepalive timers of conns on the timer wheel until the
+// horizon: each firing is the kernel model's (kernel.KeepaliveFire, which
+// is tcp_keepalive_timer: re-arm for the rest of Idle, probe and re-arm
+// Interval later, or kill) and each re-arm lands where the model's wheel
+// puts it (Wheel.Expiry); this adds only the many connections, their
+// order within a tick and the policer. An answered probe resets the last
+// receive to the probe's tick. Within a tick
 // all probes pass the policer first, then their answers, in connection
 // order.
 func (m Model) Run(conns []Conn) (Result, error) {
@@ -214,13 +215,13 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		if t.at > end {
 			break
 		}
-		elapsed := t.at - t.lastRcv
-		if elapsed < t.idle {
-			t.at = w.Expiry(t.at, t.idle-elapsed)
+		step, ahead := kernel.KeepaliveFire(t.at-t.lastRcv, t.idle, t.ivl, t.user, t.probesOut, t.count)
+		switch step {
+		case kernel.KeepaliveRearm:
+			t.at = w.Expiry(t.at, ahead)
 			heap.Push(&h, t)
 			continue
-		}
-		if kernel.KeepaliveKills(elapsed, t.user, t.probesOut, t.count) {
+		case kernel.KeepaliveKill:
 			res.Dead[t.conn] = m.Clock.timeOf(t.at)
 			continue
 		}
@@ -229,7 +230,7 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		if !take(t.at) {
 			p.Lost = true
 			res.Probes = append(res.Probes, p)
-			t.at = w.Expiry(t.at, t.ivl)
+			t.at = w.Expiry(t.at, ahead)
 			heap.Push(&h, t)
 			continue
 		}

@@ -55,13 +55,13 @@ type record struct {
 // whole struct event.
 var errShortRecord = errors.New("trace: record is not 128 bytes")
 
-// decodeRecord decodes one struct event (little endian, as the program
-// writes it on the little-endian machines it is built for).
+// decodeRecord decodes one struct event, in the host's byte order as the
+// program writes it (bpfel or bpfeb, loaded to match the host).
 func decodeRecord(b []byte) (record, error) {
 	if len(b) != recordSize {
 		return record{}, fmt.Errorf("%w (got %d)", errShortRecord, len(b))
 	}
-	le := binary.LittleEndian
+	le := binary.NativeEndian // the program writes its records in host order
 	var r record
 	r.MonoNS = le.Uint64(b[0:])
 	r.Cgroup = le.Uint64(b[8:])
@@ -124,12 +124,7 @@ type clock struct {
 	HZ int
 }
 
-func (c clock) jiffies(j uint32) time.Duration {
-	if c.HZ <= 0 {
-		return 0
-	}
-	return time.Duration(j) * time.Second / time.Duration(c.HZ)
-}
+func (c clock) jiffies(j uint32) time.Duration { return kernel.JiffiesDuration(c.HZ, int64(j)) }
 
 // event interprets a record: addresses, owner, cause, settings.
 func (r record) event(c clock) Event {
@@ -155,7 +150,7 @@ func (r record) event(c clock) Event {
 		SndWnd:       r.SndWnd,
 		Silent:       c.jiffies(r.Silent),
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		e.Silent = 0 // never heard from: rcv_tstamp is not a time yet
 	}
 	if r.Flags&flagOwner != 0 {
@@ -193,17 +188,8 @@ const (
 // with the counters and the window, go to the kernel model's EndedBy, as
 // flatline.Diagnose gives it TCP_INFO's.
 func classify(r record) (flatline.Cause, string) {
-	errno := syscall.Errno(max(r.Err, 0))
-	switch errno {
-	case syscall.ECONNRESET, syscall.EPIPE:
-		return flatline.CauseReset, ""
-	case syscall.ECONNREFUSED:
-		return flatline.CauseRefused, ""
-	case syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.EHOSTDOWN, syscall.ENETDOWN:
-		return flatline.CauseUnreachable, ""
-	case syscall.ETIMEDOUT:
-	default:
-		return flatline.CauseUnknown, ""
+	if c := flatline.ErrnoCause(syscall.Errno(max(r.Err, 0))); c != flatline.CauseKernelTimeout {
+		return c, ""
 	}
 	pick := func(otherwise string) string {
 		if r.UserTimeout != 0 {
@@ -211,7 +197,7 @@ func classify(r record) (flatline.Cause, string) {
 		}
 		return otherwise
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		return flatline.CauseConnectTimeout, pick(LimitSynRetries)
 	}
 	c := kernel.Conn{
@@ -238,6 +224,3 @@ func classify(r record) (flatline.Cause, string) {
 	}
 	return flatline.CauseKernelTimeout, ""
 }
-
-// stateSynRecv is TCP_SYN_RECV (include/net/tcp_states.h).
-const stateSynRecv = 3

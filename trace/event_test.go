@@ -30,7 +30,7 @@ type rec struct {
 
 func (r rec) bytes() []byte {
 	b := make([]byte, recordSize)
-	le := binary.LittleEndian
+	le := binary.NativeEndian
 	le.PutUint64(b[0:], uint64(5*time.Second))
 	le.PutUint64(b[8:], 77)
 	le.PutUint64(b[16:], 4242)
@@ -130,7 +130,7 @@ func TestDecode(t *testing.T) {
 			in:   rec{family: 99, state: 42, err: 103},
 			want: func(e *Event) {
 				e.Local, e.Remote = netip.AddrPort{}, netip.AddrPort{}
-				e.State, e.Errno, e.Cause = "state-42", syscall.ECONNABORTED, flatline.CauseUnknown
+				e.State, e.Errno, e.Cause = "state-42", syscall.ECONNABORTED, flatline.CauseAborted
 			},
 		},
 	}

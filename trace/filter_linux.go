@@ -5,14 +5,13 @@ package trace
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
 )
@@ -21,10 +20,7 @@ import (
 type filter struct {
 	pid    int
 	netns  uint32 // 0: any
-	cgroup string
-
-	mu      sync.Mutex
-	cgroups map[uint64]bool // cgroup ids under cgroup, walked on a miss
+	cgroup *cgroupFilter
 }
 
 func newFilter(o Options) (*filter, error) {
@@ -32,6 +28,11 @@ func newFilter(o Options) (*filter, error) {
 		return nil, fmt.Errorf("trace: pid %d: must be positive", o.PID)
 	}
 	f := &filter{pid: o.PID}
+	if o.PID != 0 {
+		if err := unix.Kill(o.PID, 0); errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("trace: pid %d: no such process", o.PID)
+		}
+	}
 	if o.NetNS != "" && o.NetNSPath != "" {
 		return nil, errors.New("trace: give a network namespace by name or by path, not both")
 	}
@@ -47,25 +48,64 @@ func newFilter(o Options) (*filter, error) {
 		path = p
 	}
 	if path != "" {
-		ino, err := inode(path)
+		ino, err := netnsInode(path)
 		if err != nil {
 			return nil, fmt.Errorf("trace: network namespace %s: %w", path, err)
 		}
 		f.netns = uint32(ino)
 	}
 	if o.Cgroup != "" {
-		st, err := os.Stat(o.Cgroup)
+		c, err := newCgroupFilter(o.Cgroup)
 		if err != nil {
-			return nil, fmt.Errorf("trace: cgroup %s: %w", o.Cgroup, err)
+			return nil, err
 		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("trace: cgroup %s: not a directory of the cgroup v2 hierarchy", o.Cgroup)
-		}
-		f.cgroup = o.Cgroup
-		f.cgroups = walkCgroups(o.Cgroup)
+		f.cgroup = c
 	}
 	return f, nil
 }
+
+// close releases what the filter holds open.
+func (f *filter) close() {
+	if f.cgroup != nil {
+		f.cgroup.close()
+	}
+}
+
+// errNotNetNS says what a network namespace must be.
+var errNotNetNS = errors.New("not a network namespace: give a name under /run/netns, or /proc/PID/ns/net")
+
+// netnsInode returns the inode of the network namespace at path, after
+// checking that path is one (a namespace file of nsfs whose type is
+// CLONE_NEWNET), not some other file.
+func netnsInode(path string) (uint64, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return 0, os.NewSyscallError("fstatfs", err)
+	}
+	if fs.Type != unix.NSFS_MAGIC {
+		return 0, errNotNetNS
+	}
+	typ, err := unix.IoctlRetInt(fd, nsGetNSType)
+	if err != nil {
+		return 0, os.NewSyscallError("ioctl NS_GET_NSTYPE", err)
+	}
+	if typ != unix.CLONE_NEWNET {
+		return 0, errNotNetNS
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, os.NewSyscallError("fstat", err)
+	}
+	return st.Ino, nil
+}
+
+// nsGetNSType is NS_GET_NSTYPE, _IO(0xb7, 0x3) (Linux 4.11).
+const nsGetNSType = 0xb703
 
 func inode(path string) (uint64, error) {
 	st, err := os.Stat(path)
@@ -79,22 +119,6 @@ func inode(path string) (uint64, error) {
 	return uint64(sys.Ino), nil
 }
 
-// walkCgroups returns the ids (directory inodes) of dir and every cgroup
-// below it.
-func walkCgroups(dir string) map[uint64]bool {
-	ids := map[uint64]bool{}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return nil
-		}
-		if ino, err := inode(p); err == nil {
-			ids[ino] = true
-		}
-		return nil
-	})
-	return ids
-}
-
 // keepBefore is keep for what is known before the owner is looked up in
 // /proc: the namespace, the socket's cgroup, an owner already known.
 func (f *filter) keepBefore(e Event) bool {
@@ -104,19 +128,10 @@ func (f *filter) keepBefore(e Event) bool {
 	if f.netns != 0 && e.NetNS != f.netns {
 		return false
 	}
-	if f.cgroup != "" && e.Cgroup != 0 {
-		return f.inCgroup(e.Cgroup)
+	if f.cgroup != nil && e.Cgroup != 0 {
+		return f.cgroup.contains(e.Cgroup)
 	}
 	return true
-}
-
-func (f *filter) inCgroup(id uint64) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.cgroups[id] {
-		f.cgroups = walkCgroups(f.cgroup) // a cgroup made since
-	}
-	return f.cgroups[id]
 }
 
 func (f *filter) keep(e Event) bool {
@@ -126,8 +141,8 @@ func (f *filter) keep(e Event) bool {
 	if f.netns != 0 && e.NetNS != f.netns {
 		return false
 	}
-	if f.cgroup != "" {
-		return e.Cgroup != 0 && f.inCgroup(e.Cgroup)
+	if f.cgroup != nil {
+		return e.Cgroup != 0 && f.cgroup.contains(e.Cgroup)
 	}
 	return true
 }

@@ -1,23 +1,20 @@
 package trace
 
 import (
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/flatline-dev/flatline/internal/cgroup2"
 
 	"golang.org/x/sys/unix"
 )
 
 func TestFilter(t *testing.T) {
-	root := t.TempDir()
-	sub := filepath.Join(root, "app.slice", "db.service")
-	if err := os.MkdirAll(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	other := t.TempDir()
-	subID, _ := inode(sub)
-	otherID, _ := inode(other)
 	selfNS, err := inode("/proc/self/ns/net")
 	if err != nil {
 		t.Skip(err)
@@ -29,14 +26,11 @@ func TestFilter(t *testing.T) {
 		keep bool
 	}{
 		{"zero options keep all", Options{}, Event{PID: 7}, true},
-		{"pid kept", Options{PID: 7}, Event{PID: 7}, true},
-		{"pid dropped", Options{PID: 7}, Event{PID: 8}, false},
-		{"pid unknown dropped", Options{PID: 7}, Event{}, false},
+		{"pid kept", Options{PID: os.Getpid()}, Event{PID: os.Getpid()}, true},
+		{"pid dropped", Options{PID: os.Getpid()}, Event{PID: os.Getpid() + 1}, false},
+		{"pid unknown dropped", Options{PID: os.Getpid()}, Event{}, false},
 		{"netns kept", Options{NetNSPath: "/proc/self/ns/net"}, Event{NetNS: uint32(selfNS)}, true},
 		{"netns dropped", Options{NetNSPath: "/proc/self/ns/net"}, Event{NetNS: uint32(selfNS) + 1}, false},
-		{"cgroup below kept", Options{Cgroup: root}, Event{Cgroup: subID}, true},
-		{"cgroup elsewhere dropped", Options{Cgroup: root}, Event{Cgroup: otherID}, false},
-		{"cgroup unknown dropped", Options{Cgroup: root}, Event{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,39 +38,108 @@ func TestFilter(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			defer f.close()
 			if got := f.keep(tt.e); got != tt.keep {
 				t.Errorf("keep = %v, want %v", got, tt.keep)
 			}
 		})
 	}
-	// A cgroup made after the tracer started is found on the miss.
-	f, err := newFilter(Options{Cgroup: root})
+}
+
+// TestFilterCgroup: a cgroup v2 directory keeps the events of it and of
+// the cgroups below it (made before or after the filter), and drops
+// those elsewhere, the root's included.
+func TestFilterCgroup(t *testing.T) {
+	needRoot(t)
+	g, err := cgroup2.New("filter")
+	if errors.Is(err, cgroup2.ErrNoCgroup2) {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	late := filepath.Join(root, "late.scope")
-	if err := os.Mkdir(late, 0o755); err != nil {
+	t.Cleanup(func() { g.Remove() }) // after the cgroups below it (cleanups run last first)
+	other, err := cgroup2.New("filter-other")
+	if err != nil {
 		t.Fatal(err)
 	}
-	lateID, _ := inode(late)
-	if !f.keep(Event{Cgroup: lateID}) {
-		t.Errorf("a cgroup made after the start is not kept")
+	t.Cleanup(func() { other.Remove() })
+	mkdir := func(p string) uint64 {
+		t.Helper()
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		id, err := inode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	app := filepath.Join(g.Path, "app.slice")
+	mkdir(app)
+	subID := mkdir(filepath.Join(app, "db.service"))
+	gID, _ := inode(g.Path)
+	otherID, _ := inode(other.Path)
+	mount, _ := cgroup2.Mount()
+	rootID, _ := inode(mount)
+	f, err := newFilter(Options{Cgroup: g.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	lateID := mkdir(filepath.Join(app, "late.scope"))
+	for _, tc := range []struct {
+		name string
+		id   uint64
+		keep bool
+	}{
+		{"itself", gID, true},
+		{"below", subID, true},
+		{"made after the filter", lateID, true},
+		{"a sibling", otherID, false},
+		{"the root", rootID, false},
+		{"unknown", 0, false},
+		{"no such cgroup", 1 << 62, false},
+	} {
+		if got := f.keep(Event{Cgroup: tc.id}); got != tc.keep {
+			t.Errorf("%s (id %d): keep = %v, want %v", tc.name, tc.id, got, tc.keep)
+		}
 	}
 }
 
 func TestFilterBadInput(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(file, nil, 0o644)
-	for _, o := range []Options{
-		{PID: -1},
-		{NetNS: "a/b"},
-		{NetNS: "flt-no-such-namespace"},
-		{NetNS: "x", NetNSPath: "/proc/self/ns/net"},
-		{Cgroup: "/no/such/cgroup"},
-		{Cgroup: file},
+	pidMax, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Skip(err)
+	}
+	noPID, _ := strconv.Atoi(strings.TrimSpace(string(pidMax)))
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{PID: -1}, "must be positive"},
+		{Options{PID: noPID + 1}, "no such process"},
+		{Options{NetNS: "a/b"}, "without '/'"},
+		{Options{NetNS: "flt-no-such-namespace"}, "flt-no-such-namespace"},
+		{Options{NetNS: "x", NetNSPath: "/proc/self/ns/net"}, "not both"},
+		{Options{NetNSPath: file}, "not a network namespace"},
+		{Options{NetNSPath: "/proc/self/ns/uts"}, "not a network namespace"},
+		{Options{Cgroup: "/no/such/cgroup"}, "no such file"},
+		{Options{Cgroup: file}, "not a directory"},
+		{Options{Cgroup: t.TempDir()}, "not a directory of the cgroup v2 hierarchy"},
+		{Options{Cgroup: "/"}, "not a directory of the cgroup v2 hierarchy"},
 	} {
-		if _, err := newFilter(o); err == nil {
-			t.Errorf("%+v accepted", o)
+		f, err := newFilter(tc.o)
+		if err == nil {
+			f.close()
+			t.Errorf("%+v accepted", tc.o)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want it to say %q", tc.o, err, tc.want)
 		}
 	}
 }

@@ -61,15 +61,26 @@ type Event struct {
 // ErrClosed is returned by Read once the Tracer is closed.
 var ErrClosed = errors.New("trace: tracer closed")
 
+// ErrProcessExited is returned by Read, with Options.PID, once that
+// process has exited: it has no sockets left to trace.
+var ErrProcessExited = errors.New("trace: the traced process exited")
+
 // Options select which deaths a Tracer reports. The zero value reports
 // every one on the host, in every network namespace.
 type Options struct {
-	// PID keeps only sockets owned by this process (0: any).
+	// PID keeps only sockets owned by this process (0: any). New fails if
+	// it does not exist; Read returns ErrProcessExited once it exits.
 	PID int
 	// Cgroup keeps only sockets whose owner ran in this cgroup v2
 	// directory or below it (for example
-	// /sys/fs/cgroup/system.slice/postgresql.service); "" for any.
+	// /sys/fs/cgroup/system.slice/postgresql.service); "" for any. New
+	// fails for anything else (a cgroup v1 directory, a plain directory).
+	// A cgroup id is matched by asking the kernel for its directory
+	// (open_by_handle_at: root, or CAP_DAC_READ_SEARCH).
 	Cgroup string
+	// NetNS and NetNSPath must name a network namespace (New checks the
+	// file is one).
+	//
 	// NetNS keeps only sockets of this named network namespace
 	// (/run/netns/NAME, as `ip netns` makes); "" for any.
 	NetNS string

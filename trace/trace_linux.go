@@ -29,7 +29,8 @@ type Tracer struct {
 	rd      *ringbuf.Reader
 	clock   clock
 	filter  *filter
-	holders holders // owners of sockets older than the tracer, from /proc (Read's goroutine only)
+	holders holders    // owners of sockets older than the tracer, from /proc (Read's goroutine only)
+	exit    *exitWatch // with Options.PID: notices when the process exits
 
 	mu     sync.Mutex
 	closed bool
@@ -57,6 +58,12 @@ func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.close()
+		}
+	}()
 	if err := supported(); err != nil {
 		return nil, err
 	}
@@ -93,7 +100,6 @@ func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 	if t.coll, err = ebpf.NewCollection(spec); err != nil {
 		return nil, loadError(err)
 	}
-	ok := false
 	defer func() {
 		if !ok {
 			t.Close()
@@ -112,6 +118,11 @@ func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 	t.clock, err = readClock()
 	if err != nil {
 		return nil, err
+	}
+	if o.PID != 0 {
+		if t.exit, err = watchExit(o.PID, func() { t.rd.Flush() }); err != nil {
+			return nil, fmt.Errorf("trace: pid %d: %w", o.PID, err)
+		}
 	}
 	ok = true
 	return t, nil
@@ -159,8 +170,9 @@ func readClock() (clock, error) {
 }
 
 // Read blocks until the next connection the kernel ends that Options
-// select, ctx is done, or the Tracer is closed (then it returns
-// ErrClosed).
+// select, ctx is done, the Tracer is closed (then it returns ErrClosed),
+// or, with Options.PID, that process has exited and every event before
+// its exit was read (then it returns ErrProcessExited).
 func (t *Tracer) Read(ctx context.Context) (Event, error) {
 	// Flush wakes a Read blocked in the ring buffer's epoll wait: it then
 	// returns what is pending, then ErrFlushed. (SetDeadline would wait
@@ -173,6 +185,9 @@ func (t *Tracer) Read(ctx context.Context) (Event, error) {
 		}
 		rec, err := t.rd.Read()
 		if errors.Is(err, ringbuf.ErrFlushed) {
+			if t.exit != nil && t.exit.exited.Load() {
+				return Event{}, ErrProcessExited
+			}
 			continue // the loop's check returns ctx's error
 		}
 		if err != nil {
@@ -235,6 +250,10 @@ func (t *Tracer) Close() error {
 		return nil
 	}
 	t.closed = true
+	if t.exit != nil {
+		t.exit.stop()
+	}
+	t.filter.close()
 	var errs []error
 	for _, l := range t.links {
 		errs = append(errs, l.Close())

@@ -12,6 +12,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -62,7 +63,7 @@ int flt_iter_tcp(struct bpf_iter__tcp *ctx)
 	r.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	r.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	r.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	r.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	r.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
 	r.keepalive = !!(flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_KEEPOPEN)));
 

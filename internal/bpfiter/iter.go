@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // MinKernel is the oldest kernel the iterator runs on: iter/tcp and
@@ -57,76 +58,83 @@ func decodeRaw(b []byte) ([]raw, error) {
 	if len(b)%recSize != 0 {
 		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), recSize)
 	}
-	le := binary.LittleEndian
 	out := make([]raw, 0, len(b)/recSize)
 	for ; len(b) > 0; b = b[recSize:] {
-		out = append(out, raw{
-			Inode:       le.Uint64(b[0:]),
-			KeepIdle:    le.Uint32(b[8:]),
-			KeepIntvl:   le.Uint32(b[12:]),
-			UserTimeout: le.Uint32(b[16:]),
-			NetKA:       le.Uint32(b[20:]),
-			Sport:       le.Uint16(b[24:]),
-			Dport:       le.Uint16(b[26:]),
-			Family:      b[28],
-			State:       b[29],
-			KeepCnt:     b[30],
-			SynCnt:      b[31],
-			KeepAlive:   b[32] != 0,
-		})
+		out = append(out, rawAt(b))
 	}
 	return out, nil
 }
 
+// rawAt decodes the record at the start of b (at least recSize bytes).
+func rawAt(b []byte) raw {
+	le := binary.NativeEndian // the program writes its records in host order
+	return raw{
+		Inode:       le.Uint64(b[0:]),
+		KeepIdle:    le.Uint32(b[8:]),
+		KeepIntvl:   le.Uint32(b[12:]),
+		UserTimeout: le.Uint32(b[16:]),
+		NetKA:       le.Uint32(b[20:]),
+		Sport:       le.Uint16(b[24:]),
+		Dport:       le.Uint16(b[26:]),
+		Family:      b[28],
+		State:       b[29],
+		KeepCnt:     b[30],
+		SynCnt:      b[31],
+		KeepAlive:   b[32] != 0,
+	}
+}
+
 var errHZ = errors.New("bpfiter: kernel tick rate (HZ) unknown: cannot turn keepalive jiffies into seconds")
 
-// hzOf returns hz when known, else the ratio of the namespace's
-// tcp_keepalive_time in jiffies (from the records) to the same sysctl in
-// seconds (read from /proc/sys by the caller): the kernel stores it as
-// seconds × HZ.
+// hzOf returns hz when known, else the kernel model's reading of the
+// namespace's tcp_keepalive_time in jiffies (from the records) against the
+// same sysctl in seconds (read from /proc/sys by the caller).
 func hzOf(hz int, recs []raw, sysctlKeepalive time.Duration) (int, error) {
 	if hz > 0 {
 		return hz, nil
 	}
-	secs := int(sysctlKeepalive / time.Second)
-	if secs <= 0 || len(recs) == 0 {
+	if len(recs) == 0 {
 		return 0, errHZ
 	}
-	j := int(recs[0].NetKA)
-	if j <= 0 || j%secs != 0 {
-		return 0, errHZ
+	hz, err := kernel.HZFromKeepaliveTime(int64(recs[0].NetKA), sysctlKeepalive)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errHZ, err)
 	}
-	return j / secs, nil
+	return hz, nil
 }
 
 // decode turns the iterator's output into sockets; host gives HZ (or the
 // namespace's tcp_keepalive_time to derive it).
 func decode(b []byte, host flatline.Host) ([]Socket, error) {
-	recs, err := decodeRaw(b)
+	if len(b)%recSize != 0 {
+		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), recSize)
+	}
+	return decodeAppend(nil, b, host)
+}
+
+// decodeAppend appends the sockets of whole records b to out.
+func decodeAppend(out []Socket, b []byte, host flatline.Host) ([]Socket, error) {
+	if len(b) < recSize {
+		return out, nil
+	}
+	hz, err := hzOf(host.HZ, []raw{rawAt(b)}, host.KeepaliveTime)
 	if err != nil {
 		return nil, err
 	}
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	hz, err := hzOf(host.HZ, recs, host.KeepaliveTime)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Socket, len(recs))
-	for i, r := range recs {
-		out[i] = Socket{
+	for ; len(b) >= recSize; b = b[recSize:] {
+		r := rawAt(b)
+		out = append(out, Socket{
 			Inode: r.Inode, Family: r.Family, State: r.State, LocalPort: r.Sport, RemotePort: r.Dport,
 			Settings: flatline.Settings{
 				KeepAlive: r.KeepAlive,
-				// getsockopt divides by HZ, rounding down: so does this.
-				Idle:        time.Duration(int(r.KeepIdle)/hz) * time.Second,
-				Interval:    time.Duration(int(r.KeepIntvl)/hz) * time.Second,
+				// As getsockopt reads them.
+				Idle:        kernel.KeepaliveSeconds(hz, int64(r.KeepIdle)),
+				Interval:    kernel.KeepaliveSeconds(hz, int64(r.KeepIntvl)),
 				Count:       int(r.KeepCnt),
 				UserTimeout: time.Duration(r.UserTimeout) * time.Millisecond,
 				SynCount:    int(r.SynCnt),
 			},
-		}
+		})
 	}
 	return out, nil
 }

@@ -1,10 +1,13 @@
 package bpfiter
 
 import (
+	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -106,26 +109,71 @@ func Open(host flatline.Host, sockets, owners bool) (*Iter, error) {
 
 // Read reads the iterators Open opened: the sockets (nil if not asked
 // for) and the owners (nil, with an error, if they could not be read).
+// Records are decoded as they are read, a buffer at a time.
 func (it *Iter) Read() ([]Socket, []Owner, error) {
 	var socks []Socket
 	if it.sockets != nil {
-		b, err := readAll(it.sockets, "iter/tcp")
+		err := readRecords(it.sockets, "iter/tcp", recSize, func(b []byte) error {
+			var err error
+			socks, err = decodeAppend(socks, b, it.host)
+			return err
+		})
 		if err != nil {
-			return nil, nil, err
-		}
-		if socks, err = decode(b, it.host); err != nil {
 			return nil, nil, err
 		}
 	}
 	if it.owners == nil {
 		return socks, nil, it.ownersErr
 	}
-	b, err := readAll(it.owners, "iter/task_file")
+	var own []Owner
+	err := readRecords(it.owners, "iter/task_file", ownerSize, func(b []byte) error {
+		own = decodeOwnersAppend(own, b)
+		return nil
+	})
 	if err != nil {
 		return socks, nil, err
 	}
-	own, err := decodeOwners(b)
-	return socks, own, err
+	return socks, own, nil
+}
+
+// ReadIndexed is Read for a caller that looks sockets up by inode: the
+// sockets sorted by inode (those without one dropped), and only the
+// descriptors that hold one of them, sorted by inode, pid and fd (the rest
+// of the host's are dropped as they are read, so a node's other
+// namespaces cost no memory). hint is how many sockets to expect (0:
+// unknown).
+func (it *Iter) ReadIndexed(hint int) ([]Socket, []Owner, error) {
+	socks := make([]Socket, 0, max(hint, 0))
+	if it.sockets != nil {
+		err := readRecords(it.sockets, "iter/tcp", recSize, func(b []byte) error {
+			var err error
+			socks, err = decodeAppend(socks, b, it.host)
+			return err
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	socks = slices.DeleteFunc(socks, func(s Socket) bool { return s.Inode == 0 })
+	slices.SortFunc(socks, func(a, b Socket) int { return cmp.Compare(a.Inode, b.Inode) })
+	if it.owners == nil {
+		return socks, nil, it.ownersErr
+	}
+	own := make([]Owner, 0, len(socks))
+	err := readRecords(it.owners, "iter/task_file", ownerSize, func(b []byte) error {
+		for ; len(b) >= ownerSize; b = b[ownerSize:] {
+			ino := binary.NativeEndian.Uint64(b)
+			if _, ok := slices.BinarySearchFunc(socks, ino, func(s Socket, ino uint64) int { return cmp.Compare(s.Inode, ino) }); ok {
+				own = decodeOwnersAppend(own, b[:ownerSize])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return socks, nil, err
+	}
+	sortOwners(own)
+	return socks, own, nil
 }
 
 // Close detaches and unloads the iterators.
@@ -143,21 +191,30 @@ func (it *Iter) Close() error {
 	return errors.Join(errs...)
 }
 
-// readAll reads an iterator's whole output, in reads as large as the
-// kernel's sequence buffer gives.
-func readAll(r io.Reader, what string) ([]byte, error) {
-	b := make([]byte, 0, 1<<20)
+// readRecords reads an iterator's output and hands whole records of size
+// bytes to fn, a buffer at a time; a record cut by a read is kept for the
+// next. It fails with errRecord when the output ends inside a record.
+func readRecords(r io.Reader, what string, size int, fn func([]byte) error) error {
+	buf := make([]byte, 64<<10)
+	have := 0
 	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+		n, err := r.Read(buf[have:])
+		have += n
+		whole := have - have%size
+		if whole > 0 {
+			if err := fn(buf[:whole]); err != nil {
+				return err
+			}
+			have = copy(buf, buf[whole:have])
 		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
 		if err == io.EOF {
-			return b, nil
+			if have != 0 {
+				return fmt.Errorf("%w (%d bytes left, records of %d)", errRecord, have, size)
+			}
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("bpfiter: read %s: %w", what, err)
+			return fmt.Errorf("bpfiter: read %s: %w", what, err)
 		}
 	}
 }
@@ -188,4 +245,108 @@ func loadError(err error) error {
 		return fmt.Errorf("bpfiter: load BPF iterator (needs root, or CAP_BPF and CAP_PERFMON): %w", err)
 	}
 	return fmt.Errorf("bpfiter: load BPF iterator: %w", err)
+}
+
+// Programs are the iterator programs loaded and attached once, to be run
+// over many network namespaces: a node's exporter pays the load (kernel
+// BTF, the verifier) once, not once a namespace.
+type Programs struct {
+	objs          *iterObjects
+	tcp, ownerIts *link.Iter
+	ownersErr     error
+}
+
+// Load loads and attaches the iterator programs. Without MinKernel the
+// error matches flatline.ErrNotSupported; without root (CAP_BPF and
+// CAP_PERFMON) it says so.
+func Load() (*Programs, error) {
+	objs, err := load()
+	if err != nil {
+		return nil, err
+	}
+	p := &Programs{objs: objs}
+	if p.tcp, err = link.AttachIter(link.IterOptions{Program: objs.FltIterTcp}); err != nil {
+		p.Close()
+		return nil, loadError(fmt.Errorf("attach iter/tcp: %w", err))
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino != initPidNS {
+		p.ownersErr = &flatline.NotSupportedError{Feature: "BPF owner iterator outside the initial pid namespace", GOOS: "linux"}
+	} else if p.ownerIts, err = link.AttachIter(link.IterOptions{Program: objs.FltIterOwners}); err != nil {
+		p.Close()
+		return nil, loadError(fmt.Errorf("attach iter/task_file: %w", err))
+	}
+	return p, nil
+}
+
+// Sockets runs the socket iterator over the calling thread's network
+// namespace (lock the thread to read another) and returns its sockets
+// sorted by inode, those without one dropped; host is that namespace's
+// settings (for HZ), hint how many to expect.
+func (p *Programs) Sockets(host flatline.Host, hint int) ([]Socket, error) {
+	rc, err := p.tcp.Open()
+	if err != nil {
+		return nil, fmt.Errorf("bpfiter: open iter/tcp: %w", err)
+	}
+	defer rc.Close()
+	socks := make([]Socket, 0, max(hint, 0))
+	err = readRecords(rc, "iter/tcp", recSize, func(b []byte) error {
+		var err error
+		socks, err = decodeAppend(socks, b, host)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	socks = slices.DeleteFunc(socks, func(s Socket) bool { return s.Inode == 0 })
+	slices.SortFunc(socks, func(a, b Socket) int { return cmp.Compare(a.Inode, b.Inode) })
+	return socks, nil
+}
+
+// Owners runs the owner iterator once over every process of the host and
+// returns each descriptor on a TCP socket, sorted by inode, pid and fd.
+// Outside the initial pid namespace the error matches
+// flatline.ErrNotSupported.
+func (p *Programs) Owners() ([]Owner, error) {
+	if p.ownerIts == nil {
+		return nil, p.ownersErr
+	}
+	rc, err := p.ownerIts.Open()
+	if err != nil {
+		return nil, fmt.Errorf("bpfiter: open iter/task_file: %w", err)
+	}
+	defer rc.Close()
+	var own []Owner
+	if err := readRecords(rc, "iter/task_file", ownerSize, func(b []byte) error {
+		own = decodeOwnersAppend(own, b)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sortOwners(own)
+	return own, nil
+}
+
+// Close detaches and unloads the programs.
+func (p *Programs) Close() error {
+	var errs []error
+	for _, l := range []*link.Iter{p.tcp, p.ownerIts} {
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}
+
+func sortOwners(own []Owner) {
+	slices.SortFunc(own, func(a, b Owner) int {
+		switch {
+		case a.Inode != b.Inode:
+			return cmp.Compare(a.Inode, b.Inode)
+		case a.PID != b.PID:
+			return a.PID - b.PID
+		}
+		return a.FD - b.FD
+	})
 }

@@ -19,7 +19,7 @@ type rec struct {
 
 func (r rec) bytes() []byte {
 	b := make([]byte, recSize)
-	le := binary.LittleEndian
+	le := binary.NativeEndian
 	le.PutUint64(b[0:], r.inode)
 	le.PutUint32(b[8:], r.idle)
 	le.PutUint32(b[12:], r.intvl)

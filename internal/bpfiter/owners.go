@@ -21,20 +21,27 @@ func decodeOwners(b []byte) ([]Owner, error) {
 	if len(b)%ownerSize != 0 {
 		return nil, fmt.Errorf("%w (%d bytes, records of %d)", errRecord, len(b), ownerSize)
 	}
-	le := binary.LittleEndian
-	out := make([]Owner, 0, len(b)/ownerSize)
-	for ; len(b) > 0; b = b[ownerSize:] {
+	return decodeOwnersAppend(make([]Owner, 0, len(b)/ownerSize), b), nil
+}
+
+// decodeOwnersAppend appends the owners of whole records b to out. The
+// descriptors of one process come together: they share its Comm string.
+func decodeOwnersAppend(out []Owner, b []byte) []Owner {
+	le := binary.NativeEndian // the program writes its records in host order
+	for ; len(b) >= ownerSize; b = b[ownerSize:] {
 		comm := b[16:32]
 		n := 0
 		for n < len(comm) && comm[n] != 0 {
 			n++
 		}
-		out = append(out, Owner{
-			Inode: le.Uint64(b[0:]),
-			PID:   int(le.Uint32(b[8:])),
-			FD:    int(le.Uint32(b[12:])),
-			Comm:  string(comm[:n]),
-		})
+		pid := int(le.Uint32(b[8:]))
+		o := Owner{Inode: le.Uint64(b[0:]), PID: pid, FD: int(le.Uint32(b[12:]))}
+		if k := len(out) - 1; k >= 0 && out[k].PID == pid && out[k].Comm == string(comm[:n]) {
+			o.Comm = out[k].Comm
+		} else {
+			o.Comm = string(comm[:n])
+		}
+		out = append(out, o)
 	}
-	return out, nil
+	return out
 }

@@ -10,9 +10,9 @@ import (
 
 func ownerBytes(ino uint64, pid, fd uint32, comm string) []byte {
 	b := make([]byte, ownerSize)
-	binary.LittleEndian.PutUint64(b[0:], ino)
-	binary.LittleEndian.PutUint32(b[8:], pid)
-	binary.LittleEndian.PutUint32(b[12:], fd)
+	binary.NativeEndian.PutUint64(b[0:], ino)
+	binary.NativeEndian.PutUint32(b[8:], pid)
+	binary.NativeEndian.PutUint32(b[12:], fd)
 	copy(b[16:], comm)
 	return b
 }

@@ -29,6 +29,38 @@ func KeepaliveKills(elapsed, userTimeout int64, probesOut, count int) bool {
 	return probesOut >= max(count, 1)
 }
 
+// KeepaliveStep is what tcp_keepalive_timer does at one firing.
+type KeepaliveStep int
+
+// The three outcomes of a keepalive firing.
+const (
+	// KeepaliveRearm: the connection heard from its peer less than idle
+	// ago; the timer is re-armed for the rest of idle.
+	KeepaliveRearm KeepaliveStep = iota
+	// KeepaliveProbe: a probe goes out (probes out + 1) and the timer is
+	// re-armed one interval later.
+	KeepaliveProbe
+	// KeepaliveKill: the connection ends with ETIMEDOUT.
+	KeepaliveKill
+)
+
+// KeepaliveFire is tcp_keepalive_timer at one firing on an idle
+// connection (nothing in flight or queued: the kernel then only re-arms
+// a full idle), in one unit (jiffies) for every time: elapsed since the
+// last segment received (keepalive_time_elapsed), idle, interval and the
+// user timeout (0: none). It returns the step and, unless the step kills,
+// how far ahead the timer is re-armed: the rest of idle, or one interval
+// after a probe.
+func KeepaliveFire(elapsed, idle, interval, userTimeout int64, probesOut, count int) (KeepaliveStep, int64) {
+	switch {
+	case elapsed < idle:
+		return KeepaliveRearm, idle - elapsed
+	case KeepaliveKills(elapsed, userTimeout, probesOut, count):
+		return KeepaliveKill, 0
+	}
+	return KeepaliveProbe, interval
+}
+
 // Lateness picks, for a simulated firing sequence, how late each timer
 // fires within what the wheel allows.
 type Lateness int
@@ -83,11 +115,14 @@ func (k Keepalive) walk(w Wheel, lateness Lateness, visit func(at int64, probe b
 		}
 		return w.bucket(ahead)
 	}
-	user := w.Jiffies(k.UserTimeout)
+	idle, user := w.Jiffies(k.Idle), w.Jiffies(k.UserTimeout)
 	step := w.Jiffies(k.Interval) + late(k.Interval)
-	at = w.Jiffies(k.Idle) + late(k.Idle)
+	at = idle + late(k.Idle)
 	for {
-		kills := KeepaliveKills(at, user, probes, k.Count)
+		// The peer is silent from time zero: every firing is at least
+		// idle after the last receive, so it probes or kills.
+		fired, _ := KeepaliveFire(at, idle, w.Jiffies(k.Interval), user, probes, k.Count)
+		kills := fired == KeepaliveKill
 		if visit != nil && !visit(at, !kills) {
 			return probes, at
 		}
@@ -164,4 +199,31 @@ func SafeUserTimeout(hz int, idle, interval time.Duration, count int) time.Durat
 		safe = max(safe, time.Duration(ms)*time.Millisecond)
 	}
 	return safe
+}
+
+// Left is how long from now until tcp_keepalive_timer ends a connection
+// whose peer has been silent for quiet (Quiet: the keepalive clock),
+// with probes unanswered probes out and its keepalive timer pending
+// expires from now. With no probe out the pending firing sends the first
+// probe, at the later of expires and Idle after the last receive; every
+// later firing comes Interval after the previous one, until
+// KeepaliveKills: Count probes out, or with a user timeout the first
+// firing at least UserTimeout after the last receive with a probe out.
+// Counting from the socket's own clock and timer takes in the lateness of
+// the firings already past; the lateness of those to come is not in it
+// (add the bound's slack).
+func (k Keepalive) Left(quiet, expires time.Duration, probes int) time.Duration {
+	at := expires
+	if probes <= 0 {
+		// The pending firing is the first: it probes (it never kills
+		// with no probe out, and Count is at least 1).
+		at, probes = max(expires, k.Idle-quiet)+k.Interval, 1
+	}
+	if k.UserTimeout > 0 {
+		if short := k.UserTimeout - quiet - at; short > 0 && k.Interval > 0 {
+			at += time.Duration((int64(short)+int64(k.Interval)-1)/int64(k.Interval)) * k.Interval
+		}
+		return at
+	}
+	return at + time.Duration(max(max(k.Count, 1)-probes, 0))*k.Interval
 }

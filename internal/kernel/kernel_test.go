@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -425,5 +426,149 @@ func TestSynUserTimeoutSlack(t *testing.T) {
 		if hi := u + SynUserTimeoutSlack(250, u, 4); measured > hi {
 			t.Errorf("U=%v: measured %v past the model's %v", u, measured, hi)
 		}
+	}
+}
+
+func TestTighten(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}
+	for _, tt := range []struct {
+		name     string
+		cur      Options
+		want     Options
+		wantKept []string
+	}{
+		{"stricter everywhere: kept as it is (issue 19's 1s/1s/2 + 2.5 s)",
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"}},
+		{"kernel defaults, keepalive off: the plan",
+			Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, SynCount: 6},
+			plan, nil},
+		{"a stricter idle only; no user timeout is the loosest",
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 75 * s, Count: 9},
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE"}},
+	} {
+		got, kept := Tighten(tt.cur, plan)
+		if got != tt.want || !slices.Equal(kept, tt.wantKept) {
+			t.Errorf("%s: Tighten = %+v, kept %v; want %+v, kept %v", tt.name, got, kept, tt.want, tt.wantKept)
+		}
+	}
+}
+
+// TestKeepaliveFire: tcp_keepalive_timer's three outcomes, worked out from
+// net/ipv4/tcp_timer.c by hand (units: jiffies).
+func TestKeepaliveFire(t *testing.T) {
+	for _, tt := range []struct {
+		name                       string
+		elapsed, idle, intvl, user int64
+		probes, count              int
+		want                       KeepaliveStep
+		ahead                      int64
+	}{
+		{"heard 100 ago, idle 500: re-arm for 400", 100, 500, 250, 0, 0, 3, KeepaliveRearm, 400},
+		{"first firing: probe", 500, 500, 250, 0, 0, 3, KeepaliveProbe, 250},
+		{"count reached: kill", 1250, 500, 250, 0, 3, 3, KeepaliveKill, 0},
+		{"count not reached: probe", 1000, 500, 250, 0, 2, 3, KeepaliveProbe, 250},
+		{"user timeout passed, no probe out: probe", 900, 500, 250, 800, 0, 9, KeepaliveProbe, 250},
+		{"user timeout passed, probe out: kill", 800, 500, 250, 800, 1, 9, KeepaliveKill, 0},
+		{"user timeout not yet: probe past count", 750, 500, 250, 800, 9, 1, KeepaliveProbe, 250},
+	} {
+		got, ahead := KeepaliveFire(tt.elapsed, tt.idle, tt.intvl, tt.user, tt.probes, tt.count)
+		if got != tt.want || ahead != tt.ahead {
+			t.Errorf("%s: got %v, %d; want %v, %d", tt.name, got, ahead, tt.want, tt.ahead)
+		}
+	}
+}
+
+// TestKeepaliveLeft: time left from a socket's keepalive clock, worked
+// out by hand.
+func TestKeepaliveLeft(t *testing.T) {
+	s := time.Second
+	for _, tt := range []struct {
+		name           string
+		k              Keepalive
+		quiet, expires time.Duration
+		probes         int
+		want           time.Duration
+	}{
+		{"2/1/2, pending first firing at 1.5 s", Keepalive{Idle: 2 * s, Interval: s, Count: 2}, s / 2, 3 * s / 2, 0, 3500 * time.Millisecond},
+		{"2/1/2, one probe out, next firing in 1 s", Keepalive{Idle: 2 * s, Interval: s, Count: 2}, 3 * s, s, 1, 2 * s},
+		{"5/1/9 U=8 s, silent 0, first firing in 5 s", Keepalive{Idle: 5 * s, Interval: s, Count: 9, UserTimeout: 8 * s}, 0, 5 * s, 0, 8 * s},
+		// Two firings came late: silent 7.6 s with 2 probes out, next in
+		// 0.9 s: 8.5 s ≥ 8 s kills there, not at the nominal 8 s.
+		{"5/1/9 U=8 s, late firings", Keepalive{Idle: 5 * s, Interval: s, Count: 9, UserTimeout: 8 * s}, 7600 * time.Millisecond, 900 * time.Millisecond, 2, 900 * time.Millisecond},
+		{"7/3/4 U=5 s: one lost probe kills", Keepalive{Idle: 7 * s, Interval: 3 * s, Count: 4, UserTimeout: 5 * s}, 2 * s, 5 * s, 0, 8 * s},
+	} {
+		if got := tt.k.Left(tt.quiet, tt.expires, tt.probes); got != tt.want {
+			t.Errorf("%s: Left = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRetransmitLeft: the time left on a retransmitting socket, worked
+// out by hand from tcp_retransmit_timer's backoff (tcp_retries2 15 from
+// 200 ms gives up at 1044.4 s; a user timeout U at U).
+func TestRetransmitLeft(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name                 string
+		user                 time.Duration
+		r                    Retransmitting
+		left, total, counted time.Duration
+	}{
+		{"no tcp_info: a probe or RTO pending, then a 200 ms RTO, then the count", 0, Retransmitting{Expires: 150 * ms}, 150*ms + 200*ms + 1044400*ms, 1044400 * ms, 0},
+		{"first RTO pending, U = 3 s", 3 * time.Second, Retransmitting{RTO: 400 * ms, Expires: 300 * ms}, 300*ms + 400*ms + 3*time.Second, 3 * time.Second, 0},
+		{"backoff 3 from 200 ms, timer half run, U = 3 s", 3 * time.Second, Retransmitting{RTO: 1600 * ms, Backoff: 3, Expires: 1000 * ms}, 1200 * ms, 3 * time.Second, 1800 * ms},
+		{"past U: the next firing", 3 * time.Second, Retransmitting{RTO: 6400 * ms, Backoff: 5, Expires: 90 * ms}, 90 * ms, 3 * time.Second, 6000*ms + 6310*ms},
+	} {
+		left, total, counted := RetransmitLeft(DefaultRetries2, tt.user, tt.r)
+		if left != tt.left || total != tt.total || counted != tt.counted {
+			t.Errorf("%s: got %v, %v, %v; want %v, %v, %v", tt.name, left, total, counted, tt.left, tt.total, tt.counted)
+		}
+	}
+	if got := BaseRTO(1600*ms, 3); got != 200*ms {
+		t.Errorf("BaseRTO(1.6 s, 3) = %v, want 200ms", got)
+	}
+	if got := BaseRTO(300*ms, 2); got != MinRTO {
+		t.Errorf("BaseRTO(300 ms, 2) = %v, want the 200 ms floor", got)
+	}
+}
+
+// TestHZFromKeepaliveTime: tcp_keepalive_time is kept as seconds × HZ.
+func TestHZFromKeepaliveTime(t *testing.T) {
+	if hz, err := HZFromKeepaliveTime(7200*250, 2*time.Hour); hz != 250 || err != nil {
+		t.Errorf("7200 s as 1,800,000 jiffies: %d, %v; want 250", hz, err)
+	}
+	for _, bad := range []struct {
+		j int64
+		d time.Duration
+	}{{1000, 0}, {0, time.Hour}, {1001, 2 * time.Second}} {
+		if _, err := HZFromKeepaliveTime(bad.j, bad.d); err == nil {
+			t.Errorf("%d jiffies, %v: no error", bad.j, bad.d)
+		}
+	}
+	if got := JiffiesDuration(250, 1000); got != 4*time.Second {
+		t.Errorf("1000 jiffies at 250: %v, want 4s", got)
+	}
+	if got := JiffiesDuration(0, 1000); got != 0 {
+		t.Errorf("jiffies at unknown HZ: %v, want 0", got)
+	}
+	if got := KeepaliveSeconds(300, 2999); got != 9*time.Second {
+		t.Errorf("2999 jiffies at 300 read as %v, want 9s (rounded down)", got)
+	}
+}
+
+// TestTightenRTOMax: the plan's RTO cap is set with the plan's user
+// timeout, and left alone with a stricter one the socket keeps.
+func TestTightenRTOMax(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: s, Count: 15, UserTimeout: 22600 * time.Millisecond, RTOMax: 5 * s}
+	if got, _ := Tighten(Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, RTOMax: 120 * s}, plan); got.RTOMax != 5*s {
+		t.Errorf("plan's user timeout: RTOMax %v, want 5s", got.RTOMax)
+	}
+	if got, _ := Tighten(Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond, RTOMax: 120 * s}, plan); got.RTOMax != 0 {
+		t.Errorf("a stricter user timeout kept: RTOMax %v, want 0 (left alone)", got.RTOMax)
 	}
 }

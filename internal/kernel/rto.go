@@ -186,3 +186,64 @@ func SynUserTimeoutSlack(hz int, u time.Duration, linear int) time.Duration {
 	}
 	return SlackOf(hz, horizons) + 4*Jiffy(hz)
 }
+
+// BaseRTO is a socket's retransmission timeout before backoff: tcpi_rto
+// (rto) halved once per tcpi_backoff step, never below MinRTO (the kernel
+// never goes below it). Zero rto (unknown) gives MinRTO.
+func BaseRTO(rto time.Duration, backoff int) time.Duration {
+	return max(rto>>min(max(backoff, 0), 62), MinRTO)
+}
+
+// Retransmitting is what the kernel reports of a socket retransmitting
+// unacknowledged data (tcp_info and inet_diag's timer).
+type Retransmitting struct {
+	// RTO is tcpi_rto: the retransmission timeout, doubled once per
+	// backoff step; zero when unknown (no tcp_info): the 200 ms minimum.
+	RTO time.Duration
+	// Backoff is tcpi_backoff: the timeouts taken since the last ACK.
+	Backoff int
+	// Expires is when the pending timer fires, from now (inet_diag).
+	Expires time.Duration
+}
+
+// RetransmitLeft is how long from now until the kernel gives up on data
+// in flight on a socket in state r, for tcp_retries2 retries2 and user
+// timeout userTimeout (0: none). The kernel counts both limits from the
+// first retransmission by timeout (retrans_stamp) and checks only at its
+// retransmission firings; the count lasts RetransmitGiveUp for the
+// socket's initial RTO (RTO >> Backoff, at least MinRTO). Before any
+// timeout (Backoff 0) the pending timer may be a tail-loss probe, after
+// which a full initial RTO comes before the count starts (measured on
+// Linux 6.18 over loopback, U = 3 s: probe 0.21 s, first timeout 0.42 s,
+// ETIMEDOUT 3.42 s). After k timeouts, the firings before the current
+// one took 2·base, 4·base, ... (RetransmitFirings) and the current one
+// has run RTO − Expires. It returns the time left, the count's length and
+// how much of it has passed (zero before the first timeout). The wheel's
+// lateness is not in it: add the bound's slack.
+func RetransmitLeft(retries2 int, userTimeout time.Duration, r Retransmitting) (left, total, counted time.Duration) {
+	backoff := min(max(r.Backoff, 0), 62)
+	base := BaseRTO(r.RTO, backoff)
+	total = RetransmitGiveUp(retries2, base, userTimeout)
+	if backoff == 0 {
+		return r.Expires + base + total, total, 0
+	}
+	firings := RetransmitFirings(retries2, base)
+	for _, f := range firings[:min(backoff-1, len(firings))] {
+		counted += f
+	}
+	counted += max(r.RTO-r.Expires, 0)
+	return max(total-counted, r.Expires), total, counted
+}
+
+// SynElapsed is how long a connect into a silent path has been running
+// after k SYN retransmissions: the first k timeouts of SynTimeouts.
+func SynElapsed(retries, linear, k int) time.Duration {
+	var t time.Duration
+	for i, st := range SynTimeouts(retries, linear) {
+		if i >= k {
+			break
+		}
+		t += st
+	}
+	return t
+}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"errors"
 	"os"
 	"time"
 
@@ -15,6 +16,9 @@ type option struct {
 	value      func(Options) int
 	load       func(*Options, int)
 	setZero    bool // set even when the value is zero (on/off, or "none")
+	// optional: a kernel without the option (ENOPROTOOPT) is no error:
+	// setting it is skipped, reading it gives zero.
+	optional bool
 }
 
 // options is Linux's table, in the order they are set: the keepalive
@@ -44,6 +48,14 @@ var options = [...]option{
 	{name: "TCP_SYNCNT", level: unix.IPPROTO_TCP, opt: unix.TCP_SYNCNT,
 		value: func(o Options) int { return o.SynCount },
 		load:  func(o *Options, v int) { o.SynCount = v }},
+	// Linux 6.15+; the kernel's own cap (120 s) reads back as zero.
+	{name: "TCP_RTO_MAX_MS", level: unix.IPPROTO_TCP, opt: unix.TCP_RTO_MAX_MS, optional: true,
+		value: func(o Options) int { return Millis(o.RTOMax) },
+		load: func(o *Options, v int) {
+			if d := time.Duration(v) * time.Millisecond; d != MaxRTO {
+				o.RTOMax = d
+			}
+		}},
 }
 
 // SetOptions sets o on the socket fd, in the table's order. A zero value
@@ -56,6 +68,9 @@ func SetOptions(fd int, o Options) error {
 			continue
 		}
 		if err := unix.SetsockoptInt(fd, opt.level, opt.opt, v); err != nil {
+			if opt.optional && errors.Is(err, unix.ENOPROTOOPT) {
+				continue // before the kernel that has it: the model says what that costs
+			}
 			return &OptionError{Op: "set", Name: opt.name, Err: os.NewSyscallError("setsockopt", err)}
 		}
 	}
@@ -69,6 +84,9 @@ func GetOptions(fd int) (Options, error) {
 	var o Options
 	for _, opt := range options {
 		v, err := unix.GetsockoptInt(fd, opt.level, opt.opt)
+		if opt.optional && errors.Is(err, unix.ENOPROTOOPT) {
+			continue
+		}
 		if err != nil {
 			return Options{}, &OptionError{Op: "read", Name: opt.name, Err: os.NewSyscallError("getsockopt", err)}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,10 +48,13 @@ func ImageRelease(image []byte) (string, error) {
 // FromPath returns the kernel at image, with modules in modules (the
 // lib/modules/RELEASE directory; "" means look for it next to the image:
 // lib/modules/RELEASE beside boot/, then /lib/modules/RELEASE).
+// It reads only the image's first headerBytes, and refuses what is not a
+// regular file of at most maxImageBytes (a device such as /dev/zero, a
+// directory, a huge file): what qemu is given must be a kernel.
 func FromPath(image, modules string) (Kernel, error) {
-	b, err := os.ReadFile(image)
+	b, err := readImageHeader(image)
 	if err != nil {
-		return Kernel{}, fmt.Errorf("vm: read kernel image: %w", err)
+		return Kernel{}, err
 	}
 	rel, err := ImageRelease(b)
 	if err != nil {
@@ -78,6 +82,39 @@ func FromPath(image, modules string) (Kernel, error) {
 		}
 	}
 	return k, nil // no modules: the guest runs with what is built in
+}
+
+// Bounds of a kernel image: distribution kernels are 8-20 MB; the setup
+// header and its version string lie in the first setup sectors (at most
+// 64 of 512 bytes).
+const (
+	maxImageBytes = 256 << 20
+	headerBytes   = 64 << 10
+)
+
+// readImageHeader reads the first headerBytes of the kernel image at path
+// after checking it is a regular file of a kernel's size.
+func readImageHeader(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("vm: read kernel image: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("vm: read kernel image: %w", err)
+	}
+	switch {
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("vm: %s is not a kernel image (not a regular file: %v): give a bzImage such as /boot/vmlinuz-RELEASE", path, st.Mode().Type())
+	case st.Size() > maxImageBytes:
+		return nil, fmt.Errorf("vm: %s is not a kernel image (%d MiB, over %d MiB): give a bzImage such as /boot/vmlinuz-RELEASE", path, st.Size()>>20, maxImageBytes>>20)
+	}
+	b := make([]byte, min(st.Size(), headerBytes))
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("vm: read kernel image %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // cached reads a kernel recorded in dir/kernel.json.

@@ -192,3 +192,35 @@ func TestShellQuoteAndConsole(t *testing.T) {
 		t.Errorf("parseConsole without status: rc %d, want -1", rc)
 	}
 }
+
+// TestFromPathRefusesNonImages: a device, a directory and a file far
+// larger than a kernel are refused without reading them; a real image's
+// release is read from its first bytes only.
+func TestFromPathRefusesNonImages(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge")
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(maxImageBytes + 1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, p := range []string{"/dev/zero", dir, huge} {
+		if _, err := FromPath(p, ""); err == nil || !strings.Contains(err.Error(), "is not a kernel image") {
+			t.Errorf("FromPath(%s) = %v, want it refused as not a kernel image", p, err)
+		}
+	}
+	img := make([]byte, 1<<20)
+	copy(img[0x202:], "HdrS")
+	binary.LittleEndian.PutUint16(img[0x20e:], 0x400)
+	copy(img[0x600:], "6.1.0-test #1\x00")
+	p := filepath.Join(dir, "vmlinuz")
+	if err := os.WriteFile(p, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := FromPath(p, ""); err != nil || k.Release != "6.1.0-test" {
+		t.Errorf("FromPath(image) = %+v, %v", k, err)
+	}
+}
