@@ -76,9 +76,14 @@ func (c Cause) DeadPeer() bool {
 // to tell keepalive silence from unacknowledged data and a closed window.
 // c may be nil (a failed dial, or a connection already closed): an
 // ETIMEDOUT is then CauseKernelTimeout, or CauseConnectTimeout for a dial.
+// An error wrapping a *CauseError has that error's Cause.
 func Diagnose(c net.Conn, err error) Cause {
 	if err == nil {
 		return CauseNone
+	}
+	var ce *CauseError
+	if errors.As(err, &ce) && ce.Cause != CauseNone {
+		return ce.Cause
 	}
 	var oe *net.OpError
 	dial := errors.As(err, &oe) && oe.Op == "dial"

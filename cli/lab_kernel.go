@@ -15,10 +15,16 @@ import (
 
 // resolveKernel turns --kernel into a bootable kernel: a version (5.10,
 // 6.1, 6.12) is fetched from the distribution's packages and cached; a
-// path is a kernel image, with --modules its lib/modules/RELEASE.
+// path is a kernel image, with --modules its lib/modules/RELEASE. Bad
+// input is refused first, then every program the run needs that the host
+// lacks is named at once (vm.Preflight).
 func resolveKernel(cmd *cobra.Command, f labFlags) (vm.Kernel, error) {
-	if strings.ContainsRune(f.kernel, '/') || fileExists(f.kernel) {
-		return vm.FromPath(f.kernel, f.modules)
+	if isKernelPath(f.kernel) {
+		k, err := vm.FromPath(f.kernel, f.modules)
+		if err != nil {
+			return vm.Kernel{}, err
+		}
+		return k, vm.Preflight(false)
 	}
 	if _, err := vm.Suite(f.kernel); err != nil {
 		return vm.Kernel{}, usageError{err}
@@ -26,8 +32,15 @@ func resolveKernel(cmd *cobra.Command, f labFlags) (vm.Kernel, error) {
 	if f.modules != "" {
 		return vm.Kernel{}, usagef("--modules goes with a kernel image path, not with --kernel %s", f.kernel)
 	}
+	// Every program the run needs, named at once, before any download.
+	if err := vm.Preflight(true); err != nil {
+		return vm.Kernel{}, err
+	}
 	return vm.Fetch(cmd.Context(), f.kernel, f.cacheDir, vm.AptDir, cmd.ErrOrStderr())
 }
+
+// isKernelPath tells a kernel image's path from a version to fetch.
+func isKernelPath(kernel string) bool { return strings.ContainsRune(kernel, '/') || fileExists(kernel) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

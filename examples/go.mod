@@ -3,8 +3,9 @@ module github.com/flatline-dev/flatline/examples
 go 1.26.0
 
 require (
-	github.com/flatline-dev/flatline v0.0.0
-	github.com/jackc/pgx/v5 v5.12.0
+	github.com/flatline-dev/flatline v0.0.0-00010101000000-000000000000
+	github.com/flatline-dev/flatline/drivers v0.0.0-00010101000000-000000000000
+	github.com/jackc/pgx/v5 v5.13.0
 	github.com/redis/go-redis/v9 v9.23.0
 	google.golang.org/grpc v1.85.0
 )
@@ -37,5 +38,3 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/flatline-dev/flatline => ../

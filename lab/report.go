@@ -244,7 +244,8 @@ func configSummary(c ConfigName, t time.Duration) string {
 // writeSummary lists the cells that broke their configuration's own
 // promise, then the lesson as measured.
 func writeSummary(w io.Writer, r *Result, capS float64) error {
-	var broken, skipped []string
+	var broken []string
+	var skipped skips
 	for _, c := range r.Cells {
 		switch {
 		case c.Verdict == Late:
@@ -256,7 +257,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 			broken = append(broken, fmt.Sprintf("  %s: no error within %s, promised %s: %s",
 				c.Cell().Name(), fmtSeconds(capS), fmtSeconds(*c.ExpectedS), c.Rule))
 		case c.Verdict == Skipped:
-			skipped = append(skipped, fmt.Sprintf("  %s: %s", c.Cell().Name(), c.Error))
+			skipped.add(c.Error, c.Cell().Name())
 		case c.Verdict == Errored:
 			broken = append(broken, fmt.Sprintf("  %s: the cell could not run: %s", c.Cell().Name(), c.Error))
 		}
@@ -269,12 +270,7 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 			fmt.Fprintln(w, b)
 		}
 	}
-	if len(skipped) > 0 {
-		fmt.Fprintln(w, "Skipped (this kernel cannot run them):")
-		for _, l := range skipped {
-			fmt.Fprintln(w, l)
-		}
-	}
+	skipped.write(w)
 	var missed []string
 	for _, c := range r.Cells {
 		if survivalFault(c.Fault) || mustSurvive(c.Cell()) || pathMustSurvive(c.Cell()) || c.Verdict == Errored || c.Verdict == Skipped {
@@ -313,4 +309,40 @@ func countDead(r *Result) int {
 		}
 	}
 	return n
+}
+
+// skips groups skipped cells by reason, in the order reasons first came.
+type skips struct {
+	reasons []string
+	cells   map[string][]string
+}
+
+func (s *skips) add(reason, cell string) {
+	if s.cells == nil {
+		s.cells = map[string][]string{}
+	}
+	if _, ok := s.cells[reason]; !ok {
+		s.reasons = append(s.reasons, reason)
+	}
+	s.cells[reason] = append(s.cells[reason], cell)
+}
+
+// write prints one line per reason: how many cells, the first few, why.
+func (s *skips) write(w io.Writer) {
+	if len(s.reasons) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Skipped (this kernel cannot run them):")
+	for _, r := range s.reasons {
+		cells := s.cells[r]
+		shown := strings.Join(cells[:min(len(cells), 2)], ", ")
+		if len(cells) > 2 {
+			shown += fmt.Sprintf(" and %d more", len(cells)-2)
+		}
+		noun := "cells"
+		if len(cells) == 1 {
+			noun = "cell"
+		}
+		fmt.Fprintf(w, "  %d %s (%s): %s\n", len(cells), noun, shown, r)
+	}
 }

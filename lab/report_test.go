@@ -81,3 +81,31 @@ func TestWriteChart(t *testing.T) {
 		t.Errorf("chart is not a PNG (%d bytes)", buf.Len())
 	}
 }
+
+// TestSkippedSummary: skipped cells are summarised one line per reason.
+func TestSkippedSummary(t *testing.T) {
+	r := sampleResult()
+	netem := "netem (sch_netem, CONFIG_NET_SCH_NETEM) for path faults: not supported"
+	for _, w := range []Workload{Idle, Sending, Receiving} {
+		r.Cells = append(r.Cells, CellResult{Workload: w, Fault: Blackhole, Config: Flatline, Verdict: Skipped, Error: netem})
+	}
+	r.Cells = append(r.Cells, CellResult{Workload: Idle, Fault: Blip, Config: GoDefault, Verdict: Skipped, Error: "other reason"})
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	i := strings.Index(out, "Skipped (this kernel cannot run them):\n")
+	if i < 0 {
+		t.Fatalf("no skipped summary in:\n%s", out)
+	}
+	lines := strings.SplitN(out[i:], "\n", 4)
+	want := []string{
+		"Skipped (this kernel cannot run them):",
+		"  3 cells (idle/blackhole/flatline, sending/blackhole/flatline and 1 more): " + netem,
+		"  1 cell (idle/blip/go-default): other reason",
+	}
+	if diff := cmp.Diff(want, lines[:3]); diff != "" {
+		t.Errorf("skipped summary (-want +got):\n%s", diff)
+	}
+}

@@ -1,9 +1,8 @@
 // Command pgxcause shows how to learn why a PostgreSQL connection died when
-// pgx hides it: pgx reports "unexpected EOF" (or a timeout it takes for its
-// own deadline) for a connection the kernel ended, and closes the
-// connection before returning. A flatline.Recorder wired in as pgx's
-// DialFunc records the end as it happens, from the socket, and answers
-// afterwards.
+// pgx hides it: pgx reports "unexpected EOF" for an Exec, or "timeout: ..."
+// for a QueryRow, on a connection the kernel ended, and closes the
+// connection before returning. pgxflat records the end from the socket as
+// it happens, and pgxflat.Err attaches it to pgx's error.
 //
 //	pgxcause -dsn 'postgres://user@db.internal:5432/app' -timeout 10s
 //
@@ -20,35 +19,34 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/drivers/pgxflat"
 	"github.com/jackc/pgx/v5"
 )
 
-// Connect opens a pgx connection whose dead peer is noticed within
-// timeout, its end recorded by rec.
-func Connect(ctx context.Context, dsn string, timeout time.Duration, rec *flatline.Recorder) (*pgx.Conn, error) {
+// Config parses dsn and adds flatline's settings for timeout, the ends
+// recorded by rec (nil: pgxflat's own recording only).
+func Config(dsn string, timeout time.Duration, rec *flatline.Recorder) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	cfg.DialFunc = rec.DialContext(&flatline.Dialer{Config: flatline.Config{Timeout: timeout}})
-	return pgx.ConnectConfig(ctx, cfg)
+	if _, err := pgxflat.Configure(cfg, flatline.Config{Timeout: timeout}, rec); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
-// Why returns the cause of conn's end as rec recorded it, or "still open"
-// or "not recorded".
-func Why(rec *flatline.Recorder, conn *pgx.Conn) string {
-	nc := conn.PgConn().Conn() // the net.Conn pgx was given, even after it closed it
-	if e, ok := rec.Of(nc); ok {
-		s := e.Cause.String()
-		if e.Err != nil {
-			s += " (" + e.Err.Error() + ")"
+// Why returns pgx's error err with the cause of conn's end, as the kernel
+// gave it, or "still open".
+func Why(conn *pgx.Conn, err error) string {
+	if err == nil {
+		if conn.IsClosed() {
+			return "closed"
 		}
-		return s
-	}
-	if !conn.IsClosed() {
 		return "still open"
 	}
-	return "not recorded"
+	err = pgxflat.Err(conn, err)
+	return fmt.Sprintf("%v (flatline.Diagnose: %v)", err, flatline.Diagnose(nil, err))
 }
 
 func main() {
@@ -58,8 +56,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	rec := &flatline.Recorder{}
-	conn, err := Connect(ctx, *dsn, *timeout, rec)
+	cfg, err := Config(*dsn, *timeout, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(2)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "connect:", err)
 		os.Exit(1)
@@ -71,7 +73,7 @@ func main() {
 			if ctx.Err() != nil {
 				return
 			}
-			fmt.Printf("pgx says: %v\nthe kernel says: %s\n", err, Why(rec, conn))
+			fmt.Printf("pgx says: %v\nthe kernel says: %s\n", err, Why(conn, err))
 			os.Exit(1)
 		}
 		select {
