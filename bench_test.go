@@ -63,3 +63,30 @@ func BenchmarkDialAccept(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlan compares a pure Config.Plan with what it cost when every
+// call read the host (kernel release and version) itself: here, a plan
+// for a host read with ReadHost on every call:
+//
+//	go test -run '^$' -bench 'BenchmarkPlan$' -count 5 .
+func BenchmarkPlan(b *testing.B) {
+	cfg := flatline.Config{Timeout: 30 * time.Second}
+	b.Run("pure", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := cfg.Plan(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reading-host", func(b *testing.B) {
+		for b.Loop() {
+			h, err := flatline.ReadHost("/")
+			if err != nil {
+				b.Skip(err)
+			}
+			if _, err := cfg.PlanFor(h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

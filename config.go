@@ -59,8 +59,11 @@ type Config struct {
 	Interval time.Duration
 
 	// Count sets TCP_KEEPCNT: how many unanswered probes end the
-	// connection, at most 127. Zero means derive it: 3 from a 10 s Timeout
-	// (two lost probes tolerated), else 2.
+	// connection, at most 127. Zero means derive it: as many probes 1 s
+	// apart as the budget holds (15 for a 30 s Timeout, 7 for 10 s, 2 below
+	// about 10 s; see the package documentation and docs/false-kills.md).
+	// A derived Count is the most probes a dead peer gets: the timers'
+	// lateness may end the chain a probe or two earlier (Bound.LostProbes).
 	Count int
 
 	// UserTimeout sets TCP_USER_TIMEOUT (Linux, milliseconds; darwin:
@@ -154,7 +157,9 @@ func (c Config) PlanFor(h Host) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	return newPlan(d, h), nil
+	p := newPlan(d, h)
+	p.Notes = append(p.Notes, designLossNotes(p)...)
+	return p, nil
 }
 
 // derived is a Config with every field decided and checked.

@@ -32,6 +32,22 @@ func ExampleConfig_Plan() {
 	// connecting    22.6s
 }
 
+// PlanFor computes the bounds for a given host: its HZ narrows the timer
+// slack (Plan assumes the coarsest common HZ), and its kernel adds notes.
+// Read a live host once with flatline.ReadHost("/").
+func ExampleConfig_PlanFor() {
+	cfg := flatline.Config{Timeout: 30 * time.Second}
+	h := flatline.LinuxDefaults()
+	h.HZ = 250
+	anyHZ, _ := cfg.Plan()
+	at250, _ := cfg.PlanFor(h)
+	fmt.Println("sending, any HZ:", anyHZ.Bound(flatline.StateSending))
+	fmt.Println("sending, HZ=250:", at250.Bound(flatline.StateSending))
+	// Output:
+	// sending, any HZ: 23s (+700ms slack)
+	// sending, HZ=250: 23s (+280ms slack)
+}
+
 // Validate explains the first setting that breaks the promise.
 func ExampleConfig_Validate() {
 	// The original story's settings, with a user timeout that fires

@@ -166,9 +166,15 @@ func lossNotes(p Plan, idle FalseKill, loss float64) []string {
 	note := fmt.Sprintf("at %.3g %% loss each way an idle connection with %v/%v/%d is falsely killed %.3g times an hour (all %d probe exchanges of a keepalive cycle lost)",
 		pct, p.Settings.Idle, p.Settings.Interval, p.Settings.Count, idle.PerHour, idle.Exchanges)
 	bi, bn, best := bestChain(p.Timeout, loss)
-	if best > target {
+	noSpread, err := Config{Timeout: p.Timeout, Spread: NoSpread}.derive()
+	switch {
+	case p.Spread > 0 && err == nil && idleFalseKills(noSpread.s.Idle, noSpread.s.Interval, noSpread.s.Count, loss) <= target:
+		ns := noSpread.s
+		note += fmt.Sprintf("; the planner kept half the spread for connections made together: with Spread NoSpread it gives %v/%v/%d, %.3g an hour (but connections made together then probe together)",
+			ns.Idle, ns.Interval, ns.Count, idleFalseKills(ns.Idle, ns.Interval, ns.Count, loss))
+	case best > target:
 		note += fmt.Sprintf("; no keepalive plan within Timeout %v does better than %.3g an hour (%v idle and %d probes 1 s apart): the budget has room for %d exchanges", p.Timeout, best, bi, bn, bn)
-	} else {
+	default:
 		note += fmt.Sprintf("; a chain of %v idle and %d probes 1 s apart within the same Timeout gives %.3g (set Idle, Interval and Count)", bi, bn, best)
 	}
 	what := "an application heartbeat on a connection of its own (package liveness), which retransmits its pings within Timeout"
@@ -191,16 +197,27 @@ func bestChain(t time.Duration, loss float64) (time.Duration, int, float64) {
 	return bestI, bestN, best
 }
 
+// designLossNotes is what Plan.Notes says about loss: where an idle
+// connection at DesignLoss is falsely killed more often than
+// DesignFalseKills(Timeout), the numbers and what works.
+func designLossNotes(p Plan) []string {
+	r, err := kernel.KeepaliveRisk(kernel.Options(p.Settings), p.Host.HZ, DesignLoss)
+	if err != nil {
+		return nil
+	}
+	return lossNotes(p, falseKillOf(StateIdle, r), DesignLoss)
+}
+
 // timeoutFor is the smallest whole-second Timeout above t, up to 10
 // minutes, whose default plan keeps an idle connection below its
 // DesignFalseKills at loss.
 func timeoutFor(loss float64, t time.Duration) (time.Duration, bool) {
 	for c := t.Truncate(time.Second) + time.Second; c <= 10*time.Minute; c += time.Second {
-		p, err := Config{Timeout: c}.Plan()
+		d, err := Config{Timeout: c}.derive()
 		if err != nil {
 			continue
 		}
-		if idleFalseKills(p.Settings.Idle, p.Settings.Interval, p.Settings.Count, loss) <= DesignFalseKills(c) {
+		if idleFalseKills(d.s.Idle, d.s.Interval, d.s.Count, loss) <= DesignFalseKills(c) {
 			return c, true
 		}
 	}

@@ -14,9 +14,10 @@ func TestPlanFalseKills(t *testing.T) {
 		note    string // "" when none
 	}{
 		{30 * time.Second, 0.05, 1e-6, ""},
-		{10 * time.Second, 0.05, 1e-4, ""},
+		{12 * time.Second, 0.05, 1e-4, ""},
+		{10 * time.Second, 0.05, 2e-2, "with Spread NoSpread it gives 3s/1s/7"},
 		{3 * time.Second, 0.01, 2, "room for 2 exchanges"},
-		{6 * time.Second, 0.05, 100, "Timeout of 10s"},
+		{6 * time.Second, 0.05, 100, "Timeout of 12s"},
 	}
 	for _, tt := range tests {
 		p, err := Config{Timeout: tt.timeout}.Plan()
@@ -38,6 +39,15 @@ func TestPlanFalseKills(t *testing.T) {
 		if tt.note == "" && strings.Contains(notes, "falsely killed") || !strings.Contains(notes, tt.note) {
 			t.Errorf("T=%v at %v: notes %q, want %q", tt.timeout, tt.loss, notes, tt.note)
 		}
+	}
+	// Plan.Notes say it at the design loss, without being asked.
+	p3, _ := Config{Timeout: 3 * time.Second}.Plan()
+	if n := strings.Join(p3.Notes, "\n"); !strings.Contains(n, "at 5 % loss each way") || !strings.Contains(n, "package liveness") {
+		t.Errorf("T=3s: Plan.Notes %q, want the design loss's false kills and what works", n)
+	}
+	p30, _ := Config{}.Plan()
+	if n := strings.Join(p30.Notes, "\n"); strings.Contains(n, "falsely killed") {
+		t.Errorf("T=30s: Plan.Notes %q, want no false-kill warning", n)
 	}
 	p, _ := Config{}.Plan()
 	for _, bad := range []float64{-0.01, 1, 2} {

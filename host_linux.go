@@ -15,10 +15,11 @@ import (
 // ReadHost reads, under root ("/" on a live host, a fixture directory in
 // tests), the TCP sysctls of the calling thread's network namespace from
 // proc/sys/net/ipv4, the kernel release (see Host.Kernel) from
-// proc/sys/kernel/osrelease and proc/version, and HZ as the kernel model
-// finds it (its config, proc/config.gz or boot/config-RELEASE, else two
-// readings of proc/timer_list 100 ms apart; zero when neither is
-// readable). A sysctl the kernel lacks (tcp_syn_linear_timeouts before
+// proc/sys/kernel/osrelease and proc/version, and HZ from the kernel's
+// config (kernel.ConfigHZ: proc/config.gz or boot/config-RELEASE; zero,
+// unknown, when neither is readable; it does not fall back to
+// kernel.HostHZ's 100 ms timer-list measurement, since ReadHost runs once
+// per network namespace a scan visits). A sysctl the kernel lacks (tcp_syn_linear_timeouts before
 // 6.x) keeps its zero value; another missing or malformed one is an
 // *OpError naming it. Read a host once, at the edge, and pass it to
 // Config.PlanFor, Config.ValidateFor and Settings.Bounds.
@@ -48,7 +49,7 @@ func ReadHost(root string) (Host, error) {
 		}
 		f.set(v)
 	}
-	if hz, err := kernel.HostHZ(root); err == nil {
+	if hz, err := kernel.ConfigHZ(root); err == nil {
 		h.HZ = hz
 	}
 	h.Kernel = readKernel(root)

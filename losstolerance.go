@@ -39,30 +39,45 @@ const maxDerivedCount = 20
 //
 // When that still predicts more than DesignFalseKills(t) at DesignLoss, it
 // gives probes the spread's seconds, then the idle's, one at a time, and
-// takes the first chain that meets the design point. Where none does (a
-// Timeout below about 10 s has no room), it keeps the first chain and
-// Plan's notes say what works instead. spread is Config.Spread as set
-// (zero: derived, it takes what the chain leaves).
+// takes the first chain that meets the design point; but the spread keeps
+// at least half its seconds (connections made together still probe apart:
+// the storm floor at most doubles) and the idle at least three quarters
+// (the healthy-link probe rate rises by a third at most). Where no chain
+// within those limits meets it (below about 12 s), it takes the one with
+// the fewest predicted false kills, and Plan's notes say what works
+// (NoSpread, a heartbeat, a larger Timeout). spread is Config.Spread as
+// set (zero: derived, it takes what the chain leaves).
 func lossTolerantChain(t, i, v time.Duration, count int, spread time.Duration) (time.Duration, time.Duration, int) {
 	fixed := max(spread, 0)
+	minSpread := fixed
+	if spread == 0 { // derived: what the old chain left, at most Idle
+		old := min(max(t-i-time.Duration(count)*v, 0), i)
+		minSpread = (old/2 + time.Second - 1).Truncate(time.Second)
+	}
+	minIdle := max(time.Second, (3*i/4 + time.Second - 1).Truncate(time.Second))
 	chain := func(idle, budget time.Duration) (time.Duration, time.Duration, int) {
 		iv := max(time.Second, (budget+maxDerivedCount*time.Second-1)/maxDerivedCount).Truncate(time.Second)
 		return idle, iv, int(budget / iv)
 	}
-	fi, fv, fn := chain(i, time.Duration(count)*v)
+	bi, bv, bn := chain(i, time.Duration(count)*v)
+	best := idleFalseKills(bi, bv, bn, DesignLoss)
 	target := DesignFalseKills(t)
-	if idleFalseKills(fi, fv, fn, DesignLoss) <= target {
-		return fi, fv, fn
+	if best <= target {
+		return bi, bv, bn
 	}
-	for idle := i; idle >= time.Second; idle -= time.Second {
-		for budget := time.Duration(count)*v + i - idle; idle+budget <= t-fixed; budget += time.Second {
+	for idle := i; idle >= minIdle; idle -= time.Second {
+		for budget := time.Duration(count)*v + i - idle; idle+budget+minSpread <= t; budget += time.Second {
 			ci, cv, cn := chain(idle, budget)
-			if idleFalseKills(ci, cv, cn, DesignLoss) <= target {
+			r := idleFalseKills(ci, cv, cn, DesignLoss)
+			if r <= target {
 				return ci, cv, cn
+			}
+			if r < best {
+				bi, bv, bn, best = ci, cv, cn, r
 			}
 		}
 	}
-	return fi, fv, fn
+	return bi, bv, bn
 }
 
 // derivedUserTimeout is the user timeout a derived plan sets: Idle +
@@ -80,11 +95,11 @@ func derivedUserTimeout(i, v time.Duration, count int) time.Duration {
 // derived chain at random loss p each way, on a kernel of unknown HZ.
 func idleFalseKills(i, v time.Duration, count int, p float64) float64 {
 	o := kernel.Options{KeepAlive: true, Idle: i, Interval: v, Count: count, UserTimeout: derivedUserTimeout(i, v, count)}
-	r, err := kernel.KeepaliveRisk(o, 0, p)
+	r, err := kernel.IdleFalseKills(o, 0, p)
 	if err != nil {
 		return 1
 	}
-	return r.PerHour
+	return r
 }
 
 // rtoMax is the TCP_RTO_MAX_MS a plan sets: Config.RTOMax as set, or for
@@ -108,15 +123,21 @@ func (c Config) rtoMax(t, u time.Duration) time.Duration {
 	}
 	target := DesignFalseKills(t)
 	busy := func(rtoMax time.Duration) float64 {
-		return kernel.SendingRisk(u, LinuxDefaults().Retries2, time.Second, kernel.Path{Loss: DesignLoss, RTOMax: rtoMax}).PerHour
+		return kernel.BusyFalseKills(u, LinuxDefaults().Retries2, time.Second, kernel.Path{Loss: DesignLoss, RTOMax: rtoMax})
 	}
-	if u <= 0 || busy(0) <= target {
+	if u <= 0 || busy(0) <= target || busy(kernel.MinRTOMax) > target {
 		return 0
 	}
-	for rtoMax := kernel.MaxRTO; rtoMax >= kernel.MinRTOMax; rtoMax -= time.Second {
-		if busy(rtoMax) <= target {
-			return rtoMax
+	// A lower cap never fits fewer retransmissions: search the whole
+	// seconds between 1 s (meets the design point) and 120 s (does not).
+	lo, hi := int(kernel.MinRTOMax/time.Second), int(kernel.MaxRTO/time.Second)
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if busy(time.Duration(mid)*time.Second) <= target {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return 0
+	return time.Duration(lo) * time.Second
 }

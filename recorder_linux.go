@@ -37,11 +37,8 @@ func closeCause(c *net.TCPConn) (Cause, error) {
 	switch {
 	case infoErr == nil && info.State == kernel.TCPClose:
 		return classifyTimeout(info), nil
-	case infoErr == nil && info.State == tcpCloseWait:
+	case infoErr == nil && info.State == kernel.TCPCloseWait: // the peer sent FIN
 		return CausePeerClosed, nil
 	}
 	return CauseLocalClose, nil
 }
-
-// tcpCloseWait is TCP_CLOSE_WAIT in tcp_info's state: the peer sent FIN.
-const tcpCloseWait = 8

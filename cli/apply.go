@@ -128,7 +128,7 @@ func newBoundJS(b flatline.Bound) boundJS {
 
 func newApplyJSON(r *enforce.ApplyReport) applyJSON {
 	j := applyJSON{PID: r.PID, Comm: r.Comm, DryRun: r.DryRun, TimeoutS: r.Plan.Timeout.Seconds(),
-		Settings: r.Plan.Settings, Worst: map[string]boundJS{}, Changed: r.Changed,
+		Settings: r.Plan.Settings, Worst: map[string]boundJS{}, Changed: changedCount(r),
 		Failed: r.Failed, SpreadS: r.Spread.Seconds(), Sockets: []appliedJSON{}}
 	for _, s := range r.Sockets {
 		a := appliedJSON{FD: s.FD, Inode: s.Inode, State: s.State, Local: s.Local.String(), Remote: s.Remote.String(),
@@ -144,6 +144,22 @@ func newApplyJSON(r *enforce.ApplyReport) applyJSON {
 		j.Worst[string(b.State)] = newBoundJS(b)
 	}
 	return j
+}
+
+// changedCount is how many sockets apply changed, or, in a dry run, would
+// change: those whose settings after differ from before (the report's
+// Changed counts only sockets actually set, none in a dry run).
+func changedCount(r *enforce.ApplyReport) int {
+	if !r.DryRun {
+		return r.Changed
+	}
+	n := 0
+	for _, so := range r.Sockets {
+		if so.Err == nil && so.After != nil && (so.Before == nil || *so.Before != *so.After) {
+			n++
+		}
+	}
+	return n
 }
 
 // settingsText is "2s/1s/2 ut 3.6s", "off", or "-" when unread.
@@ -188,7 +204,7 @@ func writeApply(w io.Writer, r *enforce.ApplyReport) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d sockets %s, %d failed", r.Changed, verb, r.Failed)
+	fmt.Fprintf(w, "\n%d sockets %s, %d failed", changedCount(r), verb, r.Failed)
 	if r.Spread > 0 {
 		fmt.Fprintf(w, "; keepalive re-armed at random within %v", r.Spread.Round(time.Millisecond))
 	}

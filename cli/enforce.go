@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/flatline-dev/flatline"
@@ -21,6 +23,8 @@ type enforceFlags struct {
 	allow  bool
 	pin    string
 	detach bool
+	// wholeHost allows the cgroup2 root.
+	wholeHost bool
 }
 
 // defaultPinDir is where --detach looks without --pin.
@@ -57,6 +61,9 @@ Needs root (CAP_BPF, CAP_NET_ADMIN) and Linux 5.9.`,
 			out := cmd.OutOrStdout()
 			if f.detach {
 				return runDetach(out, f)
+			}
+			if err := checkEnforceTarget(f.cgroup, f.wholeHost); err != nil {
+				return err
 			}
 			e, err := enforce.Attach(f.cgroup, enforce.Options{Config: f.cfg, AllowLooser: f.allow})
 			if err != nil {
@@ -97,6 +104,7 @@ Needs root (CAP_BPF, CAP_NET_ADMIN) and Linux 5.9.`,
 	fl.BoolVar(&f.allow, "allow-looser", false, "let processes set looser keepalive or user-timeout values on their sockets")
 	fl.StringVar(&f.pin, "pin", "", "pin the programs under this bpffs directory and return (with --detach: where to look; default "+defaultPinDir+")")
 	fl.BoolVar(&f.detach, "detach", false, "remove what --pin left on --cgroup")
+	fl.BoolVar(&f.wholeHost, "whole-host", false, "allow --cgroup to be the cgroup2 root: every process of the host")
 	return cmd
 }
 
@@ -110,8 +118,11 @@ type enforceEvent struct {
 	SpreadS     float64            `json:"spread_s,omitempty"`
 	AllowLooser bool               `json:"allow_looser"`
 	Pinned      string             `json:"pinned,omitempty"`
-	Stats       *enforce.Stats     `json:"stats,omitempty"`
-	Time        time.Time          `json:"time"`
+	// Orphan is, for a detach, the id of a removed cgroup whose pinned
+	// enforcement was removed (the cgroup's path no longer names it).
+	Orphan uint64         `json:"orphan_cgroup_id,omitempty"`
+	Stats  *enforce.Stats `json:"stats,omitempty"`
+	Time   time.Time      `json:"time"`
 }
 
 func newEnforceEvent(event string, p flatline.Plan, f enforceFlags) enforceEvent {
@@ -146,7 +157,11 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 			_, err = fmt.Fprintln(w, "; SIGINT or SIGTERM detaches")
 		}
 	case "detached":
-		_, err = fmt.Fprintf(w, "detached from %s", ev.Cgroup)
+		if ev.Orphan != 0 {
+			_, err = fmt.Fprintf(w, "detached the enforcement of removed cgroup id %d (%s no longer names it; pins %s)", ev.Orphan, ev.Cgroup, ev.Pinned)
+		} else {
+			_, err = fmt.Fprintf(w, "detached from %s", ev.Cgroup)
+		}
 		if err == nil && ev.Stats != nil {
 			st := ev.Stats
 			_, err = fmt.Fprintf(w, ": %d connects and %d accepts configured, %d looser values rewritten, %d let through, %d setsockopt errors",
@@ -157,6 +172,55 @@ func writeEnforceEvent(w io.Writer, ev enforceEvent, asJSON bool) error {
 		}
 	}
 	return err
+}
+
+// checkEnforceTarget refuses what enforce should not do silently: the
+// cgroup2 root (every process of the host) without --whole-host, and a
+// cgroup another enforce already runs on (both would run on every
+// connection, the stricter value winning option by option, and detaching
+// one would leave the other).
+func checkEnforceTarget(path string, wholeHost bool) error {
+	root, err := enforce.IsCgroupRoot(path)
+	if err != nil {
+		if errors.Is(err, enforce.ErrNotCgroup2) {
+			return usageError{err}
+		}
+		return err
+	}
+	if root && !wholeHost {
+		return usagef("enforce: %s is the cgroup2 root: every process of the host would be changed; name a cgroup below it, or add --whole-host", path)
+	}
+	progs, err := enforce.Attached(path)
+	if err != nil {
+		return nil // Attach says what is wrong
+	}
+	var ids []string
+	for _, p := range progs {
+		if p.Name == "apply" || p.Name == "guard" {
+			ids = append(ids, fmt.Sprintf("%s %d", p.Name, p.ID))
+		}
+	}
+	if len(ids) > 0 {
+		return fmt.Errorf("enforce: %s is already enforced (programs %s): two runs would both apply, the stricter value winning; stop the other run or flatline enforce --detach it first", path, strings.Join(ids, ", "))
+	}
+	return nil
+}
+
+// detachOrphans removes the pinned enforcements under dir whose cgroup is
+// gone, says so for each, and reports whether there was any.
+func detachOrphans(w io.Writer, dir string, f enforceFlags) (bool, error) {
+	orphans, err := enforce.DetachOrphans(dir)
+	for _, o := range orphans {
+		ev := newEnforceEvent("detached", flatline.Plan{}, f)
+		ev.Orphan = o.CgroupID
+		ev.Pinned = o.Dir
+		st := o.Stats
+		ev.Stats = &st
+		if werr := writeEnforceEvent(w, ev, f.json); werr != nil {
+			return true, werr
+		}
+	}
+	return len(orphans) > 0, err
 }
 
 // attachEnforce is lab.Options.Enforce: the lab's enforced cells.
@@ -170,6 +234,13 @@ func runDetach(w io.Writer, f enforceFlags) error {
 		dir = defaultPinDir
 	}
 	stats, err := enforce.Detach(dir, f.cgroup)
+	if errors.Is(err, enforce.ErrNotPinned) || (errors.Is(err, enforce.ErrNotCgroup2) && errors.Is(err, fs.ErrNotExist)) {
+		// The cgroup was removed (or made anew) after --pin: its pins
+		// are found by the ids of cgroups that no longer exist.
+		if done, oerr := detachOrphans(w, dir, f); oerr != nil || done {
+			return oerr
+		}
+	}
 	if err != nil {
 		if errors.Is(err, enforce.ErrNotCgroup2) {
 			return usageError{err}

@@ -92,6 +92,12 @@ with timestamps until interrupted, --count polls or --duration.`,
 			if f.opts.Max < 0 {
 				return usagef("--timeout %v: want a positive duration", f.opts.Max)
 			}
+			if f.count < 0 {
+				return usagef("--count %d: want a number of polls (0: until interrupted)", f.count)
+			}
+			if f.duration < 0 {
+				return usagef("--duration %v: want a positive duration (0: until interrupted)", f.duration)
+			}
 			if f.watch.set {
 				if f.json {
 					return usagef("--watch prints lines for people; --json is for a single scan")

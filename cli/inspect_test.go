@@ -117,6 +117,8 @@ func TestInspectUsage(t *testing.T) {
 		{"inspect", "--watch", "--json"},
 		{"inspect", "--watch", "0s"},
 		{"inspect", "extra"},
+		{"inspect", "--watch", "--count", "-1"},
+		{"inspect", "--watch", "--duration", "-1s"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := Run(args, nil, &out, &errOut); code != 2 {

@@ -49,8 +49,8 @@ left within --window of each other: connections probing in lockstep.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
-	fl.DurationVar(&f.window, "window", 4*time.Millisecond, "probes within this window count as one burst (one tick at HZ=250)")
-	fl.DurationVar(&f.bin, "bin", 256*time.Millisecond, "histogram bin (the timer wheel's bucket for 2-16 s timers at HZ=250)")
+	fl.DurationVar(&f.window, "window", storm.DefaultWindow(), fmt.Sprintf("probes within this window count as one burst (one tick at HZ=%d)", storm.ReferenceHZ))
+	fl.DurationVar(&f.bin, "bin", storm.DefaultBin(), fmt.Sprintf("histogram bin (the timer wheel's bucket for 2-16 s timers at HZ=%d)", storm.ReferenceHZ))
 	fl.IntVar(&f.flows, "flows", 20, "flows to list in the table, most probes first")
 	return cmd
 }

@@ -159,7 +159,7 @@ func runPlan(ctx context.Context, w io.Writer, f planFlags) error {
 		return err
 	}
 	if f.conns != 0 || f.burst != 0 {
-		if r.Storm, err = newStormPlan(ctx, f.cfg, f.conns, f.burst); err != nil {
+		if r.Storm, err = newStormPlan(ctx, f.cfg, f.conns, f.burst, r.Basis.HZ); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("plan: interrupted before the forecast of %d connections finished", f.conns)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,7 +89,11 @@ func (r *planReport) addLoss(p flatline.Plan, host flatline.Host, loss float64) 
 		return err
 	}
 	r.Loss, r.Heartbeat = &loss, &falseKillJSON{falseKillFields: *newFalseKillFields(h), Rule: h.Rule}
-	r.Notes = append(r.Notes, f.Notes...)
+	for _, n := range f.Notes {
+		if !slices.Contains(r.Notes, n) { // Plan.Notes has the one at DesignLoss
+			r.Notes = append(r.Notes, n)
+		}
+	}
 	return nil
 }
 

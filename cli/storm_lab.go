@@ -61,7 +61,7 @@ the same spread budget.`,
 	cmd.AddCommand(newLabStormHolderCmd())
 	fl := cmd.Flags()
 	fl.IntVar(&f.conns, "conns", 2000, "connections per strategy")
-	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget")
+	fl.DurationVar(&f.timeout, "timeout", 0, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget (0: 10s, or the smallest timeout whose flatline bursts fit the host's CPU backlog, e.g. 33s at 20,000 connections)")
 	fl.StringVar(&f.strategies, "strategies", "static,jitter,coprime,flatline", "comma-separated strategies: static, jitter, coprime, flatline, offsets, golden, offsets+coprime")
 	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
 	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: twice the packets of flatline's predicted worst burst, probes and answers)")

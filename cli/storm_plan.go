@@ -38,17 +38,14 @@ type stormRecommendJSON struct {
 }
 
 // newStormPlan predicts the keepalive bursts of conns connections made
-// together with cfg, on this host's HZ (unknown: the worst over the common values).
-func newStormPlan(ctx context.Context, cfg flatline.Config, conns, burst int) (*stormPlanJSON, error) {
+// together with cfg, at hz: the plan's basis, this host's HZ (0, unknown:
+// the worst over the common values).
+func newStormPlan(ctx context.Context, cfg flatline.Config, conns, burst, hz int) (*stormPlanJSON, error) {
 	if conns < 1 || conns > storm.MaxForecastConns {
 		return nil, usagef("--conns %d: want 1 to %d (the model follows every probe of every connection; forecast per process beyond that)", conns, storm.MaxForecastConns)
 	}
 	if burst < 0 {
 		return nil, usagef("--burst must not be negative")
-	}
-	hz, err := storm.HostHZ()
-	if err != nil {
-		hz = 0 // unknown: the worst over the common HZ values
 	}
 	f, err := storm.PredictContext(ctx, cfg, conns, hz, burst)
 	if err != nil {

@@ -158,7 +158,7 @@ func eventLine(e trace.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s -> %s", e.Time.Local().Format("15:04:05.000"), e.Local, e.Remote)
 	if e.PID != 0 {
-		fmt.Fprintf(&b, " pid %d (%s)", e.PID, e.Comm)
+		fmt.Fprintf(&b, " pid %d (%s)", e.PID, printable(e.Comm))
 	} else {
 		b.WriteString(" pid ?")
 	}
@@ -180,6 +180,18 @@ func eventLine(e trace.Event) string {
 	}
 	fmt.Fprintf(&b, "; %d retransmits, %d probes; peer silent %v; netns %d]", e.Retransmits, e.Probes, e.Silent, e.NetNS)
 	return b.String()
+}
+
+// printable replaces what a process may put in its name and a terminal
+// would act on (control characters, escape sequences) or cannot show
+// (bytes that are not UTF-8).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // lockedWriter serialises writes from the reader and the lost-event ticker.

@@ -206,3 +206,12 @@ func traceSupported() error {
 	}
 	return err
 }
+
+// TestTraceLineHostileComm: a process name with an escape sequence and
+// bytes that are not UTF-8 reaches the terminal harmless.
+func TestTraceLineHostileComm(t *testing.T) {
+	line := eventLine(trace.Event{PID: 7, Comm: "\x1b[2J\xff\xfebad"})
+	if strings.ContainsAny(line, "\x1b") || !strings.Contains(line, "pid 7 (?[2J\uFFFDbad)") {
+		t.Errorf("eventLine = %q", line)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -15,14 +16,57 @@ import (
 	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
+// processCost is what one run of a whole process cost: wall time from
+// start to exit, CPU time (user + system, from the child's rusage) and
+// peak resident memory (rusage's ru_maxrss).
+type processCost struct {
+	wall, cpu time.Duration
+	maxRSSKB  int64
+}
+
+// runCost runs argv (in the network namespace at path when inNS) with
+// its output discarded and returns its cost.
+func runCost(argv []string, path string, inNS bool) (processCost, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	start := time.Now()
+	var err error
+	if inNS {
+		err = kernel.InNetNS(path, cmd.Run)
+	} else {
+		err = cmd.Run()
+	}
+	wall := time.Since(start)
+	if err != nil {
+		return processCost{}, fmt.Errorf("%v: %w", argv, err)
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return processCost{}, fmt.Errorf("%v: no rusage", argv)
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return processCost{wall: wall, cpu: cpu, maxRSSKB: ru.Maxrss}, nil
+}
+
+func medianOf[T int64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
 // BenchmarkInspectVsSS times whole processes on the same namespace, side
-// by side in one run: `flatline inspect --json --netns NAME` (every
-// socket's options read, in the kernel by the BPF iterator where it
-// loads, else through pidfd_getfd), the same with --no-options, and
-// `ss -tnoi` (no options: ss cannot read them) started in the namespace;
-// at 10,000 and 20,000 established loopback connections. It builds the
-// flatline binary first and prints a table of the median and fastest of
-// the runs. Needs root and the go tool.
+// by side in one run: `flatline inspect --json --netns NAME` and the table
+// (every socket's options and owner read: in the kernel by the BPF
+// iterators where they load, else through pidfd_getfd and /proc),
+// `ss -tnoi` (neither options nor owners: ss cannot read options) and
+// `ss -tnoip` (owners through /proc), started in the namespace; on an
+// empty namespace and at 10,000 and 20,000 established loopback
+// connections. The tools take turns, run after run (at least 5 runs, more
+// with -benchtime), so that load from other processes falls on all of
+// them alike. It prints, per tool, the medians of wall time, CPU time
+// (user + system of the child, from its rusage) and peak RSS (ru_maxrss),
+// and the ratios to ss -tnoi. It builds the flatline binary first. Needs
+// root, ss and the go tool.
 //
 //	go test ./diag -run '^$' -bench InspectVsSS -benchtime 5x
 func BenchmarkInspectVsSS(b *testing.B) {
@@ -38,56 +82,174 @@ func BenchmarkInspectVsSS(b *testing.B) {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	type row struct {
-		conns       int
-		name        string
-		median, min time.Duration
+		conns int
+		name  string
+		cost  processCost
 	}
 	var rows []row
-	for _, n := range []int{10000, 20000} {
-		name, cleanup := benchNamespace(b, n)
-		path := filepath.Join(testutil.NetnsDir, name)
+	for _, n := range []int{0, 10000, 20000} {
+		name, path := testutil.NetNS(b, "bench")
+		stop := func() {}
+		if n > 0 {
+			stop = testutil.HoldConnections(b, path, n)
+		}
 		tools := []struct {
 			name string
 			argv []string
 			inNS bool
 		}{
 			{"flatline inspect --json", []string{bin, "inspect", "--json", "--netns", name}, false},
-			{"flatline inspect --json --no-options", []string{bin, "inspect", "--json", "--no-options", "--netns", name}, false},
+			{"flatline inspect (table)", []string{bin, "inspect", "--netns", name}, false},
 			{"ss -tnoi", []string{ss, "-tnoi"}, true},
+			{"ss -tnoip", []string{ss, "-tnoip"}, true},
 		}
-		times := make([][]time.Duration, len(tools))
-		// The tools take turns, run after run, so that load from other
-		// processes falls on all of them alike.
+		costs := make([][]processCost, len(tools))
+		round := func(b *testing.B) {
+			for i, tool := range tools {
+				c, err := runCost(tool.argv, path, tool.inNS)
+				if err != nil {
+					b.Fatal(err)
+				}
+				costs[i] = append(costs[i], c)
+			}
+		}
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			for b.Loop() {
-				for i, tool := range tools {
-					cmd := exec.Command(tool.argv[0], tool.argv[1:]...)
-					cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-					start := time.Now()
-					if tool.inNS {
-						err = kernel.InNetNS(path, cmd.Run)
-					} else {
-						err = cmd.Run()
-					}
-					if err != nil {
-						b.Fatalf("%v: %v", tool.argv, err)
-					}
-					times[i] = append(times[i], time.Since(start))
-				}
+				round(b)
+			}
+			for len(costs[0]) < 5 {
+				round(b)
 			}
 		})
 		for i, tool := range tools {
-			slices.Sort(times[i])
-			if len(times[i]) > 0 {
-				rows = append(rows, row{n, tool.name, times[i][len(times[i])/2], times[i][0]})
+			var wall, cpu []time.Duration
+			var rss []int64
+			for _, c := range costs[i] {
+				wall, cpu, rss = append(wall, c.wall), append(cpu, c.cpu), append(rss, c.maxRSSKB)
+			}
+			if len(wall) > 0 {
+				rows = append(rows, row{n, tool.name, processCost{medianOf(wall), medianOf(cpu), medianOf(rss)}})
 			}
 		}
-		cleanup()
+		stop()
+	}
+	// A child started from this process reports at least this process's
+	// own peak as its ru_maxrss: Go starts children with vfork, and exec
+	// keeps the peak of the memory it replaces. Below it, the table says
+	// so instead of a figure.
+	var self syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	floor := self.Maxrss
+	rss := func(kb int64) string {
+		if kb <= floor+1024 {
+			return fmt.Sprintf("≤ %.1f MB", float64(floor+1024)/1024)
+		}
+		return fmt.Sprintf("%.1f MB", float64(kb)/1024)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\nconnections\twhole process\tmedian\tfastest\t\n")
+	fmt.Fprintf(tw, "\nconnections\twhole process (medians)\twall\tCPU\tpeak RSS\twall/ss\tCPU/ss\t\n")
+	ssCost := map[int]processCost{}
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%v\t\n", r.conns, r.name, r.median.Round(time.Millisecond), r.min.Round(time.Millisecond))
+		if r.name == "ss -tnoi" {
+			ssCost[r.conns] = r.cost
+		}
+	}
+	for _, r := range rows {
+		ss0 := ssCost[r.conns]
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%v\t%s\t%.2f\t%.2f\t\n", r.conns, r.name,
+			r.cost.wall.Round(time.Millisecond), r.cost.cpu.Round(time.Millisecond), rss(r.cost.maxRSSKB),
+			float64(r.cost.wall)/float64(max(ss0.wall, 1)), float64(r.cost.cpu)/float64(max(ss0.cpu, 1)))
+	}
+	tw.Flush()
+	fmt.Printf("(a child's peak RSS reads at least this benchmark's own, %.1f MB: ≤ marks those at that floor)\n", float64(floor)/1024)
+}
+
+// BenchmarkInspectParts splits a scan of a namespace with 10,000
+// established loopback connections (20,000 sockets) into its parts, in
+// one process, each timed on its own (wall time; medians over the runs):
+// opening the target (the namespace's sysctls and loading the BPF
+// iterators: kernel BTF, verifier, attach), reading the iterators (every
+// socket's options and, over every process's descriptors, the owners),
+// the inet_diag dump and its decoding, the options' lookup and the
+// verdicts, sorting, and writing the JSON and the table. The process's
+// own start (the Go runtime and package initialisers) is
+// `flatline --help`'s cost in BenchmarkInspectVsSS's terms, printed first.
+//
+//	go test ./diag -run '^$' -bench InspectParts -benchtime 5x
+func BenchmarkInspectParts(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: a private network namespace and 20,000 descriptors")
+	}
+	bin := filepath.Join(b.TempDir(), "flatline")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/flatline").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	name, cleanup := benchNamespace(b, 10000)
+	defer cleanup()
+	parts := []string{"process start (flatline --help)", "open: sysctls, BTF, load and attach the iterators", "read the iterators (options, owners)",
+		"inet_diag dump and decode", "options lookup and verdicts", "sort and summary", "write JSON", "write the table"}
+	times := make([][]time.Duration, len(parts))
+	var sockets int
+	for b.Loop() {
+		c, err := runCost([]string{bin, "--help"}, "", false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		times[0] = append(times[0], c.wall)
+		o := Options{NetNS: name}
+		lap := time.Now()
+		next := func(i int) {
+			now := time.Now()
+			times[i] = append(times[i], now.Sub(lap))
+			lap = now
+		}
+		t, err := openTarget(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		next(1)
+		t.kopts.read()
+		own, err := t.kopts.walkOwners()
+		if err != nil {
+			b.Fatal(err)
+		}
+		next(2)
+		r := &Report{Host: t.host, Max: o.max(), Sockets: make([]Socket, 0, t.sizeHint)}
+		var infos tcpInfoSlab
+		if _, err := t.conn.dumpRaw(o.states(), func(payload []byte) error {
+			r.Sockets = append(r.Sockets, Socket{})
+			s := &r.Sockets[len(r.Sockets)-1]
+			return decodeDiagMsg(payload, &s.DiagMsg, infos.next())
+		}); err != nil {
+			b.Fatal(err)
+		}
+		for i := range r.Sockets {
+			r.Sockets[i].Owners = own.of(r.Sockets[i].Inode)
+		}
+		next(3)
+		t.readAndJudge(r, o)
+		next(4)
+		order(r.Sockets)
+		r.Summary = summarize(r.Sockets, r.Max)
+		next(5)
+		if err := r.WriteJSON(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		next(6)
+		if err := r.WriteText(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		next(7)
+		t.conn.Close()
+		t.kopts.close()
+		sockets = len(r.Sockets)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\n%d sockets: part\tmedian\t\n", sockets)
+	for i, p := range parts {
+		if len(times[i]) > 0 {
+			fmt.Fprintf(tw, "%s\t%v\t\n", p, medianOf(times[i]).Round(100*time.Microsecond))
+		}
 	}
 	tw.Flush()
 }

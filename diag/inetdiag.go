@@ -74,18 +74,18 @@ type TCPState uint8
 
 // The TCP states.
 const (
-	StateEstablished TCPState = 1
-	StateSynSent     TCPState = 2
-	StateSynRecv     TCPState = 3
-	StateFinWait1    TCPState = 4
-	StateFinWait2    TCPState = 5
-	StateTimeWait    TCPState = 6
-	StateClose       TCPState = 7
-	StateCloseWait   TCPState = 8
-	StateLastAck     TCPState = 9
-	StateListen      TCPState = 10
-	StateClosing     TCPState = 11
-	StateNewSynRecv  TCPState = 12
+	StateEstablished TCPState = kernel.TCPEstablished
+	StateSynSent     TCPState = kernel.TCPSynSent
+	StateSynRecv     TCPState = kernel.TCPSynRecv
+	StateFinWait1    TCPState = kernel.TCPFinWait1
+	StateFinWait2    TCPState = kernel.TCPFinWait2
+	StateTimeWait    TCPState = kernel.TCPTimeWait
+	StateClose       TCPState = kernel.TCPClose
+	StateCloseWait   TCPState = kernel.TCPCloseWait
+	StateLastAck     TCPState = kernel.TCPLastAck
+	StateListen      TCPState = kernel.TCPListen
+	StateClosing     TCPState = kernel.TCPClosing
+	StateNewSynRecv  TCPState = kernel.TCPNewSynRecv
 )
 
 var stateNames = [...]string{

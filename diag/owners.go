@@ -25,11 +25,13 @@ func ParseSocketLink(target string) (uint64, bool) {
 }
 
 // parseSockstatTCP returns how many TCP sockets a /proc/net/sockstat
-// names for its network namespace: in use plus TIME-WAIT (its "alloc" and
-// "orphan" count the whole host). 0 when the line is missing or malformed.
-func parseSockstatTCP(b []byte) int {
+// (proto "TCP") or sockstat6 (proto "TCP6") names for its network
+// namespace: in use plus TIME-WAIT (sockstat's "alloc" and "orphan" count
+// the whole host; its "tw" both families'); false when the line is
+// missing or malformed.
+func parseSockstatTCP(b []byte, proto string) (int, bool) {
 	for line := range strings.SplitSeq(string(b), "\n") {
-		rest, ok := strings.CutPrefix(line, "TCP: ")
+		rest, ok := strings.CutPrefix(line, proto+": ")
 		if !ok {
 			continue
 		}
@@ -41,11 +43,11 @@ func parseSockstatTCP(b []byte) int {
 			}
 			v, err := strconv.Atoi(f[i+1])
 			if err != nil || v < 0 {
-				return 0
+				return 0, false
 			}
 			n += min(v, 1<<30)
 		}
-		return n
+		return n, true
 	}
-	return 0
+	return 0, false
 }

@@ -73,7 +73,7 @@ func judgeRisk(s *Socket, h flatline.Host) {
 	if !ok || s.Settings == nil {
 		return
 	}
-	rto := time.Duration(s.Info.RTO) * time.Microsecond >> min(s.Info.Backoff, 62)
+	rto := kernel.BaseRTO(time.Duration(s.Info.RTO)*time.Microsecond, int(s.Info.Backoff))
 	k, ok := falseKillsPerHour(*s.Settings, s.Traffic, p, h, rto)
 	if !ok {
 		return

@@ -1,12 +1,14 @@
 package diag
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,10 @@ type target struct {
 	hostErr  error
 	kopts    kernelOptions // options read by the BPF iterator (iter_linux.go)
 	sizeHint int           // TCP sockets the namespace holds (/proc/net/sockstat), 0 unknown
+	// empty says sockstat counted no TCP socket at all: nothing to load
+	// the iterators for, no descriptors to walk.
+	empty  bool
+	owners *owners // the host's, walked once for many namespaces; nil: walk them
 }
 
 // tcpInfoSlab hands out TCPInfo records from arrays of 1024, so that a
@@ -68,14 +74,28 @@ func (s *tcpInfoSlab) unget() {
 const maxSizeHint = 1 << 20
 
 // tcpSockets reads how many TCP sockets the calling thread's network
-// namespace holds (in use, TIME-WAIT and orphaned: every socket a dump may
-// return), from its /proc/net/sockstat; 0 when unreadable.
-func tcpSockets() int {
+// namespace holds (in use and TIME-WAIT: every socket a dump may return),
+// from its /proc/net/sockstat; false when unreadable.
+func tcpSockets() (int, bool) {
 	b, err := os.ReadFile("/proc/thread-self/net/sockstat")
 	if err != nil {
-		return 0
+		return 0, false
 	}
-	return min(parseSockstatTCP(b), maxSizeHint)
+	n, ok := parseSockstatTCP(b, "TCP")
+	if !ok {
+		return 0, false
+	}
+	// IPv6 sockets are counted apart; no file: IPv6 is off.
+	if b, err := os.ReadFile("/proc/thread-self/net/sockstat6"); err == nil {
+		n6, ok := parseSockstatTCP(b, "TCP6")
+		if !ok {
+			return 0, false
+		}
+		n += n6
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return 0, false
+	}
+	return min(n, maxSizeHint), true
 }
 
 func openTarget(o Options) (*target, error) {
@@ -110,9 +130,10 @@ func openTarget(o Options) (*target, error) {
 			return err
 		}
 		t.conn = c
-		t.sizeHint = tcpSockets()
+		n, known := tcpSockets()
+		t.sizeHint, t.empty = n, known && n == 0 && o.PID == 0
 		t.host, t.hostErr = flatline.ReadHost("/")
-		if !o.NoOptions {
+		if !o.NoOptions && !t.empty {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
 		}
 		return nil
@@ -122,6 +143,9 @@ func openTarget(o Options) (*target, error) {
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("diag: network namespace %s: %w", name, err)
+			}
+			if errors.Is(err, os.ErrPermission) {
+				return nil, fmt.Errorf("diag: network namespace %s: %w (reading another user's process needs root, or CAP_SYS_PTRACE over it)", name, err)
 			}
 			return nil, err
 		}
@@ -153,13 +177,18 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		err error
 	}
 	walk := make(chan walked, 1)
-	if o.PID == 0 && !o.NoOwners {
+	switch {
+	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
+		walk <- walked{own: *t.owners}
+	case t.empty: // a socket made since sockstat shows no owner
+		walk <- walked{}
+	case o.PID == 0 && !o.NoOwners:
 		go func() {
 			t.kopts.read() // while the dump runs
 			w, err := t.kopts.walkOwners()
 			walk <- walked{w, err}
 		}()
-	} else {
+	default:
 		t.kopts.read()
 		walk <- walked{own: own}
 	}
@@ -198,6 +227,9 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if w.own.unreadable > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
 	}
+	if o.PID != 0 && len(r.Sockets) == 0 && isKernelThread(o.PID) {
+		r.Notes = append(r.Notes, fmt.Sprintf("pid %d is a kernel thread: it has no file descriptors, so no sockets of its own", o.PID))
+	}
 	for i := range r.Sockets {
 		if ino := r.Sockets[i].Inode; ino != 0 {
 			r.Sockets[i].Owners = w.own.of(ino)
@@ -211,10 +243,17 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if n := t.kopts.note(o); n != "" {
+	if n := t.kopts.note(o); n != "" && !t.empty {
 		r.Notes = append(r.Notes, n)
 	}
 	gone := t.readAndJudge(r, o)
+	if w.own.unreadable > 0 { // the likely owners are among the unreadable
+		for i := range r.Sockets {
+			if r.Sockets[i].OptionsErr == errNoOwner {
+				r.Sockets[i].OptionsErr = errNoOwnerPerm
+			}
+		}
+	}
 	if gone > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
 	}
@@ -307,8 +346,34 @@ var (
 	errNotRead  = errors.New("not read (Options.NoOptions)")
 	errNoOwners = errors.New("not read (Options.NoOwners)")
 	errOrphan   = errors.New("no process holds it (orphaned or TIME-WAIT)")
-	errNoOwner  = errors.New("no owning process found in /proc (another PID namespace, or fds unreadable)")
+	errNoOwner  = errors.New("no owning process found in /proc (its process is in another PID namespace)")
+	// errNoOwnerPerm: some processes' fds could not be read, the likely
+	// owner's among them.
+	errNoOwnerPerm = errors.New("no owning process found: other users' fds are unreadable without root (or CAP_SYS_PTRACE)")
 )
+
+// isKernelThread reports whether pid is a kernel thread (PF_KTHREAD in
+// the flags field of /proc/PID/stat).
+func isKernelThread(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The command, field 2, is in parentheses and may hold anything.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return false
+	}
+	flags, err := strconv.ParseUint(f[6], 10, 64) // field 9: after state, ppid, pgrp, session, tty, tpgid
+	return err == nil && flags&pfKthread != 0
+}
+
+// pfKthread is PF_KTHREAD (include/linux/sched.h).
+const pfKthread = 0x00200000
 
 func sameFile(a, b string) (bool, error) {
 	fa, err := os.Stat(a)

@@ -42,6 +42,11 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enforce: apply: %w", err)
 	}
+	// The plan's bounds on the same host as the sockets' (read once, by
+	// the scan, in the process's namespace).
+	if plan, err = o.Config.PlanFor(scan.Host); err != nil {
+		return nil, err
+	}
 	rep := &ApplyReport{Time: time.Now(), PID: pid, DryRun: o.DryRun, Plan: plan, Host: scan.Host}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil {
 		rep.Comm = string(b[:max(0, len(b)-1)])

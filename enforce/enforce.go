@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Options says what to enforce. The zero value enforces the plan of a zero
@@ -54,7 +55,7 @@ const (
 )
 
 // minKernel is the oldest kernel with everything above.
-var minKernel = [2]int{5, 9}
+var minKernel = kernel.Version{Major: 5, Minor: 9}
 
 // values is the plan as the kernel programs read it: whole seconds for
 // keepalive and jitter, milliseconds for the user timeout.
@@ -72,10 +73,10 @@ func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
 		return values{}, fmt.Errorf("enforce: plan without keepalive (idle %v, interval %v, count %d)", s.Idle, s.Interval, s.Count)
 	}
 	v := values{
-		idle:        uint32(s.Idle / time.Second),
-		intvl:       uint32(s.Interval / time.Second),
+		idle:        uint32(kernel.Seconds(s.Idle)),
+		intvl:       uint32(kernel.Seconds(s.Interval)),
 		cnt:         uint32(s.Count),
-		userTimeout: uint32(s.UserTimeout / time.Millisecond),
+		userTimeout: uint32(kernel.Millis(s.UserTimeout)),
 		synCnt:      uint32(s.SynCount),
 		allowLooser: allowLooser,
 	}
@@ -83,13 +84,6 @@ func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
 		v.spread = uint32(p.Spread / time.Second)
 	}
 	return v, nil
-}
-
-// parseRelease reads the major and minor version from a kernel release
-// string such as "6.18.44-fc-v782"; ok is false when it has none.
-func parseRelease(r string) (major, minor int, ok bool) {
-	n, err := fmt.Sscanf(r, "%d.%d", &major, &minor)
-	return major, minor, err == nil && n == 2
 }
 
 // pinName is the directory under a bpffs directory that holds one cgroup's

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,7 +127,7 @@ func checkKernel() error {
 		return os.NewSyscallError("uname", err)
 	}
 	release := unix.ByteSliceToString(u.Release[:])
-	if major, minor, ok := parseRelease(release); ok && (major < minKernel[0] || major == minKernel[0] && minor < minKernel[1]) {
+	if v, ok := kernel.ParseVersion(release); ok && v.Less(minKernel) {
 		return fmt.Errorf("enforce: kernel %s: %w", release,
 			&flatline.NotSupportedError{Feature: featureSetsockopt, Needs: needsSetsockopt, GOOS: "linux"})
 	}
@@ -255,6 +256,11 @@ func Detach(dir, path string) (Stats, error) {
 	if _, err := os.Stat(d); err != nil {
 		return Stats{}, fmt.Errorf("enforce: %s under %s: %w", path, dir, ErrNotPinned)
 	}
+	return detachDir(d)
+}
+
+// detachDir unpins and closes what Pin left in d, and removes d.
+func detachDir(d string) (Stats, error) {
 	var stats Stats
 	if m, err := ebpf.LoadPinnedMap(filepath.Join(d, "counters"), nil); err == nil {
 		stats, _ = readStats(m)

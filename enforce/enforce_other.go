@@ -45,3 +45,16 @@ type Program struct {
 
 // Attached fails with an error matching flatline.ErrNotSupported.
 func Attached(string) ([]Program, error) { return nil, notSupported() }
+
+// Orphan is a pinned enforcement whose cgroup no longer exists.
+type Orphan struct {
+	CgroupID uint64
+	Dir      string
+	Stats    Stats
+}
+
+// DetachOrphans fails with an error matching flatline.ErrNotSupported.
+func DetachOrphans(string) ([]Orphan, error) { return nil, notSupported() }
+
+// IsCgroupRoot fails with an error matching flatline.ErrNotSupported.
+func IsCgroupRoot(string) (bool, error) { return false, notSupported() }

@@ -8,27 +8,6 @@ import (
 	"github.com/flatline-dev/flatline"
 )
 
-func TestParseRelease(t *testing.T) {
-	tests := []struct {
-		in           string
-		major, minor int
-		ok           bool
-	}{
-		{"6.18.44-fc-v782", 6, 18, true},
-		{"5.9.0", 5, 9, true},
-		{"4.19.0-27-amd64", 4, 19, true},
-		{"6.1", 6, 1, true},
-		{"", 0, 0, false},
-		{"linux", 0, 0, false},
-	}
-	for _, tt := range tests {
-		major, minor, ok := parseRelease(tt.in)
-		if ok != tt.ok || ok && (major != tt.major || minor != tt.minor) {
-			t.Errorf("parseRelease(%q) = %d, %d, %v; want %d, %d, %v", tt.in, major, minor, ok, tt.major, tt.minor, tt.ok)
-		}
-	}
-}
-
 func TestValuesOf(t *testing.T) {
 	for _, tt := range []struct {
 		timeout time.Duration

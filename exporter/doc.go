@@ -25,12 +25,17 @@
 //	flatline_uncovered{what}                        gauge: namespaces, processes and sockets the scan could not see
 //	flatline_budget_seconds                         gauge: the budget
 //	flatline_scan_duration_seconds, flatline_scan_timestamp_seconds, flatline_scan_success, flatline_scans_total, flatline_scan_errors_total{stage}
+//	flatline_collect_errors_total                   counter: series left out of a scrape (then flatline_scan_success is 0)
 //	flatline_scrape_duration_seconds                histogram: time to serve /metrics
 //
 // Cardinality is bounded: one series per verdict and per kernel death
 // cause per namespace (bounded by the pods of a node; a gone namespace's
 // series are dropped), a fixed histogram, and Config.TopProcesses + 2
 // process rows.
+//
+// Labels from the outside world (comm, namespace names) are made valid
+// UTF-8 and bounded; a namespace's death counters restart when another
+// namespace gets its inode; Serve bounds what HTTP clients may hold.
 //
 // Nothing the exporter reads from the host stops it: a namespace it may
 // not enter, a process it may not read, a socket that closes mid-scan are

@@ -142,6 +142,11 @@ type Exporter struct {
 	// sockets is how many sockets each namespace (by inode) had at the
 	// last scan: those that had none are first checked with a bare dump.
 	sockets map[uint64]int
+	// unscanned holds the namespaces (by inode) whose last scan failed:
+	// a failure is logged at Warn when it starts, at Debug while it
+	// lasts, so that a namespace the exporter may not enter does not log
+	// on every scan.
+	unscanned map[uint64]bool
 
 	// seen is, for each netns label of flatline_deaths_total, when it
 	// was last found by a scan or got a death, and which namespace holds
@@ -390,8 +395,10 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 	fillCookies(disc.Namespaces)
 	results := make([]nsResult, 0, len(disc.Namespaces))
 	seen := make(map[uint64]int, len(disc.Namespaces))
-	for _, ns := range disc.Namespaces {
-		r, err := e.scanNamespace(ctx, ns)
+	unscanned := make(map[uint64]bool)
+	scanned := e.scanNamespaces(ctx, disc.Namespaces)
+	for i, ns := range disc.Namespaces {
+		r, err := scanned[i].report, scanned[i].err
 		if r != nil {
 			seen[ns.Inode] = len(r.Sockets)
 		}
@@ -403,7 +410,13 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 			continue // every process in it exited: gone, not uncovered
 		case err != nil:
 			e.scanErrors.WithLabelValues("namespace").Inc()
-			e.log.Warn("namespace not scanned", "netns", ns.ID, "pid", ns.PID, "comm", ns.Comm, "err", err)
+			level := slog.LevelWarn
+			if e.unscanned[ns.Inode] {
+				level = slog.LevelDebug // said when it started
+			}
+			unscanned[ns.Inode] = true
+			e.log.Log(ctx, level, "namespace not scanned (said once while it lasts; flatline_uncovered counts it)",
+				"netns", ns.ID, "pid", ns.PID, "comm", labelValue(ns.Comm), "err", err)
 		default:
 			for _, n := range r.Notes {
 				e.log.Debug("scan note", "netns", ns.ID, "note", n)
@@ -411,7 +424,7 @@ func (e *Exporter) Refresh(ctx context.Context) (err error) {
 		}
 		results = append(results, nsResult{ns: ns, report: r, err: err})
 	}
-	e.sockets = seen
+	e.sockets, e.unscanned = seen, unscanned
 	e.trackNamespaces(disc.Namespaces, time.Now())
 	s := summarize(results, disc.Unreadable, e.cfg.budget(), e.cfg.top())
 	s.at, s.took, s.ok = time.Now(), time.Since(start), true
@@ -431,22 +444,52 @@ func (e *Exporter) markFailed() {
 	e.snap.Store(s)
 }
 
-// scanNamespace scans ns. A namespace that had no socket at the last
-// scan, or is new, is first dumped alone (no owners, no options: no BPF
-// program to load, no descriptors to walk), and scanned in full only if
-// it has sockets now: on a node, many namespaces hold none in the states
-// that matter.
-func (e *Exporter) scanNamespace(ctx context.Context, ns Namespace) (*diag.Report, error) {
+// scanNamespaces scans every namespace of nss. A namespace that had no
+// socket at the last scan, or is new, is first dumped alone (no owners, no
+// options: no BPF program to load, no descriptors to walk), and scanned in
+// full only if it has sockets now: on a node, many namespaces hold none in
+// the states that matter. The full scans are one pass
+// (diag.ScanNamespaces): the BPF iterators loaded once, the processes'
+// descriptors walked once, for all of them. The results are in nss's
+// order (report nil with err set for a namespace not scanned).
+func (e *Exporter) scanNamespaces(ctx context.Context, nss []Namespace) []nsResult {
+	out := make([]nsResult, len(nss))
 	o := diag.Options{Max: e.cfg.budget()}
-	if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
-		bare := o
-		bare.NoOwners, bare.NoOptions = true, true
-		r, err := scanPaths(ctx, ns, bare)
-		if err != nil || len(r.Sockets) == 0 {
-			return r, err
+	var full []int
+	var paths []string
+	for i, ns := range nss {
+		out[i].ns = ns
+		if err := ctx.Err(); err != nil {
+			out[i].err = err
+			continue
+		}
+		if n, ok := e.sockets[ns.Inode]; !ok || n == 0 {
+			bare := o
+			bare.NoOwners, bare.NoOptions = true, true
+			r, err := scanPaths(ctx, ns, bare)
+			if err != nil || len(r.Sockets) == 0 {
+				out[i].report, out[i].err = r, err
+				continue
+			}
+		}
+		if len(ns.Paths) == 0 {
+			out[i].report, out[i].err = scanPaths(ctx, ns, o)
+			continue
+		}
+		full, paths = append(full, i), append(paths, ns.Paths[0])
+	}
+	if len(full) == 0 {
+		return out
+	}
+	reports, errs := diag.ScanNamespaces(ctx, o, paths)
+	for k, i := range full {
+		out[i].report, out[i].err = reports[k], errs[k]
+		if errors.Is(errs[k], fs.ErrNotExist) && len(nss[i].Paths) > 1 {
+			// Its first path went with the process; another may still open.
+			out[i].report, out[i].err = scanPaths(ctx, nss[i], o)
 		}
 	}
-	return scanPaths(ctx, ns, o)
+	return out
 }
 
 // scanPaths scans ns with o through the first of its paths that still

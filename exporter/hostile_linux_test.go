@@ -66,7 +66,8 @@ var families = []string{
 	"flatline_process_sockets", "flatline_process_sockets_over_budget", "flatline_process_worst_case_seconds",
 	"flatline_netns_info", "flatline_uncovered", "flatline_scan_duration_seconds", "flatline_scan_timestamp_seconds",
 	"flatline_scan_success", "flatline_scans_total", "flatline_scan_errors_total", "flatline_collect_errors_total",
-	"flatline_scrape_duration_seconds",
+	"flatline_scrape_duration_seconds", "flatline_false_kills_expected_per_hour",
+	"flatline_deaths_total", "flatline_deaths_source_up",
 }
 
 // TestIntegrationHostileProcessName: a process whose name is not UTF-8

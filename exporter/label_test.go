@@ -1,6 +1,12 @@
 package exporter
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +114,37 @@ func TestInodeReuseRestartsCounters(t *testing.T) {
 		if got := deathCounts(t, e)["net:[5] reset"]; got != step.want {
 			t.Fatalf("after scan finding %+v: reset deaths %v, want %v", step.found, got, step.want)
 		}
+	}
+}
+
+// TestUnscannedNamespaceWarnsOnce: a namespace that cannot be scanned is
+// logged at Warn on the first failing scan only.
+func TestUnscannedNamespaceWarnsOnce(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("discovery needs Linux")
+	}
+	dir := t.TempDir()
+	// A name under the netns directory that is no namespace is skipped by
+	// Discover; a process root whose only process has a link to a file
+	// that is not a namespace fails its scan.
+	proc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(proc, "42", "ns"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proc, "42", "ns", "net"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	e, err := New(Config{ProcRoot: proc, NetNSDir: dir, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := e.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "namespace not scanned"); n != 1 {
+		t.Errorf("%d warnings over 3 scans, want 1:\n%s", n, logs.String())
 	}
 }

@@ -14,8 +14,14 @@ type StormConfig struct {
 	// Conns is the number of connections per strategy. Zero means 2000.
 	Conns int
 	// Config is the flatline configuration whose plan gives every
-	// strategy its keepalive settings and spread budget. Zero Timeout
-	// means 10s.
+	// strategy its keepalive settings and spread budget. Zero Count means
+	// 3 (the planner would choose more for long timeouts, enough for even
+	// static timers to ride out a storm on this link). Zero Timeout
+	// means 10s, or more for many connections: the smallest timeout whose
+	// flatline plan keeps the worst burst within four fifths of the host's
+	// CPU backlog (net.core.netdev_max_backlog), which cuts larger bursts
+	// before the router sees them (at 20,000 connections and HZ=250 with a
+	// backlog of 1000: 33s).
 	Config flatline.Config
 	// Strategies to run, in order. Nil means static, jitter, coprime,
 	// flatline.

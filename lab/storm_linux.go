@@ -33,11 +33,14 @@ type stormSetup struct {
 // RunStorm runs a storm in a fresh lab topology (root, network namespaces)
 // and removes the topology afterwards, also on error and cancellation.
 func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
-	cfg, plan, err := cfg.withDefaults()
+	hz, err := storm.HostHZ()
 	if err != nil {
 		return nil, err
 	}
-	hz, err := storm.HostHZ()
+	if cfg.Config.Timeout == 0 && cfg.Progress != nil {
+		cfg.Progress("storm: choosing the timeout whose flatline bursts fit this host's CPU backlog")
+	}
+	cfg, plan, err := cfg.withDefaults(ctx, hz, netdevMaxBacklog())
 	if err != nil {
 		return nil, err
 	}
@@ -84,15 +87,24 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	return res, nil
 }
 
-func (c StormConfig) withDefaults() (StormConfig, flatline.Plan, error) {
+// withDefaults fills in what c leaves zero; hz and backlog
+// (net.core.netdev_max_backlog, 0 unknown) are the host's.
+func (c StormConfig) withDefaults(ctx context.Context, hz, backlog int) (StormConfig, flatline.Plan, error) {
 	if c.Conns == 0 {
 		c.Conns = 2000
 	}
 	if c.Conns < 1 || c.Conns > 20000 {
 		return c, flatline.Plan{}, fmt.Errorf("storm: %d connections: want 1 to 20000", c.Conns)
 	}
+	if c.Config.Count == 0 {
+		c.Config.Count = stormCount
+	}
 	if c.Config.Timeout == 0 {
-		c.Config.Timeout = 10 * time.Second
+		t, err := defaultStormTimeout(ctx, c.Config, c.Conns, hz, backlog)
+		if err != nil {
+			return c, flatline.Plan{}, err
+		}
+		c.Config.Timeout = t
 	}
 	plan, err := c.Config.Plan()
 	if err != nil {
@@ -106,6 +118,35 @@ func (c StormConfig) withDefaults() (StormConfig, flatline.Plan, error) {
 		c.Observe = plan.Spread + s.Idle + s.UserTimeout + 2*s.Idle
 	}
 	return c, plan, nil
+}
+
+// stormCount is the lab's TCP_KEEPCNT unless the Config sets one: three
+// probes, as the story's storm had one and Go's default nine. The planner
+// on its own picks more probes a second apart for long timeouts (loss
+// tolerance); with fifteen even static timers recover from a storm on the
+// lab's link before their user timeout, so the lab would compare nothing.
+const stormCount = 3
+
+// defaultStormTimeout is 10 s, or, when flatline's spreading of n
+// connections with 10 s would put more probes in one tick than the host's
+// CPU backlogs pass, the smallest timeout whose plan keeps them within:
+// veth hands packets to its peer through a per-CPU backlog of
+// netdev_max_backlog packets, and a bucket's probes and their answers go
+// through the same backlogs (flatline plan --conns N --burst B searches
+// the same way). Four fifths of the backlog leaves room for other traffic.
+func defaultStormTimeout(ctx context.Context, cfg flatline.Config, n, hz, backlog int) (time.Duration, error) {
+	cfg.Timeout = 10 * time.Second
+	if backlog <= 0 {
+		return cfg.Timeout, nil
+	}
+	r, err := storm.Recommend(ctx, cfg, n, hz, max(backlog*4/5, 1))
+	if err != nil {
+		return 0, err
+	}
+	if r == nil {
+		return cfg.Timeout, nil
+	}
+	return r.Timeout, nil
 }
 
 func (s *stormSetup) progress(format string, a ...any) {
@@ -361,8 +402,8 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 	tick := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
-	res.BinS = (256 * time.Millisecond).Seconds()
-	res.Histogram = storm.Histogram(res.ProbeTimes, 0, 256*time.Millisecond)
+	res.BinS = storm.DefaultBin().Seconds()
+	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
 }
 
 // predict runs the model on the same connections: creation and arming

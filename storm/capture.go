@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -134,15 +135,29 @@ type Report struct {
 	Lockstep [][]string `json:"lockstep"`
 }
 
-// Analyze sums up a capture. window is the burst window (zero: 4 ms, one
-// tick at HZ=250), bin the histogram bin (zero: 256 ms; widened so that
-// the histogram has at most 10000 bins).
+// ReferenceHZ is the kernel tick rate DefaultWindow and DefaultBin
+// assume for a capture from a host whose HZ is not known: 250, the
+// CONFIG_HZ of Debian's and most distributions' kernels.
+const ReferenceHZ = 250
+
+// DefaultWindow is one tick at ReferenceHZ (4 ms): probes that left
+// within it left in the same timer-wheel tick.
+func DefaultWindow() time.Duration { return kernel.MustWheel(ReferenceHZ).Jiffy() }
+
+// DefaultBin is the timer wheel's level-2 bucket at ReferenceHZ (256 ms):
+// timers 2.016-16.128 s ahead, keepalive idles and intervals of a few
+// seconds, fire together within it.
+func DefaultBin() time.Duration { return kernel.MustWheel(ReferenceHZ).Bucket(2) }
+
+// Analyze sums up a capture. window is the burst window (zero:
+// DefaultWindow), bin the histogram bin (zero: DefaultBin; widened so
+// that the histogram has at most 10000 bins).
 func (c *Capture) Analyze(window, bin time.Duration) Report {
 	if window <= 0 {
-		window = 4 * time.Millisecond
+		window = DefaultWindow()
 	}
 	if bin <= 0 {
-		bin = 256 * time.Millisecond
+		bin = DefaultBin()
 	}
 	r := Report{Frames: c.Frames, Segments: c.Segments, Malformed: c.Malformed, Truncated: c.Truncated,
 		Probes: len(c.Probes), Window: window, Bin: bin, PerFlow: []FlowProbes{}, Lockstep: [][]string{}}
@@ -186,7 +201,11 @@ func medianGap(ts []time.Duration) time.Duration {
 }
 
 // lockstep groups flows with at least two probes whose probe times all
-// match, one for one, within window of the group's first flow.
+// match, one for one, within window of the group's first flow. A flow
+// joins the latest group it matches. Groups are found through an index
+// by probe count and the window-sized slots of the first and last probes
+// (a match lies in the same or the neighbouring slot), so a capture of
+// many flows that start together costs n log n, not n² comparisons.
 func lockstep(order []Flow, byFlow map[Flow][]time.Duration, window time.Duration) [][]string {
 	type cand struct {
 		f  Flow
@@ -199,31 +218,43 @@ func lockstep(order []Flow, byFlow map[Flow][]time.Duration, window time.Duratio
 		}
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(a.ts[0], b.ts[0]) })
-	var groups [][]string
+	type slotKey struct {
+		n           int
+		first, last int64
+	}
+	slot := func(t time.Duration) int64 { return int64(t / window) }
+	index := map[slotKey][]int{} // head indexes, ascending
 	var heads []cand
 	var members [][]string
 	for _, c := range cs {
-		placed := false
-		// Only groups whose first probe is within window can match.
-		for i := len(heads) - 1; i >= 0 && c.ts[0]-heads[i].ts[0] < window; i-- {
-			if matches(heads[i].ts, c.ts, window) {
-				members[i] = append(members[i], c.f.String())
-				placed = true
-				break
+		best := -1
+		n, first, last := len(c.ts), slot(c.ts[0]), slot(c.ts[len(c.ts)-1])
+		for df := int64(-1); df <= 0; df++ { // heads start no later than c
+			for dl := int64(-1); dl <= 1; dl++ {
+				hs := index[slotKey{n, first + df, last + dl}]
+				for j := len(hs) - 1; j >= 0 && hs[j] > best; j-- {
+					h := heads[hs[j]]
+					if c.ts[0]-h.ts[0] < window && matches(h.ts, c.ts, window) {
+						best = hs[j]
+						break
+					}
+				}
 			}
 		}
-		if !placed {
-			heads = append(heads, c)
-			members = append(members, []string{c.f.String()})
+		if best >= 0 {
+			members[best] = append(members[best], c.f.String())
+			continue
 		}
+		k := slotKey{n, first, last}
+		index[k] = append(index[k], len(heads))
+		heads = append(heads, c)
+		members = append(members, []string{c.f.String()})
 	}
+	groups := [][]string{}
 	for _, m := range members {
 		if len(m) >= 2 {
 			groups = append(groups, m)
 		}
-	}
-	if groups == nil {
-		groups = [][]string{}
 	}
 	return groups
 }

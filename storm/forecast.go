@@ -161,6 +161,16 @@ func forecast(ctx context.Context, s Strategy, plan flatline.Plan, n, hz int) (F
 	return Forecast{Strategy: s, WorstBurst: worsts[len(worsts)/2], ProbesPerSecond: rate}, nil
 }
 
+// Recommend is PredictContext's recommendation alone: the smallest timeout from
+// cfg's upward whose flatline plan keeps the worst burst of n connections
+// made together within tolerated; nil if none up to an hour does.
+func Recommend(ctx context.Context, cfg flatline.Config, n, hz, tolerated int) (*Recommendation, error) {
+	if n < 1 || n > MaxForecastConns || tolerated < 1 {
+		return nil, fmt.Errorf("storm: recommendation for %d connections within bursts of %d: want 1 to %d connections and a burst of at least 1", n, tolerated, MaxForecastConns)
+	}
+	return recommend(ctx, cfg, n, hz, tolerated)
+}
+
 // recommend scans timeouts from cfg's upward (whole seconds, growing by a
 // quarter each step, up to an hour) for the first whose flatline plan
 // keeps the worst burst within tolerated. Only Timeout changes: explicit

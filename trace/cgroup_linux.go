@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/flatline-dev/flatline/internal/cgroup2"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,10 +29,6 @@ type cgroupFilter struct {
 // maxKnownCgroups bounds the filter's memory: past it, answers are
 // forgotten and asked again.
 const maxKnownCgroups = 1 << 16
-
-// fileidKernfs is FILEID_KERNFS: a file handle of a kernfs file system
-// (cgroup v2) is the 64-bit id.
-const fileidKernfs = 0xfe
 
 func newCgroupFilter(path string) (*cgroupFilter, error) {
 	fail := func(err error) error { return fmt.Errorf("trace: cgroup %s: %w", path, err) }
@@ -94,11 +90,9 @@ func (c *cgroupFilter) lookup(id uint64) bool {
 
 // path is the directory of cgroup id, on the mount of c.dir.
 func (c *cgroupFilter) path(id uint64) (string, error) {
-	h := make([]byte, 8)
-	binary.NativeEndian.PutUint64(h, id)
-	fd, err := unix.OpenByHandleAt(c.mount, unix.NewFileHandle(fileidKernfs, h), unix.O_PATH|unix.O_CLOEXEC)
+	fd, err := cgroup2.OpenByID(c.mount, id)
 	if err != nil {
-		return "", os.NewSyscallError("open_by_handle_at", err)
+		return "", err
 	}
 	defer unix.Close(fd)
 	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))

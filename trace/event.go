@@ -124,12 +124,7 @@ type clock struct {
 	HZ int
 }
 
-func (c clock) jiffies(j uint32) time.Duration {
-	if c.HZ <= 0 {
-		return 0
-	}
-	return time.Duration(j) * time.Second / time.Duration(c.HZ)
-}
+func (c clock) jiffies(j uint32) time.Duration { return kernel.JiffiesDuration(c.HZ, int64(j)) }
 
 // event interprets a record: addresses, owner, cause, settings.
 func (r record) event(c clock) Event {
@@ -155,7 +150,7 @@ func (r record) event(c clock) Event {
 		SndWnd:       r.SndWnd,
 		Silent:       c.jiffies(r.Silent),
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		e.Silent = 0 // never heard from: rcv_tstamp is not a time yet
 	}
 	if r.Flags&flagOwner != 0 {
@@ -202,7 +197,7 @@ func classify(r record) (flatline.Cause, string) {
 		}
 		return otherwise
 	}
-	if r.OldState == kernel.TCPSynSent || r.OldState == stateSynRecv {
+	if r.OldState == kernel.TCPSynSent || r.OldState == kernel.TCPSynRecv {
 		return flatline.CauseConnectTimeout, pick(LimitSynRetries)
 	}
 	c := kernel.Conn{
@@ -229,6 +224,3 @@ func classify(r record) (flatline.Cause, string) {
 	}
 	return flatline.CauseKernelTimeout, ""
 }
-
-// stateSynRecv is TCP_SYN_RECV (include/net/tcp_states.h).
-const stateSynRecv = 3

@@ -187,7 +187,10 @@ static __always_inline u64 socket_inode(const struct sock *sk)
 	return BPF_CORE_READ(sa, vfs_inode.i_ino);
 }
 
-static __always_inline void died(const struct sock *sk, int oldstate)
+// died reports sk, which left oldstate for CLOSE with error err (sk_err,
+// read once by the caller: an application's getsockopt(SO_ERROR) on
+// another CPU clears sk_err, and a second read could see 0).
+static __always_inline void died(const struct sock *sk, int oldstate, int err)
 {
 	const struct tcp_sock *tp = (void *)sk;
 	const struct inet_connection_sock *icsk = (void *)sk;
@@ -224,7 +227,7 @@ static __always_inline void died(const struct sock *sk, int oldstate)
 		BPF_CORE_READ_INTO((u32 *)e->daddr, sk, __sk_common.skc_daddr);
 	}
 	e->old_state = oldstate;
-	e->err = BPF_CORE_READ(sk, sk_err);
+	e->err = err;
 	e->err_soft = BPF_CORE_READ(sk, sk_err_soft);
 
 	flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
@@ -313,9 +316,11 @@ int BPF_PROG(flt_tr_state, const struct sock *sk, int oldstate, int newstate)
 		bpf_map_delete_elem(&listeners, &lk);
 		return 0;
 	}
-	if (BPF_CORE_READ(sk, sk_err) != 0 &&
+	int err = BPF_CORE_READ(sk, sk_err);
+
+	if (err != 0 &&
 	    !(BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD))))
-		died(sk, oldstate);
+		died(sk, oldstate, err);
 	bpf_map_delete_elem(&owners, &key);
 	return 0;
 }

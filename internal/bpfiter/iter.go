@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // MinKernel is the oldest kernel the iterator runs on: iter/tcp and
@@ -85,23 +86,21 @@ func rawAt(b []byte) raw {
 
 var errHZ = errors.New("bpfiter: kernel tick rate (HZ) unknown: cannot turn keepalive jiffies into seconds")
 
-// hzOf returns hz when known, else the ratio of the namespace's
-// tcp_keepalive_time in jiffies (from the records) to the same sysctl in
-// seconds (read from /proc/sys by the caller): the kernel stores it as
-// seconds × HZ.
+// hzOf returns hz when known, else the kernel model's reading of the
+// namespace's tcp_keepalive_time in jiffies (from the records) against the
+// same sysctl in seconds (read from /proc/sys by the caller).
 func hzOf(hz int, recs []raw, sysctlKeepalive time.Duration) (int, error) {
 	if hz > 0 {
 		return hz, nil
 	}
-	secs := int(sysctlKeepalive / time.Second)
-	if secs <= 0 || len(recs) == 0 {
+	if len(recs) == 0 {
 		return 0, errHZ
 	}
-	j := int(recs[0].NetKA)
-	if j <= 0 || j%secs != 0 {
-		return 0, errHZ
+	hz, err := kernel.HZFromKeepaliveTime(int64(recs[0].NetKA), sysctlKeepalive)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errHZ, err)
 	}
-	return j / secs, nil
+	return hz, nil
 }
 
 // decode turns the iterator's output into sockets; host gives HZ (or the
@@ -128,9 +127,9 @@ func decodeAppend(out []Socket, b []byte, host flatline.Host) ([]Socket, error) 
 			Inode: r.Inode, Family: r.Family, State: r.State, LocalPort: r.Sport, RemotePort: r.Dport,
 			Settings: flatline.Settings{
 				KeepAlive: r.KeepAlive,
-				// getsockopt divides by HZ, rounding down: so does this.
-				Idle:        time.Duration(int(r.KeepIdle)/hz) * time.Second,
-				Interval:    time.Duration(int(r.KeepIntvl)/hz) * time.Second,
+				// As getsockopt reads them.
+				Idle:        kernel.KeepaliveSeconds(hz, int64(r.KeepIdle)),
+				Interval:    kernel.KeepaliveSeconds(hz, int64(r.KeepIntvl)),
 				Count:       int(r.KeepCnt),
 				UserTimeout: time.Duration(r.UserTimeout) * time.Millisecond,
 				SynCount:    int(r.SynCnt),

@@ -172,15 +172,7 @@ func (it *Iter) ReadIndexed(hint int) ([]Socket, []Owner, error) {
 	if err != nil {
 		return socks, nil, err
 	}
-	slices.SortFunc(own, func(a, b Owner) int {
-		switch {
-		case a.Inode != b.Inode:
-			return cmp.Compare(a.Inode, b.Inode)
-		case a.PID != b.PID:
-			return a.PID - b.PID
-		}
-		return a.FD - b.FD
-	})
+	sortOwners(own)
 	return socks, own, nil
 }
 
@@ -253,4 +245,108 @@ func loadError(err error) error {
 		return fmt.Errorf("bpfiter: load BPF iterator (needs root, or CAP_BPF and CAP_PERFMON): %w", err)
 	}
 	return fmt.Errorf("bpfiter: load BPF iterator: %w", err)
+}
+
+// Programs are the iterator programs loaded and attached once, to be run
+// over many network namespaces: a node's exporter pays the load (kernel
+// BTF, the verifier) once, not once a namespace.
+type Programs struct {
+	objs          *iterObjects
+	tcp, ownerIts *link.Iter
+	ownersErr     error
+}
+
+// Load loads and attaches the iterator programs. Without MinKernel the
+// error matches flatline.ErrNotSupported; without root (CAP_BPF and
+// CAP_PERFMON) it says so.
+func Load() (*Programs, error) {
+	objs, err := load()
+	if err != nil {
+		return nil, err
+	}
+	p := &Programs{objs: objs}
+	if p.tcp, err = link.AttachIter(link.IterOptions{Program: objs.FltIterTcp}); err != nil {
+		p.Close()
+		return nil, loadError(fmt.Errorf("attach iter/tcp: %w", err))
+	}
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil || st.Ino != initPidNS {
+		p.ownersErr = &flatline.NotSupportedError{Feature: "BPF owner iterator outside the initial pid namespace", GOOS: "linux"}
+	} else if p.ownerIts, err = link.AttachIter(link.IterOptions{Program: objs.FltIterOwners}); err != nil {
+		p.Close()
+		return nil, loadError(fmt.Errorf("attach iter/task_file: %w", err))
+	}
+	return p, nil
+}
+
+// Sockets runs the socket iterator over the calling thread's network
+// namespace (lock the thread to read another) and returns its sockets
+// sorted by inode, those without one dropped; host is that namespace's
+// settings (for HZ), hint how many to expect.
+func (p *Programs) Sockets(host flatline.Host, hint int) ([]Socket, error) {
+	rc, err := p.tcp.Open()
+	if err != nil {
+		return nil, fmt.Errorf("bpfiter: open iter/tcp: %w", err)
+	}
+	defer rc.Close()
+	socks := make([]Socket, 0, max(hint, 0))
+	err = readRecords(rc, "iter/tcp", recSize, func(b []byte) error {
+		var err error
+		socks, err = decodeAppend(socks, b, host)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	socks = slices.DeleteFunc(socks, func(s Socket) bool { return s.Inode == 0 })
+	slices.SortFunc(socks, func(a, b Socket) int { return cmp.Compare(a.Inode, b.Inode) })
+	return socks, nil
+}
+
+// Owners runs the owner iterator once over every process of the host and
+// returns each descriptor on a TCP socket, sorted by inode, pid and fd.
+// Outside the initial pid namespace the error matches
+// flatline.ErrNotSupported.
+func (p *Programs) Owners() ([]Owner, error) {
+	if p.ownerIts == nil {
+		return nil, p.ownersErr
+	}
+	rc, err := p.ownerIts.Open()
+	if err != nil {
+		return nil, fmt.Errorf("bpfiter: open iter/task_file: %w", err)
+	}
+	defer rc.Close()
+	var own []Owner
+	if err := readRecords(rc, "iter/task_file", ownerSize, func(b []byte) error {
+		own = decodeOwnersAppend(own, b)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sortOwners(own)
+	return own, nil
+}
+
+// Close detaches and unloads the programs.
+func (p *Programs) Close() error {
+	var errs []error
+	for _, l := range []*link.Iter{p.tcp, p.ownerIts} {
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
+	}
+	errs = append(errs, p.objs.Close())
+	return errors.Join(errs...)
+}
+
+func sortOwners(own []Owner) {
+	slices.SortFunc(own, func(a, b Owner) int {
+		switch {
+		case a.Inode != b.Inode:
+			return cmp.Compare(a.Inode, b.Inode)
+		case a.PID != b.PID:
+			return a.PID - b.PID
+		}
+		return a.FD - b.FD
+	})
 }

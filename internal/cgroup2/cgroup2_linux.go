@@ -1,6 +1,7 @@
 package cgroup2
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,34 @@ func New(name string) (*Group, error) {
 	if err := os.Mkdir(p, 0o755); err != nil {
 		return nil, fmt.Errorf("cgroup2: %w", err)
 	}
+	// The mark Sweep looks for: another tool's flt-* cgroup has none. A
+	// trusted.* attribute needs CAP_SYS_ADMIN to set, as the cgroup did.
+	if err := mark(p); err != nil {
+		unix.Rmdir(p)
+		return nil, err
+	}
 	return &Group{Path: p}, nil
+}
+
+// mark sets the attribute Sweep looks for on the cgroup at p.
+func mark(p string) error {
+	if err := unix.Setxattr(p, markAttr, []byte(markValue), 0); err != nil {
+		return fmt.Errorf("cgroup2: mark %s as flatline's: %w", p, os.NewSyscallError("setxattr", err))
+	}
+	return nil
+}
+
+// The extended attribute that marks a cgroup as made by this package.
+const (
+	markAttr  = "trusted.flatline"
+	markValue = "made-by-flatline"
+)
+
+// marked reports whether the cgroup at p carries New's mark.
+func marked(p string) bool {
+	b := make([]byte, len(markValue)+1)
+	n, err := unix.Getxattr(p, markAttr, b)
+	return err == nil && string(b[:n]) == markValue
 }
 
 // Open returns a descriptor of the cgroup's directory, for
@@ -106,9 +134,32 @@ func Sweep() ([]string, error) {
 			continue
 		}
 		g := &Group{Path: filepath.Join(m, e.Name())}
+		if !marked(g.Path) {
+			continue // another tool's: same prefix, no mark
+		}
 		if g.Remove() == nil {
 			removed = append(removed, g.Path)
 		}
 	}
 	return removed, nil
+}
+
+// fileidKernfs is FILEID_KERNFS: a file handle of kernfs (cgroup v2) is
+// the 64-bit id of the node.
+const fileidKernfs = 0xfe
+
+// OpenByID opens (O_PATH) the directory of the cgroup whose id is id (the
+// inode of its directory, what BPF's cgroup ids are), on the cgroup2 mount
+// of mountFD, a descriptor of any directory on it: the kernel answers,
+// with no walk of the tree (open_by_handle_at, as systemd does; root, or
+// CAP_DAC_READ_SEARCH). A cgroup removed since fails with ESTALE (or
+// ENOENT). The caller closes the descriptor.
+func OpenByID(mountFD int, id uint64) (int, error) {
+	h := make([]byte, 8)
+	binary.NativeEndian.PutUint64(h, id)
+	fd, err := unix.OpenByHandleAt(mountFD, unix.NewFileHandle(fileidKernfs, h), unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("open_by_handle_at", err)
+	}
+	return fd, nil
 }

@@ -170,28 +170,49 @@ func KeepaliveRisk(o Options, hz int, p float64) (Risk, error) {
 		return Risk{Never: true, Trial: "keepalive cycle", Rule: "keepalive off: nothing probes an idle connection"}, nil
 	}
 	k := o.Keepalive()
-	d, err := k.Death(hz)
+	perHour, n, err := k.falseKills(hz, p)
 	if err != nil {
 		return Risk{}, err
 	}
-	n := d.MinProbes
-	if k.UserTimeout == 0 {
-		n = max(k.Count, 1)
-	}
 	q := exchangeLoss(p)
-	r := Risk{
+	return Risk{
+		PerHour:   perHour,
 		PerTrial:  math.Pow(q, float64(n)),
 		Trial:     "keepalive cycle",
 		Exchanges: n,
 		// An outage that misses one of the n probe exchanges of a cycle
 		// lets it through; the n exchanges span at least (n−1)·Interval.
 		OutageSurvived: time.Duration(n-1) * k.Interval,
+		Rule:           fmt.Sprintf("a keepalive cycle (about every %v) kills when all %d probe exchanges are lost: q^%d, q = 1−(1−p)² = %.3g", max(k.Idle, k.Interval), n, n, q),
+	}, nil
+}
+
+// IdleFalseKills is KeepaliveRisk's PerHour alone, without the rule's
+// text: for planners that try many settings.
+func IdleFalseKills(o Options, hz int, p float64) (float64, error) {
+	perHour, _, err := o.Keepalive().falseKills(hz, p)
+	return perHour, err
+}
+
+// falseKills is the idle false kills per hour and the probe exchanges of
+// a cycle: the fewest probes the timers' lateness allows with a user
+// timeout, Count without.
+func (k Keepalive) falseKills(hz int, p float64) (float64, int, error) {
+	d, err := k.Death(hz)
+	if err != nil {
+		return 0, 0, err
 	}
+	n := d.MinProbes
+	if k.UserTimeout == 0 {
+		n = max(k.Count, 1)
+	}
+	q := exchangeLoss(p)
+	perTrial := math.Pow(q, float64(n))
+	var perHour float64
 	for _, w := range wheels(hz) {
-		r.PerHour = max(r.PerHour, float64(time.Hour)*r.PerTrial/float64(k.meanCycle(w, n, q)))
+		perHour = max(perHour, float64(time.Hour)*perTrial/float64(k.meanCycle(w, n, q)))
 	}
-	r.Rule = fmt.Sprintf("a keepalive cycle (about every %v) kills when all %d probe exchanges are lost: q^%d, q = 1−(1−p)² = %.3g", max(k.Idle, k.Interval), n, n, q)
-	return r, nil
+	return perHour, n, nil
 }
 
 // meanCycle is the mean time from one segment received to the next
@@ -247,6 +268,38 @@ func Transmissions(u time.Duration, retries2 int, path Path) []time.Duration {
 			return at
 		}
 		at = append(at, first+s)
+	}
+}
+
+// BusyFalseKills is SendingRisk's PerHour alone, without building the
+// schedule or the rule's text: for planners that try many caps.
+func BusyFalseKills(u time.Duration, retries2 int, writeEvery time.Duration, path Path) float64 {
+	if writeEvery <= 0 {
+		writeEvery = time.Second
+	}
+	n := transmissionCount(u, retries2, path)
+	return float64(time.Hour) / float64(writeEvery) * math.Pow(exchangeLoss(path.Loss), float64(n))
+}
+
+// transmissionCount is len(Transmissions(u, retries2, path)).
+func transmissionCount(u time.Duration, retries2 int, path Path) int {
+	rto := max(path.RTO, MinRTO)
+	rtoMax := path.RTOMax
+	if rtoMax <= 0 {
+		rtoMax = MaxRTO
+	}
+	limit := u
+	if u <= 0 {
+		limit = ModelTimeout(retries2, MinRTO)
+	}
+	n := 3
+	var s time.Duration
+	for step := min(2*rto, rtoMax); ; step = min(2*step, rtoMax) {
+		s += step
+		if s >= limit || s > NeverAfter {
+			return n
+		}
+		n++
 	}
 }
 

@@ -162,3 +162,37 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// JiffiesDuration converts a count of jiffies the kernel reports (a
+// timer's horizon, tcp_keepalive_time as stored) to time at hz; zero when
+// hz is unknown (≤ 0): a count of ticks of unknown length says nothing.
+func JiffiesDuration(hz int, j int64) time.Duration {
+	w, err := NewWheel(hz)
+	if err != nil {
+		return 0
+	}
+	return w.Duration(j)
+}
+
+// KeepaliveSeconds is what getsockopt TCP_KEEPIDLE or TCP_KEEPINTVL
+// returns for a keepalive time the kernel holds as j jiffies at hz: j/HZ
+// whole seconds, rounded down. Zero when hz is unknown.
+func KeepaliveSeconds(hz int, j int64) time.Duration {
+	if hz <= 0 {
+		return 0
+	}
+	return time.Duration(j/int64(hz)) * time.Second
+}
+
+// HZFromKeepaliveTime is HZ as a namespace's tcp_keepalive_time tells it:
+// the kernel stores the sysctl (whole seconds) as seconds × HZ jiffies,
+// so a reading of both (jiffies from the kernel's own memory, seconds
+// from proc/sys) gives HZ, with no kernel config and no wait. The error
+// says why the two do not fit.
+func HZFromKeepaliveTime(jiffies int64, sysctl time.Duration) (int, error) {
+	secs := int64(sysctl / time.Second)
+	if secs <= 0 || jiffies <= 0 || jiffies%secs != 0 {
+		return 0, fmt.Errorf("kernel: tcp_keepalive_time of %d jiffies and %v: not seconds × HZ", jiffies, sysctl)
+	}
+	return int(jiffies / secs), nil
+}

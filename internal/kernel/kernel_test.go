@@ -477,3 +477,56 @@ func TestKeepaliveLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestRetransmitLeft: the time left on a retransmitting socket, worked
+// out by hand from tcp_retransmit_timer's backoff (tcp_retries2 15 from
+// 200 ms gives up at 1044.4 s; a user timeout U at U).
+func TestRetransmitLeft(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name                 string
+		user                 time.Duration
+		r                    Retransmitting
+		left, total, counted time.Duration
+	}{
+		{"no tcp_info: a probe or RTO pending, then a 200 ms RTO, then the count", 0, Retransmitting{Expires: 150 * ms}, 150*ms + 200*ms + 1044400*ms, 1044400 * ms, 0},
+		{"first RTO pending, U = 3 s", 3 * time.Second, Retransmitting{RTO: 400 * ms, Expires: 300 * ms}, 300*ms + 400*ms + 3*time.Second, 3 * time.Second, 0},
+		{"backoff 3 from 200 ms, timer half run, U = 3 s", 3 * time.Second, Retransmitting{RTO: 1600 * ms, Backoff: 3, Expires: 1000 * ms}, 1200 * ms, 3 * time.Second, 1800 * ms},
+		{"past U: the next firing", 3 * time.Second, Retransmitting{RTO: 6400 * ms, Backoff: 5, Expires: 90 * ms}, 90 * ms, 3 * time.Second, 6000*ms + 6310*ms},
+	} {
+		left, total, counted := RetransmitLeft(DefaultRetries2, tt.user, tt.r)
+		if left != tt.left || total != tt.total || counted != tt.counted {
+			t.Errorf("%s: got %v, %v, %v; want %v, %v, %v", tt.name, left, total, counted, tt.left, tt.total, tt.counted)
+		}
+	}
+	if got := BaseRTO(1600*ms, 3); got != 200*ms {
+		t.Errorf("BaseRTO(1.6 s, 3) = %v, want 200ms", got)
+	}
+	if got := BaseRTO(300*ms, 2); got != MinRTO {
+		t.Errorf("BaseRTO(300 ms, 2) = %v, want the 200 ms floor", got)
+	}
+}
+
+// TestHZFromKeepaliveTime: tcp_keepalive_time is kept as seconds × HZ.
+func TestHZFromKeepaliveTime(t *testing.T) {
+	if hz, err := HZFromKeepaliveTime(7200*250, 2*time.Hour); hz != 250 || err != nil {
+		t.Errorf("7200 s as 1,800,000 jiffies: %d, %v; want 250", hz, err)
+	}
+	for _, bad := range []struct {
+		j int64
+		d time.Duration
+	}{{1000, 0}, {0, time.Hour}, {1001, 2 * time.Second}} {
+		if _, err := HZFromKeepaliveTime(bad.j, bad.d); err == nil {
+			t.Errorf("%d jiffies, %v: no error", bad.j, bad.d)
+		}
+	}
+	if got := JiffiesDuration(250, 1000); got != 4*time.Second {
+		t.Errorf("1000 jiffies at 250: %v, want 4s", got)
+	}
+	if got := JiffiesDuration(0, 1000); got != 0 {
+		t.Errorf("jiffies at unknown HZ: %v, want 0", got)
+	}
+	if got := KeepaliveSeconds(300, 2999); got != 9*time.Second {
+		t.Errorf("2999 jiffies at 300 read as %v, want 9s (rounded down)", got)
+	}
+}

@@ -3,9 +3,11 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -103,7 +105,51 @@ func NewNetNS(path string) error {
 		_ = RemoveNetNS(path)
 		return err
 	}
+	if err := markNetNS(path); err != nil {
+		_ = RemoveNetNS(path)
+		return err
+	}
 	return nil
+}
+
+// NetNSMarkDir holds a file for each namespace NewNetNS made, named after
+// its path and holding its inode: SweepNetNS removes only namespaces
+// marked there, so that another tool's namespaces with the same name
+// prefix are never touched.
+const NetNSMarkDir = "/run/flatline/netns"
+
+func markPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	return filepath.Join(NetNSMarkDir, url.PathEscape(abs))
+}
+
+// markNetNS records that the namespace at path is flatline's.
+func markNetNS(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("kernel: mark network namespace %s: %w", path, os.NewSyscallError("stat", err))
+	}
+	if err := os.MkdirAll(NetNSMarkDir, 0o700); err != nil {
+		return fmt.Errorf("kernel: mark network namespace %s: %w", path, err)
+	}
+	if err := os.WriteFile(markPath(path), []byte(strconv.FormatUint(st.Ino, 10)), 0o600); err != nil {
+		return fmt.Errorf("kernel: mark network namespace %s: %w", path, err)
+	}
+	return nil
+}
+
+// markedNetNS reports whether the namespace at path is the one NewNetNS
+// made and marked (same inode).
+func markedNetNS(path string) bool {
+	b, err := os.ReadFile(markPath(path))
+	if err != nil {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Stat(path, &st) == nil && string(b) == strconv.FormatUint(st.Ino, 10)
 }
 
 // newNetNS runs on a locked thread: unshare, bind-mount, return.
@@ -135,6 +181,7 @@ func newNetNS(path string) error {
 // the last process and file descriptor using it are gone. A missing file
 // is not an error.
 func RemoveNetNS(path string) error {
+	os.Remove(markPath(path))
 	err := unix.Unmount(path, unix.MNT_DETACH)
 	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("kernel: unmount %s: %w", path, os.NewSyscallError("umount2", err))
@@ -161,8 +208,8 @@ func SweepNetNS(dir, prefix string) ([]string, error) {
 	var errs []error
 	for _, e := range entries {
 		pid, ok := NetNSOwner(e.Name(), prefix)
-		if !ok || alive(pid) {
-			continue
+		if !ok || alive(pid) || !markedNetNS(filepath.Join(dir, e.Name())) {
+			continue // not a dead run's, or another tool's: no mark
 		}
 		if err := RemoveNetNS(filepath.Join(dir, e.Name())); err != nil {
 			errs = append(errs, err)

@@ -187,6 +187,13 @@ func SynUserTimeoutSlack(hz int, u time.Duration, linear int) time.Duration {
 	return SlackOf(hz, horizons) + 4*Jiffy(hz)
 }
 
+// BaseRTO is a socket's retransmission timeout before backoff: tcpi_rto
+// (rto) halved once per tcpi_backoff step, never below MinRTO (the kernel
+// never goes below it). Zero rto (unknown) gives MinRTO.
+func BaseRTO(rto time.Duration, backoff int) time.Duration {
+	return max(rto>>min(max(backoff, 0), 62), MinRTO)
+}
+
 // Retransmitting is what the kernel reports of a socket retransmitting
 // unacknowledged data (tcp_info and inet_diag's timer).
 type Retransmitting struct {
@@ -215,7 +222,7 @@ type Retransmitting struct {
 // lateness is not in it: add the bound's slack.
 func RetransmitLeft(retries2 int, userTimeout time.Duration, r Retransmitting) (left, total, counted time.Duration) {
 	backoff := min(max(r.Backoff, 0), 62)
-	base := max(r.RTO>>backoff, MinRTO) // the kernel never goes below it
+	base := BaseRTO(r.RTO, backoff)
 	total = RetransmitGiveUp(retries2, base, userTimeout)
 	if backoff == 0 {
 		return r.Expires + base + total, total, 0

@@ -30,11 +30,22 @@ const (
 	TimerUnknown   Timer = 255
 )
 
-// TCP states of tcp_info's tcpi_state that the rules tell apart.
+// The kernel's TCP states (include/net/tcp_states.h), as tcp_info's
+// tcpi_state, inet_diag's idiag_state and the inet_sock_set_state
+// tracepoint give them.
 const (
 	TCPEstablished = 1
 	TCPSynSent     = 2
+	TCPSynRecv     = 3
+	TCPFinWait1    = 4
+	TCPFinWait2    = 5
+	TCPTimeWait    = 6
 	TCPClose       = 7
+	TCPCloseWait   = 8
+	TCPLastAck     = 9
+	TCPListen      = 10
+	TCPClosing     = 11
+	TCPNewSynRecv  = 12
 )
 
 // Conn is what tcp_info (and inet_diag's timer) say about a connection.

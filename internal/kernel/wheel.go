@@ -95,6 +95,13 @@ func (w Wheel) Granularity(ahead time.Duration) time.Duration {
 	return w.Duration(int64(1) << (w.Level(w.Jiffies(ahead)) * lvlClkShift))
 }
 
+// Bucket is the bucket width at wheel level n (8^n jiffies): at HZ=250,
+// 4 ms at level 0, 32 ms at 1, 256 ms at 2 (timers 2.016-16.128 s ahead),
+// 2.048 s at 3.
+func (w Wheel) Bucket(n int) time.Duration {
+	return w.Duration(int64(1) << (max(n, 0) * lvlClkShift))
+}
+
 // bucket is Granularity in jiffies.
 func (w Wheel) bucket(ahead time.Duration) int64 {
 	return int64(1) << (w.Level(w.Jiffies(ahead)) * lvlClkShift)

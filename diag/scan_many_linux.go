@@ -1,0 +1,109 @@
+package diag
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/bpfiter"
+	"github.com/flatline-dev/flatline/internal/kernel"
+)
+
+// ScanNamespaces scans the network namespaces at paths (names under
+// /var/run/netns or paths such as /proc/123/ns/net) as Scan would scan
+// each with o (o.NetNS and o.PID are ignored), in one pass: the BPF
+// iterator programs are loaded once and run in each namespace, and the
+// processes' descriptors are walked once for all of them, where Scan pays
+// both for every namespace. A socket made between that walk and its
+// namespace's dump shows no owner. reports[i] and errs[i] are for
+// paths[i]; a namespace that cannot be opened gets an error (matching
+// fs.ErrNotExist when it is gone) and the others are still scanned. It
+// stops when ctx ends.
+func ScanNamespaces(ctx context.Context, o Options, paths []string) (reports []*Report, errs []error) {
+	reports, errs = make([]*Report, len(paths)), make([]error, len(paths))
+	o.PID = 0
+	var progs *bpfiter.Programs
+	var progsErr error
+	if !o.NoOptions {
+		progs, progsErr = bpfiter.Load()
+		if progs != nil {
+			defer progs.Close()
+		}
+	}
+	var shared *owners
+	fromIterator := false
+	if !o.NoOwners {
+		if progs != nil {
+			if own, err := progs.Owners(); err == nil {
+				o := owners{inodes: make([]uint64, len(own)), list: make([]Owner, len(own))}
+				for i, f := range own {
+					o.inodes[i], o.list[i] = f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}
+				}
+				shared, fromIterator = &o, true
+			}
+		}
+		if shared == nil {
+			w, err := walkOwners(0)
+			if err != nil {
+				for i := range errs {
+					errs[i] = err
+				}
+				return reports, errs
+			}
+			shared = &w
+		}
+	}
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		o.NetNS = p
+		t, err := openTargetWith(o, progs, progsErr)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		t.owners = shared
+		t.kopts.ownersRead = fromIterator
+		reports[i], errs[i] = t.scan(ctx, o)
+		t.conn.Close()
+	}
+	return reports, errs
+}
+
+// openTargetWith opens the namespace o.NetNS as openTarget does, with
+// its sockets' options read by progs (already loaded) in it, or, when
+// progs is nil, progsErr as the reason they were not.
+func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target, error) {
+	path, err := kernel.NetNSPath(o.NetNS)
+	if err != nil {
+		return nil, fmt.Errorf("diag: %w", err)
+	}
+	t := &target{name: o.NetNS}
+	err = kernel.InNetNS(path, func() error {
+		c, err := openDiag()
+		if err != nil {
+			return err
+		}
+		t.conn = c
+		n, known := tcpSockets()
+		t.sizeHint, t.empty = n, known && n == 0
+		t.host, t.hostErr = flatline.ReadHost("/")
+		switch {
+		case o.NoOptions, t.empty:
+		case progs == nil:
+			t.kopts.err = progsErr
+		default:
+			t.kopts.socks, t.kopts.err = progs.Sockets(t.host, t.sizeHint)
+		}
+		return nil
+	})
+	if err != nil {
+		if t.conn != nil {
+			t.conn.Close()
+		}
+		return nil, fmt.Errorf("diag: network namespace %s: %w", o.NetNS, err)
+	}
+	return t, nil
+}
