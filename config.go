@@ -166,6 +166,8 @@ func (c Config) PlanFor(h Host) (Plan, error) {
 type derived struct {
 	timeout, connect, spread time.Duration
 	s                        Settings
+	jitterN                  int           // kernel.JitterOffsets
+	jitterStep               time.Duration // kernel.JitterStep
 }
 
 func (c Config) derive() (derived, error) {
@@ -216,7 +218,9 @@ func (c Config) derive() (derived, error) {
 		return derived{}, configErr("ConnectTimeout",
 			"ConnectTimeout %v is longer than Timeout %v: a dial into a dead path would go unnoticed longer than promised; lower ConnectTimeout or raise Timeout", connect, t)
 	}
-	return derived{timeout: t, connect: connect, spread: spread, s: s}, nil
+	step := kernel.JitterStep(i)
+	n := kernel.JitterOffsets(spread, t-(u+FirstRetransmission), step)
+	return derived{timeout: t, connect: connect, spread: spread, s: s, jitterN: n, jitterStep: step}, nil
 }
 
 // probeChain is the planner's choice of keepalive probes for a promise of

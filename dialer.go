@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // Dialer dials TCP connections whose dead peers are noticed within
@@ -20,6 +25,39 @@ import (
 type Dialer struct {
 	net.Dialer
 	Config Config
+
+	plan planCache
+}
+
+// planCache keeps the plan of the last Config a Dialer derived: deriving
+// (the planner weighs keepalive chains against loss) costs more than the
+// dial itself, and a Dialer's Config rarely changes. Each use compares the
+// Config, so a Dialer copied with its cache and then changed stays right.
+// The pointer is read and written atomically (dials run concurrently); it
+// is a plain unsafe.Pointer rather than an atomic.Pointer so that copying a
+// Dialer, as users may, is not a vet error.
+type planCache struct{ p unsafe.Pointer } // *cachedPlan
+
+type cachedPlan struct {
+	cfg    Config
+	d      derived
+	err    error
+	spread *spreader // nil: no spreading
+}
+
+// get returns the plan of cfg and its spreader, from the cache when cfg is
+// the last one.
+func (c *planCache) get(cfg Config) (*cachedPlan, error) {
+	if e := (*cachedPlan)(atomic.LoadPointer(&c.p)); e != nil && e.cfg == cfg {
+		return e, e.err
+	}
+	d, err := cfg.derive()
+	e := &cachedPlan{cfg: cfg, d: d, err: err}
+	if err == nil {
+		e.spread = newSpreader(d)
+	}
+	atomic.StorePointer(&c.p, unsafe.Pointer(e))
+	return e, err
 }
 
 // Dial is DialContext with context.Background.
@@ -35,10 +73,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if !isTCP(network) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("flatline: %w: network %q (use tcp, tcp4 or tcp6)", ErrNotTCP, network)}
 	}
-	plan, err := d.Config.derive()
+	cached, err := d.plan.get(d.Config)
 	if err != nil {
 		return nil, err
 	}
+	plan := cached.d
 	nd := d.Dialer
 	nd.KeepAlive = -1 // flatline sets keepalive; Go's defaults would overwrite it after connect
 	nd.KeepAliveConfig = net.KeepAliveConfig{}
@@ -66,10 +105,8 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err != nil {
 		return nil, err
 	}
-	if plan.spread > 0 {
-		if rc, err := rawConn(c); err == nil {
-			spreadKeepalive(rc, plan.spread)
-		}
+	if cached.spread != nil {
+		cached.spread.add(c)
 	}
 	return c, nil
 }
@@ -113,12 +150,13 @@ func (lc *ListenConfig) Listen(ctx context.Context, network, address string) (ne
 	if err != nil {
 		return nil, err
 	}
-	return &listener{Listener: ln, plan: plan, failed: lc.ConfigureFailed}, nil
+	return &listener{Listener: ln, plan: plan, spread: newSpreader(plan), failed: lc.ConfigureFailed}, nil
 }
 
 type listener struct {
 	net.Listener
 	plan   derived
+	spread *spreader // nil: no spreading
 	failed func(net.Conn, error) bool
 }
 
@@ -128,12 +166,15 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := configure(c, l.plan); err != nil {
+		if _, err := configureOnly(c, l.plan); err != nil {
 			if l.failed != nil && l.failed(c, err) {
 				return c, nil
 			}
 			c.Close() // a socket we cannot configure breaks the promise: drop it
 			continue
+		}
+		if l.spread != nil {
+			l.spread.add(c)
 		}
 		return c, nil
 	}
@@ -151,15 +192,21 @@ func Configure(c net.Conn, cfg Config) error {
 }
 
 func configure(c net.Conn, plan derived) error {
-	rc, err := rawConn(c)
+	rc, err := configureOnly(c, plan)
 	if err != nil {
-		return err
-	}
-	if err := control(rc, func(fd uintptr) error { return setOptions(fd, plan.s) }); err != nil {
 		return err
 	}
 	spreadKeepalive(rc, plan.spread)
 	return nil
+}
+
+// configureOnly sets the plan's options on c, without spreading.
+func configureOnly(c net.Conn, plan derived) (syscall.RawConn, error) {
+	rc, err := rawConn(c)
+	if err != nil {
+		return nil, err
+	}
+	return rc, control(rc, func(fd uintptr) error { return setOptions(fd, plan.s) })
 }
 
 // ReadSettings reads back what the kernel really has on c: SO_KEEPALIVE,
@@ -206,6 +253,64 @@ func spreadKeepalive(rc syscall.RawConn, spread time.Duration) {
 	time.AfterFunc(rand.N(spread), func() {
 		_ = control(rc, rearmKeepalive) // closed meanwhile: nothing to spread
 	})
+}
+
+// spreader re-arms the keepalive of the connections a Dialer or a
+// listener hands it at a random instant within the plan's spread, as
+// spreadKeepalive does, with one timer per slot instead of one per
+// connection: a slot is a fraction of the timer-wheel bucket at the idle
+// period (kernel.SpreadSlot), so the spreading against the wheel is the
+// same as independent draws (TestIntegrationDialerSpread). A slot's timer
+// re-arms all its connections (a closed one is skipped; it is held until
+// its slot, at most Spread).
+type spreader struct {
+	spread, slot time.Duration
+	mu           sync.Mutex
+	due          map[int64][]*net.TCPConn // by slot: the monotonic instant / slot
+	origin       time.Time                // slots count from here (monotonic)
+}
+
+// newSpreader returns the spreader of a plan, nil when it spreads nothing.
+func newSpreader(plan derived) *spreader {
+	if plan.spread <= 0 {
+		return nil
+	}
+	return &spreader{spread: plan.spread, slot: max(kernel.SpreadSlot(plan.s.Idle), time.Millisecond),
+		due: map[int64][]*net.TCPConn{}, origin: time.Now()}
+}
+
+// add schedules c's re-arm at a random instant within the spread; c that
+// is not a *net.TCPConn gets a timer of its own (spreadKeepalive).
+func (s *spreader) add(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		if rc, err := rawConn(c); err == nil {
+			spreadKeepalive(rc, s.spread)
+		}
+		return
+	}
+	at := time.Since(s.origin) + rand.N(s.spread)
+	k := int64(at / s.slot)
+	s.mu.Lock()
+	pending := s.due[k]
+	s.due[k] = append(pending, tc)
+	s.mu.Unlock()
+	if pending == nil {
+		time.AfterFunc(time.Duration(k)*s.slot-time.Since(s.origin), func() { s.fire(k) })
+	}
+}
+
+// fire re-arms the connections of slot k that are still there.
+func (s *spreader) fire(k int64) {
+	s.mu.Lock()
+	conns := s.due[k]
+	delete(s.due, k)
+	s.mu.Unlock()
+	for _, c := range conns {
+		if rc, err := c.SyscallConn(); err == nil {
+			_ = control(rc, rearmKeepalive) // closed meanwhile: nothing to spread
+		}
+	}
 }
 
 func isTCP(network string) bool {

@@ -18,18 +18,18 @@ func ExampleConfig_Plan() {
 		panic(err)
 	}
 	s := p.Settings
-	fmt.Printf("idle %v, interval %v, count %d, user timeout %v, spread %v\n",
-		s.Idle, s.Interval, s.Count, s.UserTimeout, p.Spread)
+	fmt.Printf("idle %v, interval %v, count %d, user timeout %v, spread %v, enforce's jitter up to %v\n",
+		s.Idle, s.Interval, s.Count, s.UserTimeout, p.Spread, p.MaxJitter())
 	for _, b := range p.Bounds {
 		fmt.Printf("%-13s %v\n", b.State, b.Worst)
 	}
 	// Output:
-	// idle 8s, interval 1s, count 15, user timeout 22.6s, spread 7s
+	// idle 8s, interval 1s, count 15, user timeout 22.6s, spread 7s, enforce's jitter up to 6s
 	// idle          30s
-	// sending       23s
+	// sending       29s
 	// receiving     30s
-	// closed-window 23s
-	// connecting    22.6s
+	// closed-window 29s
+	// connecting    28.6s
 }
 
 // PlanFor computes the bounds for a given host: its HZ narrows the timer

@@ -10,7 +10,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/kernel"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // TestIntegrationFiringBoundaries checks the kernel model's keepalive
@@ -77,7 +77,7 @@ func TestIntegrationFiringBoundaries(t *testing.T) {
 	// Let the mode byte's ACK arrive: the keepalive clock starts there.
 	time.Sleep(50 * time.Millisecond) // not a condition: the last ACK on a veth path is sub-millisecond
 	fault := time.Now()
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(15 * time.Second)

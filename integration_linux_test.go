@@ -2,7 +2,6 @@ package flatline_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // writePeriod is how often the sending and receiving workloads write. The
@@ -50,31 +50,17 @@ type death struct {
 	cause flatline.Cause
 }
 
-func newTopology(t *testing.T) *lab.Topology {
+func newTopology(t *testing.T) *topology.Topology {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to make network namespaces")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	topo, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("network namespaces not available: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("lab.New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := topo.Close(); err != nil {
-			t.Errorf("closing topology: %v", err)
-		}
-	})
-	return topo
+	return testutil.Topology(t)
 }
 
 // listen starts a server in the server namespace: with flatline settings
 // when cfg is non-nil, with Go's defaults otherwise.
-func listen(t *testing.T, topo *lab.Topology, port int, cfg *flatline.Config) *peer {
+func listen(t *testing.T, topo *topology.Topology, port int, cfg *flatline.Config) *peer {
 	t.Helper()
 	addr := net.JoinHostPort(topo.ServerAddr.String(), strconv.Itoa(port))
 	var ln net.Listener
@@ -173,7 +159,7 @@ func (k *conn) fail(err error) {
 // client reads until error (but in modeEcho, where the test reads), and
 // writes every writePeriod in mode 's' (sending; the server holds and
 // discards).
-func dial(t *testing.T, topo *lab.Topology, name string, d interface {
+func dial(t *testing.T, topo *topology.Topology, name string, d interface {
 	DialContext(context.Context, string, string) (net.Conn, error)
 }, port int, mode byte) *conn {
 	t.Helper()
@@ -275,7 +261,7 @@ func testBlackhole(t *testing.T, timeout time.Duration) {
 	// their states (data flowing, keepalive armed).
 	roundTrip(t, topo, fd, 7000)
 
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -378,7 +364,7 @@ func testBlackhole(t *testing.T, timeout time.Duration) {
 
 // roundTrip makes one echo exchange through the topology, which proves the
 // path works and gives the workloads time to start.
-func roundTrip(t *testing.T, topo *lab.Topology, fd *flatline.Dialer, port int) {
+func roundTrip(t *testing.T, topo *topology.Topology, fd *flatline.Dialer, port int) {
 	t.Helper()
 	k := dial(t, topo, "echo", fd, port, modeEcho)
 	defer k.c.Close()
@@ -427,7 +413,7 @@ func TestIntegrationBlipSurvives(t *testing.T) {
 	echo := dial(t, topo, "echo", fd, 7000, modeEcho)
 
 	blip := plan.Settings.Interval * 8 / 10
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()

@@ -325,10 +325,20 @@ type Plan struct {
 	// Spread is the longest random delay before a new connection's
 	// keepalive timer is re-armed.
 	Spread time.Duration
+	// JitterOffsets and JitterStep are how enforce and apply spread
+	// connections instead, since they cannot wait to re-arm
+	// (kernel.Jitter): each connection gets one of JitterOffsets offsets,
+	// JitterStep apart (the timer wheel's bucket at Idle, whole seconds),
+	// added to TCP_KEEPIDLE and TCP_USER_TIMEOUT together. The largest,
+	// MaxJitter, is below Spread and fits in Timeout. One offset: none.
+	JitterOffsets int
+	JitterStep    time.Duration
 	// Bounds holds one Bound per State, in the order of States. Idle and
-	// receiving include Spread; connecting is the earlier of the user
-	// timeout and ConnectTimeout. Slack is for Host.HZ: the largest over
-	// the common HZ values when it is zero (Config.Plan).
+	// receiving include Spread; the others, which the user timeout
+	// decides, include MaxJitter; connecting is the earlier of that and
+	// ConnectTimeout. They hold for the library's sockets and for
+	// enforce's and apply's. Slack is for Host.HZ: the largest over the
+	// common HZ values when it is zero (Config.Plan).
 	Bounds Bounds
 	// Host is what the bounds were computed for: LinuxDefaults for
 	// Config.Plan, the host given to Config.PlanFor.
@@ -356,6 +366,12 @@ func (bs Bounds) Of(st State) Bound {
 	return Bound{State: st, Never: true, Rule: "no bound for state " + string(st)}
 }
 
+// MaxJitter is the largest offset enforce and apply add to a connection's
+// TCP_KEEPIDLE and TCP_USER_TIMEOUT.
+func (p Plan) MaxJitter() time.Duration {
+	return time.Duration(max(p.JitterOffsets-1, 0)) * p.JitterStep
+}
+
 // LostProbes is how many keepalive probes in a row an idle connection may
 // lose without being killed.
 func (p Plan) LostProbes() int { return p.Bound(StateIdle).LostProbes }
@@ -366,8 +382,11 @@ func newPlan(d derived, h Host) Plan {
 		Settings:       d.s,
 		ConnectTimeout: d.connect,
 		Spread:         d.spread,
+		JitterOffsets:  d.jitterN,
+		JitterStep:     d.jitterStep,
 		Host:           h,
 	}
+	jitter := p.MaxJitter()
 	for _, b := range d.s.Bounds(h) {
 		switch b.State {
 		case StateIdle, StateReceiving:
@@ -375,7 +394,15 @@ func newPlan(d derived, h Host) Plan {
 				b.Worst += d.spread
 				b.Rule += fmt.Sprintf(", + spread up to %v", d.spread)
 			}
-		case StateConnecting:
+		default:
+			// The user timeout decides: enforce's jitter moves it.
+			if jitter > 0 && !b.Never {
+				b.Worst += jitter
+				b.Rule += fmt.Sprintf(", + enforce's jitter up to %v", jitter)
+			}
+			if b.State != StateConnecting {
+				break
+			}
 			if d.connect < b.Worst {
 				b.Worst, b.Slack = d.connect, 0
 				b.Rule = fmt.Sprintf("dial deadline %v", d.connect)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/topology"
 	"golang.org/x/sys/unix"
 )
 
@@ -106,7 +106,7 @@ func TestIntegrationRecorder(t *testing.T) {
 	// error: the Read saw ETIMEDOUT before the rewrite.
 	idle, _ := open()
 	unread, _ := open()
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	driverErr := make(chan error, 1)

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
@@ -36,9 +36,10 @@ the worst case to notice a silent peer before and after, then the process's
 new worst case per state. Sockets it cannot change are listed with the
 reason, and the exit status is 1. --dry-run changes nothing.
 
-Sockets that had keepalive off get it re-armed at a random instant within
-the plan's spread, so that they do not probe together: apply may take that
-long. A process that later sets its own options may loosen them again
+Values the socket already has that are stricter than the plan's are kept
+(and named in the kept column). Sockets are spread as enforce spreads them:
+a jitter of their ports added to the idle and the user timeout. apply holds
+no descriptor of the process once it returns. A process that later sets its own options may loosen them again
 (flatline enforce guards against that for a cgroup).`,
 		Example: `  flatline apply --pid 1234 --timeout 5s
   flatline apply --pid 1234 --dry-run --json`,
@@ -93,7 +94,6 @@ type applyJSON struct {
 	Worst    map[string]boundJS `json:"worst"`
 	Changed  int                `json:"changed"`
 	Failed   int                `json:"failed"`
-	SpreadS  float64            `json:"spread_s"`
 }
 
 type appliedJSON struct {
@@ -108,6 +108,8 @@ type appliedJSON struct {
 	WorstBefore boundJS            `json:"worst_before"`
 	WorstAfter  boundJS            `json:"worst_after"`
 	Changed     bool               `json:"changed"`
+	Kept        []string           `json:"kept"`
+	JitterS     float64            `json:"jitter_s"`
 	Error       *string            `json:"error"`
 }
 
@@ -129,11 +131,12 @@ func newBoundJS(b flatline.Bound) boundJS {
 func newApplyJSON(r *enforce.ApplyReport) applyJSON {
 	j := applyJSON{PID: r.PID, Comm: r.Comm, DryRun: r.DryRun, TimeoutS: r.Plan.Timeout.Seconds(),
 		Settings: r.Plan.Settings, Worst: map[string]boundJS{}, Changed: changedCount(r),
-		Failed: r.Failed, SpreadS: r.Spread.Seconds(), Sockets: []appliedJSON{}}
+		Failed: r.Failed, Sockets: []appliedJSON{}}
 	for _, s := range r.Sockets {
 		a := appliedJSON{FD: s.FD, Inode: s.Inode, State: s.State, Local: s.Local.String(), Remote: s.Remote.String(),
 			Traffic: string(s.Traffic), Before: s.Before, After: s.After,
-			WorstBefore: newBoundJS(s.BeforeBound), WorstAfter: newBoundJS(s.AfterBound), Changed: s.Changed}
+			WorstBefore: newBoundJS(s.BeforeBound), WorstAfter: newBoundJS(s.AfterBound), Changed: s.Changed,
+			Kept: append([]string{}, s.Kept...), JitterS: s.Jitter.Seconds()}
 		if s.Err != nil {
 			e := s.Err.Error()
 			a.Error = &e
@@ -187,7 +190,7 @@ func writeApply(w io.Writer, r *enforce.ApplyReport) error {
 	fmt.Fprintf(w, "flatline apply: pid %d (%s), timeout %v: keepalive %v/%v/%d, user timeout %v\n",
 		r.PID, r.Comm, r.Plan.Timeout, s.Idle, s.Interval, s.Count, s.UserTimeout)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fd\tstate\tlocal\tremote\ttraffic\tbefore\tafter\tworst before\tworst after\t")
+	fmt.Fprintln(tw, "fd\tstate\tlocal\tremote\ttraffic\tbefore\tafter\tkept (stricter)\tworst before\tworst after\t")
 	for _, so := range r.Sockets {
 		after := settingsText(so.After)
 		worstAfter := so.AfterBound.String()
@@ -198,15 +201,19 @@ func writeApply(w io.Writer, r *enforce.ApplyReport) error {
 		if so.Before != nil {
 			worstBefore = so.BeforeBound.String()
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", so.FD, so.State, so.Local, so.Remote, so.Traffic,
-			settingsText(so.Before), after, worstBefore, worstAfter)
+		kept := "-"
+		if len(so.Kept) > 0 {
+			kept = strings.Join(so.Kept, ",")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", so.FD, so.State, so.Local, so.Remote, so.Traffic,
+			settingsText(so.Before), after, kept, worstBefore, worstAfter)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n%d sockets %s, %d failed", changedCount(r), verb, r.Failed)
-	if r.Spread > 0 {
-		fmt.Fprintf(w, "; keepalive re-armed at random within %v", r.Spread.Round(time.Millisecond))
+	if j := r.Plan.MaxJitter(); j > 0 {
+		fmt.Fprintf(w, "; spread by a jitter of their ports up to %v on idle and user timeout", j)
 	}
 	fmt.Fprintln(w)
 	if len(r.Worst) > 0 {

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // TestIntegrationEnforceApplyJudged is the judgement, end to end
@@ -37,14 +35,7 @@ func TestIntegrationEnforceApplyJudged(t *testing.T) {
 	if err != nil {
 		t.Skip("no redis-cli")
 	}
-	topo, err := lab.New(context.Background())
-	if errors.Is(err, flatline.ErrNotSupported) {
-		t.Skipf("lab: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer topo.Close()
+	topo := testutil.Topology(t)
 
 	// flatline enforce, in the foreground.
 	enf := flatlineCmd(t, "enforce", "--cgroup", g.Path, "--timeout", "5s")
@@ -134,7 +125,7 @@ func TestIntegrationEnforceApplyJudged(t *testing.T) {
 	}
 
 	const judged = 5500 * time.Millisecond
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()

@@ -36,20 +36,26 @@ func newLabStormCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "storm",
 		Short: "Open many idle connections through a policed router and count keepalive storms (needs root)",
-		Long: `storm opens N idle connections at once from the client namespace through the
-router to the server, and makes the router drop ACK-only packets over a rate
-(nftables limit) sized so that the link carries spread probes but not bursts.
-For each strategy it captures the probes in the router (AF_PACKET), measures
-their worst burst (probes within one kernel tick) against the timer-wheel
-model's prediction, and counts connections declared dead (ETIMEDOUT) while the
-server was alive.
+		Long: `storm opens N idle connections from the client namespace through the
+router to the server, without keepalive, then arms keepalive on all of them at
+once (connections made together, as after a restart), and makes the router
+drop ACK-only packets over a rate (nftables limit) sized so that the link
+carries spread probes but not bursts. For each strategy it captures the probes
+in the router (AF_PACKET), measures their worst burst (probes within one kernel
+tick) against the timer-wheel model's prediction, and counts connections
+declared dead (ETIMEDOUT) while the server was alive. The connections are held
+in helper processes (this binary again, at most 4,000 connections each), so
+that 20,000 fit under a 20,000-descriptor limit.
 
-Strategies: static (everyone armed at creation, the original storm), jitter
+Strategies: static (everyone armed together, the original storm), jitter
 (idle lowered by whole random seconds), coprime (idle values pairwise coprime
-and coprime to the interval), flatline (the library's Dialer and its Spread);
-also offsets (uniform random arming delays) and golden (golden-ratio arming
-delays). Every strategy gets the keepalive settings that --timeout derives and
-the same spread budget.`,
+and coprime to the interval), flatline (the library's Configure and its
+Spread, as its Dialer applies them); also offsets (uniform random arming
+delays) and golden (golden-ratio arming delays). Every strategy gets the
+keepalive settings that --timeout derives (with three probes) and the same
+spread budget. Without --timeout: 10s, or the smallest timeout whose flatline
+bursts fit this host's CPU backlog (net.core.netdev_max_backlog), 33s at
+20,000 connections here.`,
 		Example: `  sudo flatline lab storm
   sudo flatline lab storm --conns 500 --json
   sudo flatline lab storm --chart storm.png --pcap /tmp/storm`,

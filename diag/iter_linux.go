@@ -1,7 +1,6 @@
 package diag
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,6 +19,7 @@ type kernelOptions struct {
 	socks  []bpfiter.Socket // sorted by inode, without inode 0; nil when not read
 	err    error            // why the iterator could not be used; nil when it was
 	owners []bpfiter.Owner  // every process's TCP descriptors, nil when not read by the iterator
+	inodes []uint64         // socks' inodes, for lookup
 	hint   int              // how many sockets to expect
 	// ownersRead says the owners came from the iterator (walkOwners
 	// consumed them).
@@ -49,7 +49,17 @@ func (k *kernelOptions) read() {
 		return
 	}
 	k.owners = own
+	k.setSockets(socks)
+}
+
+// setSockets keeps the iterator's sockets (sorted by inode) and a compact
+// copy of their inodes for lookup.
+func (k *kernelOptions) setSockets(socks []bpfiter.Socket) {
 	k.socks = socks
+	k.inodes = make([]uint64, len(socks))
+	for i, s := range socks {
+		k.inodes[i] = s.Inode
+	}
 }
 
 // close releases the iterators if they are still open.
@@ -67,7 +77,7 @@ func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
 	if k.socks == nil || s.Inode == 0 {
 		return nil
 	}
-	i, ok := slices.BinarySearchFunc(k.socks, s.Inode, func(e bpfiter.Socket, ino uint64) int { return cmp.Compare(e.Inode, ino) })
+	i, ok := slices.BinarySearch(k.inodes, s.Inode)
 	if !ok {
 		return nil
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // TestIntegrationInspectPostgresFragile: a real PostgreSQL server (the
@@ -91,7 +91,7 @@ func TestIntegrationInspectPostgresFragile(t *testing.T) {
 		s = find(r, backend)
 	}
 
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	scanned := time.Now()

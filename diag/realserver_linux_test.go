@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // TestIntegrationInspectBoundsRealServer holds a connection to a real
@@ -60,7 +61,7 @@ func TestIntegrationInspectBoundsRealServer(t *testing.T) {
 	}
 	server := helperSocket{Local: addr, Remote: c.LocalAddr().String()}
 
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	scanned := time.Now()
@@ -82,26 +83,15 @@ func TestIntegrationInspectBoundsRealServer(t *testing.T) {
 
 // serverTopology makes a lab topology for a real server test, skipping
 // where namespaces cannot be made, and closes it when t ends.
-func serverTopology(ctx context.Context, t *testing.T) *lab.Topology {
+func serverTopology(ctx context.Context, t *testing.T) *topology.Topology {
 	t.Helper()
-	topo, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("no network namespaces: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := topo.Close(); err != nil {
-			t.Errorf("close topology: %v", err)
-		}
-	})
+	topo := testutil.Topology(t)
 	return topo
 }
 
 // startServer starts cmd in the topology's server namespace and waits for
 // a line containing ready on out; it stops cmd with stop when t ends.
-func startServer(ctx context.Context, t *testing.T, topo *lab.Topology, cmd *exec.Cmd, out io.Reader, ready string, stop syscall.Signal) {
+func startServer(ctx context.Context, t *testing.T, topo *topology.Topology, cmd *exec.Cmd, out io.Reader, ready string, stop syscall.Signal) {
 	t.Helper()
 	if err := topo.Server.Do(cmd.Start); err != nil {
 		t.Fatal(err)
@@ -128,7 +118,7 @@ func startServer(ctx context.Context, t *testing.T, topo *lab.Topology, cmd *exe
 // checks that this came no later than worst after scanned, plus 250 ms:
 // the 20 ms polls, and the timer softirq running late on a loaded machine
 // (up to 0.33 s seen in a full parallel test run beside other work).
-func endsWithin(ctx context.Context, t *testing.T, topo *lab.Topology, sock helperSocket, scanned time.Time, worst time.Duration) {
+func endsWithin(ctx context.Context, t *testing.T, topo *topology.Topology, sock helperSocket, scanned time.Time, worst time.Duration) {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, worst+5*time.Second)
 	defer cancel()

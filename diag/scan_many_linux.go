@@ -95,7 +95,9 @@ func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target
 		case progs == nil:
 			t.kopts.err = progsErr
 		default:
-			t.kopts.socks, t.kopts.err = progs.Sockets(t.host, t.sizeHint)
+			socks, err := progs.Sockets(t.host, t.sizeHint)
+			t.kopts.setSockets(socks)
+			t.kopts.err = err
 		}
 		return nil
 	})

@@ -24,3 +24,13 @@ func Scan(context.Context, Options) (*Report, error) {
 func Watch(context.Context, Options, WatchOptions, func(Transition) error) error {
 	return notSupported("socket inspection (inet_diag)")
 }
+
+// ScanNamespaces needs Linux; elsewhere every namespace's error matches
+// flatline.ErrNotSupported.
+func ScanNamespaces(_ context.Context, _ Options, paths []string) ([]*Report, []error) {
+	errs := make([]error, len(paths))
+	for i := range errs {
+		errs[i] = notSupported("socket inspection (inet_diag)")
+	}
+	return make([]*Report, len(paths)), errs
+}

@@ -36,10 +36,14 @@ type AppliedSocket struct {
 	BeforeBound, AfterBound flatline.Bound
 	// Changed is true when the options were set (false for DryRun).
 	Changed bool
-	// Rearmed is true when keepalive was off before: Apply re-arms it at a
-	// random instant within Plan.Spread, which AfterBound's idle and
-	// receiving worst cases include.
-	Rearmed bool
+	// Kept names the options whose values were already stricter than the
+	// plan's and were kept (kernel.Tighten: apply only tightens).
+	Kept []string
+	// Jitter is the offset added to the plan's TCP_KEEPIDLE and
+	// TCP_USER_TIMEOUT for this socket (kernel.Jitter of its ports, as
+	// enforce does), so that sockets changed together do not probe
+	// together; AfterBound includes it.
+	Jitter time.Duration
 	// Err says why the socket was not changed: no permission, gone
 	// mid-way (matches diag.ErrGone), a failed setsockopt.
 	Err error
@@ -60,8 +64,4 @@ type ApplyReport struct {
 	Worst []flatline.Bound
 	// Changed and Failed count sockets set and sockets that could not be.
 	Changed, Failed int
-	// Spread is how long Apply waited to re-arm keepalive at random
-	// instants on the sockets that had it off, so that they do not probe
-	// together (Plan.Spread; zero when none needed it).
-	Spread time.Duration
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/flatline-dev/flatline"
@@ -21,12 +19,15 @@ import (
 // listening ones included (connections they accept inherit the options):
 // it lists them with diag.Scan in the process's network namespace,
 // duplicates each with pidfd_getfd (Linux 5.6; root or CAP_SYS_PTRACE over
-// the process), reads its options, sets the plan's, and reads them back.
-// Sockets that had keepalive off get it re-armed at a random instant
-// within Plan.Spread, so Apply may take that long. A socket it cannot
+// the process), reads its options, sets the plan's where they are looser
+// (values already stricter are kept and named, kernel.Tighten), reads them
+// back and closes the duplicate at once: once Apply returns it holds
+// nothing of the process, and a socket the process closes is gone. Sockets
+// are spread as enforce spreads them: a jitter of their ports added to
+// TCP_KEEPIDLE and TCP_USER_TIMEOUT (kernel.Jitter). A socket it cannot
 // change is reported in its AppliedSocket.Err, not guessed. It fails as a
-// whole when the process does not exist (diag.ErrNoProcess) or its
-// sockets cannot be listed.
+// whole when the process does not exist (diag.ErrNoProcess) or its sockets
+// cannot be listed.
 func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 	plan, err := o.Config.Plan()
 	if err != nil {
@@ -55,13 +56,6 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 	if procErr == nil {
 		defer proc.Close()
 	}
-
-	var rearm []int // duplicates to re-arm, closed after
-	defer func() {
-		for _, fd := range rearm {
-			unix.Close(fd)
-		}
-	}()
 	for _, s := range scan.Sockets {
 		fd, ok := ownFD(s, pid)
 		if !ok || s.Inode == 0 {
@@ -82,31 +76,14 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 			rep.add(as)
 			continue
 		}
-		if applyOne(&as, dup, plan, o.DryRun, scan.Host) && plan.Spread > 0 {
-			as.Rearmed = true
-			as.AfterBound = withSpread(as.AfterBound, plan.Spread)
-			rearm = append(rearm, dup)
-		} else {
-			unix.Close(dup)
-		}
+		as.Jitter = kernel.Jitter(plan.JitterOffsets, plan.JitterStep, s.Local.Port(), s.Remote.Port())
+		applyOne(&as, dup, plan, o.DryRun, scan.Host)
+		unix.Close(dup)
 		rep.add(as)
 	}
 	slices.SortFunc(rep.Sockets, func(a, b AppliedSocket) int { return a.FD - b.FD })
 	rep.worst()
-	if len(rearm) > 0 {
-		rep.Spread = plan.Spread
-		spread(ctx, rearm, plan.Spread)
-	}
 	return rep, nil
-}
-
-// withSpread adds a keepalive re-arm delay of up to spread to an idle or
-// receiving bound: the first probe leaves up to spread later.
-func withSpread(b flatline.Bound, spread time.Duration) flatline.Bound {
-	if !b.Never && (b.State == flatline.StateIdle || b.State == flatline.StateReceiving) {
-		b.Worst += spread
-	}
-	return b
 }
 
 // ownFD returns the descriptor by which pid holds s.
@@ -119,36 +96,54 @@ func ownFD(s diag.Socket, pid int) (int, bool) {
 	return 0, false
 }
 
-// applyOne reads, sets and reads back one socket; it returns true when
-// keepalive was turned on and the socket should be re-armed at a random
-// instant.
-func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) bool {
+// applyOne reads, tightens and reads back one socket: the plan's options
+// with as.Jitter added to the idle and the user timeout, where the
+// socket's own are not stricter.
+func applyOne(as *AppliedSocket, dup int, plan flatline.Plan, dryRun bool, h flatline.Host) {
 	before, err := flatline.ReadSettings(kernel.FD(dup))
 	if err != nil {
 		as.Err = err
-		return false
+		return
 	}
 	as.Before = &before
 	as.BeforeBound = boundOf(before, as.Traffic, h)
+	want := kernel.Options(plan.Settings)
+	want.Idle += as.Jitter
+	if want.UserTimeout > 0 {
+		want.UserTimeout += as.Jitter
+	}
+	set, kept := kernel.Tighten(kernel.Options(before), want)
+	as.Kept = kept
 	if dryRun {
-		after := plan.Settings
+		after := flatline.Settings(set)
 		as.After = &after
 		as.AfterBound = boundOf(after, as.Traffic, h)
-		return false
+		return
 	}
-	if err := flatline.SetSettings(kernel.FD(dup), plan.Settings); err != nil {
+	same := kernel.Options(before)
+	if set.SynCount == 0 {
+		same.SynCount = 0 // left alone
+	}
+	if set.RTOMax == 0 {
+		same.RTOMax = 0 // left alone
+	}
+	if set == same {
+		after := before
+		as.After, as.AfterBound = &after, as.BeforeBound
+		return // stricter or equal everywhere: left as it was
+	}
+	if err := flatline.SetSettings(kernel.FD(dup), flatline.Settings(set)); err != nil {
 		as.Err = err
-		return false
+		return
 	}
 	as.Changed = true
 	after, err := flatline.ReadSettings(kernel.FD(dup))
 	if err != nil {
 		as.Err = err
-		return false
+		return
 	}
 	as.After = &after
 	as.AfterBound = boundOf(after, as.Traffic, h)
-	return !before.KeepAlive && as.State != "LISTEN"
 }
 
 func boundOf(s flatline.Settings, st flatline.State, h flatline.Host) flatline.Bound {
@@ -181,9 +176,6 @@ func (r *ApplyReport) worst() {
 				continue
 			}
 			b := boundOf(*set, st, r.Host)
-			if s.Rearmed {
-				b = withSpread(b, r.Plan.Spread)
-			}
 			if first || later(b, w) {
 				w, first = b, false
 			}
@@ -205,25 +197,4 @@ func later(a, b flatline.Bound) bool {
 		return false
 	}
 	return da > db
-}
-
-// spread re-arms keepalive on each descriptor at a random instant within
-// d (SO_KEEPALIVE off and on arms the timer a full idle period from then),
-// so that sockets that just had it turned on together do not probe
-// together. It returns when all are done or ctx ends.
-func spread(ctx context.Context, fds []int, d time.Duration) {
-	var wg sync.WaitGroup
-	for _, fd := range fds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-time.After(rand.N(d)):
-			case <-ctx.Done():
-				return
-			}
-			kernel.Rearm(fd)
-		}()
-	}
-	wg.Wait()
 }

@@ -12,12 +12,14 @@
 //     after connecting) has the value rewritten to the plan's, unless
 //     Options.AllowLooser.
 //
-// Spreading: each connection gets a whole-second jitter in [0, Plan.Spread),
-// a hash of its two ports, added to its TCP_KEEPIDLE and TCP_USER_TIMEOUT,
-// so connections made together do not probe together; the plan's idle
-// bound already holds Spread. A kernel program cannot wait, so the
-// library's "re-arm after a random delay" is replaced by this
-// per-connection idle offset.
+// Spreading: a kernel program cannot wait, so instead of the library's
+// "re-arm after a random delay" each connection gets an offset, one of
+// Plan.JitterOffsets values Plan.JitterStep apart (the timer wheel's bucket
+// at the idle period, whole seconds), picked by a hash of its two ports
+// (kernel.Jitter), and added to its TCP_KEEPIDLE and TCP_USER_TIMEOUT
+// together, so connections made together do not probe together and the
+// chain keeps its probes. Apply uses the same offsets. The plan's bounds
+// include the largest (Plan.MaxJitter).
 //
 // Apply sets the plan on the open TCP sockets of a running process through
 // pidfd_getfd, for processes started before enforce or outside any cgroup

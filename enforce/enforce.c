@@ -19,12 +19,16 @@
  * (bpf_getsockopt of these options, Linux 6.1), a value the program set
  * before connecting that is already stricter than the plan is kept.
  *
- * Spreading: each connection gets a jitter j in whole seconds, [0, spread),
- * added to both TCP_KEEPIDLE and TCP_USER_TIMEOUT (so the user timeout
- * keeps its place between keepalive firings). j is a hash of the
- * connection's two ports, so that both programs compute the same j without
- * per-socket storage, and connections made together (distinct ephemeral
- * ports) get different ones.
+ * Spreading (internal/kernel/jitter.go, the same arithmetic in Go): each
+ * connection gets an offset j, one of plan.offsets values plan.step seconds
+ * apart, added to both TCP_KEEPIDLE and TCP_USER_TIMEOUT, so that its whole
+ * keepalive schedule moves j later and the user timeout keeps its place
+ * between keepalive firings. The step is the timer wheel's bucket at the
+ * idle period's horizon: closer offsets would fire in the same bucket. j is
+ * a hash of the connection's two ports, so that both programs compute the
+ * same j without per-socket storage, and connections made together
+ * (distinct ephemeral ports) get different ones. The plan's bounds include
+ * the largest j (flatline.Plan.MaxJitter).
  */
 
 #include <linux/bpf.h>
@@ -51,9 +55,9 @@ struct plan {
 	__u32 cnt;          /* TCP_KEEPCNT */
 	__u32 user_timeout; /* TCP_USER_TIMEOUT, ms */
 	__u32 syncnt;       /* TCP_SYNCNT, 0: leave the kernel's */
-	__u32 spread;       /* jitter range, whole seconds; 0 or 1: none */
+	__u32 offsets;      /* how many jitter offsets; 0 or 1: none */
 	__u32 allow_looser; /* non-zero: guard lets looser values through */
-	__u32 _pad;
+	__u32 step;         /* between jitter offsets, whole seconds */
 };
 
 /* Counters, one slot each, read by user space (enforce.Stats). */
@@ -80,16 +84,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* jitter is j for a connection between local port lport and remote port
- * rport (host byte order): a multiplicative hash, so that ports handed out
- * in sequence spread over [0, spread). Before connect both ports are 0 and
- * j is 0. */
-static __always_inline __u32 jitter(__u32 spread, __u32 lport, __u32 rport)
+/* jitter is j in whole seconds for a connection between local port lport
+ * and remote port rport (host byte order): a multiplicative hash, so that
+ * ports handed out in sequence spread over the offsets (kernel.Jitter).
+ * Before connect both ports are 0 and j is 0. */
+static __always_inline __u32 jitter(const struct plan *p, __u32 lport, __u32 rport)
 {
-	if (spread < 2)
+	if (p->offsets < 2)
 		return 0;
 	__u32 h = ((lport & 0xffff) << 16 | (rport & 0xffff)) * 2654435761u;
-	return (h >> 16) % spread;
+	return (h >> 16) % p->offsets * p->step;
 }
 
 static __always_inline void count(__u32 slot)
@@ -141,7 +145,7 @@ int apply(struct bpf_sock_ops *skops)
 	if (!p || p->idle == 0)
 		return 1;
 
-	__u32 j = jitter(p->spread, skops->local_port, bpf_ntohl(skops->remote_port));
+	__u32 j = jitter(p, skops->local_port, bpf_ntohl(skops->remote_port));
 
 	/* The values first, then SO_KEEPALIVE, which arms the timer. */
 	tighten(skops, TCP_KEEPIDLE, p->idle + j);
@@ -198,7 +202,7 @@ int guard(struct bpf_sockopt *ctx)
 		goto pass; /* short or oversized value: the kernel judges it */
 	got = *v;
 
-	__u32 j = jitter(p->spread, sk->src_port, bpf_ntohs(sk->dst_port));
+	__u32 j = jitter(p, sk->src_port, bpf_ntohs(sk->dst_port));
 
 	if (ctx->level == SOL_SOCKET) {
 		want = got ? got : 1;

@@ -60,13 +60,14 @@ var minKernel = kernel.Version{Major: 5, Minor: 9}
 // values is the plan as the kernel programs read it: whole seconds for
 // keepalive and jitter, milliseconds for the user timeout.
 type values struct {
-	idle, intvl, cnt, userTimeout, synCnt, spread uint32
-	allowLooser                                   bool
+	idle, intvl, cnt, userTimeout, synCnt uint32
+	offsets, step                         uint32 // jitter: kernel.Jitter
+	allowLooser                           bool
 }
 
 // valuesOf converts a plan into the programs' units. Keepalive values are
-// whole seconds already (the plan derives them so); the spread is rounded
-// down to whole seconds, so that the jitter stays inside the plan's bound.
+// whole seconds already (the plan derives them so), and so is the jitter
+// step (kernel.JitterStep).
 func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
 	s := p.Settings
 	if !s.KeepAlive || s.Idle < time.Second || s.Interval < time.Second || s.Count < 1 {
@@ -80,8 +81,8 @@ func valuesOf(p flatline.Plan, allowLooser bool) (values, error) {
 		synCnt:      uint32(s.SynCount),
 		allowLooser: allowLooser,
 	}
-	if p.Spread > 0 {
-		v.spread = uint32(p.Spread / time.Second)
+	if p.JitterOffsets > 1 {
+		v.offsets, v.step = uint32(p.JitterOffsets), uint32(p.JitterStep/time.Second)
 	}
 	return v, nil
 }

@@ -20,9 +20,9 @@ type enforcePlan struct {
 	Cnt         uint32
 	UserTimeout uint32
 	Syncnt      uint32
-	Spread      uint32
+	Offsets     uint32
 	AllowLooser uint32
-	Pad         uint32
+	Step        uint32
 }
 
 // Names of all BPF objects in the ELF.

@@ -76,7 +76,7 @@ func Attach(path string, o Options) (*Enforcer, error) {
 func planOf(v values) enforcePlan {
 	p := enforcePlan{
 		Idle: v.idle, Intvl: v.intvl, Cnt: v.cnt, UserTimeout: v.userTimeout,
-		Syncnt: v.synCnt, Spread: v.spread,
+		Syncnt: v.synCnt, Offsets: v.offsets, Step: v.step,
 	}
 	if v.allowLooser {
 		p.AllowLooser = 1

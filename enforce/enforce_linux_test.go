@@ -12,6 +12,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // planLine is how a client prints the options of plan p (jitter 0).
@@ -194,10 +195,12 @@ func TestIntegrationTighten(t *testing.T) {
 	}
 }
 
-// TestIntegrationSpread: at T = 30 s (spread 7 s) connections made together
-// get different whole-second jitters, each the same on TCP_KEEPIDLE and
-// TCP_USER_TIMEOUT, within [0, 7 s); Go's dialer, rewritten by guard after
-// connect, keeps its connection's jitter.
+// TestIntegrationSpread: at T = 30 s connections made together get
+// different jitters, each the same on TCP_KEEPIDLE and TCP_USER_TIMEOUT,
+// one of the plan's offsets, and for the connections whose ports are known
+// the one kernel.Jitter computes in Go (enforce.c is the same arithmetic);
+// Go's dialer, rewritten by guard after connect, keeps its connection's
+// jitter.
 func TestIntegrationSpread(t *testing.T) {
 	needRoot(t)
 	const T = 30 * time.Second
@@ -205,7 +208,10 @@ func TestIntegrationSpread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spread := int(plan.Spread / time.Second)
+	if plan.JitterOffsets < 2 {
+		t.Fatalf("plan of %v has no jitter: %+v", T, plan)
+	}
+	step := int(plan.JitterStep / time.Second)
 	idle, ut := int(plan.Settings.Idle/time.Second), int(plan.Settings.UserTimeout/time.Millisecond)
 	host, port := listenLoopback(t)
 	g := newGroup(t, "spread")
@@ -220,8 +226,17 @@ func TestIntegrationSpread(t *testing.T) {
 			t.Fatalf("%s: %q: %v", name, l, err)
 		}
 		j := i - idle
-		if ka != 1 || j < 0 || j >= spread || u != ut+1000*j {
-			t.Errorf("%s: %q: want idle %d+j, user timeout %d+1000j ms, 0 <= j < %d", name, l, idle, ut, spread)
+		if ka != 1 || j < 0 || j%step != 0 || j/step >= plan.JitterOffsets || u != ut+1000*j {
+			t.Errorf("%s: %q: want idle %d+j, user timeout %d+1000j ms, j one of %d offsets %d s apart", name, l, idle, ut, plan.JitterOffsets, step)
+		}
+		var lport, rport uint16
+		if _, after, ok := strings.Cut(l, " ports="); ok {
+			if _, err := fmt.Sscanf(after, "%d,%d", &lport, &rport); err != nil {
+				t.Fatalf("%s: %q: %v", name, l, err)
+			}
+			if want := kernel.Jitter(plan.JitterOffsets, plan.JitterStep, lport, rport); time.Duration(j)*time.Second != want {
+				t.Errorf("%s: ports %d, %d: enforce.c's jitter %d s, kernel.Jitter %v", name, lport, rport, j, want)
+			}
 		}
 		jitters[j]++
 	}
@@ -233,7 +248,7 @@ func TestIntegrationSpread(t *testing.T) {
 		check("go", startClient(t, "go", "idle", host, port, nil, g).next(t, 10*time.Second).text)
 	}
 	t.Logf("jitter (s): connections %v", jitters)
-	if len(jitters) < spread/2 {
-		t.Errorf("%d connections made together share %d jitter values, want at least %d of %d", n+5, len(jitters), spread/2, spread)
+	if len(jitters) < plan.JitterOffsets/2 {
+		t.Errorf("%d connections made together share %d jitter values, want at least %d of %d", n+5, len(jitters), plan.JitterOffsets/2, plan.JitterOffsets)
 	}
 }

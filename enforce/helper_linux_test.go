@@ -3,16 +3,18 @@ package enforce_test
 import (
 	"bufio"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // needRoot skips unless the test can create cgroups and load eBPF.
@@ -77,7 +79,7 @@ var clientKinds = []string{"python", "go"}
 // startClient starts a client of kind ("python" or "go") in mode against
 // host:port, in ns (nil: this namespace) and in g (nil: this cgroup). It
 // is killed when the test ends.
-func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace, g *cgroup2.Group) *client {
+func startClient(t *testing.T, kind, mode, host, port string, ns *topology.Namespace, g *cgroup2.Group) *client {
 	t.Helper()
 	var cmd *exec.Cmd
 	switch kind {
@@ -105,7 +107,7 @@ func startClient(t *testing.T, kind, mode, host, port string, ns *lab.Namespace,
 // startCmd starts cmd in ns (nil: this namespace) and in g (nil: this
 // cgroup) and collects its output lines, standard error included. It is
 // killed when the test ends.
-func startCmd(t *testing.T, name string, cmd *exec.Cmd, ns *lab.Namespace, g *cgroup2.Group) *client {
+func startCmd(t *testing.T, name string, cmd *exec.Cmd, ns *topology.Namespace, g *cgroup2.Group) *client {
 	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -169,14 +171,14 @@ type cutRun struct {
 // run reports a line wantDead accepts within its state's bound plus slack,
 // and that every other run (described as other) is still open at the cap:
 // the largest bound plus slack, which it returns.
-func cutAndJudge(t *testing.T, topo *lab.Topology, plan flatline.Plan, slack time.Duration, runs []cutRun, wantDead func(string) bool, other string) time.Duration {
+func cutAndJudge(t *testing.T, topo *topology.Topology, plan flatline.Plan, slack time.Duration, runs []cutRun, wantDead func(string) bool, other string) time.Duration {
 	t.Helper()
 	capAt := time.Duration(0)
 	for _, s := range []flatline.State{flatline.StateIdle, flatline.StateSending} {
 		d, _ := plan.Bound(s).Deadline()
 		capAt = max(capAt, d+slack)
 	}
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -218,4 +220,91 @@ func cutAndJudge(t *testing.T, topo *lab.Topology, plan flatline.Plan, slack tim
 		}
 	}
 	return capAt
+}
+
+// drain is a server at the topology's ServerAddr:7100 that reads and
+// discards, and notes when each connection last delivered data.
+type drain struct {
+	mu   sync.Mutex
+	last map[string]time.Time // by the client's address
+	read chan struct{}        // a read happened
+}
+
+// serveDrain starts a drain in topo's server namespace until the test ends.
+func serveDrain(t *testing.T, topo *topology.Topology) *drain {
+	t.Helper()
+	var ln net.Listener
+	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	d := &drain{last: map[string]time.Time{}, read: make(chan struct{}, 1)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go d.serve(c)
+		}
+	}()
+	return d
+}
+
+func (d *drain) serve(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			d.mu.Lock()
+			d.last[c.RemoteAddr().String()] = time.Now()
+			d.mu.Unlock()
+			select {
+			case d.read <- struct{}{}:
+			default:
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// waitSenders waits until n connections have delivered data since it was
+// called: the senders are sending now, with data in flight. It fails the
+// test after 10 s.
+func (d *drain) waitSenders(t *testing.T, n int) {
+	t.Helper()
+	since := time.Now()
+	timeout := time.After(10 * time.Second)
+	for {
+		d.mu.Lock()
+		got := 0
+		for _, at := range d.last {
+			if at.After(since) {
+				got++
+			}
+		}
+		d.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-d.read:
+		case <-timeout:
+			t.Fatalf("%d of %d senders delivered data within 10 s", got, n)
+		}
+	}
+}
+
+// sending counts the runs whose workload sends.
+func sending(runs []cutRun) int {
+	n := 0
+	for _, r := range runs {
+		if r.state == flatline.StateSending {
+			n++
+		}
+	}
+	return n
 }

@@ -86,8 +86,10 @@ func goOptions(c *net.TCPConn) string {
 // the loosened values and prints its options again. When the connection
 // fails it prints "dead" and the error. Mode "strict" first sets a
 // stricter idle (1 s) and user timeout (1000 ms) before connecting, then
-// idles; "manyN" opens N connections, prints each one's options, and
-// holds them until its standard input ends.
+// idles; "stricter" sets keepalive 1 s/1 s/2 and a 2500 ms user timeout,
+// then idles; "closeonbyte" closes its socket when a byte arrives, prints
+// "closed" and stays alive; "manyN" opens N connections, prints each one's options and
+// ports (local, remote), and holds them until its standard input ends.
 const pyClient = `
 import socket, sys, time
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -103,22 +105,31 @@ if mode.startswith("many"):
         c = socket.socket(fam, socket.SOCK_STREAM)
         c.connect((host, port))
         conns.append(c)
-        print("connected", opts(c), flush=True)
+        print("connected", opts(c), "ports=%d,%d" % (c.getsockname()[1], c.getpeername()[1]), flush=True)
     sys.stdin.read()
     sys.exit(0)
 s = socket.socket(fam, socket.SOCK_STREAM)
 if mode == "strict":
     s.setsockopt(T, socket.TCP_KEEPIDLE, 1)
     s.setsockopt(T, 18, 1000)
+if mode == "stricter":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for o, v in [(socket.TCP_KEEPIDLE, 1), (socket.TCP_KEEPINTVL, 1), (socket.TCP_KEEPCNT, 2), (18, 2500)]:
+        s.setsockopt(T, o, v)
 try:
     s.connect((host, port))
 except OSError as e:
     print("dead", e, flush=True); sys.exit(0)
 print("connected", opts(s), flush=True)
 try:
-    if mode == "idle":
+    if mode in ("idle", "stricter"):
         s.recv(1)
         print("dead eof", flush=True)
+    elif mode == "closeonbyte":
+        s.recv(1)
+        s.close()
+        print("closed", flush=True)
+        time.sleep(3600)
     elif mode == "sending":
         while True:
             s.sendall(b"x" * 1024)

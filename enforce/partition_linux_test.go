@@ -1,17 +1,13 @@
 package enforce_test
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
 // TestIntegrationPartition is the promise for programs flatline did not
@@ -31,28 +27,8 @@ func TestIntegrationPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo, err := lab.New(context.Background())
-	if errors.Is(err, flatline.ErrNotSupported) {
-		t.Skipf("lab: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { topo.Close() })
-	var ln net.Listener
-	if err := topo.Server.Do(func() (err error) { ln, err = net.Listen("tcp", ":7100"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(io.Discard, c) }()
-		}
-	}()
+	topo := testutil.Topology(t)
+	srv := serveDrain(t, topo)
 
 	g := newGroup(t, "partition")
 	e := attachT(t, g, enforce.Options{Config: cfg})
@@ -83,9 +59,9 @@ func TestIntegrationPartition(t *testing.T) {
 			t.Errorf("%s: %q", r.c.name, got)
 		}
 	}
-	// Let the senders have data in flight, as they would when the path
-	// is cut under them.
-	time.Sleep(200 * time.Millisecond)
+	// The senders have data in flight, as they would when the path is
+	// cut under them.
+	srv.waitSenders(t, sending(runs))
 
 	// Stated slack on top of each Bound's deadline: 300 ms for the
 	// sending workload's period (50 ms), an RTO inflated above the plan's

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
 // TestIntegrationRedisCLI: redis-cli, a program the project did not write
@@ -36,7 +37,7 @@ func TestIntegrationRedisCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topo := labServer(t) // its own server on 7100 stays idle
+	topo := testutil.Topology(t)
 	srv := startCmd(t, "redis-server", exec.Command(server, "--port", "7200", "--bind", "0.0.0.0", "--protected-mode", "no",
 		"--save", "", "--appendonly", "no", "--tcp-keepalive", "0", "--dir", t.TempDir()), topo.Server, nil)
 	for l := range srv.lines {

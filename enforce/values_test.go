@@ -13,9 +13,10 @@ func TestValuesOf(t *testing.T) {
 		timeout time.Duration
 		want    values
 	}{
-		// idle, interval, count, user timeout (ms), SYN count, spread (s)
-		{5 * time.Second, values{idle: 2, intvl: 1, cnt: 2, userTimeout: 3600, spread: 1}},
-		{30 * time.Second, values{idle: 8, intvl: 1, cnt: 15, userTimeout: 22600, spread: 7}}, // the loss-tolerant chain (docs/false-kills.md)
+		// idle, interval, count, user timeout (ms), SYN count, jitter
+		// offsets and step (s)
+		{5 * time.Second, values{idle: 2, intvl: 1, cnt: 2, userTimeout: 3600}},
+		{30 * time.Second, values{idle: 8, intvl: 1, cnt: 15, userTimeout: 22600, offsets: 7, step: 1}}, // the loss-tolerant chain (docs/false-kills.md)
 	} {
 		p, err := flatline.Config{Timeout: tt.timeout}.Plan()
 		if err != nil {
@@ -25,14 +26,13 @@ func TestValuesOf(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("valuesOf(plan of %v) = %+v, %v; want %+v", tt.timeout, got, err, tt.want)
 		}
-		// The jitter stays inside the plan's idle bound: Spread whole
-		// seconds at most.
-		if time.Duration(got.spread)*time.Second > p.Spread {
-			t.Errorf("spread %d s above the plan's %v", got.spread, p.Spread)
+		// The largest jitter stays below Spread (inside the idle bound).
+		if j := time.Duration(max(got.offsets, 1)-1) * time.Duration(got.step) * time.Second; j >= max(p.Spread, time.Nanosecond) {
+			t.Errorf("largest jitter %v not below the plan's spread %v", j, p.Spread)
 		}
 	}
 	p, _ := flatline.Config{Timeout: 5 * time.Second, Spread: flatline.NoSpread}.Plan()
-	if v, _ := valuesOf(p, true); v.spread != 0 || !v.allowLooser {
+	if v, _ := valuesOf(p, true); v.offsets > 1 || !v.allowLooser {
 		t.Errorf("NoSpread, allow looser: %+v", v)
 	}
 	if _, err := valuesOf(flatline.Plan{}, false); err == nil {

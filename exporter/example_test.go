@@ -3,7 +3,7 @@ package exporter_test
 import (
 	"context"
 	"log"
-	"net/http"
+	"net"
 	"os/signal"
 	"syscall"
 	"time"
@@ -22,9 +22,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	go e.Run(ctx)
-	srv := &http.Server{Addr: ":9977", Handler: e.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { <-ctx.Done(); srv.Close() }()
-	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+	ln, err := net.Listen("tcp", ":9977")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Serve bounds what clients may hold: idle, read and write timeouts
+	// and at most 64 connections (HTTPConfig's zero value).
+	if err := exporter.Serve(ctx, ln, e.Handler(), exporter.HTTPConfig{}); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -43,8 +43,8 @@ func RunEndpoint(ctx context.Context, ready io.Writer) error {
 	if spec, ok := strings.CutPrefix(os.Getenv(EndpointEnv), soakSpecPrefix); ok {
 		return runSoakEndpoint(ctx, spec, ready)
 	}
-	if addr := os.Getenv(DialEnv); addr != "" {
-		return runDialEndpoint(ctx, addr, ready)
+	if os.Getenv(DialEnv) != "" {
+		return runDialEndpoint(ctx, ready)
 	}
 	spec := os.Getenv(EndpointEnv)
 	var w, c string

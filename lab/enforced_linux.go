@@ -9,31 +9,44 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/diag"
+	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
-	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
 // DialEnv, set together with EndpointEnv, makes RunEndpoint a dialer
-// instead of a server: it dials the address in DialEnv with Go's zero
-// net.Dialer, prints "fd N" (its connected socket's descriptor) or
-// "error MESSAGE", and waits for its standard input to close. The lab's
-// enforced cells start it inside a cgroup under enforce and take the
-// socket with pidfd_getfd: a socket belongs to the cgroup of the process
-// that made it.
+// instead of a server: it prints "ready", waits for a line on its standard
+// input, dials the address that line names with Go's zero net.Dialer, prints
+// "fd N ino I" (its connected socket's descriptor and inode) or "error
+// ERRNO MESSAGE" (ERRNO 0 when the error carries none), and holds the connection until its standard input closes. The
+// lab's enforced cells start it inside a cgroup under enforce (a socket
+// belongs to the cgroup of the process that made it); its applied cells
+// run `flatline apply` (enforce.Apply) on it. The lab works on the same
+// socket through a descriptor taken with diag's pidfd_getfd.
 const DialEnv = "FLATLINE_LAB_DIAL"
 
 // runDialEndpoint is RunEndpoint when DialEnv is set.
-func runDialEndpoint(ctx context.Context, addr string, out io.Writer) error {
+func runDialEndpoint(ctx context.Context, out io.Writer) error {
+	if _, err := fmt.Fprintln(out, "ready"); err != nil {
+		return err
+	}
+	in := bufio.NewReader(os.Stdin)
+	line, err := in.ReadString('\n')
+	if err != nil {
+		return nil // the lab went away before the dial
+	}
+	addr := strings.TrimSpace(line)
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		_, werr := fmt.Fprintf(out, "error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		_, werr := fmt.Fprintf(out, "error %d %s\n", errno, strings.ReplaceAll(err.Error(), "\n", " "))
 		return werr
 	}
 	defer c.Close()
@@ -43,63 +56,116 @@ func runDialEndpoint(ctx context.Context, addr string, out io.Writer) error {
 	}
 	var fd uintptr
 	rc.Control(func(f uintptr) { fd = f })
-	if _, err := fmt.Fprintf(out, "fd %d\n", fd); err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(fd), &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if _, err := fmt.Fprintf(out, "fd %d ino %d\n", fd, st.Ino); err != nil {
 		return err
 	}
-	io.Copy(io.Discard, os.Stdin) // until the lab has its copy
+	io.Copy(io.Discard, in) // until the cell ends
 	return nil
 }
 
-// cellDialer returns the client's dial function for cell and what to undo
-// when the cell ends. Applied cells dial as go-default. Enforced cells get a cgroup of their own under
-// enforce (the plan of t) and dial from a helper process inside it; the
-// others dial in this process (dialer).
-func cellDialer(ctx context.Context, topo *Topology, opts Options, cell Cell, t time.Duration) (func(context.Context, string, string) (net.Conn, error), func(), error) {
-	switch cell.Config {
-	case Applied:
-		dial, err := dialer(GoDefault, t) // fixed mid-life by applyMidLife
-		return dial, func() {}, err
-	case Enforced:
-	default:
-		dial, err := dialer(cell.Config, t)
-		return dial, func() {}, err
-	}
-	if opts.Enforce == nil {
-		return nil, nil, errors.New("lab: Options.Enforce is nil: nothing to attach flatline enforce with")
-	}
-	cgroup2.Sweep()
-	g, err := cgroup2.New(strings.TrimPrefix(topo.Name(), Prefix))
-	if err != nil {
-		return nil, nil, err
-	}
-	e, err := opts.Enforce(g.Path, flatline.Config{Timeout: t})
-	if err != nil {
-		g.Remove()
-		return nil, nil, err
-	}
-	undo := func() {
-		e.Close()
-		g.Remove()
-	}
-	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
-		return dialInCgroup(ctx, opts.Endpoint, g, addr)
-	}
-	return dial, undo, nil
+// dialFunc dials as net.Dialer.DialContext does.
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// cellClient is how a cell's client dials: in this process, or (enforced,
+// applied) through a dial helper process.
+type cellClient struct {
+	dial   dialFunc
+	helper *dialHelper // nil: dial dials in this process
+	undo   func()
 }
 
-// dialInCgroup runs the dial endpoint in g, on the calling thread's network
-// namespace (the caller is inside Topology.Client.Do), and takes its
-// connected socket.
-func dialInCgroup(ctx context.Context, argv []string, g *cgroup2.Group, addr string) (net.Conn, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), EndpointEnv+"=dial", DialEnv+"="+addr)
-	cmd.Stderr = os.Stderr
-	attr, f, err := g.SysProcAttr()
-	if err != nil {
+// newCellClient returns the client of cell. Enforced cells get a cgroup
+// of their own under enforce (the plan of t) and a dial helper inside it;
+// applied cells a dial helper outside any (fixed mid-life by
+// applyMidLife); the others dial in this process (dialer). Helpers are
+// started now, in the client namespace, so that a connect cell's clock
+// does not count a process start.
+func newCellClient(ctx context.Context, topo *Topology, opts Options, cell Cell, t time.Duration) (*cellClient, error) {
+	if cell.Config != Enforced && cell.Config != Applied {
+		dial, err := dialer(cell.Config, t)
+		return &cellClient{dial: dial, undo: func() {}}, err
+	}
+	var g *cgroup2.Group
+	undo := func() {}
+	if cell.Config == Enforced {
+		if opts.Enforce == nil {
+			return nil, errors.New("lab: Options.Enforce is nil: nothing to attach flatline enforce with")
+		}
+		cgroup2.Sweep()
+		var err error
+		if g, err = cgroup2.New(strings.TrimPrefix(topo.Name(), Prefix)); err != nil {
+			return nil, err
+		}
+		e, err := opts.Enforce(g.Path, flatline.Config{Timeout: t})
+		if err != nil {
+			g.Remove()
+			return nil, err
+		}
+		undo = func() {
+			e.Close()
+			g.Remove()
+		}
+	}
+	var h *dialHelper
+	if err := topo.Client.Do(func() error {
+		var err error
+		h, err = startDialHelper(ctx, opts.Endpoint, g)
+		return err
+	}); err != nil {
+		undo()
 		return nil, err
 	}
-	defer f.Close()
-	cmd.SysProcAttr = attr
+	return &cellClient{dial: h.dial, helper: h, undo: func() { h.stop(); undo() }}, nil
+}
+
+// applyMidLife is `flatline apply` on an applied cell's dial helper, once
+// its workload runs: enforce.Apply with the plan of t. Other cells do
+// nothing.
+func (c *cellClient) applyMidLife(ctx context.Context, cell Cell, t time.Duration) error {
+	if cell.Config != Applied || c.helper == nil {
+		return nil
+	}
+	rep, err := enforce.Apply(ctx, c.helper.cmd.Process.Pid, enforce.ApplyOptions{Config: flatline.Config{Timeout: t}})
+	if err != nil {
+		return err
+	}
+	for _, s := range rep.Sockets {
+		if s.Err != nil {
+			return fmt.Errorf("fd %d: %w", s.FD, s.Err)
+		}
+	}
+	if rep.Changed == 0 {
+		return fmt.Errorf("changed no socket of pid %d", rep.PID)
+	}
+	return nil
+}
+
+// dialHelper is a dial endpoint process (DialEnv), started and waiting
+// for its dial.
+type dialHelper struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+}
+
+// startDialHelper starts the dial endpoint in g (nil: this cgroup), on the
+// calling thread's network namespace, and waits until it is ready.
+func startDialHelper(ctx context.Context, argv []string, g *cgroup2.Group) (*dialHelper, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), EndpointEnv+"=dial", DialEnv+"=1")
+	cmd.Stderr = os.Stderr
+	if g != nil {
+		attr, f, err := g.SysProcAttr()
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		cmd.SysProcAttr = attr
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -109,80 +175,75 @@ func dialInCgroup(ctx context.Context, argv []string, g *cgroup2.Group, addr str
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start the dial endpoint in %s: %w", g.Path, err)
+		return nil, fmt.Errorf("start the dial endpoint: %w", err)
 	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	line, _ := bufio.NewReader(out).ReadString('\n')
+	h := &dialHelper{cmd: cmd, stdin: stdin, out: bufio.NewReader(out)}
+	if line, err := h.out.ReadString('\n'); strings.TrimSpace(line) != "ready" {
+		h.stop()
+		return nil, fmt.Errorf("dial endpoint said %q (%v), want ready", line, err)
+	}
+	return h, nil
+}
+
+// dial tells the helper to dial addr and takes its connected socket.
+func (h *dialHelper) dial(ctx context.Context, _, addr string) (net.Conn, error) {
+	if _, err := fmt.Fprintln(h.stdin, addr); err != nil {
+		return nil, fmt.Errorf("dial endpoint: %w", err)
+	}
+	// Go's zero dialer has no deadline of its own: ctx's ends the helper.
+	stop := context.AfterFunc(ctx, func() { h.cmd.Process.Kill() })
+	line, _ := h.out.ReadString('\n')
+	stop()
 	line = strings.TrimSpace(line)
 	if msg, ok := strings.CutPrefix(line, "error "); ok {
-		return nil, errors.New(msg)
+		return nil, dialError(msg)
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(line, "fd "))
-	if err != nil {
+	var fd int
+	var ino uint64
+	if _, err := fmt.Sscanf(line, "fd %d ino %d", &fd, &ino); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("dial endpoint said %q", line)
 	}
-	fd, err := takeFD(cmd.Process.Pid, n, 0)
+	proc, err := diag.OpenProcess(h.cmd.Process.Pid)
 	if err != nil {
 		return nil, err
 	}
-	file := os.NewFile(uintptr(fd), "enforced-conn")
+	defer proc.Close()
+	dup, err := proc.Socket(fd, ino)
+	if err != nil {
+		return nil, err
+	}
+	file := os.NewFile(uintptr(dup), "helper-conn")
 	defer file.Close()
 	return net.FileConn(file)
 }
 
-// applyMidLife is what `flatline apply` does to each socket, on the lab's
-// own connection of an applied cell once its workload runs: a descriptor
-// of the socket taken with pidfd_getfd, the plan of t set on it. Other
-// cells do nothing.
-func applyMidLife(cell Cell, conn net.Conn, t time.Duration) error {
-	if cell.Config != Applied {
-		return nil
-	}
-	plan, err := flatline.Config{Timeout: t}.Plan()
-	if err != nil {
-		return err
-	}
-	rc, err := conn.(syscall.Conn).SyscallConn()
-	if err != nil {
-		return err
-	}
-	var fd int
-	rc.Control(func(f uintptr) { fd = int(f) })
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return os.NewSyscallError("fstat", err)
-	}
-	dup, err := takeFD(os.Getpid(), fd, st.Ino)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dup)
-	return kernel.SetOptions(dup, kernel.Options(plan.Settings))
+// stop ends the helper: its standard input closes, it closes its
+// connection and exits.
+func (h *dialHelper) stop() {
+	h.stdin.Close()
+	h.cmd.Wait()
 }
 
-// takeFD duplicates descriptor fd of process pid into this one with
-// pidfd_getfd (Linux 5.6), checking that it is the socket with inode ino
-// (0: any).
-func takeFD(pid, fd int, ino uint64) (int, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("pidfd_open", err)
+// dialError is the error the helper reported, "ERRNO MESSAGE": the
+// message, wrapping the errno (when not 0) so that Diagnose can classify
+// it.
+func dialError(report string) error {
+	num, msg, _ := strings.Cut(report, " ")
+	var errno syscall.Errno
+	if _, err := fmt.Sscanf(num, "%d", &errno); err != nil || errno == 0 {
+		return errors.New(report)
 	}
-	defer unix.Close(pidfd)
-	dup, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return -1, os.NewSyscallError("pidfd_getfd", err)
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(dup, &st); err != nil || ino != 0 && st.Ino != ino {
-		unix.Close(dup)
-		return -1, fmt.Errorf("lab: fd %d of pid %d is no longer socket %d", fd, pid, ino)
-	}
-	return dup, nil
+	return &helperError{msg: msg, errno: errno}
 }
+
+// helperError is a dial helper's error: its text, and its errno.
+type helperError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *helperError) Error() string { return e.msg }
+func (e *helperError) Unwrap() error { return e.errno }

@@ -15,22 +15,42 @@ import (
 // TestIntegrationLabEnforcedApplied: Go's zero net.Dialer inside a cgroup
 // under enforce, and a go-default connection fixed mid-life by apply, keep
 // the plan of T under a partition, idle and sending (and enforce bounds a
-// dial into a cut path), where go-default alone does not.
+// dial into a cut path), where go-default alone does not. At T = 3 s the
+// plan has no spread; at T = 8 s it has (3 s; enforce's and apply's jitter
+// up to 2 s), and the three ways of applying it keep the bounds that
+// include it.
 func TestIntegrationLabEnforcedApplied(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create namespaces and cgroups and load eBPF")
 	}
 	if testing.Short() {
-		t.Skip("waits for the cap of the go-default cells (8 s)")
+		t.Skip("waits for the cap of the go-default cells (8 s, 12 s)")
 	}
-	const T = 3 * time.Second
+	for _, tt := range []struct {
+		T, cap  time.Duration
+		configs []ConfigName
+	}{
+		{3 * time.Second, 8 * time.Second, []ConfigName{GoDefault, Enforced, Applied}},
+		{8 * time.Second, 12 * time.Second, []ConfigName{Flatline, Enforced, Applied}},
+	} {
+		t.Run(tt.T.String(), func(t *testing.T) {
+			t.Parallel()
+			if p, _ := (flatline.Config{Timeout: tt.T}).Plan(); tt.T > 3*time.Second && (p.Spread == 0 || p.MaxJitter() == 0) {
+				t.Fatalf("the plan of %v has no spread or jitter: %+v", tt.T, p)
+			}
+			runEnforcedApplied(t, tt.T, tt.cap, tt.configs)
+		})
+	}
+}
+
+func runEnforcedApplied(t *testing.T, T, capAt time.Duration, configs []ConfigName) {
 	var cells []Cell
 	for _, w := range []Workload{Idle, Sending, Connect} {
-		for _, c := range []ConfigName{GoDefault, Enforced, Applied} {
+		for _, c := range configs {
 			cells = append(cells, Cell{w, Blackhole, c})
 		}
 	}
-	res, err := Run(context.Background(), Options{Timeout: T, Cap: 8 * time.Second, Cells: cells, Endpoint: testEndpoint(t), Enforce: testEnforce})
+	res, err := Run(context.Background(), Options{Timeout: T, Cap: capAt, Cells: cells, Endpoint: testEndpoint(t), Enforce: testEnforce})
 	if errors.Is(err, flatline.ErrNotSupported) {
 		t.Skipf("not supported here: %v", err)
 	}
@@ -42,8 +62,10 @@ func TestIntegrationLabEnforcedApplied(t *testing.T) {
 		switch {
 		case c.Config == GoDefault && c.Workload != Connect:
 			want = Never
-		case c.Config != Enforced && c.Workload == Connect:
+		case c.Config == Applied && c.Workload == Connect:
 			want = Never // a dial is Go's own: 127 s of SYN retries
+		case c.Config == GoDefault && c.Workload == Connect:
+			want = Never
 		}
 		got := c.Verdict
 		if c.Config == GoDefault || c.Config == Applied && c.Workload == Connect {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -25,7 +28,7 @@ type capturedProbe struct{ at time.Time }
 // one keepalive interval after the last probe, and the probes must be the
 // ones the plan counts on.
 func TestIntegrationWireOracle(t *testing.T) {
-	topo := newTestTopology(t)
+	topo := testutil.Topology(t)
 	const T = 3 * time.Second
 	plan, err := flatline.Config{Timeout: T}.Plan()
 	if err != nil {
@@ -56,21 +59,30 @@ func TestIntegrationWireOracle(t *testing.T) {
 	var capture *pcapgo.EthernetHandle
 	if err := topo.Router.Do(func() error {
 		var err error
-		capture, err = pcapgo.NewEthernetHandle(routerClientLink)
+		capture, err = pcapgo.NewEthernetHandle(topology.RouterClientLink)
 		return err
 	}); err != nil {
 		t.Skipf("no AF_PACKET capture here: %v", err)
 	}
 	t.Cleanup(func() { capture.Close() })
 	probes := make(chan capturedProbe, 64)
+	// Events of the capture: the client's first packet (the capture is
+	// live and sees the connection) and the client's RST (the kernel
+	// sends one when keepalive kills: every probe before it is in probes).
+	handshake, reset := make(chan struct{}), make(chan struct{})
 	go func() {
 		src := gopacket.NewPacketSource(capture, layers.LayerTypeEthernet)
 		var highest uint32 // highest seq+len seen from the client
+		var first, rst sync.Once
 		for p := range src.Packets() {
 			ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
 			if ip == nil || tcp == nil || !ip.SrcIP.Equal(net.IP(topo.ClientAddr.AsSlice())) {
 				continue
+			}
+			first.Do(func() { close(handshake) })
+			if tcp.RST {
+				rst.Do(func() { close(reset) })
 			}
 			end := tcp.Seq + uint32(len(tcp.Payload))
 			if tcp.SYN {
@@ -103,11 +115,13 @@ func TestIntegrationWireOracle(t *testing.T) {
 		errc <- time.Now()
 	}()
 
-	// Healthy: probes are answered, the connection lives.
+	// The capture sees the connection before the fault.
 	select {
+	case <-handshake:
 	case <-errc:
 		t.Fatalf("connection died before the fault: %v", readErr)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(10 * time.Second):
+		t.Fatal("the capture saw no packet of the client within 10 s")
 	}
 	if err := topo.Apply(Blackhole); err != nil {
 		t.Fatal(err)
@@ -122,6 +136,13 @@ func TestIntegrationWireOracle(t *testing.T) {
 	}
 	if !errors.Is(readErr, syscall.ETIMEDOUT) {
 		t.Errorf("read error %v, want ETIMEDOUT", readErr)
+	}
+	// Every probe is captured once the client's RST is (it leaves after
+	// them); without one (a kernel that sends none), what arrived.
+	select {
+	case <-reset:
+	case <-time.After(2 * time.Second):
+		t.Log("no RST from the client captured within 2 s of its error")
 	}
 	var seen []time.Time
 	for len(probes) > 0 {

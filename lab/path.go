@@ -1,6 +1,10 @@
 package lab
 
-import "time"
+import (
+	"time"
+
+	"github.com/flatline-dev/flatline/internal/topology"
+)
 
 // Path faults: a middlebox on the path, or a path that is slow, lossy,
 // narrow or drops large segments. Unlike the faults of Topology.Apply they
@@ -36,7 +40,7 @@ const (
 	// MTU black hole: a tunnel whose ICMP "fragmentation needed" never
 	// arrives). Keepalive probes are small and pass: an idle connection
 	// stays alive; only the user timeout ends a sending one.
-	MTUBlackhole Fault = "mtu-blackhole"
+	MTUBlackhole = topology.MTUBlackhole
 )
 
 // PathFaults lists the path faults in table order.
@@ -44,29 +48,23 @@ func PathFaults() []Fault {
 	return []Fault{Latency50, Latency300, Loss1, Loss5, Rate, MTUBlackhole, MiddleboxExpiry}
 }
 
-// shaping is what netem does to each direction of a path fault.
-type shaping struct {
-	delay, jitter time.Duration // one way: half the round trip
-	rateBytes     uint64        // bytes per second, 0: no limit
-}
-
-// shape returns the netem shaping of fault f, ok false for a fault
+// shapeOf returns the netem shaping of fault f, ok false for a fault
 // without one.
-func (f Fault) shape() (s shaping, ok bool) {
+func shapeOf(f Fault) (s topology.Shaping, ok bool) {
 	switch f {
 	case Latency50:
-		return shaping{delay: 25 * time.Millisecond, jitter: 2500 * time.Microsecond}, true
+		return topology.Shaping{Delay: 25 * time.Millisecond, Jitter: 2500 * time.Microsecond}, true
 	case Latency300:
-		return shaping{delay: 150 * time.Millisecond, jitter: 15 * time.Millisecond}, true
+		return topology.Shaping{Delay: 150 * time.Millisecond, Jitter: 15 * time.Millisecond}, true
 	case Rate:
-		return shaping{rateBytes: 256_000 / 8}, true
+		return topology.Shaping{RateBytes: 256_000 / 8}, true
 	}
-	return shaping{}, false
+	return topology.Shaping{}, false
 }
 
-// randomLoss returns the random loss of fault f, ok false for a fault
+// randomLossOf returns the random loss of fault f, ok false for a fault
 // without one.
-func (f Fault) randomLoss() (l Loss, ok bool) {
+func randomLossOf(f Fault) (l Loss, ok bool) {
 	switch f {
 	case Loss1:
 		return 10, true
@@ -75,9 +73,6 @@ func (f Fault) randomLoss() (l Loss, ok bool) {
 	}
 	return 0, false
 }
-
-// mtuLimit is the longest packet MTUBlackhole lets through, in bytes.
-const mtuLimit = 1000
 
 // Skipped is the verdict of a cell this kernel cannot run (netem
 // missing): Error says why.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // faultLegend says in a few words what fault f does, for the table.
@@ -29,15 +31,15 @@ func faultLegend(f Fault) string {
 	case Blip:
 		return "partition shorter than one probe interval, then back: nothing should die"
 	case Latency50, Latency300:
-		s, _ := f.shape()
-		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.delay, 2*s.jitter)
+		s, _ := shapeOf(f)
+		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.Delay, 2*s.Jitter)
 	case Loss1, Loss5:
-		l, _ := f.randomLoss()
+		l, _ := randomLossOf(f)
 		return fmt.Sprintf("%v of packets dropped each way at random (nftables numgen): nothing should die", l)
 	case Rate:
 		return "the path carries 256 kbit/s each way (netem): nothing should die"
 	case MTUBlackhole:
-		return fmt.Sprintf("packets above %d bytes dropped: keepalive passes, data does not", mtuLimit)
+		return fmt.Sprintf("packets above %d bytes dropped: keepalive passes, data does not", topology.MTULimit)
 	case MiddleboxExpiry:
 		return fmt.Sprintf("a middlebox forgets flows idle for %v; a request after %v idle must get through", MiddleboxTimeout, middleboxSoak)
 	case PeerPaused:

@@ -109,6 +109,79 @@ type event struct {
 	err error
 }
 
+// dialThroughCut applies fault, then dials addr through it, and sends the
+// dial's error to first unless it came at the cap (the cap running out is
+// not a detection). It returns when it dialed.
+func dialThroughCut(ctx context.Context, topo *Topology, fault Fault, dial dialFunc, addr string, capAfter time.Duration, first chan<- event) (time.Time, error) {
+	if err := topo.Apply(fault); err != nil {
+		return time.Time{}, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, capAfter)
+	defer cancel()
+	start := time.Now()
+	err := topo.Client.Do(func() error {
+		conn, err := dial(dctx, "tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	})
+	if err == nil {
+		return start, errors.New("dial through a cut path succeeded")
+	}
+	if dl, _ := dctx.Deadline(); time.Now().Before(dl) {
+		first <- event{time.Now(), err}
+	}
+	return start, nil
+}
+
+// preparePath reads the promise's host from the client namespace's own
+// defaults and puts the cell's path fault in place before the connection
+// is made: random loss, or netem shaping (an error matching
+// ErrNotSupported when the kernel has no netem: the cell is skipped).
+func preparePath(topo *Topology, cell Cell) (flatline.Host, error) {
+	var host flatline.Host
+	if err := topo.Client.Do(func() error {
+		var err error
+		host, err = flatline.ReadHost("/")
+		return err
+	}); err != nil {
+		return host, err
+	}
+	if l, ok := randomLossOf(cell.Fault); ok {
+		if err := topo.RandomLoss(l); err != nil {
+			return host, err
+		}
+	}
+	if sh, ok := shapeOf(cell.Fault); ok {
+		return host, topo.Shape(sh)
+	}
+	return host, nil
+}
+
+// observe records the application's first error e in r and returns how
+// long after the fault (start) it came, counted from the last segment
+// received for the states keepalive decides.
+func observe(r *CellResult, cell Cell, conn net.Conn, e event, start time.Time) time.Duration {
+	d := e.at.Sub(start)
+	r.DetectedS = seconds(d)
+	r.Error = e.err.Error()
+	r.Cause = flatline.Diagnose(conn, e.err).String()
+	if c, ok := heartbeatCause(e.err); ok {
+		r.Cause = c
+	}
+	if st := cell.Workload.State(); st == flatline.StateIdle || st == flatline.StateReceiving {
+		// Keepalive counts from the last segment received: where the
+		// peer's data kept arriving after the fault (one-way-out), the
+		// promise runs from that arrival.
+		if heard := lastHeard(conn, e.at); heard.After(start) {
+			r.SilentAfterS = heard.Sub(start).Seconds()
+			d -= heard.Sub(start)
+		}
+	}
+	return d
+}
+
 // runCell builds a topology, starts the server endpoint and the client's
 // workload, applies the fault and waits for the first error or the cap.
 func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
@@ -129,30 +202,15 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	}
 	defer topo.Close()
 
-	// The promise, from the client namespace's own defaults.
-	var host flatline.Host
-	if err := topo.Client.Do(func() error {
-		var err error
-		host, err = flatline.ReadHost("/")
-		return err
-	}); err != nil {
+	host, err := preparePath(topo, cell)
+	if errors.Is(err, ErrNotSupported) {
+		r.Verdict, r.Error = Skipped, err.Error()
+		return r, nil
+	}
+	if err != nil {
 		return fail(err)
 	}
 	expectNever, deadline := expect(&r, cell, t, host)
-	if l, ok := cell.Fault.randomLoss(); ok {
-		if err := topo.RandomLoss(l); err != nil {
-			return fail(err)
-		}
-	}
-	if sh, ok := cell.Fault.shape(); ok {
-		if err := topo.Shape(sh); err != nil {
-			if errors.Is(err, ErrNotSupported) {
-				r.Verdict, r.Error = Skipped, err.Error()
-				return r, nil
-			}
-			return fail(err)
-		}
-	}
 
 	server, err := startEndpoint(ctx, topo, opts.Endpoint, cell, t)
 	if err != nil {
@@ -160,11 +218,12 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	}
 	defer server.stop()
 
-	dial, undo, err := cellDialer(ctx, topo, opts, cell, t)
+	client, err := newCellClient(ctx, topo, opts, cell, t)
 	if err != nil {
 		return fail(err)
 	}
-	defer undo()
+	defer client.undo()
+	dial := client.dial
 	addr := net.JoinHostPort(topo.ServerAddr.String(), fmt.Sprint(endpointPort))
 	cellCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -174,24 +233,8 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	healed := make(chan error, 1)
 	var start time.Time
 	if cell.Workload == Connect {
-		if err := topo.Apply(cell.Fault); err != nil {
+		if start, err = dialThroughCut(cellCtx, topo, cell.Fault, dial, addr, opts.Cap, first); err != nil {
 			return fail(err)
-		}
-		dctx, dcancel := context.WithTimeout(cellCtx, opts.Cap)
-		defer dcancel()
-		start = time.Now()
-		err := topo.Client.Do(func() error {
-			var err error
-			conn, err = dial(dctx, "tcp", addr)
-			return err
-		})
-		if err == nil {
-			conn.Close()
-			return fail(errors.New("dial through a cut path succeeded"))
-		}
-		// An error at the cap is the cap running out, not a detection.
-		if dl, _ := dctx.Deadline(); time.Now().Before(dl) {
-			first <- event{time.Now(), err}
 		}
 	} else {
 		if err := topo.Client.Do(func() error {
@@ -219,7 +262,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 		case <-ctx.Done():
 			return fail(ctx.Err())
 		}
-		if err := applyMidLife(cell, conn, t); err != nil {
+		if err := client.applyMidLife(ctx, cell, t); err != nil {
 			return fail(fmt.Errorf("apply: %w", err))
 		}
 		r.RTOS = rto(conn).Seconds()
@@ -236,22 +279,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	var detected *time.Duration
 	select {
 	case e := <-first:
-		d := e.at.Sub(start)
-		r.DetectedS = seconds(d)
-		r.Error = e.err.Error()
-		r.Cause = flatline.Diagnose(conn, e.err).String()
-		if c, ok := heartbeatCause(e.err); ok {
-			r.Cause = c
-		}
-		if st := cell.Workload.State(); st == flatline.StateIdle || st == flatline.StateReceiving {
-			// Keepalive counts from the last segment received: where the
-			// peer's data kept arriving after the fault (one-way-out), the
-			// promise runs from that arrival.
-			if heard := lastHeard(conn, e.at); heard.After(start) {
-				r.SilentAfterS = heard.Sub(start).Seconds()
-				d -= heard.Sub(start)
-			}
-		}
+		d := observe(&r, cell, conn, e, start)
 		detected = &d
 	case <-timer.C:
 	case <-ctx.Done():

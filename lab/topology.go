@@ -1,68 +1,65 @@
 package lab
 
 import (
-	"net/netip"
-	"os"
-	"sync"
+	"context"
 
-	"github.com/vishvananda/netlink"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
-// Addresses inside every topology, from 198.18.0.0/15 (RFC 2544) and
-// 2001:2::/48 (RFC 5180), the benchmarking ranges: traffic to them never
-// means anything outside the lab.
-var (
-	clientAddr        = netip.MustParseAddr("198.18.1.2")
-	routerClientAddr  = netip.MustParseAddr("198.18.1.1")
-	routerServerAddr  = netip.MustParseAddr("198.18.2.1")
-	serverAddr        = netip.MustParseAddr("198.18.2.2")
-	clientAddr6       = netip.MustParseAddr("2001:2:0:1::2")
-	routerClientAddr6 = netip.MustParseAddr("2001:2:0:1::1")
-	routerServerAddr6 = netip.MustParseAddr("2001:2:0:2::1")
-	serverAddr6       = netip.MustParseAddr("2001:2:0:2::2")
+// The lab's network: client <-> router <-> server namespaces with faults in
+// the router. The fixture itself lives in internal/topology so that the
+// tests of every package can build one without importing lab; these names
+// are the same types, for the lab's users.
+type (
+	// Topology is client <-> router <-> server: three network namespaces
+	// joined by two veth pairs, faults applied in the router.
+	Topology = topology.Topology
+	// Namespace is a named network namespace made by the lab.
+	Namespace = topology.Namespace
+	// Fault is a network fault the router can apply at a known instant.
+	Fault = topology.Fault
+	// UnsupportedError says which feature or privilege is missing; it
+	// matches ErrNotSupported and flatline.ErrNotSupported.
+	UnsupportedError = topology.UnsupportedError
 )
-
-// Link names: the router's ends of the two veth pairs, and the endpoints'
-// end (the same name in the client and in the server namespace).
-const (
-	routerClientLink = "cli"
-	routerServerLink = "srv"
-	endpointLink     = "eth0"
-)
-
-// tableName is the nftables table (family inet) in the router namespace.
-const tableName = Prefix + "lab"
-
-// Topology is client <-> router <-> server: three network namespaces joined
-// by two veth pairs, forwarding on in the router, IPv4 addresses from
-// 198.18.0.0/15 and default routes via the router. Faults are applied in
-// the router (nftables forward chain, link state), so the endpoints see
-// pure loss on the wire.
-type Topology struct {
-	Client, Router, Server *Namespace
-	ClientAddr, ServerAddr netip.Addr // the endpoints' IPv4 addresses
-	// The endpoints' IPv6 addresses; invalid (the zero Addr) when the
-	// kernel has no IPv6.
-	ClientAddr6, ServerAddr6 netip.Addr
-
-	id string // "<pid>-<random>", shared by the three names
-
-	mu       sync.Mutex      // serializes faults, healing and Close: timers heal from other goroutines
-	routerNS *os.File        // kept open: netlink and nftables handles use it
-	router   *netlink.Handle // netlink in the router namespace
-	closed   bool
-}
-
-// Fault is a network fault the router can apply at a known instant.
-type Fault string
 
 // Faults applied by Topology.Apply.
 const (
-	Blackhole Fault = "blackhole"   // drop everything both ways: a partition
-	OneWayOut Fault = "one-way-out" // drop client -> server
-	OneWayIn  Fault = "one-way-in"  // drop server -> client
-	LinkDown  Fault = "link-down"   // the router's link to the server is down
+	Blackhole = topology.Blackhole // drop everything both ways: a partition
+	OneWayOut = topology.OneWayOut // drop client -> server
+	OneWayIn  = topology.OneWayIn  // drop server -> client
+	LinkDown  = topology.LinkDown  // the router's link to the server is down
 )
 
+// Prefix starts the name of every network namespace, nftables table and
+// cgroup the lab makes; NetnsDir is where the namespaces are bind-mounted.
+const (
+	Prefix   = topology.Prefix
+	NetnsDir = topology.NetnsDir
+)
+
+// Loss is a random loss rate each way, in packets per thousand
+// (Topology.RandomLoss); LossScale is its modulus.
+type Loss = topology.Loss
+
+// LossScale is the modulus of the router's random numbers.
+const LossScale = topology.LossScale
+
+// ParseLoss reads a loss rate written as a percentage ("1%", "0.5%") or a
+// fraction ("0.01").
+func ParseLoss(s string) (Loss, error) { return topology.ParseLoss(s) }
+
+// ErrNotSupported is returned where the lab cannot run: a platform without
+// network namespaces, or a process without the privilege to make them.
+var ErrNotSupported = topology.ErrNotSupported
+
+// New sweeps stale lab namespaces, then builds a fresh topology
+// (topology.New).
+func New(ctx context.Context) (*Topology, error) { return topology.New(ctx) }
+
+// Sweep removes lab namespaces whose creating process is gone and returns
+// their names.
+func Sweep() ([]string, error) { return topology.Sweep() }
+
 // Faults lists the faults Topology.Apply knows.
-func Faults() []Fault { return []Fault{Blackhole, OneWayOut, OneWayIn, LinkDown} }
+func Faults() []Fault { return topology.Faults() }

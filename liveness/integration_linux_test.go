@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 	"github.com/flatline-dev/flatline/liveness"
 )
 
@@ -22,20 +23,7 @@ func TestIntegrationPartition(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create network namespaces")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	topo, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("lab not supported here: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("lab.New: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := topo.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	topo := testutil.Topology(t)
 
 	const timeout = 3 * time.Second
 	listen := func() (ln net.Listener, err error) {
@@ -52,7 +40,7 @@ func TestIntegrationPartition(t *testing.T) {
 	defer m.Close()
 	plan := m.Plan()
 
-	if err := topo.Apply(lab.Blackhole); err != nil {
+	if err := topo.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	cut := time.Now()

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 )
 
 // TestIntegrationTraceAcceptedOwner: an accepted connection that never
@@ -21,14 +22,7 @@ func TestIntegrationTraceAcceptedOwner(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	top, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("lab topology: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer top.Close()
+	top := testutil.Topology(t)
 	tr, err := New(Options{NetNSPath: top.Server.Path})
 	if errors.Is(err, flatline.ErrNotSupported) {
 		t.Skip(err)
@@ -64,7 +58,7 @@ func TestIntegrationTraceAcceptedOwner(t *testing.T) {
 	if err := s.(*net.TCPConn).SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := top.Apply(lab.Blackhole); err != nil {
+	if err := top.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	for {

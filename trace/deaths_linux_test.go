@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline"
-	"github.com/flatline-dev/flatline/lab"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,14 +74,7 @@ func TestIntegrationTraceDeaths(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	top, err := lab.New(ctx)
-	if errors.Is(err, lab.ErrNotSupported) {
-		t.Skipf("lab topology: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer top.Close()
+	top := testutil.Topology(t)
 
 	tr, err := New(Options{PID: os.Getpid(), NetNSPath: top.Client.Path})
 	if errors.Is(err, flatline.ErrNotSupported) {
@@ -274,7 +268,7 @@ func TestIntegrationTraceDeaths(t *testing.T) {
 	} else {
 		t.Log("no IPv6 in the lab's namespaces: the IPv6 reset is not checked")
 	}
-	if err := top.Apply(lab.Blackhole); err != nil {
+	if err := top.Apply(topology.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	keep(deaths[3], unacked, true)

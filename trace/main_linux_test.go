@@ -1,29 +1,18 @@
 package trace
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"syscall"
 	"testing"
-
-	"github.com/flatline-dev/flatline/lab"
 )
 
-// TestMain lets the test binary serve as the lab's server endpoint: lab.Run
-// re-executes it with lab.EndpointEnv set.
+// TestMain lets the test binary serve as a client (clientEnv).
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(clientEnv); addr != "" {
 		os.Exit(clientMain(addr))
-	}
-	if os.Getenv(lab.EndpointEnv) != "" {
-		if err := lab.RunEndpoint(context.Background(), os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

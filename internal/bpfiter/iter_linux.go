@@ -160,10 +160,13 @@ func (it *Iter) ReadIndexed(hint int) ([]Socket, []Owner, error) {
 		return socks, nil, it.ownersErr
 	}
 	own := make([]Owner, 0, len(socks))
+	inodes := make([]uint64, len(socks)) // compact, for the search per descriptor
+	for i, s := range socks {
+		inodes[i] = s.Inode
+	}
 	err := readRecords(it.owners, "iter/task_file", ownerSize, func(b []byte) error {
 		for ; len(b) >= ownerSize; b = b[ownerSize:] {
-			ino := binary.NativeEndian.Uint64(b)
-			if _, ok := slices.BinarySearchFunc(socks, ino, func(s Socket, ino uint64) int { return cmp.Compare(s.Inode, ino) }); ok {
+			if _, ok := slices.BinarySearch(inodes, binary.NativeEndian.Uint64(b)); ok {
 				own = decodeOwnersAppend(own, b[:ownerSize])
 			}
 		}

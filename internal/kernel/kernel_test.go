@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -428,6 +429,34 @@ func TestSynUserTimeoutSlack(t *testing.T) {
 	}
 }
 
+func TestTighten(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond}
+	for _, tt := range []struct {
+		name     string
+		cur      Options
+		want     Options
+		wantKept []string
+	}{
+		{"stricter everywhere: kept as it is (issue 19's 1s/1s/2 + 2.5 s)",
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT", "TCP_USER_TIMEOUT"}},
+		{"kernel defaults, keepalive off: the plan",
+			Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, SynCount: 6},
+			plan, nil},
+		{"a stricter idle only; no user timeout is the loosest",
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 75 * s, Count: 9},
+			Options{KeepAlive: true, Idle: 2 * s, Interval: 5 * s, Count: 3, UserTimeout: 22600 * time.Millisecond},
+			[]string{"TCP_KEEPIDLE"}},
+	} {
+		got, kept := Tighten(tt.cur, plan)
+		if got != tt.want || !slices.Equal(kept, tt.wantKept) {
+			t.Errorf("%s: Tighten = %+v, kept %v; want %+v, kept %v", tt.name, got, kept, tt.want, tt.wantKept)
+		}
+	}
+}
+
 // TestKeepaliveFire: tcp_keepalive_timer's three outcomes, worked out from
 // net/ipv4/tcp_timer.c by hand (units: jiffies).
 func TestKeepaliveFire(t *testing.T) {
@@ -528,5 +557,18 @@ func TestHZFromKeepaliveTime(t *testing.T) {
 	}
 	if got := KeepaliveSeconds(300, 2999); got != 9*time.Second {
 		t.Errorf("2999 jiffies at 300 read as %v, want 9s (rounded down)", got)
+	}
+}
+
+// TestTightenRTOMax: the plan's RTO cap is set with the plan's user
+// timeout, and left alone with a stricter one the socket keeps.
+func TestTightenRTOMax(t *testing.T) {
+	s := time.Second
+	plan := Options{KeepAlive: true, Idle: 8 * s, Interval: s, Count: 15, UserTimeout: 22600 * time.Millisecond, RTOMax: 5 * s}
+	if got, _ := Tighten(Options{Idle: 7200 * s, Interval: 75 * s, Count: 9, RTOMax: 120 * s}, plan); got.RTOMax != 5*s {
+		t.Errorf("plan's user timeout: RTOMax %v, want 5s", got.RTOMax)
+	}
+	if got, _ := Tighten(Options{KeepAlive: true, Idle: s, Interval: s, Count: 2, UserTimeout: 2500 * time.Millisecond, RTOMax: 120 * s}, plan); got.RTOMax != 0 {
+		t.Errorf("a stricter user timeout kept: RTOMax %v, want 0 (left alone)", got.RTOMax)
 	}
 }

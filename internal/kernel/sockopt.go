@@ -68,3 +68,42 @@ type OptionError struct {
 
 func (e *OptionError) Error() string { return e.Op + " " + e.Name + ": " + e.Err.Error() }
 func (e *OptionError) Unwrap() error { return e.Err }
+
+// Tighten is want with every value of cur that is already stricter kept:
+// the rule of enforce's programs (enforce.c's tighten and stricter) and of
+// apply, which only tighten. Keepalive is on; TCP_KEEPIDLE, TCP_KEEPINTVL,
+// TCP_KEEPCNT and TCP_USER_TIMEOUT keep cur's value where it is positive
+// and not above want's (a zero user timeout is none, the loosest);
+// TCP_SYNCNT and TCP_RTO_MAX_MS likewise, and are left alone when want
+// leaves them (zero); TCP_RTO_MAX_MS also when cur's user timeout is kept.
+// kept names the options whose stricter values were kept.
+func Tighten(cur, want Options) (o Options, kept []string) {
+	o = want
+	o.KeepAlive = true
+	keep := func(name string, c, w int64, set func()) {
+		if c > 0 && c < w {
+			set()
+			kept = append(kept, name)
+		}
+	}
+	keep("TCP_KEEPIDLE", int64(cur.Idle), int64(want.Idle), func() { o.Idle = cur.Idle })
+	keep("TCP_KEEPINTVL", int64(cur.Interval), int64(want.Interval), func() { o.Interval = cur.Interval })
+	keep("TCP_KEEPCNT", int64(cur.Count), int64(want.Count), func() { o.Count = cur.Count })
+	if want.UserTimeout > 0 {
+		keep("TCP_USER_TIMEOUT", int64(cur.UserTimeout), int64(want.UserTimeout), func() { o.UserTimeout = cur.UserTimeout })
+	}
+	if want.SynCount > 0 {
+		keep("TCP_SYNCNT", int64(cur.SynCount), int64(want.SynCount), func() { o.SynCount = cur.SynCount })
+	} else {
+		o.SynCount = 0 // leave the socket's own
+	}
+	switch {
+	case want.RTOMax == 0 || o.UserTimeout != want.UserTimeout:
+		// Left alone: the cap belongs to the plan's user timeout, and a
+		// stricter one kept is shorter than any backed-off RTO it caps.
+		o.RTOMax = 0
+	default:
+		keep("TCP_RTO_MAX_MS", int64(cur.RTOMax), int64(want.RTOMax), func() { o.RTOMax = cur.RTOMax })
+	}
+	return o, kept
+}

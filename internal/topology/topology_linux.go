@@ -1,4 +1,4 @@
-package lab
+package topology
 
 import (
 	"context"
@@ -92,8 +92,8 @@ func (t *Topology) build(ctx context.Context) error {
 		routerAddr, endpointAddr   netip.Addr
 		routerAddr6, endpointAddr6 netip.Addr
 	}{
-		{t.Client, routerClientLink, routerClientAddr, clientAddr, routerClientAddr6, clientAddr6},
-		{t.Server, routerServerLink, routerServerAddr, serverAddr, routerServerAddr6, serverAddr6},
+		{t.Client, RouterClientLink, routerClientAddr, clientAddr, routerClientAddr6, clientAddr6},
+		{t.Server, RouterServerLink, routerServerAddr, serverAddr, routerServerAddr6, serverAddr6},
 	} {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -345,16 +345,16 @@ func (t *Topology) Apply(f Fault) error {
 	case Blackhole:
 		return t.addFaultRule(f)
 	case OneWayOut:
-		return t.addFaultRule(f, iifname(routerClientLink)...)
+		return t.addFaultRule(f, iifname(RouterClientLink)...)
 	case OneWayIn:
-		return t.addFaultRule(f, iifname(routerServerLink)...)
+		return t.addFaultRule(f, iifname(RouterServerLink)...)
 	case MTUBlackhole:
-		return t.addFaultRule(f, longerThan(mtuLimit)...)
+		return t.addFaultRule(f, longerThan(MTULimit)...)
 	case LinkDown:
 		if t.closed {
 			return errClosed
 		}
-		l, err := t.router.LinkByName(routerServerLink)
+		l, err := t.router.LinkByName(RouterServerLink)
 		if err != nil {
 			return fmt.Errorf("lab: apply %s: %w", f, err)
 		}
@@ -396,7 +396,7 @@ func (t *Topology) Heal() error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("lab: heal: %w", err)
 	}
-	l, err := t.router.LinkByName(routerServerLink)
+	l, err := t.router.LinkByName(RouterServerLink)
 	if err != nil {
 		return fmt.Errorf("lab: heal: %w", err)
 	}

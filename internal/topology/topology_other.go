@@ -1,6 +1,6 @@
 //go:build !linux
 
-package lab
+package topology
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func (t *Topology) MiddleboxDrops() (uint64, error) { return 0, errPlatform() }
 
 // Shape needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
-func (t *Topology) Shape(s shaping) error { return errPlatform() }
+func (t *Topology) Shape(s Shaping) error { return errPlatform() }
 
 // RandomLoss needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.

@@ -1,11 +1,7 @@
-package lab
+package topology
 
 import (
-	"context"
-	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,21 +11,8 @@ import (
 // loss on everything and on a port range, as nft lists it in the router
 // namespace, with testdata/loss.nft.
 func TestIntegrationRandomLossRuleset(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Skip("nft (nftables) not installed: no oracle")
-	}
-	topo, err := New(context.Background())
-	if errors.Is(err, ErrNotSupported) {
-		t.Skipf("lab not supported here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer topo.Close()
+	nft := nftOracle(t)
+	topo := newTestTopology(t)
 	if err := topo.RandomLoss(10); err != nil {
 		t.Fatalf("RandomLoss: %v", err)
 	}
@@ -50,18 +33,7 @@ func TestIntegrationRandomLossRuleset(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("nft list in the router: %v", err)
 	}
-	got := normalizeRuleset(string(out))
-	golden := filepath.Join("testdata", "loss.nft")
-	if os.Getenv("FLATLINE_UPDATE_GOLDEN") != "" {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("fault chain (-%s +nft list):\n%s", golden, diff)
-	}
+	checkGolden(t, "loss.nft", out)
 	drops, err := topo.LossDrops()
 	if err != nil {
 		t.Fatalf("LossDrops: %v", err)

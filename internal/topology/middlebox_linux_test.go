@@ -1,14 +1,13 @@
-package lab
+package topology
 
 import (
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -18,23 +17,10 @@ import (
 // checks that the conntrack timeout is set in the router's namespace and
 // nowhere else.
 func TestIntegrationMiddleboxRuleset(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Skip("nft (nftables) not installed: no oracle")
-	}
+	nft := nftOracle(t)
 	hostBefore, _ := os.ReadFile(establishedTimeout)
-	topo, err := New(context.Background())
-	if errors.Is(err, ErrNotSupported) {
-		t.Skipf("lab not supported here: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer topo.Close()
-	if err := topo.Middlebox(MiddleboxTimeout); err != nil {
+	topo := newTestTopology(t)
+	if err := topo.Middlebox(10 * time.Second); err != nil {
 		t.Fatalf("Middlebox: %v", err)
 	}
 	var out []byte
@@ -50,8 +36,34 @@ func TestIntegrationMiddleboxRuleset(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("in the router: %v", err)
 	}
-	got := normalizeRuleset(string(out))
-	golden := filepath.Join("testdata", "middlebox.nft")
+	checkGolden(t, "middlebox.nft", out)
+	if strings.TrimSpace(string(timeout)) != "10" {
+		t.Errorf("router's %s = %q, want 10", establishedTimeout, timeout)
+	}
+	if hostAfter, _ := os.ReadFile(establishedTimeout); string(hostAfter) != string(hostBefore) {
+		t.Errorf("the host's %s changed: %q -> %q", establishedTimeout, hostBefore, hostAfter)
+	}
+}
+
+// nftOracle is the path of nft, the test's oracle; it skips t without it.
+func nftOracle(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces")
+	}
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		t.Skip("nft (nftables) not installed: no oracle")
+	}
+	return nft
+}
+
+// checkGolden compares a chain as `nft list` printed it with
+// testdata/name (FLATLINE_UPDATE_GOLDEN=1 rewrites the file).
+func checkGolden(t *testing.T, name string, listed []byte) {
+	t.Helper()
+	got := normalizeRuleset(string(listed))
+	golden := filepath.Join("testdata", name)
 	if os.Getenv("FLATLINE_UPDATE_GOLDEN") != "" {
 		os.WriteFile(golden, []byte(got), 0o644)
 	}
@@ -60,13 +72,7 @@ func TestIntegrationMiddleboxRuleset(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("middlebox chain (-%s +nft list):\n%s", golden, diff)
-	}
-	if strings.TrimSpace(string(timeout)) != "10" {
-		t.Errorf("router's %s = %q, want 10", establishedTimeout, timeout)
-	}
-	if hostAfter, _ := os.ReadFile(establishedTimeout); string(hostAfter) != string(hostBefore) {
-		t.Errorf("the host's %s changed: %q -> %q", establishedTimeout, hostBefore, hostAfter)
+		t.Errorf("chain (-%s +nft list):\n%s", golden, diff)
 	}
 }
 

@@ -1,4 +1,4 @@
-package lab
+package topology
 
 import (
 	"encoding/binary"
