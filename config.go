@@ -60,8 +60,8 @@ type Config struct {
 
 	// Count sets TCP_KEEPCNT: how many unanswered probes end the
 	// connection, at most 127. Zero means derive it: as many probes 1 s
-	// apart as the budget holds (15 for a 30 s Timeout, 7 for 10 s, 2 below
-	// about 10 s; see the package documentation and docs/false-kills.md).
+	// apart as the budget holds (15 for a 30 s Timeout, 5 for 10 s, 2 for
+	// 3 s; see the package documentation and docs/false-kills.md).
 	// A derived Count is the most probes a dead peer gets: the timers'
 	// lateness may end the chain a probe or two earlier (Bound.LostProbes).
 	Count int

@@ -44,8 +44,8 @@ func ExampleConfig_PlanFor() {
 	fmt.Println("sending, any HZ:", anyHZ.Bound(flatline.StateSending))
 	fmt.Println("sending, HZ=250:", at250.Bound(flatline.StateSending))
 	// Output:
-	// sending, any HZ: 23s (+700ms slack)
-	// sending, HZ=250: 23s (+280ms slack)
+	// sending, any HZ: 29s (+700ms slack)
+	// sending, HZ=250: 29s (+280ms slack)
 }
 
 // Validate explains the first setting that breaks the promise.

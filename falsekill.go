@@ -170,7 +170,7 @@ func lossNotes(p Plan, idle FalseKill, loss float64) []string {
 	switch {
 	case p.Spread > 0 && err == nil && idleFalseKills(noSpread.s.Idle, noSpread.s.Interval, noSpread.s.Count, loss) <= target:
 		ns := noSpread.s
-		note += fmt.Sprintf("; the planner kept half the spread for connections made together: with Spread NoSpread it gives %v/%v/%d, %.3g an hour (but connections made together then probe together)",
+		note += fmt.Sprintf("; the planner kept a second of spread for connections made together: with Spread NoSpread it gives %v/%v/%d, %.3g an hour (but connections made together then probe together)",
 			ns.Idle, ns.Interval, ns.Count, idleFalseKills(ns.Idle, ns.Interval, ns.Count, loss))
 	case best > target:
 		note += fmt.Sprintf("; no keepalive plan within Timeout %v does better than %.3g an hour (%v idle and %d probes 1 s apart): the budget has room for %d exchanges", p.Timeout, best, bi, bn, bn)

@@ -17,7 +17,7 @@ func TestPlanFalseKills(t *testing.T) {
 		{12 * time.Second, 0.05, 1e-4, ""},
 		{10 * time.Second, 0.05, 2e-2, "with Spread NoSpread it gives 3s/1s/7"},
 		{3 * time.Second, 0.01, 2, "room for 2 exchanges"},
-		{6 * time.Second, 0.05, 100, "Timeout of 12s"},
+		{6 * time.Second, 0.05, 100, "Timeout of 11s"},
 	}
 	for _, tt := range tests {
 		p, err := Config{Timeout: tt.timeout}.Plan()

@@ -40,9 +40,10 @@ const maxDerivedCount = 20
 // When that still predicts more than DesignFalseKills(t) at DesignLoss, it
 // gives probes the spread's seconds, then the idle's, one at a time, and
 // takes the first chain that meets the design point; but the spread keeps
-// at least half its seconds (connections made together still probe apart:
-// the storm floor at most doubles) and the idle at least three quarters
-// (the healthy-link probe rate rises by a third at most). Where no chain
+// at least one second (four timer-wheel buckets of 256 ms at a 2-16 s
+// horizon: connections made together still probe apart, with a higher
+// storm floor that `flatline plan --conns` states) and the idle at least
+// three quarters (the healthy-link probe rate rises by a third at most). Where no chain
 // within those limits meets it (below about 12 s), it takes the one with
 // the fewest predicted false kills, and Plan's notes say what works
 // (NoSpread, a heartbeat, a larger Timeout). spread is Config.Spread as
@@ -52,7 +53,7 @@ func lossTolerantChain(t, i, v time.Duration, count int, spread time.Duration) (
 	minSpread := fixed
 	if spread == 0 { // derived: what the old chain left, at most Idle
 		old := min(max(t-i-time.Duration(count)*v, 0), i)
-		minSpread = (old/2 + time.Second - 1).Truncate(time.Second)
+		minSpread = min(old.Truncate(time.Second), time.Second)
 	}
 	minIdle := max(time.Second, (3*i/4 + time.Second - 1).Truncate(time.Second))
 	chain := func(idle, budget time.Duration) (time.Duration, time.Duration, int) {

@@ -76,7 +76,9 @@ func Apply(ctx context.Context, pid int, o ApplyOptions) (*ApplyReport, error) {
 			rep.add(as)
 			continue
 		}
-		as.Jitter = kernel.Jitter(plan.JitterOffsets, plan.JitterStep, s.Local.Port(), s.Remote.Port())
+		if as.State != "LISTEN" { // a listener's values are inherited by every connection it accepts: the plan's, unjittered
+			as.Jitter = kernel.Jitter(plan.JitterOffsets, plan.JitterStep, s.Local.Port(), s.Remote.Port())
+		}
 		applyOne(&as, dup, plan, o.DryRun, scan.Host)
 		unix.Close(dup)
 		rep.add(as)

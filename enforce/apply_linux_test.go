@@ -14,6 +14,7 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/diag"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
@@ -228,4 +229,38 @@ func socketsHeld(t *testing.T, ino uint64) int {
 		}
 	}
 	return n
+}
+
+// TestIntegrationApplyJitter: at T = 30 s Apply spreads as enforce does:
+// the socket's idle and user timeout are the plan's plus kernel.Jitter of
+// its ports, and the report's bound includes it.
+func TestIntegrationApplyJitter(t *testing.T) {
+	needRoot(t)
+	const T = 30 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := listenLoopback(t)
+	c := startClient(t, "python", "idle", host, port, nil, nil)
+	if got := c.next(t, 10*time.Second).text; !strings.HasPrefix(got, "connected ka=0 ") {
+		t.Fatalf("python: %q", got)
+	}
+	rep, err := enforce.Apply(context.Background(), c.cmd.Process.Pid, enforce.ApplyOptions{Config: flatline.Config{Timeout: T}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Sockets) != 1 || rep.Sockets[0].Err != nil || rep.Sockets[0].After == nil {
+		t.Fatalf("report: %+v", rep.Sockets)
+	}
+	s := rep.Sockets[0]
+	j := kernel.Jitter(plan.JitterOffsets, plan.JitterStep, s.Local.Port(), s.Remote.Port())
+	if s.Jitter != j || s.After.Idle != plan.Settings.Idle+j || s.After.UserTimeout != plan.Settings.UserTimeout+j {
+		t.Errorf("ports %v -> %v: jitter %v, after %+v; want jitter %v on idle %v and user timeout %v",
+			s.Local, s.Remote, s.Jitter, *s.After, j, plan.Settings.Idle, plan.Settings.UserTimeout)
+	}
+	if b := plan.Bound(s.Traffic); s.AfterBound.Worst > b.Worst {
+		t.Errorf("after: %v, past the plan's %v", s.AfterBound, b)
+	}
+	t.Logf("ports %v -> %v: jitter %v, after %v", s.Local, s.Remote, s.Jitter, s.AfterBound)
 }

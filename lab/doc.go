@@ -12,7 +12,9 @@
 // policer for ACK-only segments (keepalive probes and their answers). Every
 // namespace and nftables table the lab makes is named with Prefix and the
 // creating PID; New sweeps those of dead processes first, and Close removes
-// a topology's own.
+// a topology's own. The topology itself lives in internal/topology, so that
+// other packages' tests build it (testutil.Topology) without the lab; these
+// names are aliases of it.
 //
 // # Matrix
 //
@@ -22,7 +24,10 @@
 // are timed sequences) × a configuration (Go's default dialer, keepalive
 // only, keepalive plus TCP_USER_TIMEOUT, flatline, and FlatlineHeartbeat:
 // flatline plus a liveness.Monitor on a second connection, for the
-// workloads of a link that is up). Each cell gets its own
+// workloads of a link that is up), and flatline applied by enforce
+// (Enforced: Go's zero dialer in a helper process inside a cgroup under
+// enforce) and by apply (Applied: the same helper outside it, fixed
+// mid-life by enforce.Apply, the code of `flatline apply`). Each cell gets its own
 // topology and a server endpoint process (a re-executed program that calls
 // RunEndpoint), so freezing and killing the peer are real. The client side
 // runs in the measuring process, in the client namespace; the time from the
