@@ -47,6 +47,16 @@
 // package's model and planner) by how many connections the kernel falsely
 // declares dead; WriteStormChart draws the router's capture.
 //
+// # Soaks
+//
+// RunSoak holds many healthy connections per configuration × workload
+// (SoakIdle, SoakTrickle) × Loss at once, each group's server and client in
+// processes of their own, through a router that drops each group's
+// packets at random (Topology.RandomLossOnPorts: nftables numgen, no
+// netem), and counts the connections the client saw fail: false kills,
+// beside the false-kill model's expectation and its Poisson interval;
+// WriteSoakTable and WriteSoakChart render them. ParseLoss reads "1%".
+//
 // Creating namespaces needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and
 // Linux; elsewhere, or without root, the functions return an error matching
 // ErrNotSupported.

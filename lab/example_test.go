@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"os"
+	"time"
 
 	"github.com/flatline-dev/flatline/lab"
 )
@@ -78,4 +80,31 @@ func ExampleMatrix() {
 	// receiving/blackhole/flatline
 	// replication/blackhole/flatline
 	// connect/blackhole/flatline
+}
+
+// Soak 200 idle connections of flatline's default plan for 30 s at 5 %
+// random loss each way, and print the count beside the model's. The soak's
+// servers and clients are this program re-executed: it must call
+// lab.RunEndpoint when lab.EndpointEnv is set (as flatline lab endpoint
+// does).
+func ExampleRunSoak() {
+	exe, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	loss, err := lab.ParseLoss("5%")
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := lab.RunSoak(context.Background(), lab.SoakConfig{
+		Conns: 200, Duration: 30 * time.Second,
+		Configs: []lab.ConfigName{lab.Flatline}, Workloads: []lab.SoakWorkload{lab.SoakIdle}, Losses: []lab.Loss{loss},
+		Endpoint: []string{exe},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := lab.WriteSoakTable(os.Stdout, res); err != nil {
+		log.Fatal(err)
+	}
 }

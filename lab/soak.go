@@ -78,8 +78,15 @@ type SoakResult struct {
 	TimeoutS  float64 `json:"timeout_s"`
 	DurationS float64 `json:"duration_s"`
 	// Model names the prediction the groups carry.
-	Model  string      `json:"model"`
-	Groups []SoakGroup `json:"groups"`
+	Model string `json:"model"`
+	// BacklogDrops counts packets the host's per-CPU input backlogs
+	// dropped during the soak (net.core.netdev_max_backlog =
+	// Backlog; /proc/net/softnet_stat, host-wide, so other programs'
+	// traffic counts too): loss beyond the router's random loss, in bursts
+	// that hit every group at once.
+	BacklogDrops uint64      `json:"backlog_drops"`
+	Backlog      int         `json:"netdev_max_backlog"`
+	Groups       []SoakGroup `json:"groups"`
 }
 
 // SoakGroup is one configuration × workload × loss rate.

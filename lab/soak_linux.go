@@ -43,7 +43,7 @@ type soakGroupRun struct {
 // each group's packets at random at its loss rate (nftables, matched on the
 // group's ports), all groups at once for cfg.Duration. It removes the
 // processes and the topology afterwards, also on error and cancellation,
-// and returns what it measured so far with the error.
+// and returns the groups that finished with the error.
 func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -101,9 +101,17 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 			return nil, fmt.Errorf("soak: %s: %w", g.Name(), err)
 		}
 	}
+	backlog0, berr := softnetDrops()
 	err = watchSoakGroups(ctx, cfg, groups, progress)
+	if b, err := softnetDrops(); err == nil && berr == nil {
+		res.BacklogDrops = b - backlog0
+	}
+	res.Backlog = netdevMaxBacklog()
 	drops, derr := topo.LossDrops()
 	for _, g := range groups {
+		if g.report == nil {
+			continue // cut short: no count to stand beside the model
+		}
 		g.RouterDrops = drops[g.port]
 		g.finish(cfg, host)
 		res.Groups = append(res.Groups, g.SoakGroup)

@@ -43,6 +43,9 @@ func WriteSoakTable(w io.Writer, r *SoakResult) error {
 			fmt.Fprintf(w, "\nnote: %s: %d connections could not be opened through the lossy path (every SYN lost): not counted\n", g.Name(), g.DialFailed)
 		}
 	}
+	if r.BacklogDrops > 0 {
+		fmt.Fprintf(w, "\nwarning: the host's CPU input backlogs (net.core.netdev_max_backlog=%d) dropped %d packets during the soak, beyond the router's random loss and in bursts that hit every group at once (host-wide: other programs' traffic counts too); kills in clusters at the same instant are theirs\n", r.Backlog, r.BacklogDrops)
+	}
 	_, err := fmt.Fprintln(w, "\n! marks a count outside the model's interval. SOCKET is the client's keepalive idle/interval/count and user timeout.")
 	return err
 }
