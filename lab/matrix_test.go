@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -91,6 +92,36 @@ func TestStorySettings(t *testing.T) {
 		s := storySettings(tt.t, true)
 		if s.Idle != tt.want || s.Interval != tt.want || s.Count != 2 || s.UserTimeout != tt.t {
 			t.Errorf("storySettings(%v) = %+v, want idle=interval=%v, count 2, user timeout %v", tt.t, s, tt.want, tt.t)
+		}
+	}
+}
+
+// TestLossKillChance: the lab holds a lossy cell to survival only where the
+// false-kill model gives its settings less than atRiskChance in the cell's
+// time (at T = 3 s, 1s/1s/2 at 5 % each way: q = 0.0975 a probe exchange,
+// q² ≈ 0.0095 a keepalive cycle of about 1 s, some 30 cycles in 30 s).
+func TestLossKillChance(t *testing.T) {
+	host := flatline.LinuxDefaults()
+	for _, tt := range []struct {
+		cell      Cell
+		timeout   time.Duration
+		atLeast   float64
+		atMost    float64
+		notJudged bool
+	}{
+		{Cell{Idle, Loss5, Flatline}, 3 * time.Second, 0.1, 0.5, false},
+		{Cell{Idle, Loss1, Flatline}, 3 * time.Second, 0.001, 0.05, false},
+		{Cell{Idle, Loss5, Flatline}, 30 * time.Second, 0, 1e-6, false},
+		{Cell{Idle, Loss5, GoDefault}, 3 * time.Second, 0, 1e-4, false},
+		{Cell{Idle, Blackhole, Flatline}, 3 * time.Second, 0, 0, true},
+	} {
+		p, ok := lossKillChance(tt.cell, tt.timeout, host, 10*tt.timeout)
+		if ok == tt.notJudged {
+			t.Errorf("%s at %v: judged %v, want %v", tt.cell.Name(), tt.timeout, ok, !tt.notJudged)
+			continue
+		}
+		if p < tt.atLeast || p > tt.atMost {
+			t.Errorf("%s at %v: chance %.3g, want %g to %g", tt.cell.Name(), tt.timeout, p, tt.atLeast, tt.atMost)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package lab
 
 import (
+	"math"
 	"time"
 
+	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/topology"
 )
 
@@ -146,4 +148,45 @@ func survivalRule(cell Cell) string {
 		}
 	}
 	return ""
+}
+
+// AtRisk is the verdict of a cell on a lossy path whose connection died
+// where the false-kill model (flatline's Settings.FalseKills, the random
+// loss each way of the fault) gave it at least atRiskChance of dying in the
+// cell's time: a risk the plan states (`flatline plan --loss`), not a
+// broken promise. At T = 3 s, 1s/1s/2 at 5 % loss dies in a 30 s cell with
+// a chance of about 22 %: a 3 s budget has room for two probe exchanges.
+const AtRisk Verdict = "at-risk"
+
+// atRiskChance is the least predicted chance of a false kill within a lossy
+// cell's time for which the lab does not hold its connection to survival.
+const atRiskChance = 0.01
+
+// lossKillChance is the false-kill model's chance that cell's connection,
+// on its configuration's settings for timeout t, dies on the fault's random
+// loss within hold (a dial: that it fails); ok is false for a fault without
+// random loss or settings the model cannot judge.
+func lossKillChance(cell Cell, t time.Duration, host flatline.Host, hold time.Duration) (float64, bool) {
+	l, ok := randomLossOf(cell.Fault)
+	if !ok {
+		return 0, false
+	}
+	s, err := cell.Config.socketConfig().Settings(t)
+	if err != nil {
+		return 0, false
+	}
+	ks, err := s.FalseKills(host, l.Fraction(), t)
+	if err != nil {
+		return 0, false
+	}
+	for _, k := range ks {
+		if k.State != cell.Workload.State() {
+			continue
+		}
+		if cell.Workload == Connect {
+			return 1 - math.Exp(-k.PerHour), true // one dial
+		}
+		return 1 - math.Exp(-k.PerHour*hold.Hours()), true
+	}
+	return 0, false
 }

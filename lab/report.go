@@ -35,7 +35,7 @@ func faultLegend(f Fault) string {
 		return fmt.Sprintf("round trip %v ± %v (netem), then every packet dropped", 2*s.Delay, 2*s.Jitter)
 	case Loss1, Loss5:
 		l, _ := randomLossOf(f)
-		return fmt.Sprintf("%v of packets dropped each way at random (nftables numgen): nothing should die", l)
+		return fmt.Sprintf("%v of packets dropped each way at random (nftables numgen): nothing should die, except where the false-kill model gives the settings 1 %% or more in the cell (at-risk)", l)
 	case Rate:
 		return "the path carries 256 kbit/s each way (netem): nothing should die"
 	case MTUBlackhole:
@@ -79,6 +79,8 @@ func cellText(c CellResult, t float64) string {
 		return "survived ok"
 	case FalseKill:
 		return "KILLED " + fmtSeconds(*c.DetectedS)
+	case AtRisk:
+		return fmt.Sprintf("killed %s (risk %.0f%%)", fmtSeconds(*c.DetectedS), 100**c.FalseKillChance)
 	case Lost:
 		return "LOST"
 	case Skipped:
@@ -244,10 +246,13 @@ func configSummary(c ConfigName, t time.Duration) string {
 // writeSummary lists the cells that broke their configuration's own
 // promise, then the lesson as measured.
 func writeSummary(w io.Writer, r *Result, capS float64) error {
-	var broken []string
+	var broken, atRisk []string
 	var skipped skips
 	for _, c := range r.Cells {
 		switch {
+		case c.Verdict == AtRisk:
+			atRisk = append(atRisk, fmt.Sprintf("  %s: killed after %s (%s); the false-kill model gave it %.0f%% in %s",
+				c.Cell().Name(), fmtSeconds(*c.DetectedS), c.Cause, 100**c.FalseKillChance, fmtSeconds(c.CapS)))
 		case c.Verdict == Late:
 			broken = append(broken, fmt.Sprintf("  %s: error after %s, promised %s (+%s slack, RTO was %s): %s",
 				c.Cell().Name(), fmtSeconds(*c.DetectedS), fmtSeconds(*c.ExpectedS), fmtSeconds(c.SlackS), fmtSeconds(c.RTOS), c.Rule))
@@ -268,6 +273,12 @@ func writeSummary(w io.Writer, r *Result, capS float64) error {
 		fmt.Fprintln(w, "Broken promises (the configuration's own settings said otherwise):")
 		for _, b := range broken {
 			fmt.Fprintln(w, b)
+		}
+	}
+	if len(atRisk) > 0 {
+		fmt.Fprintln(w, "Killed on a lossy path, as the false-kill model predicts for these settings (flatline plan --loss; docs/false-kills.md):")
+		for _, a := range atRisk {
+			fmt.Fprintln(w, a)
 		}
 	}
 	skipped.write(w)

@@ -59,6 +59,11 @@ type CellResult struct {
 	// from then, and the verdict compares detected_s − silent_after_s with
 	// it. Zero when the peer went silent at the fault.
 	SilentAfterS float64 `json:"silent_after_s"`
+	// FalseKillChance is, on a path with random loss, the false-kill
+	// model's chance that the connection dies within the cell's time
+	// though its peer is alive (verdict at-risk rather than false-kill for
+	// a death it gave 1 % or more); absent for other faults.
+	FalseKillChance *float64 `json:"false_kill_chance,omitempty"`
 
 	// For people: the bound's slack and rule, and the connection's
 	// retransmission timeout just before the fault; not in the JSON schema.

@@ -293,6 +293,12 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	default: // no self-healing fault, or not healed yet
 	}
 	r.Verdict = verdict(mustSurvive(cell) || pathMustSurvive(cell), expectNever, deadline, detected)
+	if p, ok := lossKillChance(cell, t, host, opts.Cap); ok {
+		r.FalseKillChance = &p
+		if r.Verdict == FalseKill && p >= atRiskChance {
+			r.Verdict = AtRisk
+		}
+	}
 	return r, nil
 }
 
