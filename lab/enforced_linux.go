@@ -24,11 +24,13 @@ import (
 // instead of a server: it prints "ready", waits for a line on its standard
 // input, dials the address that line names with Go's zero net.Dialer, prints
 // "fd N ino I" (its connected socket's descriptor and inode) or "error
-// ERRNO MESSAGE" (ERRNO 0 when the error carries none), and holds the connection until its standard input closes. The
-// lab's enforced cells start it inside a cgroup under enforce (a socket
-// belongs to the cgroup of the process that made it); its applied cells
-// run `flatline apply` (enforce.Apply) on it. The lab works on the same
-// socket through a descriptor taken with diag's pidfd_getfd.
+// ERRNO MESSAGE" (ERRNO 0 when the error carries none), and holds the
+// connection until its standard input closes. The lab's enforced cells
+// start it inside a cgroup under enforce (a socket belongs to the cgroup of
+// the process that made it); its applied cells run `flatline apply`
+// (enforce.Apply) on it. The lab works on the same socket through a
+// descriptor duplicated by package diag (diag.OpenProcess), not by code of
+// its own.
 const DialEnv = "FLATLINE_LAB_DIAL"
 
 // runDialEndpoint is RunEndpoint when DialEnv is set.
