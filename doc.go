@@ -56,8 +56,8 @@
 //	                 dial deadline
 //
 // are all at most T. For T = 30 s: I = 8 s, V = 1 s, C = 15, U = 22.6 s,
-// Spread = 7 s, RTOMax = 5 s; for T = 10 s: I = 3 s, V = 1 s, C = 5,
-// U = 7.6 s, Spread = 2 s, RTOMax = 2 s; for T = 3 s: I = 1 s, V = 1 s, C = 2,
+// Spread = 7 s, RTOMax = 5 s; for T = 10 s: I = 3 s, V = 1 s, C = 6,
+// U = 8.6 s, Spread = 1 s, RTOMax = 2 s; for T = 3 s: I = 1 s, V = 1 s, C = 2,
 // U = 2.6 s. Each bound
 // comes with the slack the kernel's timer wheel adds (each timer is rounded
 // up to the granularity of its horizon: 32 ms below 2 s, 256 ms below 16 s

@@ -33,6 +33,9 @@ func TestIntegrationImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := os.Stat(filepath.Join(root, "flatline")); os.IsNotExist(err) {
+		t.Cleanup(func() { os.Remove(filepath.Join(root, "flatline")) }) // leave the root as it was
+	}
 	build := exec.Command("go", "build", "-o", "flatline", "./cmd/flatline")
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -172,6 +172,11 @@ func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
 // HTML-escaped, U+2028 and U+2029 escaped, invalid UTF-8 replaced by
 // U+FFFD.
 func appendJSONString[T string | []byte](b []byte, s T) []byte {
+	if plainJSON(s) {
+		b = append(b, '"')
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
@@ -210,6 +215,17 @@ func appendJSONString[T string | []byte](b []byte, s T) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// plainJSON says whether s is printable ASCII that encoding/json writes
+// as it is (no quote, backslash, <, > or &): most of a report's strings.
+func plainJSON[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendJSONFloat appends f as encoding/json writes a float64.

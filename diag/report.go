@@ -36,7 +36,21 @@ func order(socks []Socket) {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
+	// worse's first three keys, packed: most comparisons end there.
+	keys := make([]int64, len(socks))
+	for i := range socks {
+		s := &socks[i]
+		k := int64(s.Verdict.rank()) << 60
+		if !s.Never {
+			k |= 1 << 59
+			k |= (1<<59 - 1) - min(max(int64(s.Worst), 0), 1<<59-1) // longer first
+		}
+		keys[i] = k
+	}
 	slices.SortFunc(idx, func(a, b int32) int {
+		if c := cmp.Compare(keys[a], keys[b]); c != 0 {
+			return c
+		}
 		if c := worse(&socks[a], &socks[b]); c != 0 {
 			return c
 		}

@@ -4,9 +4,10 @@
 //
 // Each Interval, Refresh finds the host's network namespaces through the
 // processes in them (/proc/PID/ns/net, deduplicated by inode) and the
-// names under /run/netns (Discover), scans each with diag.Scan
-// (inet_diag in that namespace, owners from /proc, options read with
-// pidfd_getfd) and keeps the result. A scrape of Handler's /metrics reads
+// names under /run/netns (Discover), scans them in one pass with
+// diag.ScanNamespaces (inet_diag in each namespace; options and owners
+// read by BPF iterators loaded once, or with pidfd_getfd and /proc where
+// they cannot load) and keeps the result. A scrape of Handler's /metrics reads
 // that result and never scans, so its cost does not grow with how often
 // Prometheus asks.
 //

@@ -369,8 +369,9 @@ func (e *Exporter) trackNamespaces(found []Namespace, now time.Time) {
 	}
 }
 
-// Refresh discovers the host's network namespaces, scans each with
-// diag.Scan and replaces the served results. Namespaces that vanish
+// Refresh discovers the host's network namespaces, scans them
+// (scanNamespaces: one pass of diag.ScanNamespaces) and replaces the
+// served results. Namespaces that vanish
 // during the scan are left out; namespaces that cannot be scanned are
 // logged and counted (flatline_uncovered{what="namespaces"}). It fails,
 // keeping the previous results, only when discovery itself fails or ctx

@@ -16,31 +16,43 @@ import (
 // under enforce, and a go-default connection fixed mid-life by apply, keep
 // the plan of T under a partition, idle and sending (and enforce bounds a
 // dial into a cut path), where go-default alone does not. At T = 3 s the
-// plan has no spread; at T = 8 s it has (3 s; enforce's and apply's jitter
-// up to 2 s), and the three ways of applying it keep the bounds that
-// include it.
+// plan has no spread; at the shortest T whose plan has enforce's and
+// apply's jitter (spreadT), the three ways of applying it keep the bounds
+// that include it.
 func TestIntegrationLabEnforcedApplied(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create namespaces and cgroups and load eBPF")
 	}
 	if testing.Short() {
-		t.Skip("waits for the cap of the go-default cells (8 s, 12 s)")
+		t.Skip("waits for the caps of the go-default and applied dial cells (8 s, T + 4 s)")
 	}
+	spread := spreadT(t)
 	for _, tt := range []struct {
 		T, cap  time.Duration
 		configs []ConfigName
 	}{
 		{3 * time.Second, 8 * time.Second, []ConfigName{GoDefault, Enforced, Applied}},
-		{8 * time.Second, 12 * time.Second, []ConfigName{Flatline, Enforced, Applied}},
+		{spread, spread + 4*time.Second, []ConfigName{Flatline, Enforced, Applied}},
 	} {
 		t.Run(tt.T.String(), func(t *testing.T) {
 			t.Parallel()
-			if p, _ := (flatline.Config{Timeout: tt.T}).Plan(); tt.T > 3*time.Second && (p.Spread == 0 || p.MaxJitter() == 0) {
-				t.Fatalf("the plan of %v has no spread or jitter: %+v", tt.T, p)
-			}
 			runEnforcedApplied(t, tt.T, tt.cap, tt.configs)
 		})
 	}
+}
+
+// spreadT is the shortest whole-second Timeout from 8 s whose plan spreads
+// connections and has enforce's jitter.
+func spreadT(t *testing.T) time.Duration {
+	t.Helper()
+	for T := 8 * time.Second; T <= 60*time.Second; T += time.Second {
+		if p, err := (flatline.Config{Timeout: T}).Plan(); err == nil && p.Spread > 0 && p.MaxJitter() > 0 {
+			t.Logf("T = %v: spread %v, jitter up to %v", T, p.Spread, p.MaxJitter())
+			return T
+		}
+	}
+	t.Fatal("no Timeout from 8 s to 60 s has a plan with enforce's jitter")
+	return 0
 }
 
 func runEnforcedApplied(t *testing.T, T, capAt time.Duration, configs []ConfigName) {
