@@ -98,7 +98,7 @@ type Config struct {
 	// interval (TCP_KEEPINTVL) are at most MaxIdle, whole seconds rounded
 	// down, and an Idle or Interval set above it is an error. Zero means
 	// DefaultMaxIdle (100 s); NoMaxIdle turns the bound off. It matters
-	// only from a Timeout of about 4 minutes.
+	// only from a Timeout of about 6.5 minutes (395 s).
 	MaxIdle time.Duration
 
 	// RTOMax sets TCP_RTO_MAX_MS (Linux 6.15+; not set on older kernels
