@@ -198,6 +198,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	} else {
 		r.Sockets = make([]Socket, 0, t.sizeHint)
 	}
+	prefault(r.Sockets)
 	var infos tcpInfoSlab
 	interrupted, err := t.conn.dumpRaw(o.states(), func(payload []byte) error {
 		r.Sockets = append(r.Sockets, Socket{})
@@ -385,4 +386,15 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(fa, fb), nil
+}
+
+// prefault writes the whole of a fresh array's capacity at once. The
+// garbage collector scans an array with pointers to its capacity: run
+// while the dump fills it, its reads map the kernel's zero page into the
+// untouched pages, and each append's first write to one then takes a
+// copy-on-write fault that flushes the other cores' TLBs with an
+// interrupt (15 % of a 20,000-socket inspect's CPU in `perf record`).
+// Written first, each page takes one ordinary fault.
+func prefault(socks []Socket) {
+	clear(socks[:cap(socks)])
 }
