@@ -64,6 +64,11 @@ type CellResult struct {
 	// though its peer is alive (verdict at-risk rather than false-kill for
 	// a death it gave 1 % or more); absent for other faults.
 	FalseKillChance *float64 `json:"false_kill_chance,omitempty"`
+	// Local is the client connection's local address when it saw its
+	// error ("" for a dial that never connected): the key that finds the
+	// connection in other tools' output (flatline trace, ss) where the
+	// error names none (a read's io.EOF after a write took the error).
+	Local string `json:"local,omitempty"`
 
 	// For people: the bound's slack and rule, and the connection's
 	// retransmission timeout just before the fault; not in the JSON schema.

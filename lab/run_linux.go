@@ -162,11 +162,17 @@ func preparePath(topo *Topology, cell Cell) (flatline.Host, error) {
 // observe records the application's first error e in r and returns how
 // long after the fault (start) it came, counted from the last segment
 // received for the states keepalive decides.
-func observe(r *CellResult, cell Cell, conn net.Conn, e event, start time.Time) time.Duration {
+func observe(r *CellResult, cell Cell, conn net.Conn, e event, start time.Time, more <-chan event) time.Duration {
 	d := e.at.Sub(start)
 	r.DetectedS = seconds(d)
+	e.err = withErrno(e.err, more)
 	r.Error = e.err.Error()
 	r.Cause = flatline.Diagnose(conn, e.err).String()
+	if conn != nil {
+		if a := conn.LocalAddr(); a != nil {
+			r.Local = a.String()
+		}
+	}
 	if c, ok := heartbeatCause(e.err); ok {
 		r.Cause = c
 	}
@@ -180,6 +186,30 @@ func observe(r *CellResult, cell Cell, conn net.Conn, e event, start time.Time) 
 		}
 	}
 	return d
+}
+
+// errnoWait is how long observe waits, after a Read's io.EOF, for the
+// workload's other goroutine to report the error that carries the errno.
+const errnoWait = 100 * time.Millisecond
+
+// withErrno returns err, or, when err is io.EOF (the kernel reports a
+// socket's error once: a Write took it and the concurrent Read saw EOF),
+// the other error that comes on more within errnoWait, which carries the
+// errno (ENETUNREACH after an ICMP unreachable, ETIMEDOUT): Diagnose can
+// tell its cause from that, as flatline trace does, and not only from the
+// socket's counters.
+func withErrno(err error, more <-chan event) error {
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	select {
+	case e := <-more:
+		if !errors.Is(e.err, io.EOF) {
+			return e.err
+		}
+	case <-time.After(errnoWait):
+	}
+	return err
 }
 
 // runCell builds a topology, starts the server endpoint and the client's
@@ -279,7 +309,7 @@ func runCell(ctx context.Context, opts Options, cell Cell) (CellResult, error) {
 	var detected *time.Duration
 	select {
 	case e := <-first:
-		d := observe(&r, cell, conn, e, start)
+		d := observe(&r, cell, conn, e, start, first)
 		detected = &d
 	case <-timer.C:
 	case <-ctx.Done():
