@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/flatline-dev/flatline"
@@ -32,4 +34,12 @@ func warnDeprecated(cmd *cobra.Command, _ []string) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: --%s is deprecated: use --%s\n", f.Name, by[0])
 		}
 	})
+}
+
+// writeJSON writes v as indented JSON, the --json form of the commands
+// that print one report.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

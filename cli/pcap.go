@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -110,9 +109,7 @@ func runPcap(w io.Writer, name string, f pcapFlags) error {
 	}
 	rep := newPcapReport(name, c.Analyze(f.window, f.bin))
 	if f.json {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	}
 	printPcap(w, rep, f.flows)
 	return nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -115,9 +114,7 @@ func runLabSoak(cmd *cobra.Command, f labSoakFlags) error {
 	if res != nil && len(res.Groups) > 0 {
 		out := cmd.OutOrStdout()
 		if f.json {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			if jerr := enc.Encode(res); jerr != nil {
+			if jerr := writeJSON(out, res); jerr != nil {
 				return jerr
 			}
 		} else if terr := lab.WriteSoakTable(out, res); terr != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -144,9 +143,7 @@ func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
 	if res != nil && len(res.Strategies) > 0 {
 		out := cmd.OutOrStdout()
 		if f.json {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			if jerr := enc.Encode(res); jerr != nil {
+			if jerr := writeJSON(out, res); jerr != nil {
 				return jerr
 			}
 		} else {

@@ -135,17 +135,25 @@ func dialThroughCut(ctx context.Context, topo *Topology, fault Fault, dial dialF
 	return start, nil
 }
 
+// clientHost reads the host of topo's client namespace (its TCP sysctls
+// and the HZ): what a promise or a prediction there is computed for.
+func clientHost(topo *Topology) (flatline.Host, error) {
+	var host flatline.Host
+	err := topo.Client.Do(func() error {
+		var err error
+		host, err = flatline.ReadHost("/")
+		return err
+	})
+	return host, err
+}
+
 // preparePath reads the promise's host from the client namespace's own
 // defaults and puts the cell's path fault in place before the connection
 // is made: random loss, or netem shaping (an error matching
 // ErrNotSupported when the kernel has no netem: the cell is skipped).
 func preparePath(topo *Topology, cell Cell) (flatline.Host, error) {
-	var host flatline.Host
-	if err := topo.Client.Do(func() error {
-		var err error
-		host, err = flatline.ReadHost("/")
-		return err
-	}); err != nil {
+	host, err := clientHost(topo)
+	if err != nil {
 		return host, err
 	}
 	if l, ok := randomLossOf(cell.Fault); ok {

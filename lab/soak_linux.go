@@ -55,12 +55,8 @@ func RunSoak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	}
 	defer topo.Close()
 	// The model's host: the client namespace's sysctls and the HZ.
-	var host flatline.Host
-	if err := topo.Client.Do(func() error {
-		var err error
-		host, err = flatline.ReadHost("/")
-		return err
-	}); err != nil {
+	host, err := clientHost(topo)
+	if err != nil {
 		return nil, err
 	}
 	res := &SoakResult{Conns: cfg.Conns, TimeoutS: cfg.Timeout.Seconds(), DurationS: cfg.Duration.Seconds(), Model: soakModelName}
