@@ -46,19 +46,49 @@ func (k *kernelOptions) read() {
 		k.err = err
 		return
 	}
+	k.readOwners(x)
+}
+
+// readOwners keeps x and reads the owners of its sockets (if the owner
+// iterator was opened), then releases the iterators.
+func (k *kernelOptions) readOwners(x *bpfiter.Index) {
 	k.index = x
 	if !k.it.ReadsOwners() {
 		k.close()
 		return
 	}
 	own := newOwners(x.Positions(), x.Len())
-	err = k.it.ReadOwnersOf(x, func(n int32, o bpfiter.Owner) {
+	err := k.it.ReadOwnersOf(x, func(n int32, o bpfiter.Owner) {
 		own.add(n, Owner{PID: o.PID, FD: o.FD, Comm: o.Comm})
 	})
 	k.close()
 	if err == nil {
 		k.owners = &own
 	}
+}
+
+// iterStates are the states whose sockets the socket iterator reports
+// with what inet_diag would (full sockets): not TIME-WAIT and not
+// connection requests (SYN-RECV asks inet_diag for those too).
+const iterStates = AllStates &^ (1<<StateTimeWait | 1<<StateSynRecv | 1<<StateNewSynRecv)
+
+// dumps says whether the socket iterator can stand in for the inet_diag
+// dump: it is open, and states asks for nothing but full sockets.
+func (k *kernelOptions) dumps(states uint32) bool {
+	return k.it != nil && k.it.ReadsSockets() && states&^iterStates == 0
+}
+
+// readConns is read that also hands every full socket to fn with what
+// inet_diag would report of it (see dumps): one walk of the sockets for
+// both.
+func (k *kernelOptions) readConns(fn func(c *bpfiter.Conn, set *flatline.Settings)) error {
+	x, err := k.it.ReadConns(k.hint, func(_ int32, c *bpfiter.Conn, set *flatline.Settings) { fn(c, set) })
+	if err != nil {
+		k.close()
+		return err
+	}
+	k.readOwners(x)
+	return nil
 }
 
 // setSockets keeps the iterator's sockets, indexed by inode.
@@ -122,5 +152,23 @@ func (k kernelOptions) note(o Options) string {
 		return "options read through pidfd_getfd: " + k.err.Error()
 	default:
 		return "options read through pidfd_getfd: BPF iterator unavailable: " + k.err.Error()
+	}
+}
+
+// diagMsgOf is what inet_diag would have reported of c, into m, its
+// tcp_info into info.
+func diagMsgOf(c *bpfiter.Conn, m *DiagMsg, info *TCPInfo) {
+	*info = TCPInfo{
+		State: TCPState(c.State), Retransmits: int(c.Retransmits), Probes: int(c.Probes), Backoff: int(c.Backoff),
+		RTO: c.RTO, Unacked: c.Unacked,
+		LastDataSent: c.LastDataSent, LastDataRecv: c.LastDataRecv, LastAckRecv: c.LastAckRecv,
+		TotalRetrans: c.TotalRetrans, SegsOut: c.SegsOut, HasSegsOut: true,
+		NotsentBytes: c.NotsentBytes, SndWnd: c.SndWnd, HasSndWnd: true,
+	}
+	*m = DiagMsg{
+		Family: c.Family, State: TCPState(c.State), Timer: Timer(c.Timer), Retrans: int(c.Retrans),
+		Local: c.Local, Remote: c.Remote, Cookie: c.Cookie, Expires: c.Expires,
+		RQueue: c.RQueue, WQueue: c.WQueue, UID: c.UID, Inode: c.Inode, Info: info,
+		Shutdown: int(c.Shutdown),
 	}
 }

@@ -151,6 +151,28 @@ func (it *Iter) ReadIndexed(hint int) (*Index, error) {
 	return x, nil
 }
 
+// ReadConns is ReadIndexed that also hands every full TCP socket (not
+// TIME-WAIT, not a connection request) to fn, with what inet_diag would
+// report of it, its number in the index (-1 without an inode) and its
+// settings (nil without an inode): a scan that needs both walks the
+// sockets once.
+func (it *Iter) ReadConns(hint int, fn func(n int32, c *Conn, s *flatline.Settings)) (*Index, error) {
+	x := NewIndex(hint)
+	if it.sockets == nil {
+		return x, nil
+	}
+	err := readRecords(it.sockets, "iter/tcp", recSize, func(b []byte) error {
+		return x.addConns(b, it.host, fn)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// ReadsSockets says whether the socket iterator is open.
+func (it *Iter) ReadsSockets() bool { return it.sockets != nil }
+
 // ReadsOwners says whether the owner iterator is open (Open was asked
 // for owners and they can be read here).
 func (it *Iter) ReadsOwners() bool { return it.owners != nil }
