@@ -195,7 +195,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	if o.PID != 0 {
-		r.Sockets = make([]Socket, 0, len(own.inodes))
+		r.Sockets = make([]Socket, 0, len(own.group))
 	} else {
 		r.Sockets = make([]Socket, 0, t.sizeHint)
 	}

@@ -125,16 +125,99 @@ func decodeAppend(out []Socket, b []byte, host flatline.Host) ([]Socket, error) 
 		r := rawAt(b)
 		out = append(out, Socket{
 			Inode: r.Inode, Family: r.Family, State: r.State, LocalPort: r.Sport, RemotePort: r.Dport,
-			Settings: flatline.Settings{
-				KeepAlive: r.KeepAlive,
-				// As getsockopt reads them.
-				Idle:        kernel.KeepaliveSeconds(hz, int64(r.KeepIdle)),
-				Interval:    kernel.KeepaliveSeconds(hz, int64(r.KeepIntvl)),
-				Count:       int(r.KeepCnt),
-				UserTimeout: time.Duration(r.UserTimeout) * time.Millisecond,
-				SynCount:    int(r.SynCnt),
-			},
+			Settings: settingsOf(r, hz),
 		})
 	}
 	return out, nil
+}
+
+// settingsOf is what getsockopt would read on the record's socket.
+func settingsOf(r raw, hz int) flatline.Settings {
+	return flatline.Settings{
+		KeepAlive:   r.KeepAlive,
+		Idle:        kernel.KeepaliveSeconds(hz, int64(r.KeepIdle)),
+		Interval:    kernel.KeepaliveSeconds(hz, int64(r.KeepIntvl)),
+		Count:       int(r.KeepCnt),
+		UserTimeout: time.Duration(r.UserTimeout) * time.Millisecond,
+		SynCount:    int(r.SynCnt),
+	}
+}
+
+// Index is the sockets the iterator read, by inode (those without one
+// left out): each socket's number and settings. The settings are kept
+// once per distinct value (a namespace's sockets share a handful), so
+// 20,000 sockets cost a map entry and four bytes each.
+type Index struct {
+	pos      map[uint64]int32 // inode → socket number
+	set      []int32          // socket number → its settings in distinct
+	distinct []flatline.Settings
+	ids      map[flatline.Settings]int32 // distinct's positions
+}
+
+// NewIndex returns an empty index sized for hint sockets.
+func NewIndex(hint int) *Index {
+	hint = max(hint, 0)
+	return &Index{pos: make(map[uint64]int32, hint), set: make([]int32, 0, hint), ids: make(map[flatline.Settings]int32)}
+}
+
+// IndexOf indexes sockets (as Programs.Sockets returns them).
+func IndexOf(socks []Socket) *Index {
+	x := NewIndex(len(socks))
+	for i := range socks {
+		x.add(socks[i].Inode, socks[i].Settings)
+	}
+	return x
+}
+
+// add indexes one socket; a repeated inode keeps its first reading.
+func (x *Index) add(inode uint64, s flatline.Settings) {
+	if _, dup := x.pos[inode]; dup || inode == 0 {
+		return
+	}
+	id, ok := x.ids[s]
+	if !ok {
+		id = int32(len(x.distinct))
+		x.distinct = append(x.distinct, s)
+		x.ids[s] = id
+	}
+	x.pos[inode] = int32(len(x.set))
+	x.set = append(x.set, id)
+}
+
+// addRecords indexes the sockets of whole records b.
+func (x *Index) addRecords(b []byte, host flatline.Host) error {
+	if len(b) < recSize {
+		return nil
+	}
+	hz, err := hzOf(host.HZ, []raw{rawAt(b)}, host.KeepaliveTime)
+	if err != nil {
+		return err
+	}
+	for ; len(b) >= recSize; b = b[recSize:] {
+		r := rawAt(b)
+		x.add(r.Inode, settingsOf(r, hz))
+	}
+	return nil
+}
+
+// Positions is the map of inodes to socket numbers: not to be modified.
+func (x *Index) Positions() map[uint64]int32 { return x.pos }
+
+// Len is how many sockets the index holds (none in a nil Index).
+func (x *Index) Len() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.set)
+}
+
+// Lookup returns the number (0 to Len()-1) and settings of the socket
+// with inode ino. The settings are shared by every socket that has the
+// same: not to be modified.
+func (x *Index) Lookup(ino uint64) (n int32, s *flatline.Settings, ok bool) {
+	n, ok = x.pos[ino]
+	if !ok {
+		return 0, nil, false
+	}
+	return n, &x.distinct[x.set[n]], true
 }
