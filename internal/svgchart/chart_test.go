@@ -132,6 +132,21 @@ func TestPanels(t *testing.T) {
 	}
 }
 
+// TestNearlyEqual: values float64 barely tells apart still get a range.
+func TestNearlyEqual(t *testing.T) {
+	for _, ys := range [][2]float64{{1, 1 + 2e-16}, {1e12, 1e12 - 1e-4}, {-3, -3}, {0, 0}} {
+		var buf bytes.Buffer
+		f := Figure{Width: 400, Height: 300, Panels: []Panel{{Series: []Series{{Line: true, Points: []Point{{ys[0], ys[0]}, {ys[1], ys[1]}}}}}}}
+		if err := Write(&buf, f); err != nil {
+			t.Fatalf("%v: %v", ys, err)
+		}
+		if bytes.Contains(buf.Bytes(), []byte("NaN")) || bytes.Contains(buf.Bytes(), []byte("Inf")) {
+			t.Errorf("%v: a coordinate is not a number", ys)
+		}
+		testutil.ParseSVG(t, buf.Bytes())
+	}
+}
+
 func TestWhiskers(t *testing.T) {
 	svg := write(t, Figure{Width: 400, Height: 300, Panels: []Panel{{
 		Series: []Series{{Marker: Circle, Points: []Point{{0, 2}, {1, 3}}, Whiskers: []Range{{1, 4}, {2, 5}}}},
@@ -250,6 +265,9 @@ func FuzzLabels(f *testing.F) {
 		fig := Figure{Width: 640, Height: 800, Panels: []Panel{{
 			Title: title, X: Axis{Categories: []string{category, name}}, Y: Axis{Log: log, Label: name},
 			Series: []Series{{Name: name, Marker: Triangle, Line: true, Points: []Point{{0, y1}, {1, y2}}}},
+		}, {
+			// The same values on a numeric x axis, as bars with whiskers.
+			Series: []Series{{Bar: 4, Points: []Point{{y1, y2}, {y2, y1}}, Whiskers: []Range{{y1, y2}, {y2, y1}}}},
 		}}}
 		var buf bytes.Buffer
 		if err := Write(&buf, fig); err != nil {
@@ -257,6 +275,9 @@ func FuzzLabels(f *testing.F) {
 				t.Fatalf("error not matching ErrInvalid: %v", err)
 			}
 			return
+		}
+		if bytes.Contains(buf.Bytes(), []byte("NaN")) || bytes.Contains(buf.Bytes(), []byte("Inf")) {
+			t.Fatalf("a coordinate is not a number:\n%s", buf.Bytes())
 		}
 		svg := testutil.ParseSVG(t, buf.Bytes())
 		if got, want := svg.Texts("title"), clean(title); title != "" && (len(got) != 1 || got[0] != want) {
@@ -268,7 +289,7 @@ func FuzzLabels(f *testing.F) {
 				want = append(want, cleanN(c, MaxTickLabel))
 			}
 		}
-		if diff := cmp.Diff(want, svg.Texts("xtick")); diff != "" {
+		if diff := cmp.Diff(want, svg.All(testutil.Class("panel"))[0].Texts("xtick")); diff != "" {
 			t.Errorf("categories %q, %q (-want +got):\n%s", category, name, diff)
 		}
 	})

@@ -54,7 +54,11 @@ func axisRange(a Axis, data []float64) (lo, hi float64, empty bool) {
 		lo, hi = lo-1, hi+1
 	}
 	step := linearStep(hi - lo)
-	return math.Floor(lo/step) * step, math.Ceil(hi/step) * step, false
+	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+	if !(lo < hi) { // values apart by less than float64 resolves at their size
+		lo, hi = lo-1, hi+1
+	}
+	return lo, hi, false
 }
 
 // linearStep is the 1, 2 or 5 × 10^k step that cuts span into 4 to 10
