@@ -69,6 +69,8 @@ func WriteChart(w io.Writer, r *Result) error {
 		X:     svgchart.Axis{Categories: names},
 		Y:     svgchart.Axis{Log: true, Min: floor, Max: capS * 1.5, Label: "seconds (log scale; triangle: nothing within the cap)"},
 		Rules: []svgchart.Rule{{Name: fmt.Sprintf("T = %gs", r.TimeoutS), Y: r.TimeoutS, Dashed: true}},
+		// Outside: inside, it would hide the first columns' triangles.
+		Legend: svgchart.Outside,
 	}
 	for i, cfg := range Configs() {
 		seen := svgchart.Series{Name: string(cfg), Color: configColor(cfg), Marker: svgchart.Circle}
@@ -95,7 +97,7 @@ func WriteChart(w io.Writer, r *Result) error {
 			p.Series = append(p.Series, never)
 		}
 	}
-	width := min(max(768, 29*len(names)), svgchart.MaxSize)
+	width := min(max(768, 29*len(names))+200, svgchart.MaxSize) // 200 px: the legend
 	if err := svgchart.Write(w, svgchart.Figure{Width: width, Height: 640, Panels: []svgchart.Panel{p}}); err != nil {
 		return fmt.Errorf("lab: chart: %w", err)
 	}

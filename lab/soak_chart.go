@@ -33,11 +33,11 @@ func WriteSoakChart(w io.Writer, r *SoakResult) error {
 		}
 	}
 	p := svgchart.Panel{
-		Title:       fmt.Sprintf("false kills in %gs at T = %gs: measured (bars) and model (dots, 95 %% interval)", r.DurationS, r.TimeoutS),
-		X:           svgchart.Axis{Categories: names},
-		Y:           svgchart.Axis{Label: "connections killed, % of opened"},
-		Series:      []svgchart.Series{measured, model},
-		LegendRight: true,
+		Title:  fmt.Sprintf("false kills in %gs at T = %gs: measured (bars) and model (dots, 95 %% interval)", r.DurationS, r.TimeoutS),
+		X:      svgchart.Axis{Categories: names},
+		Y:      svgchart.Axis{Label: "connections killed, % of opened"},
+		Series: []svgchart.Series{measured, model},
+		Legend: svgchart.TopRight,
 	}
 	width := min(max(800, 64*n), svgchart.MaxSize)
 	if err := svgchart.Write(w, svgchart.Figure{Width: width, Height: 640, Panels: []svgchart.Panel{p}}); err != nil {

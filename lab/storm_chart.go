@@ -45,10 +45,10 @@ func WriteStormChart(w io.Writer, r *StormResult, bin time.Duration) error {
 	panels := make([]svgchart.Panel, rows)
 	for i, s := range r.Strategies {
 		p := svgchart.Panel{
-			Title:       fmt.Sprintf("%s: worst burst %d (model %d), %d of %d falsely dead", s.Name, s.WorstBurst, s.PredictedWorstBurst, s.FalseDead, r.Conns),
-			X:           svgchart.Axis{Min: 0, Max: r.ObserveS + 1},
-			Y:           svgchart.Axis{Min: 0, Max: ymax * 1.05, Label: fmt.Sprintf("probes / %v", bin)},
-			LegendRight: true,
+			Title:  fmt.Sprintf("%s: worst burst %d (model %d), %d of %d falsely dead", s.Name, s.WorstBurst, s.PredictedWorstBurst, s.FalseDead, r.Conns),
+			X:      svgchart.Axis{Min: 0, Max: r.ObserveS + 1},
+			Y:      svgchart.Axis{Min: 0, Max: ymax * 1.05, Label: fmt.Sprintf("probes / %v", bin)},
+			Legend: svgchart.TopRight,
 		}
 		if p.X.Max <= 0 {
 			p.X.Max = span.Seconds()

@@ -87,10 +87,20 @@ type Panel struct {
 	X, Y   Axis
 	Series []Series
 	Rules  []Rule
-	// LegendRight puts the legend in the top right corner, not the top
-	// left.
-	LegendRight bool
+	Legend LegendPlace
 }
+
+// LegendPlace is where a panel's legend goes.
+type LegendPlace uint8
+
+// Legend places.
+const (
+	TopLeft  LegendPlace = iota // inside the plot area, top left
+	TopRight                    // inside the plot area, top right
+	// Outside is right of the plot area, which narrows to make room (the
+	// plot areas of all panels stay aligned).
+	Outside
+)
 
 // Figure is what Write draws: panels stacked top to bottom, each of the
 // same height, their plot areas aligned.

@@ -147,6 +147,26 @@ func TestNearlyEqual(t *testing.T) {
 	}
 }
 
+// TestLegendPlaces: inside the plot area, top left or right, or outside
+// it, right of the points (the plot area narrows).
+func TestLegendPlaces(t *testing.T) {
+	for _, tc := range []struct {
+		place   LegendPlace
+		outside bool
+	}{{TopLeft, false}, {TopRight, false}, {Outside, true}} {
+		svg := write(t, Figure{Width: 400, Height: 300, Panels: []Panel{{
+			X: Axis{Min: 0, Max: 1}, Legend: tc.place,
+			Series: []Series{{Name: "s", Marker: Circle, Points: []Point{{1, 1}}}},
+		}}})
+		var cx, lx float64
+		fmt.Sscan(svg.All(testutil.Class("series"))[0].Kids[0].Attr["cx"], &cx)
+		fmt.Sscan(svg.All(testutil.Class("legend"))[0].Kids[0].Attr["x"], &lx)
+		if got := lx > cx; got != tc.outside {
+			t.Errorf("legend %d: box at x %v, the rightmost point at %v", tc.place, lx, cx)
+		}
+	}
+}
+
 func TestWhiskers(t *testing.T) {
 	svg := write(t, Figure{Width: 400, Height: 300, Panels: []Panel{{
 		Series: []Series{{Marker: Circle, Points: []Point{{0, 2}, {1, 3}}, Whiskers: []Range{{1, 4}, {2, 5}}}},

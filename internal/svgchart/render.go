@@ -41,6 +41,11 @@ func render(b *strings.Builder, f Figure) error {
 		left = math.Max(left, yMargin(plans[i]))
 	}
 	right := float64(f.Width) - rightPad
+	for i := range plans {
+		if _, w := plans[i].legend(); plans[i].p.Legend == Outside && w > 0 {
+			right = math.Min(right, float64(f.Width)-gap-w-gap)
+		}
+	}
 	if right-left < minPlot {
 		return invalid("width %d px leaves the plot areas %.0f px: make the figure wider", f.Width, right-left)
 	}
@@ -270,33 +275,44 @@ func marker(b *strings.Builder, m Marker, x, y float64, c string) {
 	}
 }
 
-// drawLegend lists the named series and rules in a box in a top corner.
-func (pp *panelPlan) drawLegend(b *strings.Builder) {
-	type entry struct {
-		name string
-		s    Series
-	}
-	var es []entry
-	w := 0.0
+// legendEntry is a line of a legend: a name and how its series looks.
+type legendEntry struct {
+	name string
+	s    Series
+}
+
+// legend returns the named series and rules and the width of their box.
+func (pp *panelPlan) legend() (es []legendEntry, w float64) {
 	for _, s := range pp.p.Series {
 		if s.Name != "" {
-			es = append(es, entry{s.Name, s})
+			es = append(es, legendEntry{s.Name, s})
 			w = math.Max(w, textWidth(s.Name))
 		}
 	}
 	for _, r := range pp.p.Rules {
 		if r.Name != "" {
-			es = append(es, entry{r.Name, Series{Color: colorOr(r.Color, grey), Line: true, Dashed: r.Dashed}})
+			es = append(es, legendEntry{r.Name, Series{Color: colorOr(r.Color, grey), Line: true, Dashed: r.Dashed}})
 			w = math.Max(w, textWidth(r.Name))
 		}
 	}
 	if len(es) == 0 {
+		return nil, 0
+	}
+	return es, w + 36
+}
+
+// drawLegend draws the legend's box where the panel says.
+func (pp *panelPlan) drawLegend(b *strings.Builder) {
+	es, w := pp.legend()
+	if len(es) == 0 {
 		return
 	}
-	w += 36
 	x, y := pp.x.from+8, pp.y.to+8
-	if pp.p.LegendRight {
+	switch pp.p.Legend {
+	case TopRight:
 		x = pp.x.to - 8 - w
+	case Outside:
+		x, y = pp.x.to+gap, pp.y.to
 	}
 	fmt.Fprintf(b, `<g class="legend"><rect x="%.1f" y="%.1f" width="%.1f" height="%d" fill="#ffffff" fill-opacity="0.85" stroke="#cccccc"/>`+"\n",
 		x, y, w, 16*len(es)+6)
