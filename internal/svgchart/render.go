@@ -33,6 +33,8 @@ type panelPlan struct {
 	top            float64
 }
 
+// render draws f, valid, into b: the plot areas share the widest panel's
+// left margin and stand one above the other in bands of equal height.
 func render(b *strings.Builder, f Figure) error {
 	plans := make([]panelPlan, len(f.Panels))
 	left := 0.0
@@ -88,8 +90,8 @@ func plan(p Panel) panelPlan {
 		ys = append(ys, 0)
 	}
 	pp := panelPlan{p: p, empty: empty}
-	pp.x.min, pp.x.max, _ = axisRange(p.X, xs)
-	pp.y.min, pp.y.max, _ = axisRange(p.Y, ys)
+	pp.x.min, pp.x.max = axisRange(p.X, xs)
+	pp.y.min, pp.y.max = axisRange(p.Y, ys)
 	pp.x.log, pp.y.log = p.X.Log, p.Y.Log
 	pp.xTicks, pp.yTicks = ticks(p.X, pp.x.min, pp.x.max), ticks(p.Y, pp.y.min, pp.y.max)
 	return pp

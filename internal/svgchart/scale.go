@@ -27,17 +27,17 @@ type tick struct {
 }
 
 // axisRange returns the range a draws: its own, the categories', or the
-// data's widened to whole ticks; empty says there was no data to range.
-func axisRange(a Axis, data []float64) (lo, hi float64, empty bool) {
+// data's widened to whole ticks (1 to 10 or 0 to 1 without data).
+func axisRange(a Axis, data []float64) (lo, hi float64) {
 	switch {
 	case len(a.Categories) > 0:
-		return -0.5, float64(len(a.Categories)) - 0.5, false
+		return -0.5, float64(len(a.Categories)) - 0.5
 	case a.Min != a.Max:
-		return a.Min, a.Max, false
+		return a.Min, a.Max
 	case len(data) == 0 && a.Log:
-		return 1, 10, true
+		return 1, 10
 	case len(data) == 0:
-		return 0, 1, true
+		return 0, 1
 	}
 	lo, hi = data[0], data[0]
 	for _, v := range data {
@@ -48,7 +48,7 @@ func axisRange(a Axis, data []float64) (lo, hi float64, empty bool) {
 		if lo == hi {
 			hi = lo * 10
 		}
-		return lo, hi, false
+		return lo, hi
 	}
 	if lo == hi {
 		lo, hi = lo-1, hi+1
@@ -58,7 +58,7 @@ func axisRange(a Axis, data []float64) (lo, hi float64, empty bool) {
 	if !(lo < hi) { // values apart by less than float64 resolves at their size
 		lo, hi = lo-1, hi+1
 	}
-	return lo, hi, false
+	return lo, hi
 }
 
 // linearStep is the 1, 2 or 5 × 10^k step that cuts span into 4 to 10
