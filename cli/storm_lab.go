@@ -12,9 +12,6 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/lab"
 	"github.com/flatline-dev/flatline/storm"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/spf13/cobra"
 )
 
@@ -205,17 +202,9 @@ func writeStormPcap(name string, frames []storm.Frame) error {
 	if err != nil {
 		return err
 	}
-	w := pcapgo.NewWriterNanos(file)
-	if err := w.WriteFileHeader(256, layers.LinkTypeEthernet); err != nil {
+	if err := storm.WritePcap(file, frames); err != nil {
 		file.Close()
 		return err
-	}
-	for _, fr := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: fr.At, CaptureLength: len(fr.Data), Length: len(fr.Data)}
-		if err := w.WritePacket(ci, fr.Data); err != nil {
-			file.Close()
-			return err
-		}
 	}
 	return file.Close()
 }

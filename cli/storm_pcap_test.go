@@ -3,17 +3,16 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/pcapfile"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // writeKeepaliveCapture writes a pcap with n connections that each send
@@ -27,22 +26,15 @@ func writeKeepaliveCapture(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := pcapgo.NewWriter(f)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+	w, err := pcapfile.NewWriter(f, 1, 65535) // Ethernet
+	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddrPort("10.0.1.1:80")
 	put := func(at time.Duration, port uint16, seq uint32, payload int) {
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 0, 0, 1}, DstIP: net.IP{10, 0, 1, 1}}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(port), DstPort: 80, Seq: seq, Ack: 1, ACK: true, Window: 100}
-		_ = tcp.SetNetworkLayerForChecksum(ip)
-		buf := gopacket.NewSerializeBuffer()
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(make([]byte, payload))); err != nil {
-			t.Fatal(err)
-		}
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(at), CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}
-		if err := w.WritePacket(ci, buf.Bytes()); err != nil {
+		data := testutil.TCPFrame(netip.AddrPortFrom(src, port), dst, seq, 1, 0x10, payload) // ACK
+		if err := w.WritePacket(start.Add(at), data, len(data)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,9 +12,7 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/flatline-dev/flatline/internal/topology"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/flatline-dev/flatline/storm"
 )
 
 // capturedProbe is a keepalive probe seen on the wire: an ACK-only segment
@@ -56,10 +54,10 @@ func TestIntegrationWireOracle(t *testing.T) {
 		}
 	}()
 
-	var capture *pcapgo.EthernetHandle
+	var capture *storm.Sniffer
 	if err := topo.Router.Do(func() error {
 		var err error
-		capture, err = pcapgo.NewEthernetHandle(topology.RouterClientLink)
+		capture, err = storm.Sniff(topology.RouterClientLink)
 		return err
 	}); err != nil {
 		t.Skipf("no AF_PACKET capture here: %v", err)
@@ -71,25 +69,27 @@ func TestIntegrationWireOracle(t *testing.T) {
 	// sends one when keepalive kills: every probe before it is in probes).
 	handshake, reset := make(chan struct{}), make(chan struct{})
 	go func() {
-		src := gopacket.NewPacketSource(capture, layers.LayerTypeEthernet)
 		var highest uint32 // highest seq+len seen from the client
 		var first, rst sync.Once
-		for p := range src.Packets() {
-			ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-			tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-			if ip == nil || tcp == nil || !ip.SrcIP.Equal(net.IP(topo.ClientAddr.AsSlice())) {
+		for {
+			fr, err := capture.Read()
+			if err != nil {
+				return // closed
+			}
+			s, err := storm.DecodeSegment(storm.LinkEthernet, fr.Data)
+			if err != nil || s.Flow.Src.Addr() != topo.ClientAddr {
 				continue
 			}
 			first.Do(func() { close(handshake) })
-			if tcp.RST {
+			if s.Flags&storm.FlagRST != 0 {
 				rst.Do(func() { close(reset) })
 			}
-			end := tcp.Seq + uint32(len(tcp.Payload))
-			if tcp.SYN {
+			end := s.Seq + uint32(s.Len)
+			if s.Flags&storm.FlagSYN != 0 {
 				end++
 			}
-			if tcp.ACK && !tcp.SYN && !tcp.FIN && !tcp.RST && len(tcp.Payload) == 0 && tcp.Seq == highest-1 {
-				probes <- capturedProbe{p.Metadata().Timestamp}
+			if s.Flags&(storm.FlagFIN|storm.FlagSYN|storm.FlagRST|storm.FlagACK) == storm.FlagACK && s.Len == 0 && s.Seq == highest-1 {
+				probes <- capturedProbe{fr.At}
 				continue
 			}
 			if end > highest || highest == 0 {

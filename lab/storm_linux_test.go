@@ -12,9 +12,6 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/flatline-dev/flatline/storm"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestIntegrationStorm runs a small storm (300 connections, keepalive from
@@ -103,17 +100,9 @@ func writeFrames(name string, frames []storm.Frame) error {
 	if err != nil {
 		return err
 	}
-	w := pcapgo.NewWriterNanos(f)
-	if err := w.WriteFileHeader(256, layers.LinkTypeEthernet); err != nil {
+	if err := storm.WritePcap(f, frames); err != nil {
 		f.Close()
 		return err
-	}
-	for _, fr := range frames {
-		ci := gopacket.CaptureInfo{Timestamp: fr.At, CaptureLength: len(fr.Data), Length: len(fr.Data)}
-		if err := w.WritePacket(ci, fr.Data); err != nil {
-			f.Close()
-			return err
-		}
 	}
 	return f.Close()
 }

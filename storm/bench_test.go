@@ -9,10 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/pcapfile"
 	"github.com/flatline-dev/flatline/internal/testutil"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // benchCapture writes a pcap of conns connections, each with a data
@@ -21,15 +19,15 @@ import (
 func benchCapture(b *testing.B, conns, probes int) (string, int) {
 	b.Helper()
 	var buf bytes.Buffer
-	w := pcapgo.NewWriterNanos(&buf)
-	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+	w, err := pcapfile.NewWriter(&buf, LinkEthernet, pcapfile.MaxPacket)
+	if err != nil {
 		b.Fatal(err)
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	frames := 0
 	put := func(at time.Duration, f Flow, seq, ack uint32, n int) {
 		data := frame(b, f, seq, ack, FlagACK, n)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: start.Add(at), CaptureLength: len(data), Length: len(data)}, data); err != nil {
+		if err := w.WritePacket(start.Add(at), data, len(data)); err != nil {
 			b.Fatal(err)
 		}
 		frames++

@@ -2,7 +2,6 @@ package storm
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -11,8 +10,7 @@ import (
 	"time"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/flatline-dev/flatline/internal/pcapfile"
 )
 
 // ErrNotCapture means the input is neither a pcap nor a pcapng file.
@@ -36,62 +34,31 @@ type Capture struct {
 	First     time.Time
 }
 
-type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
-
 // ReadCapture reads a pcap or pcapng stream and finds its keepalive probes
-// (see Detector). A file that ends inside a record is not an error: the
-// result says Truncated. Malformed frames are counted and skipped.
+// (see Detector). A file that ends inside a record, or breaks there (a
+// length no capture holds), is not an error: the result says Truncated
+// and covers what came before. Malformed frames are counted and skipped.
 func ReadCapture(r io.Reader) (*Capture, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	magic, err := br.Peek(4)
+	src, err := pcapfile.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotCapture, err)
 	}
-	c := &Capture{}
-	var src packetSource
-	var linkOf func(ci gopacket.CaptureInfo) int
-	switch {
-	case bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}):
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("%w: pcapng: %v", ErrNotCapture, err)
-		}
-		c.Format, src = "pcapng", ng
-		linkOf = func(ci gopacket.CaptureInfo) int {
-			ifc, err := ng.Interface(ci.InterfaceIndex)
-			if err != nil {
-				return -1
-			}
-			return int(ifc.LinkType)
-		}
-	default:
-		p, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNotCapture, err)
-		}
-		lt := int(p.LinkType())
-		c.Format, src = "pcap", p
-		linkOf = func(gopacket.CaptureInfo) int { return lt }
-	}
+	c := &Capture{Format: string(src.Format())}
 	var d Detector
 	for {
-		data, ci, err := src.ZeroCopyReadPacketData()
+		p, err := src.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			// pcapgo reports a record cut short, an oversized record or a
-			// broken block the same way: stop where the file stops making sense.
 			c.Truncated = true
 			break
 		}
 		if c.Frames == 0 {
-			c.First = ci.Timestamp
+			c.First = p.Timestamp
 		}
 		c.Frames++
-		s, err := DecodeSegment(linkOf(ci), data)
+		s, err := DecodeSegment(p.LinkType, p.Data)
 		if err != nil {
 			if errors.Is(err, ErrTruncated) {
 				c.Malformed++
@@ -100,10 +67,35 @@ func ReadCapture(r io.Reader) (*Capture, error) {
 		}
 		c.Segments++
 		if d.Keepalive(s) {
-			c.Probes = append(c.Probes, Seen{At: ci.Timestamp, Flow: s.Flow, Len: s.Len})
+			c.Probes = append(c.Probes, Seen{At: p.Timestamp, Flow: s.Flow, Len: s.Len})
 		}
 	}
 	return c, nil
+}
+
+// WritePcap writes frames as a pcap file (Ethernet, nanosecond
+// timestamps, the snap length the longest frame), as tcpdump -r, tshark
+// and ReadCapture read it. Each frame's length on the wire is taken as
+// its captured length.
+func WritePcap(w io.Writer, frames []Frame) error {
+	snap := 1
+	for _, fr := range frames {
+		snap = max(snap, len(fr.Data))
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	pw, err := pcapfile.NewWriter(bw, LinkEthernet, snap)
+	if err != nil {
+		return fmt.Errorf("storm: write pcap: %w", err)
+	}
+	for _, fr := range frames {
+		if err := pw.WritePacket(fr.At, fr.Data, len(fr.Data)); err != nil {
+			return fmt.Errorf("storm: write pcap: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("storm: write pcap: %w", err)
+	}
+	return nil
 }
 
 // FlowProbes is one flow's keepalive probes.

@@ -2,8 +2,8 @@ package storm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,11 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatline-dev/flatline/internal/pcapfile"
 	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 var equateAddrPort = cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })
@@ -31,30 +29,7 @@ var (
 // frame builds an Ethernet/IPv4 (or IPv6)/TCP frame.
 func frame(t testing.TB, f Flow, seq, ack uint32, flags uint8, payload int) []byte {
 	t.Helper()
-	tcp := &layers.TCP{
-		SrcPort: layers.TCPPort(f.Src.Port()), DstPort: layers.TCPPort(f.Dst.Port()),
-		Seq: seq, Ack: ack, Window: 1000,
-		FIN: flags&FlagFIN != 0, SYN: flags&FlagSYN != 0, RST: flags&FlagRST != 0, ACK: flags&FlagACK != 0,
-	}
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
-	var ip gopacket.SerializableLayer
-	if f.Src.Addr().Is4() {
-		eth.EthernetType = layers.EthernetTypeIPv4
-		ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: f.Src.Addr().AsSlice(), DstIP: f.Dst.Addr().AsSlice()}
-		_ = tcp.SetNetworkLayerForChecksum(ip4)
-		ip = ip4
-	} else {
-		eth.EthernetType = layers.EthernetTypeIPv6
-		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: f.Src.Addr().AsSlice(), DstIP: f.Dst.Addr().AsSlice()}
-		_ = tcp.SetNetworkLayerForChecksum(ip6)
-		ip = ip6
-	}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		eth, ip, tcp, gopacket.Payload(make([]byte, payload))); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return testutil.TCPFrame(f.Src, f.Dst, seq, ack, flags, payload)
 }
 
 type pkt struct {
@@ -88,34 +63,30 @@ func conversation(c, s Flow) []pkt {
 	}
 }
 
+// writePcap writes pkts as a pcap file (nanosecond timestamps) or as a
+// pcapng one (one Ethernet interface, microsecond timestamps).
 func writePcap(t testing.TB, pkts []pkt, ng bool) []byte {
 	t.Helper()
-	var b bytes.Buffer
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var write func(ci gopacket.CaptureInfo, data []byte) error
-	var flush func() error
 	if ng {
-		w, err := pcapgo.NewNgWriter(&b, layers.LinkTypeEthernet)
-		if err != nil {
-			t.Fatal(err)
+		w := testutil.NewPcapNG(binary.LittleEndian)
+		w.Interface(LinkEthernet, 0, -1, 0)
+		for _, p := range pkts {
+			data := frame(t, p.f, p.seq, p.ack, p.flags, p.len)
+			w.EPB(0, uint64(start.Add(time.Duration(p.offsetMsec)*time.Millisecond).UnixMicro()), data, len(data))
 		}
-		write, flush = w.WritePacket, w.Flush
-	} else {
-		w := pcapgo.NewWriterNanos(&b)
-		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-			t.Fatal(err)
-		}
-		write, flush = w.WritePacket, func() error { return nil }
+		return w.Bytes()
+	}
+	var b bytes.Buffer
+	w, err := pcapfile.NewWriter(&b, LinkEthernet, 65535)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, p := range pkts {
 		data := frame(t, p.f, p.seq, p.ack, p.flags, p.len)
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(p.offsetMsec) * time.Millisecond), CaptureLength: len(data), Length: len(data)}
-		if err := write(ci, data); err != nil {
+		if err := w.WritePacket(start.Add(time.Duration(p.offsetMsec)*time.Millisecond), data, len(data)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := flush(); err != nil {
-		t.Fatal(err)
 	}
 	return b.Bytes()
 }

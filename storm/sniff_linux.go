@@ -22,8 +22,8 @@ type Frame struct {
 // Sniffer captures every frame on one interface through an AF_PACKET
 // socket with a large receive buffer, so that a burst of thousands of
 // probes within one tick is not lost in the capture itself (a default
-// 208 KiB buffer holds about 300 small frames). gopacket/pcapgo's
-// EthernetHandle offers no way to size its buffer, hence this small one.
+// 208 KiB buffer holds about 300 small frames). WritePcap saves what it
+// captured.
 type Sniffer struct {
 	f     *os.File
 	mu    sync.Mutex
