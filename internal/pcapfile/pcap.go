@@ -2,6 +2,7 @@ package pcapfile
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -51,30 +52,28 @@ func (r *Reader) readPcapHeader() error {
 // nextPcap reads one pcap record. A record's captured length may exceed
 // the header's snap length (Python's dpkt writes such files, and tcpdump
 // and Wireshark read them) but never MaxPacket.
-func (r *Reader) nextPcap() (Packet, error) {
-	if eof, err := r.atEOF(); eof || err != nil {
-		if eof {
-			return Packet{}, io.EOF
-		}
-		return Packet{}, err
-	}
+func (r *Reader) nextPcap(p *Packet) error {
 	at := r.off
-	h, err := r.read(pcapRecordLen, fmt.Sprintf("record header of packet %d", r.packets+1))
+	h, err := r.read(pcapRecordLen, "record header")
 	if err != nil {
-		return Packet{}, err
+		if errors.Is(err, errAtEnd) {
+			return io.EOF
+		}
+		return err
 	}
 	sec, frac := r.order.Uint32(h[0:4]), r.order.Uint32(h[4:8])
 	caplen, orig := r.order.Uint32(h[8:12]), r.order.Uint32(h[12:16])
 	if caplen > MaxPacket {
-		return Packet{}, r.malformed(at, "captured length %d, more than the %d any pcap reader takes", caplen, MaxPacket)
+		return r.malformed(at, "captured length %d, more than the %d any pcap reader takes", caplen, MaxPacket)
 	}
 	nsec := int64(frac)
 	if !r.nanos {
 		nsec *= 1000
 	}
-	data, err := r.read(int(caplen), fmt.Sprintf("data of packet %d", r.packets+1))
+	data, err := r.read(int(caplen), "packet data")
 	if err != nil {
-		return Packet{}, err
+		return err
 	}
-	return Packet{Timestamp: time.Unix(int64(sec), nsec), LinkType: r.link, Length: wireLen(orig), Data: data}, nil
+	*p = Packet{Timestamp: time.Unix(int64(sec), nsec), LinkType: r.link, Length: wireLen(orig), Data: data}
+	return nil
 }

@@ -34,6 +34,10 @@ const MaxPacket = 262144
 // larger packet, section or interface blocks are ErrMalformed.
 const MaxBlock = MaxPacket + 64<<10
 
+// errAtEnd marks a read that found the stream's end before its first
+// byte: between records that is the file's end, not a truncation.
+var errAtEnd = errors.New("no more bytes")
+
 // maxInterfaces bounds the interfaces of one pcapng section.
 const maxInterfaces = 1 << 16
 
@@ -68,10 +72,10 @@ type Packet struct {
 type Reader struct {
 	br      *bufio.Reader
 	format  Format
-	off     int64 // bytes consumed
-	packets int   // packets returned
-	buf     []byte
-	err     error // sticky error once a read failed
+	off     int64  // bytes consumed
+	packets int    // packets returned
+	buf     []byte // a block or record larger than bufio's buffer
+	err     error  // sticky error once a read failed
 
 	// pcap
 	order   binary.ByteOrder
@@ -133,16 +137,14 @@ func (r *Reader) SnapLen() int { return r.snaplen }
 // well-formed file, and an error wrapping ErrTruncated or ErrMalformed
 // (saying which packet and byte offset) where the file breaks; after an
 // error every call returns it again.
-func (r *Reader) Next() (Packet, error) {
+func (r *Reader) Next() (p Packet, err error) {
 	if r.err != nil {
-		return Packet{}, r.err
+		return p, r.err
 	}
-	var p Packet
-	var err error
 	if r.format == FormatPcap {
-		p, err = r.nextPcap()
+		err = r.nextPcap(&p)
 	} else {
-		p, err = r.nextBlock()
+		err = r.nextBlock(&p)
 	}
 	if err != nil {
 		r.err = err
@@ -152,21 +154,35 @@ func (r *Reader) Next() (Packet, error) {
 	return p, nil
 }
 
-// read returns the next n bytes (n at most MaxBlock) in the reader's
-// buffer, which the next read overwrites. A stream that ends first is
-// ErrTruncated, saying what was being read.
+// read returns the next n bytes (n at most MaxBlock), valid until the
+// next read: in bufio's buffer where they fit, else in the reader's own. A
+// stream that ends first is ErrTruncated, saying what was being read
+// (what: a constant, so that a packet costs no formatting) and after how
+// many packets.
 func (r *Reader) read(n int, what string) ([]byte, error) {
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
+	var b []byte
+	var got int
+	var err error
+	if n <= r.br.Size() {
+		b, err = r.br.Peek(n)
+		got, _ = r.br.Discard(len(b))
+	} else {
+		if cap(r.buf) < n {
+			r.buf = make([]byte, n)
+		}
+		b = r.buf[:n]
+		got, err = io.ReadFull(r.br, b)
 	}
-	b := r.buf[:n]
-	got, err := io.ReadFull(r.br, b)
 	r.off += int64(got)
 	if err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: %s at byte %d: %d of %d bytes", ErrTruncated, what, r.off-int64(got), got, n)
+		if got == 0 && err == io.EOF {
+			// At a record boundary: a well-formed end where a record may start.
+			return nil, fmt.Errorf("%w: %s at byte %d, after %d packets: %w", ErrTruncated, what, r.off, r.packets, errAtEnd)
 		}
-		return nil, fmt.Errorf("pcapfile: %s at byte %d: %w", what, r.off-int64(got), err)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: %s at byte %d, after %d packets: %d of %d bytes", ErrTruncated, what, r.off-int64(got), r.packets, got, n)
+		}
+		return nil, fmt.Errorf("pcapfile: %s at byte %d, after %d packets: %w", what, r.off-int64(got), r.packets, err)
 	}
 	return b, nil
 }

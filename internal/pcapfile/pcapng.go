@@ -47,18 +47,18 @@ func (r *Reader) readFirstSection() error {
 }
 
 // nextBlock reads blocks until a packet, skipping the kinds it does not use.
-func (r *Reader) nextBlock() (Packet, error) {
+func (r *Reader) nextBlock(p *Packet) error {
 	for {
 		if eof, err := r.atEOF(); eof || err != nil {
 			if eof {
-				return Packet{}, io.EOF
+				return io.EOF
 			}
-			return Packet{}, err
+			return err
 		}
 		at := r.off
 		typ, body, err := r.readBlock()
 		if err != nil {
-			return Packet{}, err
+			return err
 		}
 		switch typ {
 		case blockSHB:
@@ -66,12 +66,12 @@ func (r *Reader) nextBlock() (Packet, error) {
 		case blockIDB:
 			err = r.addInterface(at, body)
 		case blockEPB, blockOPB:
-			return r.packet(at, typ, body)
+			return r.packet(p, at, typ, body)
 		case blockSPB:
-			return r.simplePacket(at, body)
+			return r.simplePacket(p, at, body)
 		}
 		if err != nil {
-			return Packet{}, err
+			return err
 		}
 	}
 }
@@ -116,7 +116,7 @@ func (r *Reader) readBlock() (typ uint32, body []byte, err error) {
 	if total > MaxBlock {
 		return 0, nil, r.malformed(at, "block type %#x of %d bytes, more than the %d a packet block can need", typ, total, MaxBlock)
 	}
-	b, err := r.read(int(total), fmt.Sprintf("block type %#x", typ))
+	b, err := r.read(int(total), "block")
 	if err != nil {
 		return 0, nil, err
 	}
@@ -144,7 +144,7 @@ func (r *Reader) skip(at int64, typ, total uint32) error {
 			return fmt.Errorf("%w: block type %#x at byte %d: %d of %d bytes", ErrTruncated, typ, at, r.off-at, total)
 		}
 	}
-	b, err := r.read(4, fmt.Sprintf("end of block type %#x", typ))
+	b, err := r.read(4, "end of a skipped block")
 	if err != nil {
 		return err
 	}
@@ -215,35 +215,36 @@ func unitsPerSecond(v byte) (uint64, bool) {
 
 // packet decodes an Enhanced or Obsolete Packet Block: the same fields,
 // but a 16-bit interface index (and a drop count) in the obsolete one.
-func (r *Reader) packet(at int64, typ uint32, body []byte) (Packet, error) {
+func (r *Reader) packet(p *Packet, at int64, typ uint32, body []byte) error {
 	if len(body) < 20 {
-		return Packet{}, r.malformed(at, "packet block of %d bytes, want at least 20", len(body))
+		return r.malformed(at, "packet block of %d bytes, want at least 20", len(body))
 	}
 	id := r.order.Uint32(body[0:4])
 	if typ == blockOPB {
 		id = uint32(r.order.Uint16(body[0:2]))
 	}
 	if id >= uint32(len(r.ifaces)) {
-		return Packet{}, r.malformed(at, "packet of interface %d; the section describes %d", id, len(r.ifaces))
+		return r.malformed(at, "packet of interface %d; the section describes %d", id, len(r.ifaces))
 	}
 	ifc := r.ifaces[id]
 	caplen, orig := r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
 	if caplen > uint32(len(body)-20) || caplen > MaxPacket {
-		return Packet{}, r.malformed(at, "captured length %d in a block with room for %d (at most %d)", caplen, len(body)-20, MaxPacket)
+		return r.malformed(at, "captured length %d in a block with room for %d (at most %d)", caplen, len(body)-20, MaxPacket)
 	}
 	ts := uint64(r.order.Uint32(body[4:8]))<<32 | uint64(r.order.Uint32(body[8:12]))
-	return Packet{Timestamp: ifc.time(ts), LinkType: ifc.link, Interface: int(id), Length: wireLen(orig), Data: body[20 : 20+caplen]}, nil
+	*p = Packet{Timestamp: ifc.time(ts), LinkType: ifc.link, Interface: int(id), Length: wireLen(orig), Data: body[20 : 20+caplen]}
+	return nil
 }
 
 // simplePacket decodes a Simple Packet Block: interface 0, no timestamp,
 // captured length the smaller of the original length, the interface's snap
 // length and the block.
-func (r *Reader) simplePacket(at int64, body []byte) (Packet, error) {
+func (r *Reader) simplePacket(p *Packet, at int64, body []byte) error {
 	if len(body) < 4 {
-		return Packet{}, r.malformed(at, "simple packet block of %d bytes, want at least 4", len(body))
+		return r.malformed(at, "simple packet block of %d bytes, want at least 4", len(body))
 	}
 	if len(r.ifaces) == 0 {
-		return Packet{}, r.malformed(at, "simple packet block before any interface description")
+		return r.malformed(at, "simple packet block before any interface description")
 	}
 	ifc := r.ifaces[0]
 	orig := wireLen(r.order.Uint32(body[0:4]))
@@ -251,7 +252,8 @@ func (r *Reader) simplePacket(at int64, body []byte) (Packet, error) {
 	if ifc.snaplen > 0 {
 		caplen = min(caplen, ifc.snaplen)
 	}
-	return Packet{LinkType: ifc.link, Length: orig, Data: body[4 : 4+caplen]}, nil
+	*p = Packet{LinkType: ifc.link, Length: orig, Data: body[4 : 4+caplen]}
+	return nil
 }
 
 // time converts a timestamp in the interface's units to wall time.
