@@ -61,6 +61,7 @@ type pcapReport struct {
 	Segments   int        `json:"segments"`
 	Malformed  int        `json:"malformed"`
 	Truncated  bool       `json:"truncated"`
+	Stop       string     `json:"stop,omitempty"` // with truncated: where and why reading stopped
 	Probes     int        `json:"probes"`
 	Flows      int        `json:"flows"`
 	WorstBurst int        `json:"worst_burst"`
@@ -83,7 +84,7 @@ type flowJSON struct {
 
 func newPcapReport(file string, r storm.Report) pcapReport {
 	out := pcapReport{
-		File: file, Frames: r.Frames, Segments: r.Segments, Malformed: r.Malformed, Truncated: r.Truncated,
+		File: file, Frames: r.Frames, Segments: r.Segments, Malformed: r.Malformed, Truncated: r.Truncated, Stop: r.Stop,
 		Probes: r.Probes, Flows: r.Flows, WorstBurst: r.WorstBurst, WorstAtS: r.WorstAt.Seconds(),
 		WindowS: r.Window.Seconds(), BinS: r.Bin.Seconds(), Histogram: r.Histogram, Lockstep: r.Lockstep,
 		PerFlow: make([]flowJSON, 0, len(r.PerFlow)), r: r,
@@ -121,7 +122,7 @@ func printPcap(w io.Writer, rep pcapReport, maxFlows int) {
 		fmt.Fprintf(w, ", %d malformed", rep.Malformed)
 	}
 	if rep.Truncated {
-		fmt.Fprint(w, ", file cut short")
+		fmt.Fprintf(w, ", file cut short (%s)", rep.Stop)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "keepalive probes: %d from %d flows\n", rep.Probes, rep.Flows)

@@ -91,6 +91,28 @@ func TestPcapTable(t *testing.T) {
 	}
 }
 
+// TestPcapTruncated: a capture cut inside a record is read up to the cut,
+// and the table says where it stopped.
+func TestPcapTruncated(t *testing.T) {
+	name := writeKeepaliveCapture(t, 3)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data[:len(data)-5], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Run([]string{"pcap", name}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, s := range []string{"11 frames", "file cut short (pcapfile: file ends inside a record: packet data at byte", "keepalive probes: 8 from 3 flows"} {
+		if !strings.Contains(stdout.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, stdout.String())
+		}
+	}
+}
+
 func TestPcapErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad")
 	if err := os.WriteFile(bad, []byte("not a capture"), 0o600); err != nil {

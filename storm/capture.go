@@ -28,7 +28,8 @@ type Capture struct {
 	Frames    int    // frames read
 	Segments  int    // TCP segments among them
 	Malformed int    // frames whose headers were broken
-	Truncated bool   // the file ended inside a record: counts cover what came before
+	Truncated bool   // the file ends inside a record, or breaks: counts cover what came before
+	Stop      error  // with Truncated, where and why reading stopped (wraps pcapfile.ErrTruncated or ErrMalformed)
 	Format    string // "pcap" or "pcapng"
 	Probes    []Seen // keepalive probes in capture order
 	First     time.Time
@@ -51,7 +52,7 @@ func ReadCapture(r io.Reader) (*Capture, error) {
 			break
 		}
 		if err != nil {
-			c.Truncated = true
+			c.Truncated, c.Stop = true, err
 			break
 		}
 		if c.Frames == 0 {
@@ -114,6 +115,7 @@ type Report struct {
 	Segments   int           `json:"segments"`
 	Malformed  int           `json:"malformed"`
 	Truncated  bool          `json:"truncated"`
+	Stop       string        `json:"stop,omitempty"` // with Truncated: where and why reading stopped
 	Probes     int           `json:"probes"`
 	Flows      int           `json:"flows"` // flows that sent at least one probe
 	WorstBurst int           `json:"worst_burst"`
@@ -153,6 +155,9 @@ func (c *Capture) Analyze(window, bin time.Duration) Report {
 	}
 	r := Report{Frames: c.Frames, Segments: c.Segments, Malformed: c.Malformed, Truncated: c.Truncated,
 		Probes: len(c.Probes), Window: window, Bin: bin, PerFlow: []FlowProbes{}, Lockstep: [][]string{}}
+	if c.Stop != nil {
+		r.Stop = c.Stop.Error()
+	}
 	times := make([]time.Duration, len(c.Probes))
 	byFlow := map[Flow][]time.Duration{}
 	var order []Flow

@@ -167,8 +167,8 @@ func TestReadCapture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !c2.Truncated || len(c2.Probes) != 8 {
-				t.Errorf("truncated file: truncated=%v probes=%d, want true, 8", c2.Truncated, len(c2.Probes))
+			if !c2.Truncated || len(c2.Probes) != 8 || !errors.Is(c2.Stop, pcapfile.ErrTruncated) {
+				t.Errorf("truncated file: truncated=%v probes=%d stop=%v, want true, 8, ErrTruncated", c2.Truncated, len(c2.Probes), c2.Stop)
 			}
 		})
 	}
