@@ -81,24 +81,32 @@ func TestTsharkAgrees(t *testing.T) {
 		names = append(names, name)
 	}
 	for _, name := range names {
-		want := tsharkPackets(t, name)
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, ps, err := readAll(t, data)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		got := make([]string, len(ps))
-		for i, p := range ps {
-			got[i] = describe(p)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: tshark (-) and the Reader (+) differ:\n%s", filepath.Base(name), diff)
-		}
-		t.Logf("%s: %d packets agree", filepath.Base(name), len(got))
+		agreeWithTshark(t, name)
 	}
+}
+
+// agreeWithTshark reads the capture at name with the Reader and with
+// tshark and fails t where they differ; it returns the packets read.
+func agreeWithTshark(t *testing.T, name string) int {
+	t.Helper()
+	want := tsharkPackets(t, name)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ps, err := readAll(t, data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	got := make([]string, len(ps))
+	for i, p := range ps {
+		got[i] = describe(p)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s: tshark (-) and the Reader (+) differ:\n%s", filepath.Base(name), diff)
+	}
+	t.Logf("%s: %d packets agree", filepath.Base(name), len(got))
+	return len(got)
 }
 
 // describe formats a packet as tshark's fields do: epoch time (empty for
