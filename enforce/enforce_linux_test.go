@@ -12,7 +12,10 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/cgroup2"
 	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/vishvananda/netlink"
 )
 
 // planLine is how a client prints the options of plan p (jitter 0).
@@ -181,17 +184,112 @@ func TestIntegrationBadInput(t *testing.T) {
 	assertNothingAttached(t, g.Path)
 }
 
+// readBacks are the two ways apply reads a socket's values: the kernel's
+// struct tcp_sock (what Attach loads where the kernel has BTF and 5.10)
+// and bpf_getsockopt (its twin, loaded elsewhere).
+var readBacks = []struct {
+	name   string
+	attach func(string, enforce.Options) (*enforce.Enforcer, error)
+}{
+	{"btf", enforce.Attach},
+	{"getsockopt", enforce.AttachGetsockopt},
+}
+
+// attachReading attaches o with attach, checks which read-back loaded
+// (where the kernel has BTF, Attach must load the fast one), and detaches
+// when the test ends.
+func attachReading(t *testing.T, g *cgroup2.Group, o enforce.Options, name string, attach func(string, enforce.Options) (*enforce.Enforcer, error)) {
+	t.Helper()
+	e, err := attach(g.Path, o)
+	if errors.Is(err, flatline.ErrNotSupported) {
+		t.Skipf("kernel: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	_, errBTF := os.Stat("/sys/kernel/btf/vmlinux")
+	if got := enforce.ReadBack(e); got != name && (name == "getsockopt" || errBTF == nil) {
+		t.Errorf("apply reads with %s, want %s", got, name)
+	}
+}
+
 // TestIntegrationTighten: a value the program made stricter before
-// connecting is kept at connect (Linux 6.1 lets sock_ops read it back).
+// connecting is kept at connect, read from the socket either way.
 func TestIntegrationTighten(t *testing.T) {
 	needRoot(t)
 	const T = 5 * time.Second
 	host, port := listenLoopback(t)
-	g := newGroup(t, "tighten")
-	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
-	c := startClient(t, "python", "strict", host, port, nil, g)
-	if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
-		t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
+	for _, rb := range readBacks {
+		t.Run(rb.name, func(t *testing.T) {
+			g := newGroup(t, "tighten")
+			attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+			c := startClient(t, "python", "strict", host, port, nil, g)
+			if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
+				t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
+			}
+		})
+	}
+}
+
+// TestIntegrationTightenSysctl: in a network namespace whose
+// tcp_keepalive_time (1 s) is stricter than the plan's idle (2 s), a
+// program that sets nothing keeps the namespace's idle, as getsockopt
+// reads it, and gets the plan's other values: apply reading struct
+// tcp_sock falls back to the namespace's sysctl where the socket has no
+// value of its own, as getsockopt does.
+func TestIntegrationTightenSysctl(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Settings.Idle <= time.Second {
+		t.Fatalf("plan of %v: idle %v, want more than the namespace's 1 s", T, plan.Settings.Idle)
+	}
+	_, ns := testutil.NetNS(t, "sysctl")
+	var ln net.Listener
+	err = kernel.InNetNS(ns, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err == nil {
+			err = os.WriteFile("/proc/sys/net/ipv4/tcp_keepalive_time", []byte("1"), 0)
+		}
+		if err == nil {
+			ln, err = net.Listen("tcp4", "127.0.0.1:0")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); c.Read(make([]byte, 1)) }()
+		}
+	}()
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	want := "connected " + strings.Replace(planLine(plan), fmt.Sprintf("idle=%d ", int(plan.Settings.Idle/time.Second)), "idle=1 ", 1)
+	for _, rb := range readBacks {
+		t.Run(rb.name, func(t *testing.T) {
+			g := newGroup(t, "sysctl")
+			attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+			var c *client
+			if err := kernel.InNetNS(ns, func() error { c = startClient(t, "python", "idle", host, port, nil, g); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got := c.next(t, 10*time.Second).text; got != want {
+				t.Errorf("python in the cgroup, namespace keepalive time 1 s: %q, want %q", got, want)
+			}
+		})
 	}
 }
 
