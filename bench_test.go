@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 
@@ -99,15 +100,25 @@ func BenchmarkDialAccept(b *testing.B) {
 //
 // Two ways connections are used:
 //
-//   - closed at once (a request, then close): the Dialer's own default
-//     (Timeout 30 s, Spread 7 s). The spreader's re-arm finds the
-//     connection closed and does nothing but look.
+//   - closed at once (a request, then close): the Dialer's default
+//     (Timeout 30 s, Spread 7 s). The spreader's re-arm, up to 7 s
+//     later, finds the connection closed and does nothing but look; it
+//     lands in whichever case's round runs then, and so does the
+//     collector's work on the connections the spreader holds until then
+//     (what those cost is measured apart, below).
 //   - held past their re-arm (a pool): a batch of connections stays open
 //     until the spreader has re-armed every one (Spread 50 ms, held
 //     150 ms after the last dial, then closed together), so each round's
 //     CPU includes the re-arm's two setsockopt calls a connection. Its
 //     wall time is the dial loop's; its CPU includes the idle hold, when
 //     anything else the process or the kernel charges to it counts too.
+//
+// Last, what the default Spread (7 s) holds: the spreader keeps every
+// connection until its re-arm instant, closed or not. One block of dials
+// closed at once without Spread, then one with it (in turn, not
+// interleaved: the held connections would weigh on every case), and the
+// live heap after a collection and the garbage collector's CPU time
+// (runtime/metrics) of each.
 //
 // The accepting side reads until the dialer closes, then resets the
 // connection (SO_LINGER 0), so that no TIME-WAIT socket slows later
@@ -192,6 +203,51 @@ func BenchmarkDialerVsNet(b *testing.B) {
 		fmt.Printf("\n%s: %d rounds of %d dials a case, interleaved (medians; change: median of per-round ratios, 95 %% interval)\n", regime.title, regime.rounds, regime.batch)
 		testutil.Comparison(os.Stdout, "per dial", cases, costs)
 	}
+	spreadHeld(b, addr, ended)
+}
+
+// spreadHeld prints what the spreader of the default Spread holds: the
+// live heap after n dials closed at once, with and without Spread, and
+// the garbage collector's CPU time a dial.
+func spreadHeld(b *testing.B, addr string, ended <-chan struct{}) {
+	const n = 30000
+	fmt.Printf("\nthe default Spread's held connections: %d dials closed at once, without Spread, then with it (in turn)\n", n)
+	for _, spread := range []time.Duration{flatline.NoSpread, 0} {
+		d := &flatline.Dialer{Config: flatline.Config{Timeout: 30 * time.Second, Spread: spread}}
+		runtime.GC()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		gc0, cpu, start := gcCPU(), processCPU(), time.Now()
+		for range n {
+			c, err := d.DialContext(context.Background(), "tcp4", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+			<-ended
+		}
+		wall, cpu, gc := time.Since(start), processCPU()-cpu, gcCPU()-gc0
+		runtime.GC()
+		runtime.ReadMemStats(&ms1)
+		name := "Spread 7s"
+		if spread == flatline.NoSpread {
+			name = "NoSpread"
+		}
+		fmt.Printf("%-10s live heap %+6.1f MB (%4.0f bytes a dial)  CPU %5.2f µs a dial, of which GC %4.2f µs  wall %5.2f µs a dial\n", name,
+			(float64(ms1.HeapAlloc)-float64(ms0.HeapAlloc))/1e6, (float64(ms1.HeapAlloc)-float64(ms0.HeapAlloc))/n,
+			cpu.Seconds()*1e6/n, gc.Seconds()*1e6/n, wall.Seconds()*1e6/n)
+	}
+}
+
+// gcCPU is the garbage collector's CPU time so far, as the runtime
+// estimates it.
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * 1e9)
 }
 
 // BenchmarkPlan compares a pure Config.Plan with what it cost when every
