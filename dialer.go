@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
-	"weak"
 
 	"github.com/flatline-dev/flatline/internal/kernel"
 )
@@ -276,16 +275,18 @@ func spreadKeepalive(rc syscall.RawConn, spread time.Duration) {
 // connection: a slot is a fraction of the timer-wheel bucket at the idle
 // period (kernel.SpreadSlot), so the spreading against the wheel is the
 // same as independent draws (TestIntegrationDialerSpread). A slot's timer
-// re-arms all its connections that are still open. It holds them by weak
-// pointers: a connection its user has closed and dropped is collected
-// before its slot instead of being held up to Spread (about 270 bytes a
-// connection, and the collector's work on them, at high dial rates:
-// BenchmarkDialerVsNet).
+// re-arms all its connections that are still open; a closed one is held
+// until its slot, at most Spread (about 270 bytes a connection dialed
+// within the last Spread, and the collector's work on them:
+// BenchmarkDialerVsNet). Weak pointers would let a closed, dropped
+// connection go (24 bytes held), but weak.Make cost about 2 µs a dial
+// there (it walks the span's list of specials, long where connections
+// are packed), more than the collector's work it saved.
 type spreader struct {
 	spread, slot time.Duration
 	mu           sync.Mutex
-	due          map[int64][]weak.Pointer[net.TCPConn] // by slot: the monotonic instant / slot
-	origin       time.Time                             // slots count from here (monotonic)
+	due          map[int64][]*net.TCPConn // by slot: the monotonic instant / slot
+	origin       time.Time                // slots count from here (monotonic)
 }
 
 // newSpreader returns the spreader of a plan, nil when it spreads nothing.
@@ -294,7 +295,7 @@ func newSpreader(plan derived) *spreader {
 		return nil
 	}
 	return &spreader{spread: plan.spread, slot: max(kernel.SpreadSlot(plan.s.Idle), time.Millisecond),
-		due: map[int64][]weak.Pointer[net.TCPConn]{}, origin: time.Now()}
+		due: map[int64][]*net.TCPConn{}, origin: time.Now()}
 }
 
 // add schedules c's re-arm at a random instant within the spread; c that
@@ -316,10 +317,9 @@ func (s *spreader) add(c net.Conn) {
 		// start has passed would fire at once, one timer per connection.
 		return
 	}
-	w := weak.Make(tc)
 	s.mu.Lock()
 	pending := s.due[k]
-	s.due[k] = append(pending, w)
+	s.due[k] = append(pending, tc)
 	s.mu.Unlock()
 	if pending == nil {
 		time.AfterFunc(time.Duration(k)*s.slot-time.Since(s.origin), func() { s.fire(k) })
@@ -332,11 +332,7 @@ func (s *spreader) fire(k int64) {
 	conns := s.due[k]
 	delete(s.due, k)
 	s.mu.Unlock()
-	for _, w := range conns {
-		c := w.Value()
-		if c == nil {
-			continue // collected: closed and dropped
-		}
+	for _, c := range conns {
 		// rearmKeepalive's off and on, through the *net.TCPConn itself:
 		// no raw connection and closures to allocate per connection. A
 		// connection closed meanwhile fails the first: nothing to spread.
