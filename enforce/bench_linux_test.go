@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,8 +55,10 @@ import (
 // give medians of the CPU time (steadier on a shared machine: the whole
 // process's, the kernel's work for both ends included) and wall time per
 // connection, and the medians of the per-round ratios with their 95 %
-// intervals. It ends with one more enforced batch per program with the
-// kernel's accounting of BPF run time on (BPF_ENABLE_STATS, which costs
+// intervals. Every round starts with a collection, so that the garbage of
+// loading the programs (CO-RE relocation against the kernel's BTF) is not
+// collected in it. It ends with one more enforced batch per program with
+// the kernel's accounting of BPF run time on (BPF_ENABLE_STATS, which costs
 // time of its own, about a clock read per run, so not during the
 // comparison): how often each program ran per connection and for how long,
 // the work of its helpers (the options bpf_setsockopt sets) included.
@@ -116,6 +119,9 @@ func BenchmarkConnectAccept(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		// Loading the programs (CO-RE relocation against the kernel's
+		// BTF) leaves garbage whose collection would land in this round.
+		runtime.GC()
 		return connectAccept(b, program, mode, plan.Settings, benchBatch)
 	})
 	fmt.Printf("\nconnect + accept + close, both ends, T = %v: %d rounds of %d connections a case, interleaved\n(medians; change: median of per-round ratios, 95 %% interval)\n", cfg.Timeout, benchRounds, benchBatch)
@@ -132,7 +138,8 @@ func BenchmarkConnectAccept(b *testing.B) {
 
 // programStats prints, per program and per way apply reads the socket's
 // values, how many times enforce's programs ran per connection and for how
-// long, by the kernel's BPF_ENABLE_STATS.
+// long, by the kernel's BPF_ENABLE_STATS: medians of statsRounds batches
+// taken in turn.
 func programStats(b *testing.B, attach map[string]func() *enforce.Enforcer, plan flatline.Settings) {
 	st, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
@@ -140,22 +147,39 @@ func programStats(b *testing.B, attach map[string]func() *enforce.Enforcer, plan
 		return
 	}
 	defer st.Close()
-	const n = 20 * benchBatch
+	const n = 2000
+	type key struct{ program, how string }
+	runs, apply, guard := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
+	for range statsRounds {
+		for _, program := range []string{"no-options", "go-default"} {
+			for _, how := range []string{"enforced", "getsockopt"} {
+				e := attach[how]()
+				runtime.GC()
+				a0, g0 := programRun("apply"), programRun("guard")
+				connectAccept(b, program, "enforced", plan, n)
+				a1, g1 := programRun("apply"), programRun("guard")
+				e.Close()
+				k := key{program, how}
+				runs[k] = append(runs[k], float64(a1.RunCount-a0.RunCount+g1.RunCount-g0.RunCount)/n)
+				apply[k] = append(apply[k], (a1.Runtime-a0.Runtime).Seconds()*1e6/n)
+				guard[k] = append(guard[k], (g1.Runtime-g0.Runtime).Seconds()*1e6/n)
+			}
+		}
+	}
+	fmt.Printf("enforce's programs' run time a connection (BPF_ENABLE_STATS; medians of %d batches of %d connections in turn, 95 %% interval)\n", statsRounds, n)
 	for _, program := range []string{"no-options", "go-default"} {
 		for _, how := range []string{"enforced", "getsockopt"} {
-			e := attach[how]()
-			a0, g0 := programRun("apply"), programRun("guard")
-			connectAccept(b, program, "enforced", plan, n)
-			a1, g1 := programRun("apply"), programRun("guard")
-			e.Close()
-			per := func(d time.Duration) float64 { return d.Seconds() * 1e6 / n }
-			fmt.Printf("%-22s enforce's programs ran %.2f µs a connection: apply %.1f runs, %.2f µs; guard %.1f runs, %.2f µs (BPF_ENABLE_STATS, %d connections)\n",
-				program+"/"+how, per(a1.Runtime-a0.Runtime+g1.Runtime-g0.Runtime),
-				float64(a1.RunCount-a0.RunCount)/n, per(a1.Runtime-a0.Runtime),
-				float64(g1.RunCount-g0.RunCount)/n, per(g1.Runtime-g0.Runtime), n)
+			k := key{program, how}
+			r, _, _ := testutil.MedianCI(runs[k])
+			a, alo, ahi := testutil.MedianCI(apply[k])
+			g, glo, ghi := testutil.MedianCI(guard[k])
+			fmt.Printf("%-22s %4.1f runs  apply %.2f µs [%.2f, %.2f]  guard %.2f µs [%.2f, %.2f]\n", program+"/"+how, r, a, alo, ahi, g, glo, ghi)
 		}
 	}
 }
+
+// statsRounds is how many batches programStats takes of each.
+const statsRounds = 9
 
 // benchRounds is how many times the cases alternate, benchBatch how many
 // connections a case makes in each.
