@@ -215,20 +215,24 @@ func attachReading(t *testing.T, g *cgroup2.Group, o enforce.Options, name strin
 }
 
 // TestIntegrationTighten: a value the program made stricter before
-// connecting is kept at connect, read from the socket either way.
+// connecting is kept at connect, read from the socket either way, for
+// Python and for Go (whose zero dialer would add its own after connect:
+// this one sets only the stricter values).
 func TestIntegrationTighten(t *testing.T) {
 	needRoot(t)
 	const T = 5 * time.Second
 	host, port := listenLoopback(t)
 	for _, rb := range readBacks {
-		t.Run(rb.name, func(t *testing.T) {
-			g := newGroup(t, "tighten")
-			attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
-			c := startClient(t, "python", "strict", host, port, nil, g)
-			if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
-				t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
-			}
-		})
+		for _, kind := range clientKinds {
+			t.Run(rb.name+"/"+kind, func(t *testing.T) {
+				g := newGroup(t, "tighten")
+				attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+				c := startClient(t, kind, "strict", host, port, nil, g)
+				if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
+					t.Errorf("strict %s in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", kind, got, want)
+				}
+			})
+		}
 	}
 }
 
@@ -278,18 +282,21 @@ func TestIntegrationTightenSysctl(t *testing.T) {
 	}()
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	want := "connected " + strings.Replace(planLine(plan), fmt.Sprintf("idle=%d ", int(plan.Settings.Idle/time.Second)), "idle=1 ", 1)
+	mode := map[string]string{"python": "idle", "go": "quiet"} // neither sets an option
 	for _, rb := range readBacks {
-		t.Run(rb.name, func(t *testing.T) {
-			g := newGroup(t, "sysctl")
-			attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
-			var c *client
-			if err := kernel.InNetNS(ns, func() error { c = startClient(t, "python", "idle", host, port, nil, g); return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if got := c.next(t, 10*time.Second).text; got != want {
-				t.Errorf("python in the cgroup, namespace keepalive time 1 s: %q, want %q", got, want)
-			}
-		})
+		for _, kind := range clientKinds {
+			t.Run(rb.name+"/"+kind, func(t *testing.T) {
+				g := newGroup(t, "sysctl")
+				attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+				var c *client
+				if err := kernel.InNetNS(ns, func() error { c = startClient(t, kind, mode[kind], host, port, nil, g); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if got := c.next(t, 10*time.Second).text; got != want {
+					t.Errorf("%s in the cgroup, namespace keepalive time 1 s: %q, want %q", kind, got, want)
+				}
+			})
+		}
 	}
 }
 
