@@ -40,6 +40,12 @@ func listenOn(t *testing.T, addr string) (host, port string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return acceptAll(t, ln)
+}
+
+// acceptAll accepts and drains connections on ln until the test ends,
+// and returns its address.
+func acceptAll(t *testing.T, ln net.Listener) (host, port string) {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -293,17 +299,7 @@ func TestIntegrationTightenSysctl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); c.Read(make([]byte, 1)) }()
-		}
-	}()
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	host, port := acceptAll(t, ln)
 	want := "connected " + strings.Replace(planLine(plan), fmt.Sprintf("idle=%d ", int(plan.Settings.Idle/time.Second)), "idle=1 ", 1)
 	mode := map[string]string{"python": "idle", "go": "quiet"} // neither sets an option
 	for _, rb := range readBacks {
