@@ -30,6 +30,9 @@ func rearmKeepalive(fd uintptr) error { return optionErr(kernel.Rearm(int(fd))) 
 
 // optionErr wraps the kernel's *OptionError as the package's *OpError.
 func optionErr(err error) error {
+	if err == nil {
+		return nil // before errors.As: its target would be allocated on every dial
+	}
 	var oe *kernel.OptionError
 	if errors.As(err, &oe) {
 		return &OpError{Op: oe.Op + " " + oe.Name, Err: oe.Err}

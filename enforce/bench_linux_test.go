@@ -6,9 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,24 +17,51 @@ import (
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
 	"github.com/flatline-dev/flatline/internal/cgroup2"
+	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
 // BenchmarkConnectAccept measures connect + accept + close on loopback, in
-// a cgroup the benchmark makes and moves itself into, without and with
-// enforce attached to it (both ends of every connection configured), for
-// two programs: one that sets no keepalive option (keepalive -1 on both
-// ends, like Python or C programs: only the sock_ops program works) and
-// Go's defaults (15 s/15 s/9 after connect and accept: guard also rewrites
-// three values per end). It prints the medians side by side: connections
-// per second (wall time) and CPU time per connection (steadier on a
-// shared machine):
+// a cgroup the benchmark makes and moves itself into, for two programs:
+// one that sets no keepalive option (keepalive -1 on both ends, like
+// Python or C programs: only the sock_ops program works) and Go's defaults
+// (15 s/15 s/9 after connect and accept: guard also rewrites three values
+// per end). Each runs
 //
-//	go test -run '^$' -bench ConnectAccept ./enforce/
+//   - plain: no program attached;
+//   - attached (the program that sets nothing only): enforce's programs
+//     attached with an empty plan, so that they run on every callback and
+//     setsockopt as usual and return at once: what the kernel's running
+//     them at all costs, which no change to the programs can lower;
+//   - app-set (the program that sets nothing only): the application sets
+//     the plan's options itself, the very setsockopt calls enforce's
+//     program makes (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+//     SO_KEEPALIVE, TCP_USER_TIMEOUT), before connecting and after
+//     accepting, as enforce does: the options' own work (the kernel
+//     storing values and arming timers) and the system calls that ask
+//     for it;
+//   - enforced: enforce attached to the cgroup (both ends configured);
+//   - getsockopt: the same, with apply_getsockopt as apply (the program
+//     kernels without BTF or before 5.10 get, and every kernel before this
+//     change): it reads the socket's values with five bpf_getsockopt
+//     calls an end instead of from struct tcp_sock.
 //
-// The cases alternate benchRounds times, which matters on a shared
-// machine. Plain and enforced run in the same non-root cgroup, so that the
-// comparison is enforce's cost alone.
+// Run it as
+//
+//	go test -run '^$' -bench ConnectAccept -benchtime 1x ./enforce/
+//
+// The cases alternate (testutil.Interleave) for many rounds; the tables
+// give medians of the CPU time (steadier on a shared machine: the whole
+// process's, the kernel's work for both ends included) and wall time per
+// connection, and the medians of the per-round ratios with their 95 %
+// intervals. Every round starts with a collection, so that the garbage of
+// loading the programs (CO-RE relocation against the kernel's BTF) is not
+// collected in it. It ends with one more enforced batch per program with
+// the kernel's accounting of BPF run time on (BPF_ENABLE_STATS, which costs
+// time of its own, about a clock read per run, so not during the
+// comparison): how often each program ran per connection and for how long,
+// the work of its helpers (the options bpf_setsockopt sets) included.
 func BenchmarkConnectAccept(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root to create a cgroup and load eBPF programs")
@@ -55,98 +83,130 @@ func BenchmarkConnectAccept(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer moveSelf(own)
+	cfg := flatline.Config{Timeout: 5 * time.Second}
+	plan, err := cfg.Plan()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if plan.JitterOffsets > 1 {
+		b.Fatalf("the plan of %v has jitter: app-set would not set what enforce sets", cfg.Timeout)
+	}
+	attachWith := func(attach func(string, enforce.Options) (*enforce.Enforcer, error)) *enforce.Enforcer {
+		e, err := attach(g.Path, enforce.Options{Config: cfg})
+		if err != nil {
+			b.Skip(err)
+		}
+		return e
+	}
+	attach := func() *enforce.Enforcer { return attachWith(enforce.Attach) }
+	if e := attach(); e != nil {
+		fmt.Printf("apply reads a socket's values with %s\n", enforce.ReadBack(e))
+		e.Close()
+	}
+	cases := []string{"no-options/plain", "no-options/attached", "no-options/app-set", "no-options/enforced",
+		"no-options/getsockopt", "go-default/plain", "go-default/enforced", "go-default/getsockopt"}
+	costs := testutil.Interleave(benchRounds, cases, func(name string) testutil.Cost {
+		program, mode, _ := strings.Cut(name, "/")
+		switch mode {
+		case "enforced":
+			defer attach().Close()
+		case "getsockopt":
+			defer attachWith(enforce.AttachGetsockopt).Close()
+		case "attached":
+			e := attach()
+			defer e.Close()
+			if err := enforce.ClearPlan(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Loading the programs (CO-RE relocation against the kernel's
+		// BTF) leaves garbage whose collection would land in this round.
+		runtime.GC()
+		return connectAccept(b, program, mode, plan.Settings, benchBatch)
+	})
+	fmt.Printf("\nconnect + accept + close, both ends, T = %v: %d rounds of %d connections a case, interleaved\n(medians; change: median of per-round ratios, 95 %% interval)\n", cfg.Timeout, benchRounds, benchBatch)
+	for _, t := range [][]string{cases[:5], cases[5:], {cases[1], cases[3], cases[4]}, {cases[2], cases[3]}} {
+		fmt.Println()
+		testutil.Comparison(os.Stdout, "per connection", t, costs)
+	}
+	fmt.Println()
+	programStats(b, map[string]func() *enforce.Enforcer{
+		"enforced":   attach,
+		"getsockopt": func() *enforce.Enforcer { return attachWith(enforce.AttachGetsockopt) },
+	}, plan.Settings)
+}
 
-	type key struct{ program, mode string }
-	rates, cpus, progs := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
-	programs := []string{"no-options", "go-default", "flatline"}
-	for range benchRounds {
-		for _, program := range programs {
-			for _, mode := range []string{"plain", "enforced"} {
-				if program == "flatline" && mode == "enforced" {
-					continue // the reference: the same options set from user space
-				}
-				var rate, cpu float64
-				b.Run(program+"/"+mode, func(b *testing.B) {
-					if mode == "enforced" {
-						e, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: 5 * time.Second}})
-						if err != nil {
-							b.Skip(err)
-						}
-						defer e.Close()
-					}
-					start, c0 := time.Now(), cpuTime()
-					connectAccept(b, program)
-					rate = float64(b.N) / time.Since(start).Seconds()
-					cpu = float64((cpuTime() - c0).Nanoseconds()) / 1e3 / float64(b.N)
-					b.ReportMetric(rate, "conns/s")
-					b.ReportMetric(cpu, "cpu-µs/conn")
-				})
-				k := key{program, mode}
-				rates[k] = append(rates[k], rate)
-				cpus[k] = append(cpus[k], cpu)
+// programStats prints, per program and per way apply reads the socket's
+// values, how many times enforce's programs ran per connection and for how
+// long, by the kernel's BPF_ENABLE_STATS: medians of statsRounds batches
+// taken in turn.
+func programStats(b *testing.B, attach map[string]func() *enforce.Enforcer, plan flatline.Settings) {
+	st, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		fmt.Printf("no BPF run-time statistics: %v\n", err)
+		return
+	}
+	defer st.Close()
+	const n = 2000
+	type key struct{ program, how string }
+	runs, apply, guard := map[key][]float64{}, map[key][]float64{}, map[key][]float64{}
+	for range statsRounds {
+		for _, program := range []string{"no-options", "go-default"} {
+			for _, how := range []string{"enforced", "getsockopt"} {
+				e := attach[how]()
+				runtime.GC()
+				a0, g0 := programRun("apply"), programRun("guard")
+				connectAccept(b, program, "enforced", plan, n)
+				a1, g1 := programRun("apply"), programRun("guard")
+				e.Close()
+				k := key{program, how}
+				runs[k] = append(runs[k], float64(a1.RunCount-a0.RunCount+g1.RunCount-g0.RunCount)/n)
+				apply[k] = append(apply[k], (a1.Runtime-a0.Runtime).Seconds()*1e6/n)
+				guard[k] = append(guard[k], (g1.Runtime-g0.Runtime).Seconds()*1e6/n)
 			}
 		}
 	}
-	// One more enforced round per program with the kernel's accounting of
-	// BPF run time on (BPF_ENABLE_STATS, off again when closed; it costs
-	// time of its own, so not during the comparison): how much of the
-	// difference is enforce's programs, how much the options' own work.
-	if st, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
-		for _, program := range programs[:2] {
-			b.Run(program+"/enforced-stats", func(b *testing.B) {
-				e, err := enforce.Attach(g.Path, enforce.Options{Config: flatline.Config{Timeout: 5 * time.Second}})
-				if err != nil {
-					b.Skip(err)
-				}
-				defer e.Close()
-				p0 := enforceRunTime()
-				connectAccept(b, program)
-				v := float64((enforceRunTime() - p0).Nanoseconds()) / 1e3 / float64(b.N)
-				progs[key{program, "enforced"}] = append(progs[key{program, "enforced"}], v)
-				b.ReportMetric(v, "bpf-µs/conn")
-			})
+	fmt.Printf("enforce's programs' run time a connection (BPF_ENABLE_STATS; medians of %d batches of %d connections in turn, 95 %% interval)\n", statsRounds, n)
+	for _, program := range []string{"no-options", "go-default"} {
+		for _, how := range []string{"enforced", "getsockopt"} {
+			k := key{program, how}
+			r, _, _ := testutil.MedianCI(runs[k])
+			a, alo, ahi := testutil.MedianCI(apply[k])
+			g, glo, ghi := testutil.MedianCI(guard[k])
+			fmt.Printf("%-22s %4.1f runs  apply %.2f µs [%.2f, %.2f]  guard %.2f µs [%.2f, %.2f]\n", program+"/"+how, r, a, alo, ahi, g, glo, ghi)
 		}
-		st.Close()
-	}
-	fmt.Printf("\nmedian of %d interleaved rounds  plain       enforced    change\n", benchRounds)
-	for _, p := range programs {
-		rp, re := median(rates[key{p, "plain"}]), median(rates[key{p, "enforced"}])
-		cp, ce := median(cpus[key{p, "plain"}]), median(cpus[key{p, "enforced"}])
-		if p == "flatline" {
-			fmt.Printf("%-11s connect+accept/s    %-11.0f (the plan set by flatline.Dialer and ListenConfig)\n", p, rp)
-			fmt.Printf("%-11s CPU µs/connection   %-11.2f\n", p, cp)
-			continue
-		}
-		if rp == 0 || re == 0 {
-			continue
-		}
-		fmt.Printf("%-11s connect+accept/s    %-11.0f %-11.0f %+.1f %%\n", p, rp, re, 100*(re/rp-1))
-		fmt.Printf("%-11s CPU µs/connection   %-11.2f %-11.2f %+.1f %%\n", p, cp, ce, 100*(ce/cp-1))
-		fmt.Printf("%-11s of which in enforce's programs      %-11.2f (the kernel's BPF run-time accounting; the rest is the options' own work)\n", p, median(progs[key{p, "enforced"}]))
 	}
 }
 
-// benchRounds is how many times the plain and enforced cases alternate.
-const benchRounds = 5
+// statsRounds is how many batches programStats takes of each.
+const statsRounds = 9
 
-// connectAccept dials and accepts b.N connections on a fresh loopback
-// listener, closing both ends with RST (no TIME-WAIT left behind). The
-// program is "go-default" (Go's keepalive defaults on both ends),
-// "no-options" (no keepalive option set) or "flatline" (the plan of a 5 s
-// flatline.Config on both ends, set from user space; no spreading).
-func connectAccept(b *testing.B, program string) {
-	var lc interface {
-		Listen(context.Context, string, string) (net.Listener, error)
-	} = &net.ListenConfig{}
-	var d interface {
-		Dial(string, string) (net.Conn, error)
-	} = &net.Dialer{}
-	switch program {
-	case "no-options":
+// benchRounds is how many times the cases alternate, benchBatch how many
+// connections a case makes in each.
+const benchRounds, benchBatch = 101, 300
+
+// connectAccept dials and accepts n connections on a fresh loopback
+// listener, closing both ends with RST (no TIME-WAIT left behind), and
+// returns their cost per connection. The program is "go-default" (Go's
+// keepalive defaults on both ends) or "no-options" (no keepalive option
+// set); mode "app-set" has the program set plan itself (the options
+// enforce's program sets: keepalive, TCP_USER_TIMEOUT and TCP_SYNCNT, no
+// TCP_RTO_MAX_MS) before connecting and after accepting.
+func connectAccept(b *testing.B, program, mode string, plan flatline.Settings, n int) testutil.Cost {
+	lc, d := &net.ListenConfig{}, &net.Dialer{}
+	if program == "no-options" {
 		lc, d = &net.ListenConfig{KeepAlive: -1}, &net.Dialer{KeepAlive: -1}
-	case "flatline":
-		cfg := flatline.Config{Timeout: 5 * time.Second, Spread: flatline.NoSpread}
-		lc, d = &flatline.ListenConfig{Config: cfg}, &flatline.Dialer{Config: cfg}
+	}
+	o := kernel.Options{KeepAlive: true, Idle: plan.Idle, Interval: plan.Interval, Count: plan.Count, UserTimeout: plan.UserTimeout, SynCount: plan.SynCount}
+	set := func(rc syscall.RawConn) {
+		var err error
+		rc.Control(func(fd uintptr) { err = kernel.SetOptions(int(fd), o) })
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if mode == "app-set" {
+		d.Control = func(_, _ string, rc syscall.RawConn) error { set(rc); return nil }
 	}
 	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -154,8 +214,8 @@ func connectAccept(b *testing.B, program string) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	b.ResetTimer()
-	for range b.N {
+	cpu, start := cpuTime(), time.Now()
+	for range n {
 		c, err := d.Dial("tcp4", addr)
 		if err != nil {
 			b.Fatal(err)
@@ -164,17 +224,22 @@ func connectAccept(b *testing.B, program string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.(interface{ SetLinger(int) error }).SetLinger(0)
+		if mode == "app-set" {
+			rc, _ := s.(*net.TCPConn).SyscallConn()
+			set(rc)
+		}
+		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 		s.Close()
 	}
+	return testutil.Cost{CPU: (cpuTime() - cpu) / time.Duration(n), Wall: time.Since(start) / time.Duration(n)}
 }
 
-// enforceRunTime is the run time the kernel has accounted to the
-// programs named apply (sock_ops) and guard (cgroup sockopt) loaded now:
-// enforce's, in this benchmark. Zero where BPF statistics are off.
-func enforceRunTime() time.Duration {
-	var total time.Duration
+// programRun is the run count and run time the kernel has accounted to
+// the programs called name (apply: sock_ops; guard: cgroup sockopt) loaded
+// now: enforce's, in this benchmark. Zero where BPF statistics are off.
+func programRun(name string) ebpf.ProgramStats {
+	var total ebpf.ProgramStats
 	for id := ebpf.ProgramID(0); ; {
 		next, err := ebpf.ProgramGetNextID(id)
 		if err != nil {
@@ -185,9 +250,10 @@ func enforceRunTime() time.Duration {
 		if err != nil {
 			continue
 		}
-		if info, err := p.Info(); err == nil && (info.Name == "apply" && info.Type == ebpf.SockOps || info.Name == "guard" && info.Type == ebpf.CGroupSockopt) {
+		if info, err := p.Info(); err == nil && info.Name == name && (info.Type == ebpf.SockOps || info.Type == ebpf.CGroupSockopt) {
 			if st, err := p.Stats(); err == nil {
-				total += st.Runtime
+				total.Runtime += st.Runtime
+				total.RunCount += st.RunCount
 			}
 		}
 		p.Close()
@@ -201,15 +267,6 @@ func cpuTime() time.Duration {
 	var ru unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // ownCgroup is this process's cgroup v2 directory.

@@ -28,8 +28,9 @@
 // Kernel: bpf_setsockopt of the keepalive options and TCP_USER_TIMEOUT from
 // sock_ops needs Linux 5.9, the cgroup setsockopt hook 5.3, bpf_link for
 // cgroups 5.7; Attach fails with an error matching flatline.ErrNotSupported
-// that names what is missing. On Linux 6.1 and later a value a program made
-// stricter before connecting is kept (bpf_getsockopt reads it back). Links are bpf_links: the kernel detaches them
+// that names what is missing. On Linux 5.10 with kernel BTF, or 6.1, a value
+// a program made stricter before connecting is kept (read from the
+// kernel's struct tcp_sock, or with bpf_getsockopt). Links are bpf_links: the kernel detaches them
 // when the last descriptor closes, so a process that ends, however it ends,
 // leaves nothing attached, unless Pin put them in a bpffs directory.
 package enforce

@@ -62,6 +62,7 @@ var minKernel = kernel.Version{Major: 5, Minor: 9}
 type values struct {
 	idle, intvl, cnt, userTimeout, synCnt uint32
 	offsets, step                         uint32 // jitter: kernel.Jitter
+	hz                                    uint32 // the kernel's CONFIG_HZ; 0: unknown (set by Attach)
 	allowLooser                           bool
 }
 

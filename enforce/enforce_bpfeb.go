@@ -23,16 +23,18 @@ type enforcePlan struct {
 	Offsets     uint32
 	AllowLooser uint32
 	Step        uint32
+	Hz          uint32
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	enforceMapCounters = "counters"
-	enforceMapPlanMap  = "plan_map"
-	enforceProgApply   = "apply"
-	enforceProgGuard   = "guard"
+	enforceMapCounters         = "counters"
+	enforceMapPlanMap          = "plan_map"
+	enforceProgApply           = "apply"
+	enforceProgApplyGetsockopt = "apply_getsockopt"
+	enforceProgGuard           = "guard"
 )
 
 // loadEnforce returns the embedded CollectionSpec for enforce.
@@ -77,8 +79,9 @@ type enforceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceProgramSpecs struct {
-	Apply *ebpf.ProgramSpec `ebpf:"apply"`
-	Guard *ebpf.ProgramSpec `ebpf:"guard"`
+	Apply           *ebpf.ProgramSpec `ebpf:"apply"`
+	ApplyGetsockopt *ebpf.ProgramSpec `ebpf:"apply_getsockopt"`
+	Guard           *ebpf.ProgramSpec `ebpf:"guard"`
 }
 
 // enforceMapSpecs contains maps before they are loaded into the kernel.
@@ -136,13 +139,15 @@ type enforceVariables struct {
 //
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcePrograms struct {
-	Apply *ebpf.Program `ebpf:"apply"`
-	Guard *ebpf.Program `ebpf:"guard"`
+	Apply           *ebpf.Program `ebpf:"apply"`
+	ApplyGetsockopt *ebpf.Program `ebpf:"apply_getsockopt"`
+	Guard           *ebpf.Program `ebpf:"guard"`
 }
 
 func (p *enforcePrograms) Close() error {
 	return _EnforceClose(
 		p.Apply,
+		p.ApplyGetsockopt,
 		p.Guard,
 	)
 }

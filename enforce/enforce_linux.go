@@ -19,7 +19,8 @@ type Enforcer struct {
 	plan     flatline.Plan
 	cgroup   string
 	cgroupID uint64
-	objs     enforceObjects
+	objs     objects
+	readBack string // how apply reads a socket's values: "btf" or "getsockopt"
 	apply    *link.RawLink
 	guard    *link.RawLink
 	pinned   string
@@ -30,7 +31,11 @@ type Enforcer struct {
 // ErrPermission, a *flatline.NotSupportedError naming the missing kernel
 // feature (matches flatline.ErrNotSupported), a flatline.ErrInvalidConfig.
 // Nothing stays attached when it fails.
-func Attach(path string, o Options) (*Enforcer, error) {
+func Attach(path string, o Options) (*Enforcer, error) { return attachReading(path, o, true) }
+
+// attachReading is Attach; btf false loads apply_getsockopt even where
+// apply could load (the tests compare the two).
+func attachReading(path string, o Options, btf bool) (*Enforcer, error) {
 	plan, err := o.Config.Plan()
 	if err != nil {
 		return nil, err
@@ -48,8 +53,14 @@ func Attach(path string, o Options) (*Enforcer, error) {
 		return nil, err
 	}
 
+	// The kernel's HZ lets apply read keepalive times (jiffies) from the
+	// socket itself; unknown, it asks bpf_getsockopt.
+	if hz, err := kernel.HostHZ("/"); btf && err == nil && hz > 0 {
+		v.hz = uint32(hz)
+	}
 	e := &Enforcer{plan: plan, cgroup: path, cgroupID: id}
-	if err := loadEnforceObjects(&e.objs, nil); err != nil {
+	e.readBack, err = loadObjects(&e.objs, v.hz)
+	if err != nil {
 		return nil, loadError("load the eBPF programs", err)
 	}
 	ok := false
@@ -73,10 +84,59 @@ func Attach(path string, o Options) (*Enforcer, error) {
 	return e, nil
 }
 
+// objects are what Attach loads from enforce.c: one of its two sock_ops
+// programs as apply, guard, and the maps.
+type objects struct {
+	Apply *ebpf.Program `ebpf:"apply"`
+	Guard *ebpf.Program `ebpf:"guard"`
+	enforceMaps
+}
+
+func (o *objects) Close() error {
+	var errs []error
+	for _, p := range []*ebpf.Program{o.Apply, o.Guard} {
+		if p != nil {
+			errs = append(errs, p.Close())
+		}
+	}
+	return errors.Join(append(errs, o.enforceMaps.Close())...)
+}
+
+// loadObjects loads enforce.c's programs and maps into o. apply reads a
+// socket's values from the kernel's struct tcp_sock (CO-RE: kernel BTF,
+// Linux 5.10, and hz known); where that program cannot load, its twin
+// apply_getsockopt is loaded under its name. It returns which was:
+// "btf" or "getsockopt".
+func loadObjects(o *objects, hz uint32) (string, error) {
+	spec, err := loadEnforce()
+	if err != nil {
+		return "", err
+	}
+	if hz > 0 {
+		err := spec.LoadAndAssign(o, nil)
+		if err == nil {
+			return "btf", nil
+		}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return "", err
+		}
+		// No kernel BTF, a kernel before 5.10 (no sk in sock_ops), a
+		// verifier that refuses the reads: ask getsockopt instead.
+	}
+	twin := spec.Programs[enforceProgApplyGetsockopt].Copy()
+	twin.Name = enforceProgApply
+	spec.Programs[enforceProgApply] = twin
+	*o = objects{}
+	if err := spec.LoadAndAssign(o, nil); err != nil {
+		return "", err
+	}
+	return "getsockopt", nil
+}
+
 func planOf(v values) enforcePlan {
 	p := enforcePlan{
 		Idle: v.idle, Intvl: v.intvl, Cnt: v.cnt, UserTimeout: v.userTimeout,
-		Syncnt: v.synCnt, Offsets: v.offsets, Step: v.step,
+		Syncnt: v.synCnt, Offsets: v.offsets, Step: v.step, Hz: v.hz,
 	}
 	if v.allowLooser {
 		p.AllowLooser = 1
@@ -168,10 +228,22 @@ func (e *Enforcer) Cgroup() string { return e.cgroup }
 // Stats reads the programs' counters.
 func (e *Enforcer) Stats() (Stats, error) { return readStats(e.objs.Counters) }
 
+// readStats sums the counters' per-CPU copies (a map pinned by an older
+// flatline, a plain array, has one copy).
 func readStats(m *ebpf.Map) (Stats, error) {
 	var c [countMax]uint64
 	for i := range c {
-		if err := m.Lookup(uint32(i), &c[i]); err != nil {
+		var err error
+		if m.Type() == ebpf.PerCPUArray {
+			var per []uint64
+			err = m.Lookup(uint32(i), &per)
+			for _, v := range per {
+				c[i] += v
+			}
+		} else {
+			err = m.Lookup(uint32(i), &c[i])
+		}
+		if err != nil {
 			return Stats{}, fmt.Errorf("enforce: read counter %d: %w", i, err)
 		}
 	}
@@ -239,7 +311,7 @@ func (e *Enforcer) Close() error {
 		}
 	}
 	errs = append(errs, e.objs.Close())
-	e.objs = enforceObjects{}
+	e.objs = objects{}
 	return errors.Join(errs...)
 }
 

@@ -12,7 +12,12 @@ import (
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/enforce"
+	"github.com/flatline-dev/flatline/internal/cgroup2"
 	"github.com/flatline-dev/flatline/internal/kernel"
+	"github.com/flatline-dev/flatline/internal/testutil"
+	"github.com/flatline-dev/flatline/internal/topology"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // planLine is how a client prints the options of plan p (jitter 0).
@@ -35,6 +40,12 @@ func listenOn(t *testing.T, addr string) (host, port string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return acceptAll(t, ln)
+}
+
+// acceptAll accepts and drains connections on ln until the test ends,
+// and returns its address.
+func acceptAll(t *testing.T, ln net.Listener) (host, port string) {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -181,17 +192,133 @@ func TestIntegrationBadInput(t *testing.T) {
 	assertNothingAttached(t, g.Path)
 }
 
+// readBacks are the two ways apply reads a socket's values: the kernel's
+// struct tcp_sock (what Attach loads where the kernel has BTF and 5.10)
+// and bpf_getsockopt (its twin, loaded elsewhere).
+var readBacks = []struct {
+	name   string
+	attach func(string, enforce.Options) (*enforce.Enforcer, error)
+}{
+	{"btf", enforce.Attach},
+	{"getsockopt", enforce.AttachGetsockopt},
+}
+
+// attachReading attaches o with attach, checks which read-back loaded
+// (where the kernel has BTF, Attach must load the fast one), and detaches
+// when the test ends.
+func attachReading(t *testing.T, g *cgroup2.Group, o enforce.Options, name string, attach func(string, enforce.Options) (*enforce.Enforcer, error)) {
+	t.Helper()
+	e, err := attach(g.Path, o)
+	if errors.Is(err, flatline.ErrNotSupported) {
+		t.Skipf("kernel: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	_, errBTF := os.Stat("/sys/kernel/btf/vmlinux")
+	if got := enforce.ReadBack(e); got != name && (name == "getsockopt" || errBTF == nil) {
+		t.Errorf("apply reads with %s, want %s", got, name)
+	}
+}
+
 // TestIntegrationTighten: a value the program made stricter before
-// connecting is kept at connect (Linux 6.1 lets sock_ops read it back).
+// connecting is kept at connect, read from the socket either way, for
+// Python and for Go (whose zero dialer would add its own after connect:
+// this one sets only the stricter values).
 func TestIntegrationTighten(t *testing.T) {
 	needRoot(t)
 	const T = 5 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
 	host, port := listenLoopback(t)
-	g := newGroup(t, "tighten")
-	attachT(t, g, enforce.Options{Config: flatline.Config{Timeout: T}})
-	c := startClient(t, "python", "strict", host, port, nil, g)
-	if got, want := c.next(t, 10*time.Second).text, "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"; got != want {
-		t.Errorf("strict python in the cgroup: %q, want %q (its own stricter idle and user timeout kept)", got, want)
+	for _, rb := range readBacks {
+		for _, kind := range clientKinds {
+			t.Run(rb.name+"/"+kind, func(t *testing.T) {
+				g := newGroup(t, "tighten")
+				attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+				want := "connected ka=1 idle=1 intvl=1 cnt=2 ut=1000"
+				if rb.name == "getsockopt" && !getsockoptReads(t) {
+					// Before 6.1 the kernel refuses bpf_getsockopt of these
+					// options: the plan's values replace the program's.
+					want = "connected " + planLine(plan)
+				}
+				c := startClient(t, kind, "strict", host, port, nil, g)
+				if got := c.next(t, 10*time.Second).text; got != want {
+					t.Errorf("strict %s in the cgroup: %q, want %q", kind, got, want)
+				}
+			})
+		}
+	}
+}
+
+// getsockoptReads is whether the running kernel lets sock_ops read these
+// options with bpf_getsockopt (Linux 6.1).
+func getsockoptReads(t *testing.T) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := kernel.ParseVersion(unix.ByteSliceToString(u.Release[:]))
+	return !ok || !v.Less(kernel.Version{Major: 6, Minor: 1})
+}
+
+// TestIntegrationTightenSysctl: in a network namespace whose
+// tcp_keepalive_time (1 s) is stricter than the plan's idle (2 s), a
+// program that sets nothing keeps the namespace's idle, as getsockopt
+// reads it, and gets the plan's other values: apply reading struct
+// tcp_sock falls back to the namespace's sysctl where the socket has no
+// value of its own, as getsockopt does.
+func TestIntegrationTightenSysctl(t *testing.T) {
+	needRoot(t)
+	const T = 5 * time.Second
+	plan, err := flatline.Config{Timeout: T}.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Settings.Idle <= time.Second {
+		t.Fatalf("plan of %v: idle %v, want more than the namespace's 1 s", T, plan.Settings.Idle)
+	}
+	nsName, ns := testutil.NetNS(t, "sysctl")
+	var ln net.Listener
+	err = kernel.InNetNS(ns, func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err == nil {
+			err = netlink.LinkSetUp(lo)
+		}
+		if err == nil {
+			err = os.WriteFile("/proc/sys/net/ipv4/tcp_keepalive_time", []byte("1"), 0)
+		}
+		if err == nil {
+			ln, err = net.Listen("tcp4", "127.0.0.1:0")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := acceptAll(t, ln)
+	want := "connected " + strings.Replace(planLine(plan), fmt.Sprintf("idle=%d ", int(plan.Settings.Idle/time.Second)), "idle=1 ", 1)
+	mode := map[string]string{"python": "idle", "go": "quiet"} // neither sets an option
+	for _, rb := range readBacks {
+		for _, kind := range clientKinds {
+			t.Run(rb.name+"/"+kind, func(t *testing.T) {
+				g := newGroup(t, "sysctl")
+				attachReading(t, g, enforce.Options{Config: flatline.Config{Timeout: T}}, rb.name, rb.attach)
+				// Only cmd.Start runs in the namespace: startClient's t.Skip
+				// and t.Fatal must stay on the test's goroutine.
+				c := startClient(t, kind, mode[kind], host, port, &topology.Namespace{Name: nsName, Path: ns}, g)
+				want := want
+				if rb.name == "getsockopt" && !getsockoptReads(t) {
+					want = "connected " + planLine(plan) // the namespace's value unread: the plan's set
+				}
+				if got := c.next(t, 10*time.Second).text; got != want {
+					t.Errorf("%s in the cgroup, namespace keepalive time 1 s: %q, want %q", kind, got, want)
+				}
+			})
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,15 +30,31 @@ func TestMain(m *testing.M) {
 }
 
 // runGoClient is the Go twin of pyClient: the same modes, the same lines.
+// Its dialer is Go's zero net.Dialer (keepalive 15 s/15 s/9 after
+// connect), but for two modes: "strict" sets pyClient's stricter idle
+// (1 s) and user timeout (1000 ms) before connecting and no keepalive of
+// Go's, and "quiet" sets nothing at all; both then idle.
 func runGoClient(mode, addr string) {
-	c, err := (&net.Dialer{}).Dial("tcp", addr)
+	d := &net.Dialer{}
+	switch mode {
+	case "strict":
+		d = &net.Dialer{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) {
+				unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 1)
+				unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, 1000)
+			})
+		}}
+	case "quiet":
+		d = &net.Dialer{KeepAlive: -1}
+	}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		fmt.Println("dead", err)
 		return
 	}
 	fmt.Println("connected", goOptions(c.(*net.TCPConn)))
 	switch mode {
-	case "idle":
+	case "idle", "strict", "quiet":
 		_, err = c.Read(make([]byte, 1))
 	case "sending":
 		buf := make([]byte, 1024)
