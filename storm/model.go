@@ -78,13 +78,28 @@ type Model struct {
 	// Police, when set, drops probes and answers over its rate: dropped
 	// probes lead to retries and possibly false deaths.
 	Police *Policer
+	// Host, when set, is the sending host's limit on probes leaving in
+	// one tick; the probes over it are lost before the Policer sees them.
+	Host *HostQueue
+}
+
+// HostQueue is how many probes the sending host passes in one tick: its
+// CPUs times kernel.BacklogBurst of net.core.netdev_max_backlog for a host
+// whose packets cross a veth (the lab), when the timers of a burst are on
+// every CPU. The probes over it went out as far as TCP knows (the host's
+// qdisc took them) and are never answered.
+type HostQueue struct {
+	PerTick int
 }
 
 // Probe is one keepalive probe the model predicts.
 type Probe struct {
 	Conn int           // index into the connections given to Run
 	At   time.Duration // when the probe leaves, from time zero (a tick)
-	Lost bool          // the probe or its answer was dropped by the policer
+	Lost bool          // the probe or its answer was dropped by the policer or the host
+	// Cut is set when the sending host dropped the probe (Model.Host):
+	// it never reached the wire.
+	Cut bool
 }
 
 // Result is a model run: every probe in time order and which connections
@@ -185,6 +200,17 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		}
 		return false
 	}
+	tick, inTick := int64(0), 0
+	leaves := func(now int64) bool {
+		if m.Host == nil || m.Host.PerTick <= 0 {
+			return true
+		}
+		if now != tick {
+			tick, inTick = now, 0
+		}
+		inTick++
+		return inTick <= m.Host.PerTick
+	}
 	var batch []*timer // probes sent in the current tick, awaiting answers
 	flush := func() {
 		for _, t := range batch {
@@ -227,7 +253,8 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		}
 		t.probesOut++
 		p := Probe{Conn: t.conn, At: m.Clock.timeOf(t.at)}
-		if !take(t.at) {
+		p.Cut = !leaves(t.at)
+		if p.Cut || !take(t.at) {
 			p.Lost = true
 			res.Probes = append(res.Probes, p)
 			t.at = w.Expiry(t.at, ahead)
@@ -252,11 +279,14 @@ func (r Result) FalseDead() int {
 	return n
 }
 
-// Times returns the probe times.
+// Times returns the times of the probes that reached the wire (all but
+// those the sending host cut).
 func (r Result) Times() []time.Duration {
-	ts := make([]time.Duration, len(r.Probes))
-	for i, p := range r.Probes {
-		ts[i] = p.At
+	ts := make([]time.Duration, 0, len(r.Probes))
+	for _, p := range r.Probes {
+		if !p.Cut {
+			ts = append(ts, p.At)
+		}
 	}
 	return ts
 }

@@ -1,0 +1,61 @@
+package topology
+
+import (
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// HostQueues gives the client's and the server's interface a transmit
+// queue: pfifo_fast, the kernel's own default qdisc, as every real host's
+// NIC has one (a veth has none: noqueue).
+//
+// It matters to TCP. Without a qdisc, a packet that the veth cannot hand
+// to its peer (the peer's per-CPU input backlog, net.core.netdev_max_backlog,
+// is full) fails the sender's transmit call, and TCP treats that as local
+// congestion: a keepalive probe so refused is not counted and is retried
+// TCP_RESOURCE_PROBE_INTERVAL (HZ/2) later, so the sending host paces a
+// burst on its own. Behind a qdisc the send succeeds as on a real NIC and
+// a packet the next hop drops is lost on the wire, unseen by TCP: a probe
+// that went out and was never answered.
+func (t *Topology) HostQueues() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errClosed
+	}
+	for _, ns := range []*Namespace{t.Client, t.Server} {
+		if err := hostQueue(ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hostQueue(ns *Namespace) error {
+	fd, err := ns.Fd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	h, err := netlink.NewHandleAt(netns.NsHandle(fd))
+	if err != nil {
+		return fmt.Errorf("lab: netlink in %s: %w", ns.Name, err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(endpointLink)
+	if err != nil {
+		return fmt.Errorf("lab: find link %s in %s: %w", endpointLink, ns.Name, err)
+	}
+	q := &netlink.PfifoFast{QdiscAttrs: netlink.QdiscAttrs{
+		LinkIndex: l.Attrs().Index,
+		Handle:    netlink.MakeHandle(1, 0),
+		Parent:    netlink.HANDLE_ROOT,
+	}}
+	if err := h.QdiscAdd(q); err != nil {
+		return fmt.Errorf("lab: pfifo_fast on %s in %s: %w", endpointLink, ns.Name, err)
+	}
+	return nil
+}
