@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 		Example: `  sudo flatline lab
   sudo flatline lab --quick
   sudo flatline lab --only 'sending/*' --json
-  sudo flatline lab --chart lab.png
+  sudo flatline lab --chart lab.svg
   sudo flatline lab --kernel 5.10 --quick
   sudo flatline lab --kernel /boot/vmlinuz-6.8.0-45-generic --modules /lib/modules/6.8.0-45-generic`,
 		Args: cobra.NoArgs,
@@ -61,7 +62,7 @@ swept at start. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), veth and nf_tables.`,
 	fl.StringVar(&f.only, "only", "", "run only the cells whose workload/fault/config matches this pattern (path.Match, or a substring)")
 	fl.BoolVar(&f.quick, "quick", false, "run the representative subset that shows the lesson (about 30 s)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
-	fl.StringVar(&f.chart, "chart", "", "also write a PNG chart of detection time per cell to this file")
+	fl.StringVar(&f.chart, "chart", "", "also write an SVG chart of detection time per cell to this file (FILE.svg)")
 	fl.IntVar(&f.parallel, "parallel", 0, "cells measured at once (0: 64)")
 	fl.MarkHidden("parallel")
 	fl.StringVar(&f.kernel, "kernel", "", "run the lab in a qemu VM booted from this kernel: a version (5.10, 6.1, 6.12: Debian 11, 12, 13, fetched with apt) or a kernel image path")
@@ -86,6 +87,9 @@ func newLabEndpointCmd() *cobra.Command {
 }
 
 func runLab(cmd *cobra.Command, f labFlags) error {
+	if err := checkChartName(f.chart); err != nil {
+		return err
+	}
 	if f.timeout <= 0 {
 		return usagef("--timeout must be positive, got %v", f.timeout)
 	}
@@ -146,6 +150,20 @@ func runLab(cmd *cobra.Command, f labFlags) error {
 		fmt.Fprintf(stderr, "chart written to %s\n", f.chart)
 	}
 	return err
+}
+
+// checkChartName refuses a --chart that does not name an .svg file, before
+// any work: charts are SVG (drawn by internal/svgchart), and a name like
+// lab.png would hold SVG text under a PNG's name. "" is no chart.
+func checkChartName(name string) error {
+	ext := strings.ToLower(filepath.Ext(name))
+	switch {
+	case name == "" || ext == ".svg":
+		return nil
+	case ext == ".png":
+		return usagef("--chart %s: charts are SVG now; name the file %s.svg", name, strings.TrimSuffix(name, filepath.Ext(name)))
+	}
+	return usagef("--chart %s: charts are SVG; name the file FILE.svg", name)
 }
 
 func writeChartFile(path string, res *lab.Result) error {

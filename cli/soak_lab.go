@@ -51,7 +51,7 @@ way every second). Each group's server and client run in processes of their
 own; everything is removed on exit, on error and on Ctrl-C.`,
 		Example: `  sudo flatline lab soak --quick
   sudo flatline lab soak --timeout 3s --loss 1% --conns 600 --duration 3m --configs flatline --workloads idle
-  sudo flatline lab soak --json --chart soak.png`,
+  sudo flatline lab soak --json --chart soak.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLabSoak(cmd, f)
@@ -66,11 +66,14 @@ own; everything is removed on exit, on error and on Ctrl-C.`,
 	fl.StringVar(&f.workloads, "workloads", "idle,trickle", "comma-separated workloads: idle, trickle")
 	fl.BoolVar(&f.quick, "quick", false, fmt.Sprintf("%d connections per group for %v (under 2 minutes in all), unless --conns or --duration are given", quickSoakConns, quickSoakDuration))
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
-	fl.StringVar(&f.chart, "chart", "", "also write a PNG of killed against predicted per group to this file")
+	fl.StringVar(&f.chart, "chart", "", "also write an SVG chart of killed against predicted per group to this file (FILE.svg)")
 	return cmd
 }
 
 func runLabSoak(cmd *cobra.Command, f labSoakFlags) error {
+	if err := checkChartName(f.chart); err != nil {
+		return err
+	}
 	if f.quick {
 		if !cmd.Flags().Changed("conns") {
 			f.conns = quickSoakConns

@@ -60,7 +60,7 @@ the next hop drops is lost unseen by TCP (without one, a veth refuses a
 burst and TCP re-sends the refused probes half a second later, uncounted).`,
 		Example: `  sudo flatline lab storm
   sudo flatline lab storm --conns 500 --json
-  sudo flatline lab storm --chart storm.png --pcap /tmp/storm`,
+  sudo flatline lab storm --chart storm.svg --pcap /tmp/storm`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLabStorm(cmd, f)
@@ -74,7 +74,7 @@ burst and TCP re-sends the refused probes half a second later, uncounted).`,
 	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
 	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: twice the packets of flatline's predicted worst burst, probes and answers)")
 	fl.BoolVar(&f.json, "json", false, "print JSON for programs instead of the table")
-	fl.StringVar(&f.chart, "chart", "", "also write a PNG of the probe timelines per strategy to this file")
+	fl.StringVar(&f.chart, "chart", "", "also write an SVG chart of the probe timelines per strategy to this file (FILE.svg)")
 	fl.StringVar(&f.pcapDir, "pcap", "", "also write the router's capture per strategy to DIR/<strategy>.pcap")
 	return cmd
 }
@@ -98,6 +98,9 @@ func newLabStormHolderCmd() *cobra.Command {
 }
 
 func runLabStorm(cmd *cobra.Command, f labStormFlags) error {
+	if err := checkChartName(f.chart); err != nil {
+		return err
+	}
 	var sts []storm.Strategy
 	known := map[storm.Strategy]bool{storm.Flatline: true}
 	for _, s := range storm.Strategies() {

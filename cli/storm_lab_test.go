@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flatline-dev/flatline/internal/testutil"
 )
 
 // TestIntegrationLabStorm runs `flatline lab storm` small: one strategy,
@@ -15,7 +17,7 @@ func TestIntegrationLabStorm(t *testing.T) {
 		t.Skip("needs root for network namespaces")
 	}
 	dir := t.TempDir()
-	chart := filepath.Join(dir, "storm.png")
+	chart := filepath.Join(dir, "storm.svg")
 	cmd := newLabStormCmd()
 	var stdout, stderr bytes.Buffer
 	cmd.SetOut(&stdout)
@@ -43,6 +45,11 @@ func TestIntegrationLabStorm(t *testing.T) {
 	for _, name := range []string{chart, filepath.Join(dir, "flatline.pcap")} {
 		if st, err := os.Stat(name); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if svg, err := os.ReadFile(chart); err == nil {
+		if n := len(testutil.ParseSVG(t, svg).All(testutil.Class("panel"))); n != 1 {
+			t.Errorf("the chart has %d panels, want one for the one strategy", n)
 		}
 	}
 	// The capture reads back through `flatline pcap` with the same count.

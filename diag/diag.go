@@ -100,7 +100,8 @@ type Socket struct {
 	// /proc entries, or Options.NoOwners).
 	Owners []Owner
 	// Settings are the socket's options read back with getsockopt; nil
-	// when unreadable, and OptionsErr then says why.
+	// when unreadable, and OptionsErr then says why. Sockets with the
+	// same settings may share them: copy before changing.
 	Settings   *flatline.Settings
 	OptionsErr error
 	// Traffic is what the socket is doing now, as far as the dead-peer

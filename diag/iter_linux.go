@@ -3,7 +3,6 @@ package diag
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/bpfiter"
@@ -15,12 +14,11 @@ import (
 // covered too. Scan uses them where it can and falls back on pidfd_getfd
 // for the rest.
 type kernelOptions struct {
-	it     *bpfiter.Iter    // opened in the namespace, not read yet
-	socks  []bpfiter.Socket // sorted by inode, without inode 0; nil when not read
-	err    error            // why the iterator could not be used; nil when it was
-	owners []bpfiter.Owner  // every process's TCP descriptors, nil when not read by the iterator
-	inodes []uint64         // socks' inodes, for lookup
-	hint   int              // how many sockets to expect
+	it     *bpfiter.Iter  // opened in the namespace, not read yet
+	index  *bpfiter.Index // nil when not read
+	err    error          // why the iterator could not be used; nil when it was
+	owners *owners        // the namespace's sockets' owners, nil when not read by the iterator
+	hint   int            // how many sockets to expect
 	// ownersRead says the owners came from the iterator (walkOwners
 	// consumed them).
 	ownersRead bool
@@ -42,23 +40,61 @@ func (k *kernelOptions) read() {
 	if k.it == nil {
 		return
 	}
-	socks, own, err := k.it.ReadIndexed(k.hint)
-	k.close()
-	if socks == nil && err != nil {
+	x, err := k.it.ReadIndexed(k.hint)
+	if err != nil {
+		k.close()
 		k.err = err
 		return
 	}
-	k.owners = own
-	k.setSockets(socks)
+	k.readOwners(x)
 }
 
-// setSockets keeps the iterator's sockets (sorted by inode) and a compact
-// copy of their inodes for lookup.
+// readOwners keeps x and reads the owners of its sockets (if the owner
+// iterator was opened), then releases the iterators.
+func (k *kernelOptions) readOwners(x *bpfiter.Index) {
+	k.index = x
+	if !k.it.ReadsOwners() {
+		k.close()
+		return
+	}
+	own := newOwners(x.Positions(), x.Len())
+	err := k.it.ReadOwnersOf(x, func(n int32, o bpfiter.Owner) {
+		own.add(n, Owner{PID: o.PID, FD: o.FD, Comm: o.Comm})
+	})
+	k.close()
+	if err == nil {
+		k.owners = &own
+	}
+}
+
+// iterStates are the states whose sockets the socket iterator reports
+// with what inet_diag would (full sockets): not TIME-WAIT and not
+// connection requests (SYN-RECV asks inet_diag for those too).
+const iterStates = AllStates &^ (1<<StateTimeWait | 1<<StateSynRecv | 1<<StateNewSynRecv)
+
+// dumps says whether the socket iterator can stand in for the inet_diag
+// dump: it is open, and states asks for nothing but full sockets.
+func (k *kernelOptions) dumps(states uint32) bool {
+	return k.it != nil && k.it.ReadsSockets() && states&^iterStates == 0
+}
+
+// readConns is read that also hands every full socket to fn with what
+// inet_diag would report of it (see dumps): one walk of the sockets for
+// both.
+func (k *kernelOptions) readConns(fn func(c *bpfiter.Conn, set *flatline.Settings)) error {
+	x, err := k.it.ReadConns(k.hint, func(_ int32, c *bpfiter.Conn, set *flatline.Settings) { fn(c, set) })
+	if err != nil {
+		k.close()
+		return err
+	}
+	k.readOwners(x)
+	return nil
+}
+
+// setSockets keeps the iterator's sockets, indexed by inode.
 func (k *kernelOptions) setSockets(socks []bpfiter.Socket) {
-	k.socks = socks
-	k.inodes = make([]uint64, len(socks))
-	for i, s := range socks {
-		k.inodes[i] = s.Inode
+	if socks != nil {
+		k.index = bpfiter.IndexOf(socks)
 	}
 }
 
@@ -71,17 +107,14 @@ func (k *kernelOptions) close() {
 }
 
 // lookup returns the settings the iterator read for a socket, nil when it
-// did not: a pointer into the iterator's sockets, which live as long as
-// the report, so that 20,000 sockets do not make 20,000 copies.
+// did not: a pointer into the index, shared by every socket with the
+// same settings, so that 20,000 sockets do not make 20,000 copies.
 func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
-	if k.socks == nil || s.Inode == 0 {
+	if k.index == nil || s.Inode == 0 {
 		return nil
 	}
-	i, ok := slices.BinarySearch(k.inodes, s.Inode)
-	if !ok {
-		return nil
-	}
-	return &k.socks[i].Settings
+	_, set, _ := k.index.Lookup(s.Inode)
+	return set
 }
 
 // walkOwners returns the processes holding the sockets: the ones the BPF
@@ -92,12 +125,18 @@ func (k *kernelOptions) walkOwners() (owners, error) {
 		return walkOwners(0)
 	}
 	k.ownersRead = true
-	o := owners{inodes: make([]uint64, len(k.owners)), list: make([]Owner, len(k.owners))}
-	for i, f := range k.owners {
-		o.inodes[i], o.list[i] = f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}
-	}
+	o := *k.owners
 	k.owners = nil
 	return o, nil
+}
+
+// ownersOf groups the owner iterator's descriptors by socket.
+func ownersOf(own []bpfiter.Owner) owners {
+	recs := make([]ownerOf, len(own))
+	for i, f := range own {
+		recs[i] = ownerOf{f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}}
+	}
+	return groupOwners(recs)
 }
 
 // note says which path read the options, for Report.Notes.
@@ -106,12 +145,30 @@ func (k kernelOptions) note(o Options) string {
 	case o.NoOptions:
 		return ""
 	case k.err == nil && k.ownersRead:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", len(k.socks))
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets), owners by one over processes' descriptors; pidfd_getfd only for sockets it missed", k.index.Len())
 	case k.err == nil:
-		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", len(k.socks))
+		return fmt.Sprintf("options read in the kernel by a BPF iterator over TCP sockets (%d sockets); pidfd_getfd only for sockets it missed", k.index.Len())
 	case errors.Is(k.err, flatline.ErrNotSupported):
 		return "options read through pidfd_getfd: " + k.err.Error()
 	default:
 		return "options read through pidfd_getfd: BPF iterator unavailable: " + k.err.Error()
+	}
+}
+
+// diagMsgOf is what inet_diag would have reported of c, into m, its
+// tcp_info into info.
+func diagMsgOf(c *bpfiter.Conn, m *DiagMsg, info *TCPInfo) {
+	*info = TCPInfo{
+		State: TCPState(c.State), Retransmits: int(c.Retransmits), Probes: int(c.Probes), Backoff: int(c.Backoff),
+		RTO: c.RTO, Unacked: c.Unacked,
+		LastDataSent: c.LastDataSent, LastDataRecv: c.LastDataRecv, LastAckRecv: c.LastAckRecv,
+		TotalRetrans: c.TotalRetrans, SegsOut: c.SegsOut, HasSegsOut: true,
+		NotsentBytes: c.NotsentBytes, SndWnd: c.SndWnd, HasSndWnd: true,
+	}
+	*m = DiagMsg{
+		Family: c.Family, State: TCPState(c.State), Timer: Timer(c.Timer), Retrans: int(c.Retrans),
+		Local: c.Local, Remote: c.Remote, Cookie: c.Cookie, Expires: c.Expires,
+		RQueue: c.RQueue, WQueue: c.WQueue, UID: c.UID, Inode: c.Inode, Info: info,
+		Shutdown: int(c.Shutdown),
 	}
 }

@@ -2,6 +2,7 @@ package diag
 
 import (
 	"cmp"
+	"encoding/binary"
 	"slices"
 	"time"
 )
@@ -32,12 +33,17 @@ func worse(a, b *Socket) int {
 // form the last group. It sorts indices, then moves each socket once, in
 // place (a copy of 20,000 sockets would be megabytes).
 func order(socks []Socket) {
-	idx := make([]int32, len(socks))
-	for i := range idx {
-		idx[i] = int32(i)
+	// worse's keys, packed: the first three in k; for IPv4 the addresses
+	// in a and b (address above port, as netip compares them). Sorting
+	// the keys themselves keeps the comparisons in one array.
+	type key struct {
+		k    int64
+		w    time.Duration // Worst, for what k leaves out (Never's, past 2^59)
+		a, b uint64
+		v6   bool
+		i    int32
 	}
-	// worse's first three keys, packed: most comparisons end there.
-	keys := make([]int64, len(socks))
+	keys := make([]key, len(socks))
 	for i := range socks {
 		s := &socks[i]
 		k := int64(s.Verdict.rank()) << 60
@@ -45,17 +51,39 @@ func order(socks []Socket) {
 			k |= 1 << 59
 			k |= (1<<59 - 1) - min(max(int64(s.Worst), 0), 1<<59-1) // longer first
 		}
-		keys[i] = k
+		keys[i] = key{k: k, w: s.Worst, i: int32(i)}
+		if l, r := s.Local.Addr(), s.Remote.Addr(); l.Is4() && r.Is4() {
+			l4, r4 := l.As4(), r.As4()
+			keys[i].a = uint64(binary.BigEndian.Uint32(l4[:]))<<16 | uint64(s.Local.Port())
+			keys[i].b = uint64(binary.BigEndian.Uint32(r4[:]))<<16 | uint64(s.Remote.Port())
+		} else {
+			keys[i].v6 = true
+		}
 	}
-	slices.SortFunc(idx, func(a, b int32) int {
-		if c := cmp.Compare(keys[a], keys[b]); c != 0 {
+	slices.SortFunc(keys, func(x, y key) int {
+		if c := cmp.Compare(x.k, y.k); c != 0 {
 			return c
 		}
-		if c := worse(&socks[a], &socks[b]); c != 0 {
+		if c := cmp.Compare(y.w, x.w); c != 0 {
 			return c
 		}
-		return cmp.Compare(a, b)
+		if !x.v6 && !y.v6 {
+			if c := cmp.Compare(x.a, y.a); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(x.b, y.b); c != 0 {
+				return c
+			}
+		} else if c := worse(&socks[x.i], &socks[y.i]); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.i, y.i)
 	})
+	idx := make([]int32, len(socks))
+	for j := range keys {
+		idx[j] = keys[j].i
+	}
+	keys = nil
 	// A process's group ranks where its worst socket does; a counting
 	// sort by group keeps the worst-first order within each.
 	group := make([]int32, len(socks))

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/bpfiter"
 	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
@@ -173,52 +174,67 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	type walked struct {
-		own owners
-		err error
-	}
 	walk := make(chan walked, 1)
-	switch {
-	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
-		walk <- walked{own: *t.owners}
-	case t.empty: // a socket made since sockstat shows no owner
-		walk <- walked{}
-	case o.PID == 0 && !o.NoOwners:
-		go func() {
-			t.kopts.read() // while the dump runs
-			w, err := t.kopts.walkOwners()
-			walk <- walked{w, err}
-		}()
-	default:
-		t.kopts.read()
-		walk <- walked{own: own}
-	}
-
 	if o.PID != 0 {
-		r.Sockets = make([]Socket, 0, len(own.inodes))
+		r.Sockets = make([]Socket, 0, len(own.group))
 	} else {
 		r.Sockets = make([]Socket, 0, t.sizeHint)
 	}
 	prefault(r.Sockets)
 	var infos tcpInfoSlab
-	interrupted, err := t.conn.dumpRaw(o.states(), func(payload []byte) error {
-		r.Sockets = append(r.Sockets, Socket{})
-		s := &r.Sockets[len(r.Sockets)-1]
-		if err := decodeDiagMsg(payload, &s.DiagMsg, infos.next()); err != nil {
-			return err
+	var interrupted bool
+	var err error
+	iterated := false
+	if t.kopts.dumps(o.states()) {
+		// One walk: the socket iterator reports what the dump would, with
+		// the options; then the owners. Should it fail, the dump runs.
+		err := t.kopts.readConns(func(c *bpfiter.Conn, set *flatline.Settings) {
+			if o.states()&(1<<c.State) == 0 || (o.PID != 0 && (c.Inode == 0 || own.of(c.Inode) == nil)) {
+				return
+			}
+			r.Sockets = append(r.Sockets, Socket{Settings: set})
+			s := &r.Sockets[len(r.Sockets)-1]
+			diagMsgOf(c, &s.DiagMsg, infos.next())
+		})
+		if err != nil {
+			t.kopts.err = err
+			clear(r.Sockets)
+			r.Sockets, infos = r.Sockets[:0], tcpInfoSlab{}
+		} else {
+			iterated = true
 		}
-		if s.Info == nil {
-			infos.unget()
+	}
+	if iterated {
+		switch {
+		case o.PID != 0:
+			walk <- walked{own: own}
+		case o.NoOwners:
+			walk <- walked{}
+		default:
+			w, werr := t.kopts.walkOwners()
+			walk <- walked{w, werr}
 		}
-		if o.PID != 0 && (s.Inode == 0 || own.of(s.Inode) == nil) {
-			if s.Info != nil {
+	} else {
+		t.startWalk(o, own, walk)
+		interrupted, err = t.conn.dumpRaw(o.states(), func(payload []byte) error {
+			r.Sockets = append(r.Sockets, Socket{})
+			s := &r.Sockets[len(r.Sockets)-1]
+			if err := decodeDiagMsg(payload, &s.DiagMsg, infos.next()); err != nil {
+				return err
+			}
+			if s.Info == nil {
 				infos.unget()
 			}
-			r.Sockets = r.Sockets[:len(r.Sockets)-1]
-			return nil
-		}
-		return ctx.Err()
-	})
+			if o.PID != 0 && (s.Inode == 0 || own.of(s.Inode) == nil) {
+				if s.Info != nil {
+					infos.unget()
+				}
+				r.Sockets = r.Sockets[:len(r.Sockets)-1]
+				return nil
+			}
+			return ctx.Err()
+		})
+	}
 	w := <-walk
 	if err != nil {
 		return nil, err
@@ -262,6 +278,32 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	order(r.Sockets)
 	r.Summary = summarize(r.Sockets, r.Max)
 	return r, nil
+}
+
+// walked is the owners of a scan's sockets, or why they are unknown.
+type walked struct {
+	own owners
+	err error
+}
+
+// startWalk starts what the dump does not read itself, to run while it
+// does: a whole namespace's options and owners on another thread.
+func (t *target) startWalk(o Options, own owners, walk chan<- walked) {
+	switch {
+	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
+		walk <- walked{own: *t.owners}
+	case t.empty: // a socket made since sockstat shows no owner
+		walk <- walked{}
+	case o.PID == 0 && !o.NoOwners:
+		go func() {
+			t.kopts.read() // while the dump runs
+			w, err := t.kopts.walkOwners()
+			walk <- walked{w, err}
+		}()
+	default:
+		t.kopts.read()
+		walk <- walked{own: own}
+	}
 }
 
 // readAndJudge reads every socket's options (unless Options say not to)

@@ -35,10 +35,7 @@ func ScanNamespaces(ctx context.Context, o Options, paths []string) (reports []*
 	if !o.NoOwners {
 		if progs != nil {
 			if own, err := progs.Owners(); err == nil {
-				o := owners{inodes: make([]uint64, len(own)), list: make([]Owner, len(own))}
-				for i, f := range own {
-					o.inodes[i], o.list[i] = f.Inode, Owner{PID: f.PID, FD: f.FD, Comm: f.Comm}
-				}
+				o := ownersOf(own)
 				shared, fromIterator = &o, true
 			}
 		}

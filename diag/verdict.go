@@ -50,6 +50,36 @@ type cachedBounds struct {
 	bounds   flatline.Bounds
 	sendNote string
 	noted    bool
+	// reasons holds each distinct reason once: sockets of one settings
+	// mostly share theirs (the numbers in them are rounded), so 20,000
+	// sockets hold a few dozen strings, not 20,000 (2 MB). buf is where a
+	// reason is put together to be looked up.
+	reasons map[string]string
+	buf     []byte
+}
+
+// maxReasons bounds how many distinct reasons a cache entry keeps; past
+// it, reasons are made one a socket.
+const maxReasons = 1024
+
+// reason returns the reason made of parts, shared with every socket
+// whose reason is the same.
+func (c *cachedBounds) reason(parts ...string) string {
+	c.buf = c.buf[:0]
+	for _, p := range parts {
+		c.buf = append(c.buf, p...)
+	}
+	if r, ok := c.reasons[string(c.buf)]; ok {
+		return r
+	}
+	r := string(c.buf)
+	if c.reasons == nil {
+		c.reasons = make(map[string]string)
+	}
+	if len(c.reasons) < maxReasons {
+		c.reasons[r] = r
+	}
+	return r
 }
 
 func (c boundsCache) get(s flatline.Settings, h flatline.Host) *cachedBounds {
@@ -105,7 +135,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 	if s.Bound.Never {
 		s.Known, s.Never = true, true
 		s.Verdict = VerdictNever
-		s.Reason = string(s.Traffic) + ": " + s.Bound.Rule
+		s.Reason = cached.reason(string(s.Traffic), ": ", s.Bound.Rule)
 		return
 	}
 
@@ -150,7 +180,7 @@ func judgeCached(s *Socket, h flatline.Host, maxWait time.Duration, cache bounds
 		// The verdict is about now; say what sending data would change.
 		sending = cached.sendingNote(maxWait)
 	}
-	s.Reason = string(s.Traffic) + ": " + s.Bound.Rule + " (" + why + ")" + fragile + sending
+	s.Reason = cached.reason(string(s.Traffic), ": ", s.Bound.Rule, " (", why, ")", fragile, sending)
 	judgeRisk(s, h)
 }
 

@@ -38,7 +38,7 @@
 //
 // Results are data first (Result, CellResult, WriteJSON); WriteTable (its
 // first table, "The lesson at a glance", is the original story in three
-// rows) and WriteChart render the same data for people.
+// rows) and WriteChart (an SVG) render the same data for people.
 //
 // # Storms
 //

@@ -3,9 +3,11 @@ package lab
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/flatline-dev/flatline/internal/testutil"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -72,13 +74,54 @@ func TestWriteJSON(t *testing.T) {
 	}
 }
 
+// TestWriteChart: a column per measured workload/fault, a series per
+// configuration and kind (seen, never), T dashed, seconds on a log axis.
 func TestWriteChart(t *testing.T) {
+	r := sampleResult()
+	r.Kernel = "6.18.0</text><script>x</script>"
+	r.Cells = append(r.Cells, CellResult{Workload: Receiving, Fault: Blackhole, Config: Flatline, Verdict: Skipped, Error: "netem"})
 	var buf bytes.Buffer
-	if err := WriteChart(&buf, sampleResult()); err != nil {
+	if err := WriteChart(&buf, r); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(buf.Bytes(), []byte("\x89PNG")) {
-		t.Errorf("chart is not a PNG (%d bytes)", buf.Len())
+	svg := testutil.ParseSVG(t, buf.Bytes())
+	if diff := cmp.Diff([]string{"idle/blackhole", "sending/blackhole", "idle/blip"}, svg.Texts("xtick")); diff != "" {
+		t.Errorf("columns (-want +got):\n%s", diff)
+	}
+	// go-default saw nothing (a triangle, named); flatline saw two errors
+	// (circles) and one blip survived (a triangle).
+	series := svg.All(testutil.Class("series"))
+	var shapes []string
+	for _, s := range series {
+		shapes = append(shapes, fmt.Sprintf("%s %d circles %d triangles", s.Kids[0].Attr["fill"],
+			len(s.All(testutil.Element("circle"))), len(s.All(testutil.Element("path")))))
+	}
+	want := []string{
+		configColor(GoDefault) + " 0 circles 1 triangles",
+		configColor(Flatline) + " 2 circles 0 triangles",
+		configColor(Flatline) + " 0 circles 1 triangles",
+	}
+	if diff := cmp.Diff(want, shapes); diff != "" {
+		t.Errorf("series (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"go-default", "flatline", "T = 3s"}, svg.Texts("legend-entry")); diff != "" {
+		t.Errorf("legend (-want +got):\n%s", diff)
+	}
+	// 1.3 s (half the fastest) to 45 s (1.5 × the cap): 2, 5, 10, 20 s.
+	if diff := cmp.Diff([]string{"2", "5", "10", "20"}, svg.Texts("ytick")); diff != "" {
+		t.Errorf("y ticks (-want +got):\n%s", diff)
+	}
+	if got := svg.Texts("title"); len(got) != 1 || !strings.Contains(got[0], "kernel 6.18.0</text><script>x</script>") ||
+		len(svg.All(testutil.Element("script"))) != 0 {
+		t.Errorf("title %q: the kernel string is not text", got)
+	}
+}
+
+func TestWriteChartNothingMeasured(t *testing.T) {
+	r := &Result{TimeoutS: 3, Cells: []CellResult{{Workload: Idle, Fault: Blackhole, Config: Flatline, Verdict: Skipped}}}
+	var buf bytes.Buffer
+	if err := WriteChart(&buf, r); err == nil || buf.Len() != 0 {
+		t.Errorf("got %v and %d bytes, want an error and nothing written", err, buf.Len())
 	}
 }
 

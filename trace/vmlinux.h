@@ -63,6 +63,14 @@ typedef struct {
 	struct net *net;
 } possible_net_t;
 
+typedef struct {
+	s64 counter;
+} atomic64_t;
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
@@ -73,6 +81,7 @@ struct sock_common {
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
+	atomic64_t skc_cookie;
 	unsigned long skc_flags;
 };
 
@@ -116,7 +125,13 @@ struct sock_cgroup_data {
 	struct cgroup *cgroup;
 };
 
+struct hlist_node {
+	struct hlist_node *next;
+	struct hlist_node **pprev;
+};
+
 struct timer_list {
+	struct hlist_node entry;
 	unsigned long expires;
 };
 
@@ -129,6 +144,10 @@ struct sock {
 	u16 sk_type;
 	struct timer_list sk_timer;
 	struct sock_cgroup_data sk_cgrp_data;
+	u8 sk_shutdown;
+	kuid_t sk_uid;
+	u32 sk_ack_backlog;
+	u32 sk_max_ack_backlog;
 };
 
 struct inet_sock {
@@ -138,6 +157,12 @@ struct inet_sock {
 
 struct inet_connection_sock {
 	struct inet_sock icsk_inet;
+	struct timer_list icsk_retransmit_timer;
+	unsigned long icsk_timeout; // gone in Linux 6.15: icsk_retransmit_timer.expires
+	__u32 icsk_rto;
+	struct {
+		__u32 lrcvtime;
+	} icsk_ack;
 	__u8 icsk_retransmits;
 	__u8 icsk_pending;
 	__u8 icsk_backoff;
@@ -157,6 +182,9 @@ struct tcp_sock {
 	u32 retrans_stamp;
 	u32 total_retrans;
 	u32 packets_out;
+	u32 rcv_nxt;
+	u32 copied_seq;
+	u32 segs_out;
 	unsigned int keepalive_time;
 	unsigned int keepalive_intvl;
 	u8 keepalive_probes;

@@ -29,12 +29,108 @@ struct rec {
 	u8 keepcnt;       // effective TCP_KEEPCNT
 	u8 syncnt;        // effective TCP_SYNCNT
 	u8 keepalive;     // SO_KEEPALIVE
-	u8 pad[7];
+	// What inet_diag reports of the socket (inet_sk_diag_fill,
+	// tcp_get_info), so that a scan walks the sockets once, not twice.
+	u8 timer;         // idiag_timer: 0 none, 1 retransmit, 2 keepalive, 4 zero-window probe
+	u8 retrans;       // idiag_retrans
+	u8 retransmits;   // icsk_retransmits
+	u8 probes;        // icsk_probes_out
+	u8 backoff;       // icsk_backoff
+	u8 shutdown;      // sk_shutdown
+	u8 pad1;
+	u64 cookie;       // skc_cookie: 0 until something asked for it
+	u8 saddr[16];     // local address: IPv4 in the first four bytes
+	u8 daddr[16];     // remote address
+	s32 expires;      // jiffies until the pending timer fires (<= 0: due)
+	u32 rto;          // icsk_rto, jiffies
+	u32 since_data_sent; // jiffies since tp->lsndtime
+	u32 since_data_recv; // jiffies since icsk_ack.lrcvtime
+	u32 since_ack_recv;  // jiffies since tp->rcv_tstamp
+	u32 rqueue;
+	u32 wqueue;
+	u32 unacked;      // tcpi_unacked: packets_out (LISTEN: the accept backlog)
+	u32 total_retrans;
+	u32 segs_out;
+	u32 notsent;      // tcpi_notsent_bytes
+	u32 snd_wnd;
+	u32 uid;
+	u32 pad2;
 };
 
-_Static_assert(sizeof(struct rec) == 40, "struct rec layout changed: update iter.go");
+_Static_assert(sizeof(struct rec) == 136, "struct rec layout changed: update iter.go");
 
 const struct rec *unused_rec __attribute__((unused));
+
+#define AF_INET 2
+#define TCP_LISTEN 10
+#define ICSK_TIME_RETRANS 1
+#define ICSK_TIME_PROBE0 3
+#define ICSK_TIME_LOSS_PROBE 5
+#define ICSK_TIME_REO_TIMEOUT 6
+
+// diag_fill fills what inet_diag would report: inet_sk_diag_fill's timer
+// and queues, tcp_get_info's counters (include/net/inet_diag, Linux 6.18
+// and 5.10 alike; times as jiffies, which the reader turns into
+// milliseconds with the namespace's HZ).
+static __always_inline void diag_fill(struct rec *r, struct tcp_sock *tp, struct sock *sk)
+{
+	struct inet_connection_sock *icsk = &tp->inet_conn;
+	u32 now = (u32)bpf_jiffies64();
+	unsigned long timeout;
+	u8 pending = icsk->icsk_pending;
+
+	if (bpf_core_field_exists(icsk->icsk_timeout))
+		timeout = icsk->icsk_timeout;
+	else
+		timeout = icsk->icsk_retransmit_timer.expires;
+	if (pending == ICSK_TIME_RETRANS || pending == ICSK_TIME_REO_TIMEOUT || pending == ICSK_TIME_LOSS_PROBE) {
+		r->timer = 1;
+		r->retrans = icsk->icsk_retransmits;
+		r->expires = (s32)((u32)timeout - now);
+	} else if (pending == ICSK_TIME_PROBE0) {
+		r->timer = 4;
+		r->retrans = icsk->icsk_probes_out;
+		r->expires = (s32)((u32)timeout - now);
+	} else if (sk->sk_timer.entry.pprev) { // timer_pending(&sk->sk_timer)
+		r->timer = 2;
+		r->retrans = icsk->icsk_probes_out;
+		r->expires = (s32)((u32)sk->sk_timer.expires - now);
+	}
+	r->retransmits = icsk->icsk_retransmits;
+	r->probes = icsk->icsk_probes_out;
+	r->backoff = icsk->icsk_backoff;
+	r->shutdown = sk->sk_shutdown;
+	r->cookie = sk->__sk_common.skc_cookie.counter;
+	if (r->family == AF_INET) {
+		*(u32 *)r->saddr = sk->__sk_common.skc_rcv_saddr;
+		*(u32 *)r->daddr = sk->__sk_common.skc_daddr;
+	} else {
+		for (int i = 0; i < 4; i++) {
+			((u32 *)r->saddr)[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			((u32 *)r->daddr)[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
+	}
+	r->rto = icsk->icsk_rto;
+	r->since_data_sent = now - tp->lsndtime;
+	r->since_data_recv = now - icsk->icsk_ack.lrcvtime;
+	r->since_ack_recv = now - tp->rcv_tstamp;
+	if (r->state == TCP_LISTEN) {
+		r->rqueue = sk->sk_ack_backlog;
+		r->wqueue = sk->sk_max_ack_backlog;
+		r->unacked = sk->sk_ack_backlog;
+	} else {
+		s32 rq = (s32)(tp->rcv_nxt - tp->copied_seq);
+		r->rqueue = rq > 0 ? rq : 0;
+		r->wqueue = tp->write_seq - tp->snd_una;
+		r->unacked = tp->packets_out;
+	}
+	r->total_retrans = tp->total_retrans;
+	r->segs_out = tp->segs_out;
+	s32 ns = (s32)(tp->write_seq - tp->snd_nxt);
+	r->notsent = ns > 0 ? ns : 0;
+	r->snd_wnd = tp->snd_wnd;
+	r->uid = sk->sk_uid.val;
+}
 
 // Fields are read with direct loads from the BTF-typed pointers the
 // iterator and bpf_skc_to_tcp_sock hand out (the verifier turns them into
@@ -88,6 +184,7 @@ int flt_iter_tcp(struct bpf_iter__tcp *ctx)
 		r.syncnt = net->ipv4.sysctl_tcp_syn_retries;
 	r.user_timeout = tp->inet_conn.icsk_user_timeout;
 
+	diag_fill(&r, tp, sk);
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }

@@ -22,20 +22,43 @@ type iterOwner struct {
 }
 
 type iterRec struct {
-	_           structs.HostLayout
-	Inode       uint64
-	Keepidle    uint32
-	Keepintvl   uint32
-	UserTimeout uint32
-	NetKeepidle uint32
-	Sport       uint16
-	Dport       uint16
-	Family      uint8
-	State       uint8
-	Keepcnt     uint8
-	Syncnt      uint8
-	Keepalive   uint8
-	Pad         [7]uint8
+	_             structs.HostLayout
+	Inode         uint64
+	Keepidle      uint32
+	Keepintvl     uint32
+	UserTimeout   uint32
+	NetKeepidle   uint32
+	Sport         uint16
+	Dport         uint16
+	Family        uint8
+	State         uint8
+	Keepcnt       uint8
+	Syncnt        uint8
+	Keepalive     uint8
+	Timer         uint8
+	Retrans       uint8
+	Retransmits   uint8
+	Probes        uint8
+	Backoff       uint8
+	Shutdown      uint8
+	Pad1          uint8
+	Cookie        uint64
+	Saddr         [16]uint8
+	Daddr         [16]uint8
+	Expires       int32
+	Rto           uint32
+	SinceDataSent uint32
+	SinceDataRecv uint32
+	SinceAckRecv  uint32
+	Rqueue        uint32
+	Wqueue        uint32
+	Unacked       uint32
+	TotalRetrans  uint32
+	SegsOut       uint32
+	Notsent       uint32
+	SndWnd        uint32
+	Uid           uint32
+	Pad2          uint32
 }
 
 // Names of all BPF objects in the ELF.

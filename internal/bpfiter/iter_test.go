@@ -90,3 +90,52 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestIndex: sockets are found by inode, those without one are left out,
+// a repeated inode keeps its first reading, and equal settings are kept
+// once (the pointers are the same).
+func TestIndex(t *testing.T) {
+	b := append(rec{inode: 7, idle: 2000, intvl: 250, cnt: 3, keepalive: 1}.bytes(),
+		rec{inode: 9, idle: 2000, intvl: 250, cnt: 3, keepalive: 1}.bytes()...)
+	b = append(b, rec{inode: 0, idle: 500}.bytes()...)
+	b = append(b, rec{inode: 7, idle: 750}.bytes()...)
+	b = append(b, rec{inode: 11, idle: 1800000, intvl: 18750, cnt: 9}.bytes()...)
+	x := NewIndex(2)
+	if err := x.addRecords(b[:recSize+3], flatline.Host{HZ: 250}); err != nil {
+		t.Fatal(err) // only whole records: the torn one is the caller's
+	}
+	x = NewIndex(2)
+	if err := x.addRecords(b, flatline.Host{HZ: 250}); err != nil {
+		t.Fatal(err)
+	}
+	if x.Len() != 3 {
+		t.Fatalf("Len %d, want 3 (inode 0 left out, inode 7 once)", x.Len())
+	}
+	n7, s7, ok7 := x.Lookup(7)
+	n9, s9, ok9 := x.Lookup(9)
+	n11, s11, ok11 := x.Lookup(11)
+	if !ok7 || !ok9 || !ok11 || n7 != 0 || n9 != 1 || n11 != 2 {
+		t.Fatalf("numbers %d %d %d (%v %v %v), want 0 1 2", n7, n9, n11, ok7, ok9, ok11)
+	}
+	want := flatline.Settings{KeepAlive: true, Idle: 8 * time.Second, Interval: time.Second, Count: 3}
+	if *s7 != want || s7 != s9 {
+		t.Fatalf("inode 7: %+v (shared with 9: %v), want %+v, shared", *s7, s7 == s9, want)
+	}
+	if s11.Idle != 7200*time.Second || s11 == s7 {
+		t.Fatalf("inode 11: %+v", *s11)
+	}
+	if _, _, ok := x.Lookup(0); ok {
+		t.Fatal("inode 0 found")
+	}
+	if _, _, ok := x.Lookup(8); ok {
+		t.Fatal("inode 8 found")
+	}
+	var nilIndex *Index
+	if nilIndex.Len() != 0 {
+		t.Fatal("nil Index has sockets")
+	}
+	y := IndexOf([]Socket{{Inode: 3, Settings: want}, {Inode: 0}, {Inode: 4, Settings: want}})
+	if _, s, ok := y.Lookup(4); y.Len() != 2 || !ok || *s != want {
+		t.Fatalf("IndexOf: %d sockets, inode 4 %v", y.Len(), ok)
+	}
+}

@@ -27,21 +27,32 @@ func decodeOwners(b []byte) ([]Owner, error) {
 // decodeOwnersAppend appends the owners of whole records b to out. The
 // descriptors of one process come together: they share its Comm string.
 func decodeOwnersAppend(out []Owner, b []byte) []Owner {
-	le := binary.NativeEndian // the program writes its records in host order
+	var last Owner
+	if len(out) > 0 {
+		last = out[len(out)-1]
+	}
 	for ; len(b) >= ownerSize; b = b[ownerSize:] {
-		comm := b[16:32]
-		n := 0
-		for n < len(comm) && comm[n] != 0 {
-			n++
-		}
-		pid := int(le.Uint32(b[8:]))
-		o := Owner{Inode: le.Uint64(b[0:]), PID: pid, FD: int(le.Uint32(b[12:]))}
-		if k := len(out) - 1; k >= 0 && out[k].PID == pid && out[k].Comm == string(comm[:n]) {
-			o.Comm = out[k].Comm
-		} else {
-			o.Comm = string(comm[:n])
-		}
-		out = append(out, o)
+		last = ownerAt(b, last)
+		out = append(out, last)
 	}
 	return out
+}
+
+// ownerAt decodes the record at the start of b (at least ownerSize
+// bytes), sharing prev's Comm string when it is the same process's.
+func ownerAt(b []byte, prev Owner) Owner {
+	le := binary.NativeEndian // the program writes its records in host order
+	comm := b[16:32]
+	n := 0
+	for n < len(comm) && comm[n] != 0 {
+		n++
+	}
+	pid := int(le.Uint32(b[8:]))
+	o := Owner{Inode: le.Uint64(b[0:]), PID: pid, FD: int(le.Uint32(b[12:]))}
+	if prev.PID == pid && prev.Comm == string(comm[:n]) {
+		o.Comm = prev.Comm
+	} else {
+		o.Comm = string(comm[:n])
+	}
+	return o
 }

@@ -174,6 +174,26 @@ func JiffiesDuration(hz int, j int64) time.Duration {
 	return w.Duration(j)
 }
 
+// JiffiesToMsecs is the kernel's jiffies_to_msecs at hz: j ticks in
+// milliseconds, rounded up (exact where HZ divides 1000); what tcp_info's
+// tcpi_last_* and inet_diag's idiag_expires report. Zero when hz is
+// unknown.
+func JiffiesToMsecs(hz int, j uint64) uint32 {
+	if hz <= 0 {
+		return 0
+	}
+	return uint32((j*1000 + uint64(hz) - 1) / uint64(hz))
+}
+
+// JiffiesToUsecs is the kernel's jiffies_to_usecs at hz, rounded up:
+// what tcp_info's tcpi_rto reports. Zero when hz is unknown.
+func JiffiesToUsecs(hz int, j uint64) uint32 {
+	if hz <= 0 {
+		return 0
+	}
+	return uint32((j*1000000 + uint64(hz) - 1) / uint64(hz))
+}
+
 // KeepaliveSeconds is what getsockopt TCP_KEEPIDLE or TCP_KEEPINTVL
 // returns for a keepalive time the kernel holds as j jiffies at hz: j/HZ
 // whole seconds, rounded down. Zero when hz is unknown.

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +48,12 @@ func HolderMain() {
 }
 
 func hold(n int) error {
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	// Accepted connections get keepalive spread over a minute of idle
+	// times: with Go's default (15 s for every one, made within a
+	// second) 10,000 of them probe in lockstep, overflow the per-CPU
+	// backlog and kill each other within minutes, under the benchmark.
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -57,6 +63,13 @@ func hold(n int) error {
 		for range n {
 			c, err := l.Accept()
 			if err != nil {
+				accepted <- err
+				return
+			}
+			i := len(server)
+			if err := c.(*net.TCPConn).SetKeepAliveConfig(net.KeepAliveConfig{
+				Enable: true, Idle: time.Duration(30+i%60) * time.Second, Interval: 5 * time.Second, Count: 3,
+			}); err != nil {
 				accepted <- err
 				return
 			}
