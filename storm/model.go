@@ -181,36 +181,10 @@ func (m Model) Run(conns []Conn) (Result, error) {
 	}
 	heap.Init(&h)
 	end := m.Clock.jiffyAt(m.Horizon)
-	tokens, last := 0.0, int64(0)
-	if m.Police != nil {
-		tokens, last = float64(m.Police.Burst), m.Clock.jiffyAt(0)
-	}
-	take := func(now int64) bool {
-		if m.Police == nil {
-			return true
-		}
-		tokens += float64(now-last) * m.Police.PerSecond / float64(w.HZ())
-		last = now
-		if tokens > float64(m.Police.Burst) {
-			tokens = float64(m.Police.Burst)
-		}
-		if tokens >= 1 {
-			tokens--
-			return true
-		}
-		return false
-	}
-	tick, inTick := int64(0), 0
-	leaves := func(now int64) bool {
-		if m.Host == nil || m.Host.PerTick <= 0 {
-			return true
-		}
-		if now != tick {
-			tick, inTick = now, 0
-		}
-		inTick++
-		return inTick <= m.Host.PerTick
-	}
+	police := newTokenBucket(m.Police, m.Clock.jiffyAt(0), w.HZ())
+	take := police.take
+	host := &hostCut{q: m.Host}
+	leaves := host.leaves
 	var batch []*timer // probes sent in the current tick, awaiting answers
 	flush := func() {
 		for _, t := range batch {
@@ -266,6 +240,57 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		batch = append(batch, t)
 	}
 	return res, nil
+}
+
+// tokenBucket is a Policer during a run, in jiffies; a nil Policer passes
+// everything.
+type tokenBucket struct {
+	p      *Policer
+	hz     int
+	tokens float64
+	last   int64
+}
+
+func newTokenBucket(p *Policer, start int64, hz int) *tokenBucket {
+	b := &tokenBucket{p: p, hz: hz, last: start}
+	if p != nil {
+		b.tokens = float64(p.Burst)
+	}
+	return b
+}
+
+// take says whether a packet at jiffy now passes.
+func (b *tokenBucket) take(now int64) bool {
+	if b.p == nil {
+		return true
+	}
+	b.tokens = min(b.tokens+float64(now-b.last)*b.p.PerSecond/float64(b.hz), float64(b.p.Burst))
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
+
+// hostCut counts the probes of the current tick against a HostQueue; a
+// nil one passes everything.
+type hostCut struct {
+	q    *HostQueue
+	tick int64
+	n    int
+}
+
+// leaves says whether a probe sent at jiffy now leaves the host.
+func (c *hostCut) leaves(now int64) bool {
+	if c.q == nil || c.q.PerTick <= 0 {
+		return true
+	}
+	if now != c.tick {
+		c.tick, c.n = now, 0
+	}
+	c.n++
+	return c.n <= c.q.PerTick
 }
 
 // FalseDead counts connections declared dead although the peer was alive.
