@@ -53,8 +53,15 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 	// The endpoints get a transmit queue as real hosts have: without one,
 	// TCP sees the veth refuse a burst and paces it itself (a refused
 	// probe is retried HZ/2 later, uncounted), and static timers' lockstep
-	// never reaches the router.
-	if err := topo.HostQueues(); err != nil {
+	// never reaches the router. Room for every connection's probe, as a
+	// NIC draining at line rate never refuses a CPU's burst.
+	if err := topo.HostQueues(cfg.Conns); err != nil {
+		return nil, err
+	}
+	// The router receives on every CPU (RPS), as a NIC with RSS does: a
+	// bucket of probes fired on one CPU lands in every CPU's backlog, and
+	// the host passes CPUs times a backlog per tick whichever CPU fired.
+	if err := topo.RouterOnAllCPUs(); err != nil {
 		return nil, err
 	}
 	s := &stormSetup{cfg: cfg, topo: topo, plan: plan, hz: hz, k: storm.KeepaliveOf(plan.Settings)}

@@ -9,8 +9,9 @@ import (
 )
 
 // HostQueues gives the client's and the server's interface a transmit
-// queue: pfifo_fast, the kernel's own default qdisc, as every real host's
-// NIC has one (a veth has none: noqueue).
+// queue of the given length in packets (txqueuelen; at least 1000, the
+// kernel's default): pfifo_fast, the kernel's own default qdisc, as every
+// real host's NIC has one (a veth has none: noqueue).
 //
 // It matters to TCP. Without a qdisc, a packet that the veth cannot hand
 // to its peer (the peer's per-CPU input backlog, net.core.netdev_max_backlog,
@@ -20,21 +21,27 @@ import (
 // burst on its own. Behind a qdisc the send succeeds as on a real NIC and
 // a packet the next hop drops is lost on the wire, unseen by TCP: a probe
 // that went out and was never answered.
-func (t *Topology) HostQueues() error {
+//
+// A NIC drains its queue at line rate (20,000 keepalive probes take about
+// 1 ms at 10 Gb/s), faster than CPUs fill it; a veth's queue is drained by
+// the CPUs themselves, and one CPU filling it while the other drains can
+// overflow the default 1000, which TCP would see again. A caller expecting
+// bursts of n packets passes n.
+func (t *Topology) HostQueues(packets int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return errClosed
 	}
 	for _, ns := range []*Namespace{t.Client, t.Server} {
-		if err := hostQueue(ns); err != nil {
+		if err := hostQueue(ns, max(packets, 1000)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func hostQueue(ns *Namespace) error {
+func hostQueue(ns *Namespace, packets int) error {
 	fd, err := ns.Fd()
 	if err != nil {
 		return err
@@ -48,6 +55,10 @@ func hostQueue(ns *Namespace) error {
 	l, err := h.LinkByName(endpointLink)
 	if err != nil {
 		return fmt.Errorf("lab: find link %s in %s: %w", endpointLink, ns.Name, err)
+	}
+	// pfifo_fast sizes its queue from the device's txqueuelen when made.
+	if err := h.LinkSetTxQLen(l, packets); err != nil {
+		return fmt.Errorf("lab: txqueuelen %d on %s in %s: %w", packets, endpointLink, ns.Name, err)
 	}
 	q := &netlink.PfifoFast{QdiscAttrs: netlink.QdiscAttrs{
 		LinkIndex: l.Attrs().Index,

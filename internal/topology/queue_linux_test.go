@@ -11,11 +11,13 @@ import (
 )
 
 // TestIntegrationHostQueues: after HostQueues both endpoints' interfaces
-// have a pfifo_fast root qdisc (a veth starts with none), the path still
-// carries traffic, and a closed topology refuses.
+// have a pfifo_fast root qdisc (a veth starts with none) and the asked
+// txqueuelen, the path still carries traffic, and a closed topology
+// refuses.
 func TestIntegrationHostQueues(t *testing.T) {
 	topo := newTestTopology(t)
-	if err := topo.HostQueues(); err != nil {
+	const packets = 20000
+	if err := topo.HostQueues(packets); err != nil {
 		t.Fatal(err)
 	}
 	for _, ns := range []*Namespace{topo.Client, topo.Server} {
@@ -32,6 +34,9 @@ func TestIntegrationHostQueues(t *testing.T) {
 		if err != nil {
 			h.Close()
 			t.Fatal(err)
+		}
+		if got := l.Attrs().TxQLen; got != packets {
+			t.Errorf("%s: txqueuelen %d, want %d", ns.Name, got, packets)
 		}
 		qs, err := h.QdiscList(l)
 		h.Close()
@@ -57,7 +62,7 @@ func TestIntegrationHostQueues(t *testing.T) {
 	roundTrip(t, c)
 	c.Close()
 	topo.Close()
-	if err := topo.HostQueues(); err == nil {
+	if err := topo.HostQueues(packets); err == nil {
 		t.Error("HostQueues on a closed topology: no error")
 	}
 }

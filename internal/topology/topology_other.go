@@ -65,4 +65,8 @@ func (t *Topology) LossDrops() (map[uint16]uint64, error) { return nil, errPlatf
 
 // HostQueues needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
-func (t *Topology) HostQueues() error { return errPlatform() }
+func (t *Topology) HostQueues(packets int) error { return errPlatform() }
+
+// RouterOnAllCPUs needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) RouterOnAllCPUs() error { return errPlatform() }
