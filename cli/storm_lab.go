@@ -57,7 +57,8 @@ bursts fit this host's CPU backlog (net.core.netdev_max_backlog), 30s at
 20,000 connections here (the plan flatline plan --conns 20000 forecasts).
 Both endpoints send through a pfifo_fast qdisc, as real hosts do: a probe
 the next hop drops is lost unseen by TCP (without one, a veth refuses a
-burst and TCP re-sends the refused probes half a second later, uncounted).`,
+burst and TCP re-sends the refused probes half a second later, uncounted);
+the router receives on every CPU (RPS), as a NIC with RSS does.`,
 		Example: `  sudo flatline lab storm
   sudo flatline lab storm --conns 500 --json
   sudo flatline lab storm --chart storm.svg --pcap /tmp/storm`,
