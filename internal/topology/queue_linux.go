@@ -41,15 +41,24 @@ func (t *Topology) HostQueues(packets int) error {
 	return nil
 }
 
-func hostQueue(ns *Namespace, packets int) error {
-	fd, err := ns.Fd()
+// netlink opens a netlink handle in the namespace.
+func (n *Namespace) netlink() (*netlink.Handle, error) {
+	fd, err := n.Fd()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unix.Close(fd)
 	h, err := netlink.NewHandleAt(netns.NsHandle(fd))
 	if err != nil {
-		return fmt.Errorf("lab: netlink in %s: %w", ns.Name, err)
+		return nil, fmt.Errorf("lab: netlink in %s: %w", n.Name, err)
+	}
+	return h, nil
+}
+
+func hostQueue(ns *Namespace, packets int) error {
+	h, err := ns.netlink()
+	if err != nil {
+		return err
 	}
 	defer h.Close()
 	l, err := h.LinkByName(endpointLink)
