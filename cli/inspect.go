@@ -125,7 +125,7 @@ with timestamps until interrupted, --count polls or --duration.`,
 }
 
 func runInspect(cmd *cobra.Command, f inspectFlags) error {
-	r, err := diag.Scan(cmd.Context(), f.opts)
+	r, err := diag.ScanCompact(cmd.Context(), f.opts)
 	if err != nil {
 		return inspectErr(err)
 	}

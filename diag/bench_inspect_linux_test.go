@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -168,12 +169,12 @@ func BenchmarkInspectVsSS(b *testing.B) {
 // established loopback connections (20,000 sockets) into its parts, in
 // one process, each timed on its own (wall time; medians over the runs):
 // opening the target (the namespace's sysctls and loading the BPF
-// iterators: kernel BTF, verifier, attach), reading the iterators (every
-// socket's options and, over every process's descriptors, the owners),
-// the inet_diag dump and its decoding, the options' lookup and the
-// verdicts, sorting, and writing the JSON and the table. The process's
-// own start (the Go runtime and package initialisers) is
-// `flatline --help`'s cost in BenchmarkInspectVsSS's terms, printed first.
+// iterators: kernel BTF, verifier, attach), the scan (one walk of the
+// sockets by the socket iterator, with their options; the owners over
+// every process's descriptors; the verdicts, the sort and the summary),
+// and writing the JSON and the table. The process's own start (the Go
+// runtime and package initialisers) is `flatline --help`'s cost in
+// BenchmarkInspectVsSS's terms, printed first.
 //
 //	go test ./diag -run '^$' -bench InspectParts -benchtime 5x
 func BenchmarkInspectParts(b *testing.B) {
@@ -186,8 +187,8 @@ func BenchmarkInspectParts(b *testing.B) {
 	}
 	name, cleanup := benchNamespace(b, 10000)
 	defer cleanup()
-	parts := []string{"process start (flatline --help)", "open: sysctls, BTF, load and attach the iterators", "read the iterators (options, owners)",
-		"inet_diag dump and decode", "options lookup and verdicts", "sort and summary", "write JSON", "write the table"}
+	parts := []string{"process start (flatline --help)", "open: sysctls, BTF, load and attach the iterators",
+		"scan: the sockets with their options, owners, verdicts, sort", "write JSON", "write the table"}
 	times := make([][]time.Duration, len(parts))
 	var sockets int
 	for b.Loop() {
@@ -208,41 +209,22 @@ func BenchmarkInspectParts(b *testing.B) {
 			b.Fatal(err)
 		}
 		next(1)
-		t.kopts.read()
-		own, err := t.kopts.walkOwners()
+		r, err := t.scan(context.Background(), o)
 		if err != nil {
 			b.Fatal(err)
 		}
 		next(2)
-		r := &Report{Host: t.host, Max: o.max(), Sockets: make([]Socket, 0, t.sizeHint)}
-		var infos tcpInfoSlab
-		if _, err := t.conn.dumpRaw(o.states(), func(payload []byte) error {
-			r.Sockets = append(r.Sockets, Socket{})
-			s := &r.Sockets[len(r.Sockets)-1]
-			return decodeDiagMsg(payload, &s.DiagMsg, infos.next())
-		}); err != nil {
-			b.Fatal(err)
-		}
-		for i := range r.Sockets {
-			r.Sockets[i].Owners = own.of(r.Sockets[i].Inode)
-		}
-		next(3)
-		t.readAndJudge(r, o)
-		next(4)
-		order(r.Sockets)
-		r.Summary = summarize(r.Sockets, r.Max)
-		next(5)
 		if err := r.WriteJSON(io.Discard); err != nil {
 			b.Fatal(err)
 		}
-		next(6)
+		next(3)
 		if err := r.WriteText(io.Discard); err != nil {
 			b.Fatal(err)
 		}
-		next(7)
+		next(4)
 		t.conn.Close()
 		t.kopts.close()
-		sockets = len(r.Sockets)
+		sockets = r.Summary.Total
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\n%d sockets: part\tmedian\t\n", sockets)

@@ -156,11 +156,50 @@ type Report struct {
 	Host    flatline.Host
 	HostErr error
 	Max     time.Duration
-	// Sockets, worst first, grouped by owning process.
+	// Sockets, worst first, grouped by owning process. Nil in a report of
+	// ScanCompact, which writes them from a packed copy.
 	Sockets []Socket
 	// Notes say what the scan could not read or could not be sure of.
 	Notes   []string
 	Summary Summary
+
+	rows []row   // the sockets packed, in Sockets' order, until expanded
+	own  *owners // the rows' owners, by inode
+}
+
+// expand makes Sockets from the packed rows (a Report of ScanCompact
+// keeps them packed).
+func (r *Report) expand() {
+	if r.rows == nil {
+		return
+	}
+	r.Sockets = make([]Socket, len(r.rows))
+	prefault(r.Sockets)
+	for i := range r.rows {
+		r.rows[i].socket(&r.Sockets[i], r.own)
+	}
+	r.rows, r.own = nil, nil
+}
+
+// each calls fn with every socket in order: Sockets, or each packed row
+// unpacked in turn into one Socket (fn must not keep it).
+func (r *Report) each(fn func(*Socket) error) error {
+	if r.rows == nil {
+		for i := range r.Sockets {
+			if err := fn(&r.Sockets[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var s Socket
+	for i := range r.rows {
+		r.rows[i].socket(&s, r.own)
+		if err := fn(&s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Summary counts sockets by verdict and by how long they would hang.

@@ -338,15 +338,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	bw.Write(head[:len(head)-len(null)])
 	bw.WriteByte('[')
 	var b []byte
-	for i := range r.Sockets {
+	first := true
+	if err := r.each(func(s *Socket) error {
 		b = b[:0]
-		if i > 0 {
+		if !first {
 			b = append(b, ',')
 		}
-		b = r.Sockets[i].appendJSON(b)
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
+		first = false
+		b = s.appendJSON(b)
+		_, err := bw.Write(b)
+		return err
+	}); err != nil {
+		return err
 	}
 	bw.WriteString("]}")
 	return bw.Flush()
@@ -484,10 +487,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	row.header()
 	measure()
-	for i := range r.Sockets {
-		row.socket(&r.Sockets[i])
+	r.each(func(s *Socket) error {
+		row.socket(s)
 		measure()
-	}
+		return nil
+	})
 	var line []byte
 	write := func() error {
 		line = line[:0]
@@ -507,11 +511,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := write(); err != nil {
 		return err
 	}
-	for i := range r.Sockets {
-		row.socket(&r.Sockets[i])
-		if err := write(); err != nil {
-			return err
-		}
+	if err := r.each(func(s *Socket) error {
+		row.socket(s)
+		return write()
+	}); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(bw, "\n%d sockets:", r.Summary.Total)

@@ -60,7 +60,7 @@ func randomSocket(r *rand.Rand, text string) Socket {
 		s.Info = &TCPInfo{Retransmits: r.IntN(16), Probes: r.IntN(9), Unacked: r.Uint32()}
 	}
 	if r.IntN(3) > 0 {
-		s.Owners = []Owner{{PID: r.IntN(1 << 22), FD: r.IntN(1 << 16), Comm: text}}
+		s.Owners = []Owner{{PID: 1 + r.IntN(1<<22-1), FD: r.IntN(1 << 16), Comm: text}}
 	}
 	if r.IntN(3) > 0 {
 		s.Settings = &flatline.Settings{KeepAlive: r.IntN(2) == 0, Idle: time.Duration(r.IntN(7200)) * time.Second,

@@ -86,7 +86,7 @@ func TestWriteTextMatchesTabwriter(t *testing.T) {
 		for i := range n {
 			rep.Sockets = append(rep.Sockets, randomSocket(r, texts[i%len(texts)]))
 		}
-		rep.Summary = summarize(rep.Sockets, rep.Max)
+		rep.Summary = summarizeSockets(rep.Sockets, rep.Max)
 		var got bytes.Buffer
 		if err := rep.WriteText(&got); err != nil {
 			t.Fatal(err)
@@ -102,7 +102,7 @@ func TestWriteTextMatchesTabwriter(t *testing.T) {
 func TestWriteTextControlCharacters(t *testing.T) {
 	s := Socket{Owners: []Owner{{PID: 7, FD: 3, Comm: "evil\tname\nx"}}, LostProbes: -1, Verdict: VerdictOK}
 	rep := &Report{Sockets: []Socket{s}, Max: time.Second}
-	rep.Summary = summarize(rep.Sockets, rep.Max)
+	rep.Summary = summarizeSockets(rep.Sockets, rep.Max)
 	var b bytes.Buffer
 	if err := rep.WriteText(&b); err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestWriteJSONIsMarshalJSON(t *testing.T) {
 	for range 2000 {
 		rep.Sockets = append(rep.Sockets, randomSocket(r, "x"))
 	}
-	rep.Summary = summarize(rep.Sockets, rep.Max)
+	rep.Summary = summarizeSockets(rep.Sockets, rep.Max)
 	m, err := rep.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
@@ -142,10 +142,10 @@ func TestOrder(t *testing.T) {
 		socks[i] = randomSocket(r, "x")
 		socks[i].Cookie = uint64(i)
 		if len(socks[i].Owners) > 0 {
-			socks[i].Owners = []Owner{{PID: r.IntN(6), FD: i}}
+			socks[i].Owners = []Owner{{PID: 1 + r.IntN(6), FD: i}} // no process has pid 0
 		}
 	}
-	order(socks)
+	orderSockets(socks)
 	seen := map[uint64]bool{}
 	groupDone := map[int]bool{}
 	lastPID, unowned := -1, false

@@ -109,11 +109,11 @@ func (k *kernelOptions) close() {
 // lookup returns the settings the iterator read for a socket, nil when it
 // did not: a pointer into the index, shared by every socket with the
 // same settings, so that 20,000 sockets do not make 20,000 copies.
-func (k *kernelOptions) lookup(s *Socket) *flatline.Settings {
-	if k.index == nil || s.Inode == 0 {
+func (k *kernelOptions) lookup(ino uint64) *flatline.Settings {
+	if k.index == nil || ino == 0 {
 		return nil
 	}
-	_, set, _ := k.index.Lookup(s.Inode)
+	_, set, _ := k.index.Lookup(ino)
 	return set
 }
 

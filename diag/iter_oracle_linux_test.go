@@ -1,11 +1,14 @@
 package diag
 
 import (
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/bpfiter"
+	"github.com/flatline-dev/flatline/internal/kernel"
 )
 
 // TestIntegrationIteratorMatchesInetDiag: the socket iterator stands in
@@ -23,6 +26,39 @@ func TestIntegrationIteratorMatchesInetDiag(t *testing.T) {
 		st, zw := find(r, h.socks["stuck"]), find(r, h.socks["zero-win"])
 		return st != nil && zw != nil && st.Retransmits() >= 1 && zw.Timer == TimerPersist
 	})
+	// An IPv6 connection in the helper's namespace too: its addresses
+	// come from other fields.
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", h.pid())
+	var v6 []net.Conn
+	err := kernel.InNetNS(nsPath, func() error {
+		ln, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		c, err := net.Dial("tcp6", ln.Addr().String())
+		if err != nil {
+			return err
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			c.Close()
+			return err
+		}
+		v6 = append(v6, c, s)
+		return nil
+	})
+	if err != nil {
+		t.Skipf("no IPv6 loopback in the helper's namespace: %v", err)
+	}
+	defer func() {
+		for _, c := range v6 {
+			c.Close()
+		}
+	}()
+	h.socks["v6"] = helperSocket{Local: v6[0].LocalAddr().String(), Remote: v6[0].RemoteAddr().String()}
+	h.socks["v6-server"] = helperSocket{Local: v6[1].LocalAddr().String(), Remote: v6[1].RemoteAddr().String()}
+	o = Options{NetNS: nsPath}
 	tg, err := openTarget(o)
 	if err != nil {
 		t.Fatal(err)

@@ -28,11 +28,12 @@ func worse(a, b *Socket) int {
 	return a.Remote.Compare(b.Remote)
 }
 
-// order sorts sockets worst first, grouped by owning process: the group of
-// the process with the worst socket comes first; sockets without an owner
-// form the last group. It sorts indices, then moves each socket once, in
-// place (a copy of 20,000 sockets would be megabytes).
-func order(socks []Socket) {
+// order sorts rows worst first (as worse orders Sockets), grouped by
+// owning process (own): the group of the process with the worst socket
+// comes first; sockets without an owner form the last group. It sorts
+// keys, then moves each row once, in place (a copy of 20,000 would be
+// megabytes).
+func order(rows []row, own *owners) {
 	// worse's keys, packed: the first three in k; for IPv4 the addresses
 	// in a and b (address above port, as netip compares them). Sorting
 	// the keys themselves keeps the comparisons in one array.
@@ -43,19 +44,18 @@ func order(socks []Socket) {
 		v6   bool
 		i    int32
 	}
-	keys := make([]key, len(socks))
-	for i := range socks {
-		s := &socks[i]
-		k := int64(s.Verdict.rank()) << 60
-		if !s.Never {
+	keys := make([]key, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		k := int64(r.verdict.rank()) << 60
+		if !r.never {
 			k |= 1 << 59
-			k |= (1<<59 - 1) - min(max(int64(s.Worst), 0), 1<<59-1) // longer first
+			k |= (1<<59 - 1) - min(max(int64(r.worst), 0), 1<<59-1) // longer first
 		}
-		keys[i] = key{k: k, w: s.Worst, i: int32(i)}
-		if l, r := s.Local.Addr(), s.Remote.Addr(); l.Is4() && r.Is4() {
-			l4, r4 := l.As4(), r.As4()
-			keys[i].a = uint64(binary.BigEndian.Uint32(l4[:]))<<16 | uint64(s.Local.Port())
-			keys[i].b = uint64(binary.BigEndian.Uint32(r4[:]))<<16 | uint64(s.Remote.Port())
+		keys[i] = key{k: k, w: r.worst, i: int32(i)}
+		if r.local4 && r.remote4 {
+			keys[i].a = uint64(binary.BigEndian.Uint32(r.local[12:]))<<16 | uint64(r.lport)
+			keys[i].b = uint64(binary.BigEndian.Uint32(r.remote[12:]))<<16 | uint64(r.rport)
 		} else {
 			keys[i].v6 = true
 		}
@@ -74,30 +74,33 @@ func order(socks []Socket) {
 			if c := cmp.Compare(x.b, y.b); c != 0 {
 				return c
 			}
-		} else if c := worse(&socks[x.i], &socks[y.i]); c != 0 {
+		} else if c := worseAddr(&rows[x.i], &rows[y.i]); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.i, y.i)
 	})
-	idx := make([]int32, len(socks))
+	idx := make([]int32, len(rows))
 	for j := range keys {
 		idx[j] = keys[j].i
 	}
 	keys = nil
 	// A process's group ranks where its worst socket does; a counting
 	// sort by group keeps the worst-first order within each.
-	group := make([]int32, len(socks))
+	group := make([]int32, len(rows))
 	rank := make(map[int]int32)
 	for _, i := range idx {
-		o, ok := socks[i].Owner()
-		if !ok {
+		var o []Owner
+		if rows[i].inode != 0 {
+			o = own.of(rows[i].inode)
+		}
+		if len(o) == 0 {
 			group[i] = -1
 			continue
 		}
-		r, seen := rank[o.PID]
+		r, seen := rank[o[0].PID]
 		if !seen {
 			r = int32(len(rank))
-			rank[o.PID] = r
+			rank[o[0].PID] = r
 		}
 		group[i] = r
 	}
@@ -120,12 +123,21 @@ func order(socks []Socket) {
 		sorted[start[g]] = i
 		start[g]++
 	}
-	permute(socks, sorted)
+	permute(rows, sorted)
+}
+
+// worseAddr orders two rows by address as worse does: local, then remote.
+func worseAddr(x, y *row) int {
+	a, b := x.msg(), y.msg()
+	if c := a.Local.Compare(b.Local); c != 0 {
+		return c
+	}
+	return a.Remote.Compare(b.Remote)
 }
 
 // permute moves socks[idx[k]] to socks[k] for every k, in place, one
 // cycle of the permutation at a time; it consumes idx.
-func permute(socks []Socket, idx []int32) {
+func permute[T any](socks []T, idx []int32) {
 	for start := range idx {
 		if int(idx[start]) == start {
 			continue
@@ -146,7 +158,7 @@ func permute(socks []Socket, idx []int32) {
 }
 
 // summarize counts sockets by verdict and by how long they would hang.
-func summarize(socks []Socket, maxWait time.Duration) Summary {
+func summarize(socks []row, maxWait time.Duration) Summary {
 	s := Summary{Total: len(socks), ByVerdict: make(map[Verdict]int)}
 	buckets := []HangCount{
 		{Label: "within " + maxWait.String()},
@@ -158,17 +170,17 @@ func summarize(socks []Socket, maxWait time.Duration) Summary {
 	}
 	for i := range socks {
 		k := &socks[i]
-		s.ByVerdict[k.Verdict]++
+		s.ByVerdict[k.verdict]++
 		switch {
-		case !k.Known:
+		case !k.known:
 			buckets[5].Count++
-		case k.Never:
+		case k.never:
 			buckets[4].Count++
-		case k.Worst <= maxWait:
+		case k.worst <= maxWait:
 			buckets[0].Count++
-		case k.Worst <= 5*time.Minute:
+		case k.worst <= 5*time.Minute:
 			buckets[1].Count++
-		case k.Worst <= time.Hour:
+		case k.worst <= time.Hour:
 			buckets[2].Count++
 		default:
 			buckets[3].Count++
@@ -180,14 +192,14 @@ func summarize(socks []Socket, maxWait time.Duration) Summary {
 
 // dedupe drops repeated sockets (same cookie) that an interrupted dump may
 // have reported twice, keeping the first.
-func dedupe(socks []Socket) []Socket {
+func dedupe(socks []row) []row {
 	seen := make(map[uint64]bool, len(socks))
 	out := socks[:0]
 	for _, s := range socks {
-		if seen[s.Cookie] {
+		if seen[s.cookie] {
 			continue
 		}
-		seen[s.Cookie] = true
+		seen[s.cookie] = true
 		out = append(out, s)
 	}
 	return out

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/bpfiter"
@@ -27,6 +26,19 @@ import (
 // not errors. It fails when the namespace, the process or the dump cannot
 // be opened at all.
 func Scan(ctx context.Context, o Options) (*Report, error) {
+	r, err := ScanCompact(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	r.expand()
+	return r, nil
+}
+
+// ScanCompact is Scan for a report that is only written: its Sockets
+// stay nil, and WriteJSON and WriteText write each socket from a packed
+// copy the report keeps (200 bytes a socket where a Socket takes 336):
+// what flatline inspect prints.
+func ScanCompact(ctx context.Context, o Options) (*Report, error) {
 	t, err := openTarget(o)
 	if err != nil {
 		return nil, err
@@ -174,36 +186,37 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	walk := make(chan walked, 1)
+	capacity := t.sizeHint
 	if o.PID != 0 {
-		r.Sockets = make([]Socket, 0, len(own.group))
-	} else {
-		r.Sockets = make([]Socket, 0, t.sizeHint)
+		capacity = len(own.group)
 	}
-	prefault(r.Sockets)
-	var infos tcpInfoSlab
-	var interrupted bool
-	var err error
+	rows, infos := make([]row, 0, capacity), tcpInfoSlab{}
+	prefault(rows)
+	mine := func(ino uint64) bool { return o.PID == 0 || (ino != 0 && own.of(ino) != nil) }
+	walk := make(chan walked, 1)
 	iterated := false
 	if t.kopts.dumps(o.states()) {
 		// One walk: the socket iterator reports what the dump would, with
 		// the options; then the owners. Should it fail, the dump runs.
 		err := t.kopts.readConns(func(c *bpfiter.Conn, set *flatline.Settings) {
-			if o.states()&(1<<c.State) == 0 || (o.PID != 0 && (c.Inode == 0 || own.of(c.Inode) == nil)) {
+			if o.states()&(1<<c.State) == 0 || !mine(c.Inode) {
 				return
 			}
-			r.Sockets = append(r.Sockets, Socket{Settings: set})
-			s := &r.Sockets[len(r.Sockets)-1]
-			diagMsgOf(c, &s.DiagMsg, infos.next())
+			var m DiagMsg
+			diagMsgOf(c, &m, infos.next())
+			rows = append(rows, row{})
+			rows[len(rows)-1].packMsg(&m)
+			rows[len(rows)-1].settings = set
 		})
 		if err != nil {
 			t.kopts.err = err
-			clear(r.Sockets)
-			r.Sockets, infos = r.Sockets[:0], tcpInfoSlab{}
+			rows, infos = rows[:0], tcpInfoSlab{}
 		} else {
 			iterated = true
 		}
 	}
+	var interrupted bool
+	var err error
 	if iterated {
 		switch {
 		case o.PID != 0:
@@ -217,20 +230,17 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	} else {
 		t.startWalk(o, own, walk)
 		interrupted, err = t.conn.dumpRaw(o.states(), func(payload []byte) error {
-			r.Sockets = append(r.Sockets, Socket{})
-			s := &r.Sockets[len(r.Sockets)-1]
-			if err := decodeDiagMsg(payload, &s.DiagMsg, infos.next()); err != nil {
+			var m DiagMsg
+			info := infos.next()
+			if err := decodeDiagMsg(payload, &m, info); err != nil {
 				return err
 			}
-			if s.Info == nil {
+			if m.Info == nil || !mine(m.Inode) {
 				infos.unget()
 			}
-			if o.PID != 0 && (s.Inode == 0 || own.of(s.Inode) == nil) {
-				if s.Info != nil {
-					infos.unget()
-				}
-				r.Sockets = r.Sockets[:len(r.Sockets)-1]
-				return nil
+			if mine(m.Inode) {
+				rows = append(rows, row{})
+				rows[len(rows)-1].packMsg(&m)
 			}
 			return ctx.Err()
 		})
@@ -242,19 +252,15 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
+	r.rows, r.own = rows, &w.own
 	if w.own.unreadable > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
 	}
-	if o.PID != 0 && len(r.Sockets) == 0 && isKernelThread(o.PID) {
+	if o.PID != 0 && len(rows) == 0 && isKernelThread(o.PID) {
 		r.Notes = append(r.Notes, fmt.Sprintf("pid %d is a kernel thread: it has no file descriptors, so no sockets of its own", o.PID))
 	}
-	for i := range r.Sockets {
-		if ino := r.Sockets[i].Inode; ino != 0 {
-			r.Sockets[i].Owners = w.own.of(ino)
-		}
-	}
 	if interrupted {
-		r.Sockets = dedupe(r.Sockets)
+		r.rows = dedupe(r.rows)
 		r.Notes = append(r.Notes, "sockets came or went during the dump: the list may miss some")
 	}
 
@@ -266,17 +272,17 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	}
 	gone := t.readAndJudge(r, o)
 	if w.own.unreadable > 0 { // the likely owners are among the unreadable
-		for i := range r.Sockets {
-			if r.Sockets[i].OptionsErr == errNoOwner {
-				r.Sockets[i].OptionsErr = errNoOwnerPerm
+		for i := range r.rows {
+			if r.rows[i].optionsErr == errNoOwner {
+				r.rows[i].optionsErr = errNoOwnerPerm
 			}
 		}
 	}
 	if gone > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d sockets closed or their process exited during the scan", gone))
 	}
-	order(r.Sockets)
-	r.Summary = summarize(r.Sockets, r.Max)
+	order(r.rows, r.own)
+	r.Summary = summarize(r.rows, r.Max)
 	return r, nil
 }
 
@@ -314,18 +320,24 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 	defer optr.Close()
 	read := !o.NoOptions && !(o.NoOwners && o.PID == 0)
 	if read {
-		for i := range r.Sockets {
-			if t.kopts.lookup(&r.Sockets[i]) != nil {
+		for i := range r.rows {
+			k := &r.rows[i]
+			if k.settings != nil || k.inode == 0 || t.kopts.lookup(k.inode) != nil {
 				continue
 			}
-			if ow, ok := r.Sockets[i].Owner(); ok && r.Sockets[i].Inode != 0 {
-				optr.open(ow.PID)
+			if ow := r.own.of(k.inode); len(ow) > 0 {
+				optr.open(ow[0].PID)
 			}
 		}
 	}
-	one := func(s *Socket, cache boundsCache) bool {
+	one := func(k *row, cache boundsCache, bounds map[flatline.Bound]*flatline.Bound) bool {
+		var s Socket
+		k.socket(&s, r.own)
 		gone := false
-		inKernel := t.kopts.lookup(s)
+		inKernel := s.Settings
+		if inKernel == nil {
+			inKernel = t.kopts.lookup(s.Inode)
+		}
 		switch {
 		case o.NoOptions:
 			s.OptionsErr = errNotRead
@@ -347,15 +359,16 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 				s.Settings = &set
 			}
 		}
-		judgeCached(s, r.Host, r.Max, cache)
+		judgeCached(&s, r.Host, r.Max, cache)
+		k.packJudged(&s, shared(bounds, s.Bound))
 		return gone
 	}
 	const chunk = 256
-	workers := min(runtime.GOMAXPROCS(0), (len(r.Sockets)+chunk-1)/chunk)
+	workers := min(runtime.GOMAXPROCS(0), (len(r.rows)+chunk-1)/chunk)
 	if !read || workers <= 1 {
-		gone, cache := 0, boundsCache{}
-		for i := range r.Sockets {
-			if one(&r.Sockets[i], cache) {
+		gone, cache, bounds := 0, boundsCache{}, map[flatline.Bound]*flatline.Bound{}
+		for i := range r.rows {
+			if one(&r.rows[i], cache, bounds) {
 				gone++
 			}
 		}
@@ -368,14 +381,14 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cache := boundsCache{}
+			cache, bounds := boundsCache{}, map[flatline.Bound]*flatline.Bound{}
 			for {
 				start := int(next.Add(chunk)) - chunk
-				if start >= len(r.Sockets) {
+				if start >= len(r.rows) {
 					return
 				}
-				for i := start; i < min(start+chunk, len(r.Sockets)); i++ {
-					if one(&r.Sockets[i], cache) {
+				for i := start; i < min(start+chunk, len(r.rows)); i++ {
+					if one(&r.rows[i], cache, bounds) {
 						gone.Add(1)
 					}
 				}
@@ -429,23 +442,4 @@ func sameFile(a, b string) (bool, error) {
 		return false, err
 	}
 	return os.SameFile(fa, fb), nil
-}
-
-// prefault writes the whole of a fresh array's capacity at once. The
-// garbage collector scans an array with pointers to its capacity: run
-// while the dump fills it, its reads map the kernel's zero page into the
-// untouched pages, and each append's first write to one then takes a
-// copy-on-write fault that flushes the other cores' TLBs with an
-// interrupt (15 % of a 20,000-socket inspect's CPU in `perf record`).
-// Written first, each page takes one ordinary fault. The zeros are
-// written as bytes: clear on the []Socket would, while a collection
-// runs (a large array's allocation often starts one), read every
-// pointer slot for the write barrier first, mapping the zero page
-// itself. Writing nil over nil needs no barrier.
-func prefault(socks []Socket) {
-	full := socks[:cap(socks)]
-	if len(full) == 0 {
-		return
-	}
-	clear(unsafe.Slice((*byte)(unsafe.Pointer(&full[0])), uintptr(len(full))*unsafe.Sizeof(full[0])))
 }

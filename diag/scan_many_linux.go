@@ -64,6 +64,9 @@ func ScanNamespaces(ctx context.Context, o Options, paths []string) (reports []*
 		t.owners = shared
 		t.kopts.ownersRead = fromIterator
 		reports[i], errs[i] = t.scan(ctx, o)
+		if reports[i] != nil {
+			reports[i].expand()
+		}
 		t.conn.Close()
 	}
 	return reports, errs

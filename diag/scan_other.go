@@ -19,6 +19,11 @@ func Scan(context.Context, Options) (*Report, error) {
 	return nil, notSupported("socket inspection (inet_diag)")
 }
 
+// ScanCompact needs Linux, like Scan.
+func ScanCompact(context.Context, Options) (*Report, error) {
+	return nil, notSupported("socket inspection (inet_diag)")
+}
+
 // Watch needs Linux; elsewhere it returns an error matching
 // flatline.ErrNotSupported.
 func Watch(context.Context, Options, WatchOptions, func(Transition) error) error {

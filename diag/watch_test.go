@@ -74,7 +74,7 @@ func TestOrderAndSummary(t *testing.T) {
 		mk(30, VerdictUnknown, 0, false, false, 6),
 		mk(10, VerdictStuck, 2*time.Hour, false, true, 7),
 	}
-	order(socks)
+	orderSockets(socks)
 	var got []uint16
 	for _, s := range socks {
 		got = append(got, s.Local.Port())
@@ -85,7 +85,7 @@ func TestOrderAndSummary(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
-	sum := summarize(socks, 30*time.Second)
+	sum := summarizeSockets(socks, 30*time.Second)
 	wantSum := Summary{
 		Total:     7,
 		ByVerdict: map[Verdict]int{VerdictOK: 2, VerdictSlow: 1, VerdictNever: 2, VerdictUnknown: 1, VerdictStuck: 1},
@@ -103,9 +103,10 @@ func TestDedupe(t *testing.T) {
 	for _, c := range []uint64{1, 2, 1, 3, 2} {
 		socks = append(socks, Socket{DiagMsg: DiagMsg{Cookie: c}})
 	}
+	rows, _ := packed(socks)
 	var got []uint64
-	for _, s := range dedupe(socks) {
-		got = append(got, s.Cookie)
+	for _, r := range dedupe(rows) {
+		got = append(got, r.cookie)
 	}
 	if diff := cmp.Diff([]uint64{1, 2, 3}, got); diff != "" {
 		t.Errorf("dedupe (-want +got):\n%s", diff)

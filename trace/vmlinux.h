@@ -159,6 +159,7 @@ struct inet_connection_sock {
 	struct inet_sock icsk_inet;
 	struct timer_list icsk_retransmit_timer;
 	unsigned long icsk_timeout; // gone in Linux 6.15: icsk_retransmit_timer.expires
+	struct timer_list icsk_keepalive_timer; // some kernels (Debian's 6.12): keepalive off sk_timer
 	__u32 icsk_rto;
 	struct {
 		__u32 lrcvtime;

@@ -91,10 +91,18 @@ static __always_inline void diag_fill(struct rec *r, struct tcp_sock *tp, struct
 		r->timer = 4;
 		r->retrans = icsk->icsk_probes_out;
 		r->expires = (s32)((u32)timeout - now);
-	} else if (sk->sk_timer.entry.pprev) { // timer_pending(&sk->sk_timer)
-		r->timer = 2;
-		r->retrans = icsk->icsk_probes_out;
-		r->expires = (s32)((u32)sk->sk_timer.expires - now);
+	} else {
+		// The keepalive timer: sk_timer, or in kernels that moved it
+		// (Debian's 6.12) icsk_keepalive_timer; timer_pending is a
+		// non-NULL pprev.
+		struct timer_list *ka = &sk->sk_timer;
+		if (bpf_core_field_exists(icsk->icsk_keepalive_timer))
+			ka = &icsk->icsk_keepalive_timer;
+		if (ka->entry.pprev) {
+			r->timer = 2;
+			r->retrans = icsk->icsk_probes_out;
+			r->expires = (s32)((u32)ka->expires - now);
+		}
 	}
 	r->retransmits = icsk->icsk_retransmits;
 	r->probes = icsk->icsk_probes_out;

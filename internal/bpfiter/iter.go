@@ -287,7 +287,8 @@ func connAt(b []byte, hz int) Conn {
 const afInet = 2
 
 // addConns indexes the sockets of whole records b, as addRecords does,
-// and hands each (with its number and shared settings) to fn.
+// and hands each (with its number and shared settings) to fn, once: a
+// socket the walk meets again is skipped.
 func (x *Index) addConns(b []byte, host flatline.Host, fn func(n int32, c *Conn, s *flatline.Settings)) error {
 	if len(b) < recSize {
 		return nil
@@ -298,6 +299,9 @@ func (x *Index) addConns(b []byte, host flatline.Host, fn func(n int32, c *Conn,
 	}
 	for ; len(b) >= recSize; b = b[recSize:] {
 		r := rawAt(b)
+		if _, dup := x.pos[r.Inode]; dup && r.Inode != 0 {
+			continue // met again while the table changed under the walk
+		}
 		c := connAt(b, hz)
 		n := x.add(r.Inode, settingsOf(r, hz))
 		var set *flatline.Settings

@@ -139,3 +139,53 @@ func TestIndex(t *testing.T) {
 		t.Fatalf("IndexOf: %d sockets, inode 4 %v", y.Len(), ok)
 	}
 }
+
+// TestAddConnsOnce: a socket the walk meets twice is handed over once,
+// with what the iterator says of it decoded at the namespace's HZ.
+func TestAddConnsOnce(t *testing.T) {
+	a := rec{inode: 7, idle: 2000, intvl: 250, cnt: 3, keepalive: 1, family: 2, state: 1, sport: 5432, dport: 40000}.bytes()
+	b := append(append(append([]byte{}, a...), rec{inode: 9, family: 10, state: 1}.bytes()...), a...)
+	b[33] = 2                                   // the keepalive timer pending
+	binary.NativeEndian.PutUint32(b[80:], 250)  // in 250 jiffies
+	binary.NativeEndian.PutUint32(b[84:], 51)   // rto: 51 jiffies
+	binary.NativeEndian.PutUint32(b[92:], 1000) // 1000 jiffies since data came
+	copy(b[48:52], []byte{127, 0, 0, 1})
+	x := NewIndex(0)
+	var got []Conn
+	if err := x.addConns(b, flatline.Host{HZ: 250}, func(_ int32, c *Conn, _ *flatline.Settings) { got = append(got, *c) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Inode != 7 || got[1].Inode != 9 {
+		t.Fatalf("handed over %+v, want inodes 7 and 9 once each", got)
+	}
+	c := got[0]
+	if c.Timer != 2 || c.Expires != 1000 || c.RTO != 204000 || c.LastDataRecv != 4000 || c.Local.String() != "127.0.0.1:5432" || c.Remote.Port() != 40000 {
+		t.Fatalf("decoded %+v", c)
+	}
+	if !got[1].Local.Addr().Is6() {
+		t.Fatalf("an AF_INET6 socket's address %v", got[1].Local)
+	}
+}
+
+// FuzzAddConns: any bytes the iterator could write decode without a
+// panic; sockets are handed over once each, with their index in range.
+func FuzzAddConns(f *testing.F) {
+	f.Add(rec{inode: 7, idle: 2000, netKA: 1800000, family: 2, state: 1, keepalive: 1}.bytes(), 250, int64(0))
+	f.Add(append(rec{inode: 8, family: 10}.bytes(), rec{inode: 8}.bytes()...), 300, int64(7200))
+	f.Fuzz(func(t *testing.T, b []byte, hz int, ka int64) {
+		x := NewIndex(1)
+		seen := map[uint64]bool{}
+		err := x.addConns(b, flatline.Host{HZ: hz % 10000, KeepaliveTime: time.Duration(ka) * time.Second}, func(n int32, c *Conn, s *flatline.Settings) {
+			if c.Inode != 0 && seen[c.Inode] {
+				t.Fatalf("inode %d handed over twice", c.Inode)
+			}
+			seen[c.Inode] = true
+			if (c.Inode == 0) != (n < 0) || (n >= 0) != (s != nil) || int(n) >= x.Len() {
+				t.Fatalf("inode %d: number %d of %d, settings %v", c.Inode, n, x.Len(), s)
+			}
+		})
+		if err != nil {
+			return
+		}
+	})
+}
