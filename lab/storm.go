@@ -89,8 +89,16 @@ type StormStrategy struct {
 	PredictedWorstBurst int            `json:"predicted_worst_burst"`
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
-	PredictedRange     [2]int `json:"predicted_worst_burst_range"`
-	Probes             int    `json:"probes"`
+	PredictedRange [2]int `json:"predicted_worst_burst_range"`
+	Probes         int    `json:"probes"`
+	// ProbesMissing counts probes the router never saw, read from each
+	// connection's probe times (a retry k intervals later than an
+	// answered probe's successor would come): lost in the sending host.
+	// ProbesUnanswered counts probes it saw that were retried one
+	// interval later: lost beyond the capture, or their answers lost.
+	// Both 0 when the interval is not below the idle time.
+	ProbesMissing      int    `json:"probes_missing"`
+	ProbesUnanswered   int    `json:"probes_unanswered"`
 	PredictedProbes    int    `json:"predicted_probes"`
 	PredictedFalseDead int    `json:"predicted_false_dead"`
 	Policed            uint64 `json:"policed"`       // packets the router's policer dropped

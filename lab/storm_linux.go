@@ -418,9 +418,11 @@ func (s *stormSetup) watch(ctx context.Context, d time.Duration) error {
 }
 
 // countProbes finds the keepalive probes the router saw from the client
-// up to end, and their worst burst and histogram.
+// up to end, and their worst burst and histogram, and which probes went
+// unanswered (lostProbes).
 func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk roundClock, end time.Duration) {
 	var d storm.Detector
+	flows := map[storm.Flow][]time.Duration{}
 	for _, f := range frames {
 		seg, err := storm.DecodeSegment(storm.LinkEthernet, f.Data)
 		if err != nil {
@@ -429,6 +431,7 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 		if d.Keepalive(seg) && seg.Flow.Src.Addr() == s.topo.ClientAddr {
 			if t := f.At.Sub(clk.realZero); t <= end {
 				res.ProbeTimes = append(res.ProbeTimes, t)
+				flows[seg.Flow] = append(flows[seg.Flow], t)
 			}
 		}
 	}
@@ -437,6 +440,33 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
 	res.BinS = storm.DefaultBin().Seconds()
 	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
+	res.ProbesMissing, res.ProbesUnanswered = lostProbes(flows, s.k)
+}
+
+// lostProbes reads lost probes from each connection's probe times at the
+// router. An answered probe is followed by the next one Idle later; an
+// unanswered one by a retry one Interval later. So a gap of about
+// Interval follows a probe the router saw that got no answer (lost beyond
+// the capture, or its answer lost), and a gap of Idle plus k intervals
+// hides k probes the router never saw (lost in the sending host). Only
+// when Interval is below Idle can the two be told apart; otherwise both
+// are 0.
+func lostProbes(flows map[storm.Flow][]time.Duration, k storm.Keepalive) (missing, unanswered int) {
+	if k.Interval <= 0 || k.Interval >= k.Idle {
+		return 0, 0
+	}
+	for _, ts := range flows {
+		slices.Sort(ts)
+		for i := 1; i < len(ts); i++ {
+			switch g := ts[i] - ts[i-1]; {
+			case g < (k.Idle+k.Interval)/2:
+				unanswered++
+			case g > k.Idle+k.Interval/2:
+				missing += int((g - k.Idle + k.Interval/2) / k.Interval)
+			}
+		}
+	}
+	return missing, unanswered
 }
 
 // predict runs the model on the same connections: creation and arming
