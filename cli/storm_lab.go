@@ -50,8 +50,12 @@ Spread, as its Dialer applies them); also offsets (uniform random arming
 delays) and golden (golden-ratio arming delays). Every strategy gets the
 keepalive settings that --timeout derives (with three probes) and the same
 spread budget. Without --timeout: 10s, or the smallest timeout whose flatline
-bursts fit this host's CPU backlog (net.core.netdev_max_backlog), 33s at
-20,000 connections here.`,
+bursts fit this host's CPU backlog (net.core.netdev_max_backlog), 30s at
+20,000 connections here (the plan flatline plan --conns 20000 forecasts).
+Both endpoints send through a pfifo_fast qdisc, as real hosts do: a probe
+the next hop drops is lost unseen by TCP (without one, a veth refuses a
+burst and TCP re-sends the refused probes half a second later, uncounted);
+the router receives on every CPU (RPS), as a NIC with RSS does.`,
 		Example: `  sudo flatline lab storm
   sudo flatline lab storm --conns 500 --json
   sudo flatline lab storm --chart storm.svg --pcap /tmp/storm`,
@@ -63,7 +67,7 @@ bursts fit this host's CPU backlog (net.core.netdev_max_backlog), 33s at
 	cmd.AddCommand(newLabStormHolderCmd())
 	fl := cmd.Flags()
 	fl.IntVar(&f.conns, "conns", 2000, "connections per strategy")
-	fl.DurationVar(&f.timeout, "timeout", 0, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget (0: 10s, or the smallest timeout whose flatline bursts fit the host's CPU backlog, e.g. 33s at 20,000 connections)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "the flatline timeout whose plan gives every strategy its keepalive settings and spread budget (0: 10s, or the smallest timeout whose flatline bursts fit the host's CPU backlog, e.g. 30s at 20,000 connections)")
 	fl.StringVar(&f.strategies, "strategies", "static,jitter,coprime,flatline", "comma-separated strategies: static, jitter, coprime, flatline, offsets, golden, offsets+coprime")
 	fl.Uint32Var(&f.rate, "rate", 0, "policer rate, ACK-only packets per second (0: twice the average probe traffic)")
 	fl.Uint32Var(&f.burst, "burst", 0, "policer burst, packets (0: twice the packets of flatline's predicted worst burst, probes and answers)")
@@ -168,18 +172,19 @@ func printStorm(w io.Writer, r *lab.StormResult) {
 	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
 		r.PerSecond, r.Burst, r.ObserveS, r.WindowS*1000)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STRATEGY\tFALSELY DEAD\t(MODEL)\tWORST BURST\t(MODEL)\tPROBES\t(MODEL)\tPOLICED")
+	fmt.Fprintln(tw, "STRATEGY\tFALSELY DEAD\t(MODEL)\tWORST BURST\t(MODEL)\tPROBES\t(MODEL)\tPOLICED\tLOST: UNSEEN+UNANSWERED")
 	for _, s := range r.Strategies {
-		fmt.Fprintf(tw, "%s\t%d of %d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\n", s.Name, s.FalseDead, r.Conns, s.PredictedFalseDead,
-			s.WorstBurst, s.PredictedWorstBurst, s.Probes, s.PredictedProbes, s.Policed)
+		fmt.Fprintf(tw, "%s\t%d of %d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\t%d+%d\n", s.Name, s.FalseDead, r.Conns, s.PredictedFalseDead,
+			s.WorstBurst, s.PredictedWorstBurst, s.Probes, s.PredictedProbes, s.Policed, s.ProbesMissing, s.ProbesUnanswered)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(lost probes are read from each connection's probe times at the router; the unseen ones were lost in the sending host)")
 	for _, s := range r.Strategies {
 		if s.CaptureDrops > 0 {
 			fmt.Fprintf(w, "\nwarning: the capture lost %d frames for %s: its measured bursts are low\n", s.CaptureDrops, s.Name)
 		}
 		if s.BacklogDrops > 0 {
-			fmt.Fprintf(w, "\nnote: %s: %d packets dropped by full CPU input backlogs (net.core.netdev_max_backlog=%d): a burst larger than that from one CPU is cut in the sending host, before the router sees it\n",
+			fmt.Fprintf(w, "\nnote: %s: %d packets dropped by full CPU input backlogs (net.core.netdev_max_backlog=%d): a burst larger than that from one CPU is cut in the sending host, before the router sees it (host-wide: other programs' traffic counts too)\n",
 				s.Name, s.BacklogDrops, r.Backlog)
 		}
 	}

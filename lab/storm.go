@@ -20,8 +20,10 @@ type StormConfig struct {
 	// means 10s, or more for many connections: the smallest timeout whose
 	// flatline plan keeps the worst burst within four fifths of the host's
 	// CPU backlog (net.core.netdev_max_backlog), which cuts larger bursts
-	// before the router sees them (at 20,000 connections and HZ=250 with a
-	// backlog of 1000: 33s).
+	// before the router sees them; flatline.DefaultTimeout when that fits
+	// and the search would pass it (at 20,000 connections and HZ=250 with
+	// a backlog of 1000: 30s, the plan `flatline plan --conns 20000`
+	// forecasts).
 	Config flatline.Config
 	// Strategies to run, in order. Nil means static, jitter, coprime,
 	// flatline.
@@ -62,8 +64,13 @@ type StormResult struct {
 	// Backlog is net.core.netdev_max_backlog: veth hands packets to the
 	// peer through a per-CPU backlog of this many, so a larger burst from
 	// one CPU in one tick is cut there, before the router sees it.
-	Backlog    int             `json:"netdev_max_backlog"`
-	Strategies []StormStrategy `json:"strategies"`
+	Backlog int `json:"netdev_max_backlog"`
+	// HostPerTick is the most probes the client host passes in one tick
+	// (its CPUs times kernel.BacklogBurst(Backlog)), the model's limit;
+	// 0 unknown. The endpoints send through a pfifo_fast qdisc, as real
+	// hosts do, so the probes over it are lost unseen by TCP.
+	HostPerTick int             `json:"host_probes_per_tick"`
+	Strategies  []StormStrategy `json:"strategies"`
 }
 
 // StormKeepalive is Keepalive for programs.
@@ -82,8 +89,16 @@ type StormStrategy struct {
 	PredictedWorstBurst int            `json:"predicted_worst_burst"`
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
-	PredictedRange     [2]int `json:"predicted_worst_burst_range"`
-	Probes             int    `json:"probes"`
+	PredictedRange [2]int `json:"predicted_worst_burst_range"`
+	Probes         int    `json:"probes"`
+	// ProbesMissing counts probes the router never saw, read from each
+	// connection's probe times (a retry k intervals later than an
+	// answered probe's successor would come): lost in the sending host.
+	// ProbesUnanswered counts probes it saw that were retried one
+	// interval later: lost beyond the capture, or their answers lost.
+	// Both 0 when the interval is not below the idle time.
+	ProbesMissing      int    `json:"probes_missing"`
+	ProbesUnanswered   int    `json:"probes_unanswered"`
 	PredictedProbes    int    `json:"predicted_probes"`
 	PredictedFalseDead int    `json:"predicted_false_dead"`
 	Policed            uint64 `json:"policed"`       // packets the router's policer dropped

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,20 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 		return nil, err
 	}
 	defer topo.Close()
+	// The endpoints get a transmit queue as real hosts have: without one,
+	// TCP sees the veth refuse a burst and paces it itself (a refused
+	// probe is retried HZ/2 later, uncounted), and static timers' lockstep
+	// never reaches the router. Room for every connection's probe, as a
+	// NIC draining at line rate never refuses a CPU's burst.
+	if err := topo.HostQueues(cfg.Conns); err != nil {
+		return nil, err
+	}
+	// The router receives on every CPU (RPS), as a NIC with RSS does: a
+	// bucket of probes fired on one CPU lands in every CPU's backlog, and
+	// the host passes CPUs times a backlog per tick whichever CPU fired.
+	if err := topo.RouterOnAllCPUs(); err != nil {
+		return nil, err
+	}
 	s := &stormSetup{cfg: cfg, topo: topo, plan: plan, hz: hz, k: storm.KeepaliveOf(plan.Settings)}
 	if s.ifname, err = s.routerLinkTowards(topo.ClientAddr); err != nil {
 		return nil, err
@@ -58,6 +73,9 @@ func RunStorm(ctx context.Context, cfg StormConfig) (*StormResult, error) {
 		Keepalive: StormKeepalive{IdleS: s.k.Idle.Seconds(), IntervalS: s.k.Interval.Seconds(), Count: s.k.Count, UserTimeoutS: s.k.UserTimeout.Seconds()},
 		ObserveS:  cfg.Observe.Seconds(), WindowS: kernel.Jiffy(hz).Seconds(),
 		Backlog: netdevMaxBacklog(),
+	}
+	if q := s.hostQueue(); q != nil {
+		res.HostPerTick = q.PerTick
 	}
 	res.PerSecond, res.Burst = cfg.PerSecond, cfg.Burst
 	if res.PerSecond == 0 || res.Burst == 0 {
@@ -134,17 +152,32 @@ const stormCount = 3
 // netdev_max_backlog packets, and a bucket's probes and their answers go
 // through the same backlogs (flatline plan --conns N --burst B searches
 // the same way). Four fifths of the backlog leaves room for other traffic.
+// flatline.DefaultTimeout is among the candidates (storm.Recommend's
+// steps grow by a quarter and pass it by): when it fits and the steps
+// would go past it, the lab runs the plan that `flatline plan --conns N`
+// forecasts.
 func defaultStormTimeout(ctx context.Context, cfg flatline.Config, n, hz, backlog int) (time.Duration, error) {
 	cfg.Timeout = 10 * time.Second
 	if backlog <= 0 {
 		return cfg.Timeout, nil
 	}
-	r, err := storm.Recommend(ctx, cfg, n, hz, max(backlog*4/5, 1))
+	tolerated := max(backlog*4/5, 1)
+	r, err := storm.Recommend(ctx, cfg, n, hz, tolerated)
 	if err != nil {
 		return 0, err
 	}
 	if r == nil {
 		return cfg.Timeout, nil
+	}
+	if r.Timeout > flatline.DefaultTimeout {
+		cfg.Timeout = flatline.DefaultTimeout
+		d, err := storm.Recommend(ctx, cfg, n, hz, tolerated)
+		if err != nil {
+			return 0, err
+		}
+		if d != nil {
+			return min(r.Timeout, d.Timeout), nil
+		}
 	}
 	return r.Timeout, nil
 }
@@ -385,9 +418,11 @@ func (s *stormSetup) watch(ctx context.Context, d time.Duration) error {
 }
 
 // countProbes finds the keepalive probes the router saw from the client
-// up to end, and their worst burst and histogram.
+// up to end, and their worst burst and histogram, and which probes went
+// unanswered (lostProbes).
 func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk roundClock, end time.Duration) {
 	var d storm.Detector
+	flows := map[storm.Flow][]time.Duration{}
 	for _, f := range frames {
 		seg, err := storm.DecodeSegment(storm.LinkEthernet, f.Data)
 		if err != nil {
@@ -396,6 +431,7 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 		if d.Keepalive(seg) && seg.Flow.Src.Addr() == s.topo.ClientAddr {
 			if t := f.At.Sub(clk.realZero); t <= end {
 				res.ProbeTimes = append(res.ProbeTimes, t)
+				flows[seg.Flow] = append(flows[seg.Flow], t)
 			}
 		}
 	}
@@ -404,13 +440,40 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
 	res.BinS = storm.DefaultBin().Seconds()
 	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
+	res.ProbesMissing, res.ProbesUnanswered = lostProbes(flows, s.k)
+}
+
+// lostProbes reads lost probes from each connection's probe times at the
+// router. An answered probe is followed by the next one Idle later; an
+// unanswered one by a retry one Interval later. So a gap of about
+// Interval follows a probe the router saw that got no answer (lost beyond
+// the capture, or its answer lost), and a gap of Idle plus k intervals
+// hides k probes the router never saw (lost in the sending host). Only
+// when Interval is below Idle can the two be told apart; otherwise both
+// are 0.
+func lostProbes(flows map[storm.Flow][]time.Duration, k storm.Keepalive) (missing, unanswered int) {
+	if k.Interval <= 0 || k.Interval >= k.Idle {
+		return 0, 0
+	}
+	for _, ts := range flows {
+		slices.Sort(ts)
+		for i := 1; i < len(ts); i++ {
+			switch g := ts[i] - ts[i-1]; {
+			case g < (k.Idle+k.Interval)/2:
+				unanswered++
+			case g > k.Idle+k.Interval/2:
+				missing += int((g - k.Idle + k.Interval/2) / k.Interval)
+			}
+		}
+	}
+	return missing, unanswered
 }
 
 // predict runs the model on the same connections: creation and arming
 // times as they happened; for flatline the library's draws are unknown,
 // so several.
 func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []holderConn, clk roundClock, end time.Duration, perSecond, burst uint32) error {
-	m := storm.Model{Clock: clk.clock, Horizon: end, Police: &storm.Policer{PerSecond: float64(perSecond), Burst: int(burst)}}
+	m := storm.Model{Clock: clk.clock, Horizon: end, Police: &storm.Policer{PerSecond: float64(perSecond), Burst: int(burst)}, Host: s.hostQueue()}
 	k := s.k
 	draws := 1
 	if st == storm.Flatline {
@@ -432,7 +495,7 @@ func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []hold
 			return err
 		}
 		worsts = append(worsts, storm.WorstBurst(p.Times(), p.Tick).Probes)
-		probes = append(probes, len(p.Probes))
+		probes = append(probes, len(p.Times()))
 		dead = append(dead, p.FalseDead())
 	}
 	res.PredictedWorstBurst = median(worsts)
@@ -440,6 +503,17 @@ func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []hold
 	res.PredictedProbes = median(probes)
 	res.PredictedFalseDead = median(dead)
 	return nil
+}
+
+// hostQueue is the client host's limit on probes per tick: every CPU's
+// backlog (kernel.BacklogBurst) when the host's netdev_max_backlog is
+// known; nil otherwise.
+func (s *stormSetup) hostQueue() *storm.HostQueue {
+	b := netdevMaxBacklog()
+	if b <= 0 {
+		return nil
+	}
+	return &storm.HostQueue{PerTick: runtime.NumCPU() * kernel.BacklogBurst(b)}
 }
 
 func median(xs []int) int {

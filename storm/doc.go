@@ -39,7 +39,8 @@
 // flatline 0 falsely dead, flatline's worst burst 185 against 190.)
 // Static bursts above 1000 are cut by the sender's per-CPU input backlog
 // (net.core.netdev_max_backlog) before the router sees them, hence the
-// measured bursts below the model's.
+// measured bursts below the model's; Model.Host now models that cut
+// (kernel.BacklogBurst per CPU).
 // The wheel's floor is 2000 · 256 ms / 3 s = 171. Changing the idle time per
 // connection (jitter, coprime) does not de-phase: periods that differ by
 // whole seconds meet again at common multiples, and the lower idle values

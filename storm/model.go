@@ -78,13 +78,28 @@ type Model struct {
 	// Police, when set, drops probes and answers over its rate: dropped
 	// probes lead to retries and possibly false deaths.
 	Police *Policer
+	// Host, when set, is the sending host's limit on probes leaving in
+	// one tick; the probes over it are lost before the Policer sees them.
+	Host *HostQueue
+}
+
+// HostQueue is how many probes the sending host passes in one tick: its
+// CPUs times kernel.BacklogBurst of net.core.netdev_max_backlog for a host
+// whose packets cross a veth (the lab), when the timers of a burst are on
+// every CPU. The probes over it went out as far as TCP knows (the host's
+// qdisc took them) and are never answered.
+type HostQueue struct {
+	PerTick int
 }
 
 // Probe is one keepalive probe the model predicts.
 type Probe struct {
 	Conn int           // index into the connections given to Run
 	At   time.Duration // when the probe leaves, from time zero (a tick)
-	Lost bool          // the probe or its answer was dropped by the policer
+	Lost bool          // the probe or its answer was dropped by the policer or the host
+	// Cut is set when the sending host dropped the probe (Model.Host):
+	// it never reached the wire.
+	Cut bool
 }
 
 // Result is a model run: every probe in time order and which connections
@@ -166,25 +181,10 @@ func (m Model) Run(conns []Conn) (Result, error) {
 	}
 	heap.Init(&h)
 	end := m.Clock.jiffyAt(m.Horizon)
-	tokens, last := 0.0, int64(0)
-	if m.Police != nil {
-		tokens, last = float64(m.Police.Burst), m.Clock.jiffyAt(0)
-	}
-	take := func(now int64) bool {
-		if m.Police == nil {
-			return true
-		}
-		tokens += float64(now-last) * m.Police.PerSecond / float64(w.HZ())
-		last = now
-		if tokens > float64(m.Police.Burst) {
-			tokens = float64(m.Police.Burst)
-		}
-		if tokens >= 1 {
-			tokens--
-			return true
-		}
-		return false
-	}
+	police := newTokenBucket(m.Police, m.Clock.jiffyAt(0), w.HZ())
+	take := police.take
+	host := &hostCut{q: m.Host}
+	leaves := host.leaves
 	var batch []*timer // probes sent in the current tick, awaiting answers
 	flush := func() {
 		for _, t := range batch {
@@ -227,7 +227,8 @@ func (m Model) Run(conns []Conn) (Result, error) {
 		}
 		t.probesOut++
 		p := Probe{Conn: t.conn, At: m.Clock.timeOf(t.at)}
-		if !take(t.at) {
+		p.Cut = !leaves(t.at)
+		if p.Cut || !take(t.at) {
 			p.Lost = true
 			res.Probes = append(res.Probes, p)
 			t.at = w.Expiry(t.at, ahead)
@@ -241,6 +242,57 @@ func (m Model) Run(conns []Conn) (Result, error) {
 	return res, nil
 }
 
+// tokenBucket is a Policer during a run, in jiffies; a nil Policer passes
+// everything.
+type tokenBucket struct {
+	p      *Policer
+	hz     int
+	tokens float64
+	last   int64
+}
+
+func newTokenBucket(p *Policer, start int64, hz int) *tokenBucket {
+	b := &tokenBucket{p: p, hz: hz, last: start}
+	if p != nil {
+		b.tokens = float64(p.Burst)
+	}
+	return b
+}
+
+// take says whether a packet at jiffy now passes.
+func (b *tokenBucket) take(now int64) bool {
+	if b.p == nil {
+		return true
+	}
+	b.tokens = min(b.tokens+float64(now-b.last)*b.p.PerSecond/float64(b.hz), float64(b.p.Burst))
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
+
+// hostCut counts the probes of the current tick against a HostQueue; a
+// nil one passes everything.
+type hostCut struct {
+	q    *HostQueue
+	tick int64
+	n    int
+}
+
+// leaves says whether a probe sent at jiffy now leaves the host.
+func (c *hostCut) leaves(now int64) bool {
+	if c.q == nil || c.q.PerTick <= 0 {
+		return true
+	}
+	if now != c.tick {
+		c.tick, c.n = now, 0
+	}
+	c.n++
+	return c.n <= c.q.PerTick
+}
+
 // FalseDead counts connections declared dead although the peer was alive.
 func (r Result) FalseDead() int {
 	n := 0
@@ -252,11 +304,14 @@ func (r Result) FalseDead() int {
 	return n
 }
 
-// Times returns the probe times.
+// Times returns the times of the probes that reached the wire (all but
+// those the sending host cut).
 func (r Result) Times() []time.Duration {
-	ts := make([]time.Duration, len(r.Probes))
-	for i, p := range r.Probes {
-		ts[i] = p.At
+	ts := make([]time.Duration, 0, len(r.Probes))
+	for _, p := range r.Probes {
+		if !p.Cut {
+			ts = append(ts, p.At)
+		}
 	}
 	return ts
 }

@@ -120,3 +120,50 @@ func TestWorstBurstAndHistogram(t *testing.T) {
 		t.Errorf("Floor = %d, want 86", got)
 	}
 }
+
+// TestModelHostQueueCutsLockstep: 2000 static connections whose host
+// passes 300 probes a tick (the lab's two CPUs times their backlog, scaled
+// down): each firing puts 300 on the wire and answers them, the rest are
+// lost probes, so after three firings 900 connections were answered and
+// the other 1100 die at the fourth. Flatline's spread keeps every bucket
+// under the cap: nothing cut, nobody dead.
+func TestModelHostQueueCutsLockstep(t *testing.T) {
+	k := Keepalive{Idle: 8 * time.Second, Interval: 5 * time.Second, Count: 3}
+	const n, perTick = 2000, 300
+	for _, tt := range []struct {
+		s               Strategy
+		spread          time.Duration
+		dead, wireBurst int
+	}{
+		{Static, 0, n - 3*perTick, perTick},
+		{Offsets, 7 * time.Second, 0, -1},
+	} {
+		conns, err := Conns(tt.s, k, tt.spread, nil, n, rand.New(rand.NewPCG(1, 2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Model{Clock: Clock{HZ: 250}, Horizon: 30 * time.Second, Host: &HostQueue{PerTick: perTick}}.Run(conns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.FalseDead(); got != tt.dead {
+			t.Errorf("%s: %d dead, want %d", tt.s, got, tt.dead)
+		}
+		got := WorstBurst(res.Times(), res.Tick).Probes
+		if tt.wireBurst >= 0 && got != tt.wireBurst {
+			t.Errorf("%s: worst burst on the wire %d, want %d", tt.s, got, tt.wireBurst)
+		}
+		if got > perTick {
+			t.Errorf("%s: %d probes on the wire in one tick, over the host's %d", tt.s, got, perTick)
+		}
+		cut := 0
+		for _, p := range res.Probes {
+			if p.Cut {
+				cut++
+			}
+		}
+		if tt.dead == 0 && cut != 0 {
+			t.Errorf("%s: %d probes cut, want none", tt.s, cut)
+		}
+	}
+}

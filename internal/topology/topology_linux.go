@@ -165,14 +165,9 @@ func (t *Topology) connect6(ns *Namespace, routerLink string, routerAddr, endpoi
 	if err := addAddr(t.router, routerLink, routerAddr); err != nil {
 		return err
 	}
-	fd, err := ns.Fd()
+	h, err := ns.netlink()
 	if err != nil {
 		return err
-	}
-	defer unix.Close(fd)
-	h, err := netlink.NewHandleAt(netns.NsHandle(fd))
-	if err != nil {
-		return fmt.Errorf("lab: netlink in %s: %w", ns.Name, err)
 	}
 	defer h.Close()
 	if err := addAddr(h, endpointLink, endpointAddr); err != nil {

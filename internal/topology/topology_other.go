@@ -62,3 +62,11 @@ func (t *Topology) RandomLossOnPorts(l Loss, lo, hi uint16) error { return errPl
 // LossDrops needs Linux; elsewhere it returns an error matching
 // ErrNotSupported.
 func (t *Topology) LossDrops() (map[uint16]uint64, error) { return nil, errPlatform() }
+
+// HostQueues needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) HostQueues(packets int) error { return errPlatform() }
+
+// RouterOnAllCPUs needs Linux; elsewhere it returns an error matching
+// ErrNotSupported.
+func (t *Topology) RouterOnAllCPUs() error { return errPlatform() }
