@@ -2,6 +2,7 @@ package diag
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -196,4 +197,25 @@ func sameGroup(a, b *Socket) bool {
 	oa, ka := a.Owner()
 	ob, kb := b.Owner()
 	return ka == kb && (!ka || oa.PID == ob.PID)
+}
+
+// worse is the order order sorts in, for two Sockets: worst first: by verdict, then by how long they
+// would hang (never first), then by address for a stable order.
+func worse(a, b *Socket) int {
+	if c := cmp.Compare(a.Verdict.rank(), b.Verdict.rank()); c != 0 {
+		return c
+	}
+	if a.Never != b.Never {
+		if a.Never {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(b.Worst, a.Worst); c != 0 {
+		return c
+	}
+	if c := a.Local.Compare(b.Local); c != 0 {
+		return c
+	}
+	return a.Remote.Compare(b.Remote)
 }

@@ -7,28 +7,9 @@ import (
 	"time"
 )
 
-// worse orders two sockets worst first: by verdict, then by how long they
-// would hang (never first), then by address for a stable order.
-func worse(a, b *Socket) int {
-	if c := cmp.Compare(a.Verdict.rank(), b.Verdict.rank()); c != 0 {
-		return c
-	}
-	if a.Never != b.Never {
-		if a.Never {
-			return -1
-		}
-		return 1
-	}
-	if c := cmp.Compare(b.Worst, a.Worst); c != 0 {
-		return c
-	}
-	if c := a.Local.Compare(b.Local); c != 0 {
-		return c
-	}
-	return a.Remote.Compare(b.Remote)
-}
-
-// order sorts rows worst first (as worse orders Sockets), grouped by
+// order sorts rows worst first (by verdict, then how long they would
+// hang, never first, then by address; TestOrder states it as worse),
+// grouped by
 // owning process (own): the group of the process with the worst socket
 // comes first; sockets without an owner form the last group. It sorts
 // keys, then moves each row once, in place (a copy of 20,000 would be

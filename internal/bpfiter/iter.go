@@ -170,14 +170,15 @@ func IndexOf(socks []Socket) *Index {
 	return x
 }
 
-// add indexes one socket and returns its number; a repeated inode keeps
-// its first reading, and a socket without one is not indexed (-1).
-func (x *Index) add(inode uint64, s flatline.Settings) int32 {
+// add indexes one socket and returns its number and whether it is new;
+// a repeated inode keeps its first reading, and a socket without one is
+// not indexed (-1, new).
+func (x *Index) add(inode uint64, s flatline.Settings) (int32, bool) {
 	if inode == 0 {
-		return -1
+		return -1, true
 	}
 	if n, dup := x.pos[inode]; dup {
-		return n
+		return n, false
 	}
 	id, ok := x.ids[s]
 	if !ok {
@@ -188,7 +189,7 @@ func (x *Index) add(inode uint64, s flatline.Settings) int32 {
 	n := int32(len(x.set))
 	x.pos[inode] = n
 	x.set = append(x.set, id)
-	return n
+	return n, true
 }
 
 // addRecords indexes the sockets of whole records b.
@@ -299,11 +300,11 @@ func (x *Index) addConns(b []byte, host flatline.Host, fn func(n int32, c *Conn,
 	}
 	for ; len(b) >= recSize; b = b[recSize:] {
 		r := rawAt(b)
-		if _, dup := x.pos[r.Inode]; dup && r.Inode != 0 {
+		n, fresh := x.add(r.Inode, settingsOf(r, hz))
+		if !fresh {
 			continue // met again while the table changed under the walk
 		}
 		c := connAt(b, hz)
-		n := x.add(r.Inode, settingsOf(r, hz))
 		var set *flatline.Settings
 		if n >= 0 {
 			set = &x.distinct[x.set[n]]
