@@ -193,7 +193,6 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	rows, infos := make([]row, 0, capacity), tcpInfoSlab{}
 	prefault(rows)
 	mine := func(ino uint64) bool { return o.PID == 0 || (ino != 0 && own.of(ino) != nil) }
-	walk := make(chan walked, 1)
 	iterated := false
 	if t.kopts.dumps(o.states()) {
 		// One walk: the socket iterator reports what the dump would, with
@@ -215,37 +214,34 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 			iterated = true
 		}
 	}
+	var w walked
 	var interrupted bool
 	var err error
-	if iterated {
-		switch {
-		case o.PID != 0:
-			walk <- walked{own: own}
-		case o.NoOwners:
-			walk <- walked{}
-		default:
-			w, werr := t.kopts.walkOwners()
-			walk <- walked{w, werr}
-		}
-	} else {
+	switch {
+	case iterated && o.PID != 0:
+		w.own = own
+	case iterated && !o.NoOwners:
+		w.own, w.err = t.kopts.walkOwners()
+	case !iterated:
+		walk := make(chan walked, 1)
 		t.startWalk(o, own, walk)
 		interrupted, err = t.conn.dumpRaw(o.states(), func(payload []byte) error {
 			var m DiagMsg
-			info := infos.next()
-			if err := decodeDiagMsg(payload, &m, info); err != nil {
+			if err := decodeDiagMsg(payload, &m, infos.next()); err != nil {
 				return err
 			}
-			if m.Info == nil || !mine(m.Inode) {
+			keep := mine(m.Inode)
+			if m.Info == nil || !keep {
 				infos.unget()
 			}
-			if mine(m.Inode) {
+			if keep {
 				rows = append(rows, row{})
 				rows[len(rows)-1].packMsg(&m)
 			}
 			return ctx.Err()
 		})
+		w = <-walk
 	}
-	w := <-walk
 	if err != nil {
 		return nil, err
 	}
