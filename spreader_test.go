@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// TestSpreaderPrune: the spreader lets go of the connections closed
-// before their slot at a prune, keeps the open ones in their slots, and a
-// slot that fires during a prune is left alone.
-func TestSpreaderPrune(t *testing.T) {
+// TestSpreaderSort: a dial only appends to the pending list; a sort files
+// the connections still open under their slots and lets go of the closed
+// ones, leaves alone one whose instant has passed, and firing the slots
+// re-arms the open ones (keepalive still on) and empties the spreader.
+func TestSpreaderSort(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +25,8 @@ func TestSpreaderPrune(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	// A spreader whose slots are far away: nothing fires during the test.
-	s := &spreader{spread: time.Hour, slot: time.Minute, due: map[int64]*slotConns{}, origin: time.Now()}
+	// Slots far away and no sort of its own: nothing runs but the test.
+	s := &spreader{spread: time.Hour, slot: time.Minute, sortAfter: time.Hour, due: map[int64][]*net.TCPConn{}, origin: time.Now()}
 	const n = 40
 	var open []*net.TCPConn
 	for i := range n {
@@ -33,59 +34,57 @@ func TestSpreaderPrune(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer c.Close()
+		if err := c.(*net.TCPConn).SetKeepAlive(true); err != nil {
+			t.Fatal(err)
+		}
 		s.add(c)
 		if i%2 == 0 {
 			c.Close()
 		} else {
 			open = append(open, c.(*net.TCPConn))
-			defer c.Close()
 		}
 	}
-	held := func() (all, checked int) {
+	held := func() (all int) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		for _, sc := range s.due {
-			all += len(sc.conns)
-			checked += sc.checked
-			for _, c := range sc.conns {
+		for _, conns := range s.due {
+			all += len(conns)
+			for _, c := range conns {
 				if !isOpen(c) {
-					t.Errorf("a closed connection is still held")
+					t.Errorf("a closed connection is held")
 				}
 			}
 		}
-		return all, checked
+		return all
 	}
-	// The draws that fell in the current slot were never held.
 	s.mu.Lock()
-	var before, want int
-	for _, sc := range s.due {
-		for _, c := range sc.conns {
-			before++
-			if isOpen(c) {
-				want++
-			}
-		}
+	if len(s.pending) != n || !s.sorting {
+		t.Errorf("after %d dials: %d pending, sorting %v; want %d, true", n, len(s.pending), s.sorting, n)
 	}
 	s.mu.Unlock()
-	if want == before {
-		t.Fatalf("all %d held connections open: nothing to prune", before)
+	s.sort()
+	// Every re-arm instant drawn over the next hour (one within the
+	// microseconds the sort took is a chance of about 1e-8).
+	if got := held(); got != len(open) {
+		t.Errorf("after a sort: %d held, want the %d open of %d", got, len(open), n)
 	}
-	s.prune()
-	if all, checked := held(); all != want || checked != all {
-		t.Errorf("after a prune: %d held (%d checked), want the %d open of %d", all, checked, want, before)
-	}
-	all, _ := held()
-	// An open connection closed later is held until its slot or the next
-	// prune; one prune more lets it go.
-	open[0].Close()
 	s.mu.Lock()
-	for _, sc := range s.due {
-		sc.checked = 0
+	if len(s.pending) != 0 || s.sorting {
+		t.Errorf("after a sort: %d pending, sorting %v; want none, false", len(s.pending), s.sorting)
 	}
 	s.mu.Unlock()
-	s.prune()
-	if all2, _ := held(); all2 >= all && all > 0 {
-		t.Errorf("after closing one and pruning again: %d held, want fewer than %d", all2, all)
+	// Handed over an hour ago (a spread ago): every instant has passed,
+	// the connections are left at the phase of their connect.
+	for _, c := range open {
+		s.add(c)
+	}
+	s.mu.Lock()
+	s.start -= time.Hour
+	s.mu.Unlock()
+	s.sort()
+	if got := held(); got != len(open) {
+		t.Errorf("after sorting connections whose instants have passed: %d held, want the %d of before", got, len(open))
 	}
 	// Firing every slot re-arms the open ones and empties the spreader.
 	s.mu.Lock()
@@ -97,7 +96,16 @@ func TestSpreaderPrune(t *testing.T) {
 	for _, k := range slots {
 		s.fire(k)
 	}
-	if all, _ := held(); all != 0 {
-		t.Errorf("after firing every slot: %d held", all)
+	if got := held(); got != 0 {
+		t.Errorf("after firing every slot: %d held", got)
+	}
+	for _, c := range open {
+		st, err := ReadSettings(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.KeepAlive {
+			t.Errorf("%v: keepalive off after its re-arm", c.LocalAddr())
+		}
 	}
 }
