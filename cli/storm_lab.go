@@ -38,7 +38,9 @@ once (connections made together, as after a restart), and makes the router
 drop ACK-only packets over a rate (nftables limit) sized so that the link
 carries spread probes but not bursts. For each strategy it captures the probes
 in the router (AF_PACKET), measures their worst burst (probes within one kernel
-tick) against the timer-wheel model's prediction, and counts connections
+tick) against the timer-wheel model's prediction, also over the probes sent
+before their connection's first loss (a lost probe moves its connection's
+phase, and the model knows only the losses it causes), and counts connections
 declared dead (ETIMEDOUT) while the server was alive. The connections are held
 in helper processes (this binary again, at most 4,000 connections each), so
 that 20,000 fit under a 20,000-descriptor limit.
