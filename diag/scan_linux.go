@@ -146,6 +146,9 @@ func openTarget(o Options) (*target, error) {
 		t.conn = c
 		n, known := tcpSockets()
 		t.sizeHint, t.empty = n, known && n == 0 && o.PID == 0
+		if known && o.Sized != nil {
+			o.Sized(n)
+		}
 		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions && !t.empty {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
