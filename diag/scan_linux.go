@@ -220,9 +220,12 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	switch {
 	case iterated && o.PID != 0:
 		w.own = own
+	case iterated && t.owners != nil: // walked once for many namespaces (ScanNamespaces)
+		w.own = *t.owners
 	case iterated && !o.NoOwners:
 		w.own, w.err = t.kopts.walkOwners()
 	case !iterated:
+		r.dumped = true
 		walk := make(chan walked, 1)
 		t.startWalk(o, own, walk)
 		interrupted, err = t.conn.dumpRaw(o.states(), func(payload []byte) error {
@@ -293,7 +296,10 @@ type walked struct {
 func (t *target) startWalk(o Options, own owners, walk chan<- walked) {
 	switch {
 	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
-		walk <- walked{own: *t.owners}
+		go func() {
+			t.kopts.read() // while the dump runs
+			walk <- walked{own: *t.owners}
+		}()
 	case t.empty: // a socket made since sockstat shows no owner
 		walk <- walked{}
 	case o.PID == 0 && !o.NoOwners:
