@@ -220,10 +220,8 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	switch {
 	case iterated && o.PID != 0:
 		w.own = own
-	case iterated && t.owners != nil: // walked once for many namespaces (ScanNamespaces)
-		w.own = *t.owners
 	case iterated && !o.NoOwners:
-		w.own, w.err = t.kopts.walkOwners()
+		w.own, w.err = t.walkOwners()
 	case !iterated:
 		r.dumped = true
 		walk := make(chan walked, 1)
@@ -289,6 +287,16 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 type walked struct {
 	own owners
 	err error
+}
+
+// walkOwners returns the owners of the namespace's sockets: the host's,
+// when walked once for many namespaces (ScanNamespaces), else
+// kernelOptions.walkOwners's.
+func (t *target) walkOwners() (owners, error) {
+	if t.owners != nil {
+		return *t.owners, nil
+	}
+	return t.kopts.walkOwners()
 }
 
 // startWalk starts what the dump does not read itself, to run while it

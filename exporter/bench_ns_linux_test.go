@@ -77,10 +77,11 @@ func startHolder(b *testing.B, path string, n int) {
 // namespace (no options, no owners). It prints the medians of wall time,
 // CPU time (this process's for the scans, the children's for ss) and peak
 // RSS: for the scans, this process's (VmHWM, reset before each after the
-// Go heap's free pages are returned: the test binary's own ~20 MB
-// included); for ss, the largest of its 100 processes' (GNU time's %M,
-// whose own CPU, under a millisecond a run, is counted in ss's; without
-// GNU time the column is empty). Needs root and ss.
+// Go heap's free pages are returned; "from" is what it held then, the
+// test binary and what the earlier runs left); for ss, the largest of its
+// 100 processes' (GNU time's %M, whose own CPU, under a millisecond a
+// run, is counted in ss's; without GNU time the column is empty). Needs
+// root and ss.
 //
 //	go test ./exporter -run '^$' -bench ScanNamespaces100 -benchtime 5x
 func BenchmarkScanNamespaces100(b *testing.B) {
@@ -143,11 +144,12 @@ func BenchmarkScanNamespaces100(b *testing.B) {
 	}
 	wall := make([][]time.Duration, len(ways))
 	cpu := make([][]time.Duration, len(ways))
-	peak := make([][]int64, len(ways))
+	peak, base := make([][]int64, len(ways)), make([][]int64, len(ways))
 	sockets := make([]int, len(ways))
 	round := func(b *testing.B) {
 		for i, w := range ways {
-			if err := resetPeakRSS(); err != nil {
+			from, err := resetPeakRSS()
+			if err != nil {
 				b.Fatal(err)
 			}
 			self0, kids0 := rusageCPU(unix.RUSAGE_SELF), rusageCPU(unix.RUSAGE_CHILDREN)
@@ -158,14 +160,14 @@ func BenchmarkScanNamespaces100(b *testing.B) {
 			}
 			wall[i] = append(wall[i], time.Since(start))
 			cpu[i] = append(cpu[i], rusageCPU(unix.RUSAGE_SELF)-self0+rusageCPU(unix.RUSAGE_CHILDREN)-kids0)
-			kb, err := peakRSSKB()
+			kb, err := statusKB("VmHWM")
 			if err != nil {
 				b.Fatal(err)
 			}
 			if i == len(ways)-1 { // ss: its processes', not this one's
-				kb = ssPeakKB
+				kb, from = ssPeakKB, 0
 			}
-			peak[i] = append(peak[i], kb)
+			peak[i], base[i] = append(peak[i], kb), append(base[i], from)
 			sockets[i] = n
 		}
 	}
@@ -176,15 +178,17 @@ func BenchmarkScanNamespaces100(b *testing.B) {
 		round(b)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "\n%d namespaces × %d sockets (medians of %d)\twall\tCPU\tpeak RSS\tper namespace\tsockets\t\n", namespaces, 2*conns, len(wall[0]))
+	fmt.Fprintf(tw, "\n%d namespaces × %d sockets (medians of %d)\twall\tCPU\tpeak RSS\t(from)\tper namespace\tsockets\t\n", namespaces, 2*conns, len(wall[0]))
+	mb := func(kb int64) string {
+		if kb <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f MB", float64(kb)/1024)
+	}
 	for i, w := range ways {
 		m := median(wall[i])
-		rss := "-"
-		if kb := median(peak[i]); kb > 0 {
-			rss = fmt.Sprintf("%.1f MB", float64(kb)/1024)
-		}
-		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%v\t%d\t\n", w.name, m.Round(time.Millisecond), median(cpu[i]).Round(time.Millisecond),
-			rss, (m / namespaces).Round(10*time.Microsecond), sockets[i])
+		fmt.Fprintf(tw, "%s\t%v\t%v\t%s\t%s\t%v\t%d\t\n", w.name, m.Round(time.Millisecond), median(cpu[i]).Round(time.Millisecond),
+			mb(median(peak[i])), mb(median(base[i])), (m / namespaces).Round(10*time.Microsecond), sockets[i])
 	}
 	tw.Flush()
 }
@@ -200,24 +204,29 @@ func rusageCPU(who int) time.Duration {
 
 // resetPeakRSS returns the Go heap's free pages to the kernel and resets
 // this process's peak RSS to what it holds now (clear_refs 5, Linux 4.0),
-// so that peakRSSKB reads the peak of what runs next.
-func resetPeakRSS() error {
+// so that statusKB("VmHWM") reads the peak of what runs next; it returns
+// what the process holds then (VmRSS, KiB).
+func resetPeakRSS() (int64, error) {
 	debug.FreeOSMemory()
-	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return 0, err
+	}
+	return statusKB("VmRSS")
 }
 
-// peakRSSKB is this process's peak RSS (VmHWM), in KiB.
-func peakRSSKB() (int64, error) {
+// statusKB is a field of /proc/self/status counted in kB (VmHWM: the
+// peak RSS; VmRSS: the RSS now).
+func statusKB(field string) (int64, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/self/status")
+	return 0, fmt.Errorf("no %s in /proc/self/status", field)
 }
 
 // runPeak runs argv in the network namespace at path, its output
