@@ -31,6 +31,12 @@ type Options struct {
 	// NoOptions skips reading socket options through pidfd_getfd; verdicts
 	// then rest on what inet_diag alone shows.
 	NoOptions bool
+	// Sized, when set, is called with how many TCP sockets the namespace
+	// holds (its sockstat) once that is known, before the sockets are
+	// read (not called when sockstat is unreadable): a process that scans
+	// once can prepare its heap for them (flatline inspect asks for huge
+	// pages).
+	Sized func(sockets int)
 }
 
 func (o Options) max() time.Duration {

@@ -146,6 +146,9 @@ func openTarget(o Options) (*target, error) {
 		t.conn = c
 		n, known := tcpSockets()
 		t.sizeHint, t.empty = n, known && n == 0 && o.PID == 0
+		if known && o.Sized != nil {
+			o.Sized(n)
+		}
 		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions && !t.empty {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
@@ -250,6 +253,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		return nil, w.err
 	}
 	r.rows, r.own = rows, &w.own
+	attachOwners(r.rows, r.own)
 	if w.own.unreadable > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
 	}
@@ -335,7 +339,7 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 			if k.settings != nil || k.inode == 0 || t.kopts.lookup(k.inode) != nil {
 				continue
 			}
-			if ow := r.own.of(k.inode); len(ow) > 0 {
+			if ow := r.own.ofGroup(k.owned); len(ow) > 0 {
 				optr.open(ow[0].PID)
 			}
 		}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -250,7 +250,7 @@ func load() (*iterObjects, error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, &flatline.NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for BPF iterators", Needs: MinKernel, GOOS: "linux"}
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := kernel.RemoveMemlock(); err != nil {
 		if errors.Is(err, syscall.EPERM) {
 			return nil, fmt.Errorf("bpfiter: loading BPF iterators needs root, or CAP_BPF and CAP_PERFMON: %w", err)
 		}
