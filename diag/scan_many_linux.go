@@ -94,6 +94,9 @@ func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target
 		t.conn = c
 		n, known := tcpSockets()
 		t.sizeHint, t.empty = n, known && n == 0
+		if known && o.Sized != nil {
+			o.Sized(n)
+		}
 		t.host, t.hostErr = flatline.ReadHost("/")
 		switch {
 		case o.NoOptions, t.empty:
