@@ -171,6 +171,9 @@ type Report struct {
 
 	rows []row   // the sockets packed, in Sockets' order, until expanded
 	own  *owners // the rows' owners, by inode
+	// dumped says the sockets came from an inet_diag dump: the socket
+	// iterator's walk could not stand in for it.
+	dumped bool
 }
 
 // expand makes Sockets from the packed rows (a Report of ScanCompact
