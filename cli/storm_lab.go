@@ -38,7 +38,9 @@ once (connections made together, as after a restart), and makes the router
 drop ACK-only packets over a rate (nftables limit) sized so that the link
 carries spread probes but not bursts. For each strategy it captures the probes
 in the router (AF_PACKET), measures their worst burst (probes within one kernel
-tick) against the timer-wheel model's prediction, and counts connections
+tick) against the timer-wheel model's prediction, also over the probes sent
+before their connection's first loss (a lost probe moves its connection's
+phase, and the model knows only the losses it causes), and counts connections
 declared dead (ETIMEDOUT) while the server was alive. The connections are held
 in helper processes (this binary again, at most 4,000 connections each), so
 that 20,000 fit under a 20,000-descriptor limit.
@@ -172,13 +174,19 @@ func printStorm(w io.Writer, r *lab.StormResult) {
 	fmt.Fprintf(w, "router drops ACK-only packets over %d/s, burst %d; watched %.1fs; a burst is probes within %gms\n\n",
 		r.PerSecond, r.Burst, r.ObserveS, r.WindowS*1000)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STRATEGY\tFALSELY DEAD\t(MODEL)\tWORST BURST\t(MODEL)\tPROBES\t(MODEL)\tPOLICED\tLOST: UNSEEN+UNANSWERED")
+	fmt.Fprintln(tw, "STRATEGY\tFALSELY DEAD\t(MODEL)\tWORST BURST\t(MODEL)\tBEFORE LOSS\t(MODEL)\tPROBES\t(MODEL)\tPOLICED\tLOST: UNSEEN+UNANSWERED")
 	for _, s := range r.Strategies {
-		fmt.Fprintf(tw, "%s\t%d of %d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\t%d+%d\n", s.Name, s.FalseDead, r.Conns, s.PredictedFalseDead,
-			s.WorstBurst, s.PredictedWorstBurst, s.Probes, s.PredictedProbes, s.Policed, s.ProbesMissing, s.ProbesUnanswered)
+		fmt.Fprintf(tw, "%s\t%d of %d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\t(%d)\t%d\t%d+%d\n", s.Name, s.FalseDead, r.Conns, s.PredictedFalseDead,
+			s.WorstBurst, s.PredictedWorstBurst, s.WorstBurstBeforeLoss, s.PredictedWorstBurstBeforeLoss, s.Probes, s.PredictedProbes, s.Policed, s.ProbesMissing, s.ProbesUnanswered)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "(lost probes are read from each connection's probe times at the router; the unseen ones were lost in the sending host)")
+	fmt.Fprintln(w, "(lost probes are read from each connection's probe times at the router; the unseen ones were lost in the sending host;")
+	fmt.Fprintln(w, " before loss: the probes a connection sent before its first lost one, where its phase is still the strategy's)")
+	for _, s := range r.Strategies {
+		if s.WorstBurstAfterLoss > 0 {
+			fmt.Fprintf(w, "\nnote: %s: %d of the %d probes of the worst burst came from connections that had lost a probe (retries, or phases moved by one)\n", s.Name, s.WorstBurstAfterLoss, s.WorstBurst)
+		}
+	}
 	for _, s := range r.Strategies {
 		if s.CaptureDrops > 0 {
 			fmt.Fprintf(w, "\nwarning: the capture lost %d frames for %s: its measured bursts are low\n", s.CaptureDrops, s.Name)

@@ -31,6 +31,12 @@ type Options struct {
 	// NoOptions skips reading socket options through pidfd_getfd; verdicts
 	// then rest on what inet_diag alone shows.
 	NoOptions bool
+	// Sized, when set, is called with how many TCP sockets the namespace
+	// holds (its sockstat) once that is known, before the sockets are
+	// read (not called when sockstat is unreadable): a process that scans
+	// once can prepare its heap for them (flatline inspect asks for huge
+	// pages).
+	Sized func(sockets int)
 }
 
 func (o Options) max() time.Duration {
@@ -165,6 +171,9 @@ type Report struct {
 
 	rows []row   // the sockets packed, in Sockets' order, until expanded
 	own  *owners // the rows' owners, by inode
+	// dumped says the sockets came from an inet_diag dump: the socket
+	// iterator's walk could not stand in for it.
+	dumped bool
 }
 
 // expand makes Sockets from the packed rows (a Report of ScanCompact

@@ -313,9 +313,14 @@ func TestIntegrationScanNetNS(t *testing.T) {
 	}
 	defer s.Close()
 
-	r, err := Scan(context.Background(), Options{NetNS: name, Max: 10 * time.Second})
+	sized := -1
+	r, err := Scan(context.Background(), Options{NetNS: name, Max: 10 * time.Second, Sized: func(n int) { sized = n }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The namespace's own sockstat: the listener and both ends.
+	if sized != 3 {
+		t.Errorf("Sized told %d sockets, want 3 (the listener, the client, the accepted end)", sized)
 	}
 	got := find(r, helperSocket{Local: c.LocalAddr().String(), Remote: c.RemoteAddr().String()})
 	if got == nil {

@@ -91,13 +91,6 @@ func (k *kernelOptions) readConns(fn func(c *bpfiter.Conn, set *flatline.Setting
 	return nil
 }
 
-// setSockets keeps the iterator's sockets, indexed by inode.
-func (k *kernelOptions) setSockets(socks []bpfiter.Socket) {
-	if socks != nil {
-		k.index = bpfiter.IndexOf(socks)
-	}
-}
-
 // close releases the iterators if they are still open.
 func (k *kernelOptions) close() {
 	if k.it != nil {

@@ -109,7 +109,10 @@ func TestIntegrationIteratorMatchesInetDiag(t *testing.T) {
 			d.Cookie != it.Cookie || d.RQueue != it.RQueue || d.WQueue != it.WQueue || d.Shutdown != it.Shutdown {
 			t.Errorf("%s: dump %+v\niterator %+v", name, d, it)
 		}
-		if !near(d.Expires, it.Expires) {
+		// A timer the dump saw due within the readings' window may have
+		// fired and been armed again (a zero-window probe's backs off to
+		// hundreds of ms) before the iterator read it.
+		if !near(d.Expires, it.Expires) && d.Expires > slack {
 			t.Errorf("%s: expires %d ms in the dump, %d from the iterator (slack %d)", name, d.Expires, it.Expires, slack)
 		}
 		if d.Retrans > it.Retrans || it.Retrans > d.Retrans+1 {

@@ -121,12 +121,29 @@ func groupOwners(recs []ownerOf) owners {
 
 // of returns the processes holding the socket with inode ino, lowest pid
 // (then fd) first; nil when none.
-func (o *owners) of(ino uint64) []Owner {
+func (o *owners) of(ino uint64) []Owner { return o.ofGroup(o.groupOf(ino)) }
+
+// groupOf is 1 + the group of the socket with inode ino when a process
+// holds it, else 0 (inode 0: no file, so no owner).
+func (o *owners) groupOf(ino uint64) int32 {
+	if ino == 0 {
+		return 0
+	}
 	g, ok := o.group[ino]
-	switch {
-	case !ok || o.first[g].PID == 0:
+	if !ok || o.first[g].PID == 0 {
+		return 0
+	}
+	return g + 1
+}
+
+// ofGroup returns the processes holding the socket of group g1-1 (as
+// groupOf gives it), lowest pid (then fd) first; nil for 0.
+func (o *owners) ofGroup(g1 int32) []Owner {
+	if g1 <= 0 {
 		return nil
-	case o.more != nil:
+	}
+	g := g1 - 1
+	if o.more != nil {
 		if m, ok := o.more[g]; ok {
 			return m[:len(m):len(m)]
 		}

@@ -69,21 +69,23 @@ func order(rows []row, own *owners) {
 	// sort by group keeps the worst-first order within each.
 	group := make([]int32, len(rows))
 	rank := make(map[int]int32)
+	lastPID, lastRank := 0, int32(-1) // most sockets are one busy process's
 	for _, i := range idx {
-		var o []Owner
-		if rows[i].inode != 0 {
-			o = own.of(rows[i].inode)
-		}
+		o := own.ofGroup(rows[i].owned)
 		if len(o) == 0 {
 			group[i] = -1
 			continue
 		}
-		r, seen := rank[o[0].PID]
-		if !seen {
-			r = int32(len(rank))
-			rank[o[0].PID] = r
+		pid := o[0].PID
+		if pid != lastPID {
+			r, seen := rank[pid]
+			if !seen {
+				r = int32(len(rank))
+				rank[pid] = r
+			}
+			lastPID, lastRank = pid, r
 		}
-		group[i] = r
+		group[i] = lastRank
 	}
 	start := make([]int32, len(rank)+2) // start[g+1]: first slot of group g; unowned last
 	for _, g := range group {

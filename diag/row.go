@@ -31,6 +31,7 @@ type row struct {
 	rqueue        uint32
 	wqueue        uint32
 	uid           uint32
+	owned         int32 // 1 + the socket's group in the scan's owners (attachOwners); 0: no owner
 	cookie, inode uint64
 	info          *TCPInfo
 	settings      *flatline.Settings
@@ -95,8 +96,17 @@ func (r *row) socket(s *Socket, own *owners) {
 	if r.bound != nil {
 		s.Bound = *r.bound
 	}
-	if r.inode != 0 && own != nil {
-		s.Owners = own.of(r.inode)
+	if own != nil {
+		s.Owners = own.ofGroup(r.owned)
+	}
+}
+
+// attachOwners finds each row's group in own once, by inode, for the
+// lookups that follow (the options, the order, every write) to index
+// by it instead of hashing the inode again.
+func attachOwners(rows []row, own *owners) {
+	for i := range rows {
+		rows[i].owned = own.groupOf(rows[i].inode)
 	}
 }
 

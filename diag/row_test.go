@@ -30,6 +30,7 @@ func packed(socks []Socket) ([]row, *owners) {
 		}
 	}
 	own := groupOwners(recs)
+	attachOwners(rows, &own)
 	return rows, &own
 }
 

@@ -146,6 +146,9 @@ func openTarget(o Options) (*target, error) {
 		t.conn = c
 		n, known := tcpSockets()
 		t.sizeHint, t.empty = n, known && n == 0 && o.PID == 0
+		if known && o.Sized != nil {
+			o.Sized(n)
+		}
 		t.host, t.hostErr = flatline.ReadHost("/")
 		if !o.NoOptions && !t.empty {
 			t.kopts = openKernelOptions(t.host, o, t.sizeHint)
@@ -221,8 +224,9 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 	case iterated && o.PID != 0:
 		w.own = own
 	case iterated && !o.NoOwners:
-		w.own, w.err = t.kopts.walkOwners()
+		w.own, w.err = t.walkOwners()
 	case !iterated:
+		r.dumped = true
 		walk := make(chan walked, 1)
 		t.startWalk(o, own, walk)
 		interrupted, err = t.conn.dumpRaw(o.states(), func(payload []byte) error {
@@ -249,6 +253,7 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		return nil, w.err
 	}
 	r.rows, r.own = rows, &w.own
+	attachOwners(r.rows, r.own)
 	if w.own.unreadable > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("fds of %d processes unreadable (needs root): their sockets show no owner", w.own.unreadable))
 	}
@@ -288,12 +293,25 @@ type walked struct {
 	err error
 }
 
+// walkOwners returns the owners of the namespace's sockets: the host's,
+// when walked once for many namespaces (ScanNamespaces), else
+// kernelOptions.walkOwners's.
+func (t *target) walkOwners() (owners, error) {
+	if t.owners != nil {
+		return *t.owners, nil
+	}
+	return t.kopts.walkOwners()
+}
+
 // startWalk starts what the dump does not read itself, to run while it
 // does: a whole namespace's options and owners on another thread.
 func (t *target) startWalk(o Options, own owners, walk chan<- walked) {
 	switch {
 	case t.owners != nil: // walked once for many namespaces (ScanNamespaces)
-		walk <- walked{own: *t.owners}
+		go func() {
+			t.kopts.read() // while the dump runs
+			walk <- walked{own: *t.owners}
+		}()
 	case t.empty: // a socket made since sockstat shows no owner
 		walk <- walked{}
 	case o.PID == 0 && !o.NoOwners:
@@ -321,7 +339,7 @@ func (t *target) readAndJudge(r *Report, o Options) int {
 			if k.settings != nil || k.inode == 0 || t.kopts.lookup(k.inode) != nil {
 				continue
 			}
-			if ow := r.own.of(k.inode); len(ow) > 0 {
+			if ow := r.own.ofGroup(k.owned); len(ow) > 0 {
 				optr.open(ow[0].PID)
 			}
 		}

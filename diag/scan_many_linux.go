@@ -14,11 +14,15 @@ import (
 // each with o (o.NetNS and o.PID are ignored), in one pass: the BPF
 // iterator programs are loaded once and run in each namespace, and the
 // processes' descriptors are walked once for all of them, where Scan pays
-// both for every namespace. A socket made between that walk and its
-// namespace's dump shows no owner. reports[i] and errs[i] are for
-// paths[i]; a namespace that cannot be opened gets an error (matching
-// fs.ErrNotExist when it is gone) and the others are still scanned. It
-// stops when ctx ends.
+// both for every namespace. As in Scan, each namespace's sockets are
+// walked once, by the socket iterator, which reports with their options
+// what inet_diag would; the inet_diag dump runs only where the iterator
+// cannot (not loaded, or failed) or for what it does not see (TIME-WAIT
+// and connection requests, when o.States asks for them). A socket made
+// between the descriptors' walk and its namespace's shows no owner.
+// reports[i] and errs[i] are for paths[i]; a namespace that cannot be
+// opened gets an error (matching fs.ErrNotExist when it is gone) and the
+// others are still scanned. It stops when ctx ends.
 func ScanNamespaces(ctx context.Context, o Options, paths []string) (reports []*Report, errs []error) {
 	reports, errs = make([]*Report, len(paths)), make([]error, len(paths))
 	o.PID = 0
@@ -67,14 +71,15 @@ func ScanNamespaces(ctx context.Context, o Options, paths []string) (reports []*
 		if reports[i] != nil {
 			reports[i].expand()
 		}
+		t.kopts.close()
 		t.conn.Close()
 	}
 	return reports, errs
 }
 
 // openTargetWith opens the namespace o.NetNS as openTarget does, with
-// its sockets' options read by progs (already loaded) in it, or, when
-// progs is nil, progsErr as the reason they were not.
+// the socket iterator of progs (already loaded) opened in it, to be read
+// by the scan, or, when progs is nil, progsErr as the reason it was not.
 func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target, error) {
 	path, err := kernel.NetNSPath(o.NetNS)
 	if err != nil {
@@ -89,15 +94,17 @@ func openTargetWith(o Options, progs *bpfiter.Programs, progsErr error) (*target
 		t.conn = c
 		n, known := tcpSockets()
 		t.sizeHint, t.empty = n, known && n == 0
+		if known && o.Sized != nil {
+			o.Sized(n)
+		}
 		t.host, t.hostErr = flatline.ReadHost("/")
 		switch {
 		case o.NoOptions, t.empty:
 		case progs == nil:
 			t.kopts.err = progsErr
 		default:
-			socks, err := progs.Sockets(t.host, t.sizeHint)
-			t.kopts.setSockets(socks)
-			t.kopts.err = err
+			t.kopts.it, t.kopts.err = progs.OpenSockets(t.host)
+			t.kopts.hint = t.sizeHint
 		}
 		return nil
 	})

@@ -5,9 +5,11 @@
 // Each Interval, Refresh finds the host's network namespaces through the
 // processes in them (/proc/PID/ns/net, deduplicated by inode) and the
 // names under /run/netns (Discover), scans them in one pass with
-// diag.ScanNamespaces (inet_diag in each namespace; options and owners
-// read by BPF iterators loaded once, or with pidfd_getfd and /proc where
-// they cannot load) and keeps the result. A scrape of Handler's /metrics reads
+// diag.ScanNamespaces (BPF iterators loaded once: in each namespace one
+// walk of its sockets reads their options with what inet_diag would
+// report, and one walk of every process's descriptors finds the owners
+// of all; an inet_diag dump, pidfd_getfd and /proc where they cannot
+// load) and keeps the result. A scrape of Handler's /metrics reads
 // that result and never scans, so its cost does not grow with how often
 // Prometheus asks.
 //

@@ -451,8 +451,10 @@ func (e *Exporter) markFailed() {
 // full only if it has sockets now: on a node, many namespaces hold none in
 // the states that matter. The full scans are one pass
 // (diag.ScanNamespaces): the BPF iterators loaded once, the processes'
-// descriptors walked once, for all of them. The results are in nss's
-// order (report nil with err set for a namespace not scanned).
+// descriptors walked once for all of them, and each namespace's sockets
+// walked once (no inet_diag dump where the iterator loads). The results
+// are in nss's order (report nil with err set for a namespace not
+// scanned).
 func (e *Exporter) scanNamespaces(ctx context.Context, nss []Namespace) []nsResult {
 	out := make([]nsResult, len(nss))
 	o := diag.Options{Max: e.cfg.budget()}

@@ -90,7 +90,22 @@ type StormStrategy struct {
 	// PredictedRange is the spread of the prediction over the model's
 	// unknowns: random draws the library made, the tick phase.
 	PredictedRange [2]int `json:"predicted_worst_burst_range"`
-	Probes         int    `json:"probes"`
+	// WorstBurstBeforeLoss is the worst burst of the probes sent before
+	// their connection's first loss the capture shows (storm.BeforeLoss),
+	// and PredictedWorstBurstBeforeLoss the model's, counted alike
+	// (storm.Result.TimesBeforeLoss). A lost probe moves its connection's
+	// phase; the model knows the losses it causes (the policer, the host's
+	// backlogs cutting a burst) but not those of other programs' traffic
+	// in the host's CPU backlogs, so these two compare the strategy's own
+	// phases. Equal to the worst bursts when nothing was lost.
+	WorstBurstBeforeLoss          int `json:"worst_burst_before_loss"`
+	PredictedWorstBurstBeforeLoss int `json:"predicted_worst_burst_before_loss"`
+	// ProbesAfterLoss counts the probes left out of WorstBurstBeforeLoss
+	// (retries and the probes after them), WorstBurstAfterLoss those of
+	// them in the window of WorstBurst.
+	ProbesAfterLoss     int `json:"probes_after_loss"`
+	WorstBurstAfterLoss int `json:"worst_burst_after_loss"`
+	Probes              int `json:"probes"`
 	// ProbesMissing counts probes the router never saw, read from each
 	// connection's probe times (a retry k intervals later than an
 	// answered probe's successor would come): lost in the sending host.

@@ -418,8 +418,9 @@ func (s *stormSetup) watch(ctx context.Context, d time.Duration) error {
 }
 
 // countProbes finds the keepalive probes the router saw from the client
-// up to end, and their worst burst and histogram, and which probes went
-// unanswered (lostProbes).
+// up to end, their worst burst and histogram, which probes were lost
+// (lostProbes), and the worst burst of the probes before their
+// connection's first loss (storm.BeforeLoss).
 func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk roundClock, end time.Duration) {
 	var d storm.Detector
 	flows := map[storm.Flow][]time.Duration{}
@@ -435,34 +436,44 @@ func (s *stormSetup) countProbes(res *StormStrategy, frames []storm.Frame, clk r
 			}
 		}
 	}
-	tick := kernel.Jiffy(s.hz)
+	window := kernel.Jiffy(s.hz)
 	res.Probes = len(res.ProbeTimes)
-	res.WorstBurst = storm.WorstBurst(res.ProbeTimes, tick).Probes
+	worst := storm.WorstBurst(res.ProbeTimes, window)
+	res.WorstBurst = worst.Probes
 	res.BinS = storm.DefaultBin().Seconds()
 	res.Histogram = storm.Histogram(res.ProbeTimes, 0, storm.DefaultBin())
 	res.ProbesMissing, res.ProbesUnanswered = lostProbes(flows, s.k)
+	var before []time.Duration
+	for _, ts := range flows {
+		slices.Sort(ts)
+		n := storm.BeforeLoss(ts, s.k)
+		before = append(before, ts[:n]...)
+		for _, t := range ts[n:] {
+			res.ProbesAfterLoss++
+			if worst.Probes > 0 && t >= worst.At && t-worst.At < window {
+				res.WorstBurstAfterLoss++
+			}
+		}
+	}
+	res.WorstBurstBeforeLoss = storm.WorstBurst(before, window).Probes
 }
 
-// lostProbes reads lost probes from each connection's probe times at the
-// router. An answered probe is followed by the next one Idle later; an
-// unanswered one by a retry one Interval later. So a gap of about
-// Interval follows a probe the router saw that got no answer (lost beyond
-// the capture, or its answer lost), and a gap of Idle plus k intervals
-// hides k probes the router never saw (lost in the sending host). Only
-// when Interval is below Idle can the two be told apart; otherwise both
-// are 0.
+// lostProbes counts lost probes from each connection's probe times at the
+// router (storm.LostBetween): probes it saw that got no answer (lost
+// beyond the capture, or their answers lost), and probes it never saw
+// (lost in the sending host). Both 0 when the interval is not below the
+// idle time.
 func lostProbes(flows map[storm.Flow][]time.Duration, k storm.Keepalive) (missing, unanswered int) {
-	if k.Interval <= 0 || k.Interval >= k.Idle {
-		return 0, 0
-	}
 	for _, ts := range flows {
 		slices.Sort(ts)
 		for i := 1; i < len(ts); i++ {
-			switch g := ts[i] - ts[i-1]; {
-			case g < (k.Idle+k.Interval)/2:
+			u, m, ok := storm.LostBetween(ts[i]-ts[i-1], k)
+			if !ok {
+				return 0, 0
+			}
+			missing += m
+			if u {
 				unanswered++
-			case g > k.Idle+k.Interval/2:
-				missing += int((g - k.Idle + k.Interval/2) / k.Interval)
 			}
 		}
 	}
@@ -479,7 +490,8 @@ func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []hold
 	if st == storm.Flatline {
 		draws = 7
 	}
-	var worsts, probes, dead []int
+	visible := k.Interval < k.Idle
+	var worsts, before, probes, dead []int
 	for seed := range draws {
 		r := rand.New(rand.NewPCG(uint64(seed), 11))
 		mc := make([]storm.Conn, len(conns))
@@ -495,11 +507,13 @@ func (s *stormSetup) predict(res *StormStrategy, st storm.Strategy, conns []hold
 			return err
 		}
 		worsts = append(worsts, storm.WorstBurst(p.Times(), p.Tick).Probes)
+		before = append(before, storm.WorstBurst(p.TimesBeforeLoss(visible), p.Tick).Probes)
 		probes = append(probes, len(p.Times()))
 		dead = append(dead, p.FalseDead())
 	}
 	res.PredictedWorstBurst = median(worsts)
 	res.PredictedRange = [2]int{slices.Min(worsts), slices.Max(worsts)}
+	res.PredictedWorstBurstBeforeLoss = median(before)
 	res.PredictedProbes = median(probes)
 	res.PredictedFalseDead = median(dead)
 	return nil

@@ -14,7 +14,6 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"github.com/flatline-dev/flatline"
 	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
@@ -67,7 +66,7 @@ func newTracer(o Options, ringSize uint32) (*Tracer, error) {
 	if err := supported(); err != nil {
 		return nil, err
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := kernel.RemoveMemlock(); err != nil {
 		if errors.Is(err, syscall.EPERM) {
 			return nil, fmt.Errorf("trace: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON: %w", err)
 		}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/rlimit"
 	"github.com/flatline-dev/flatline"
+	"github.com/flatline-dev/flatline/internal/kernel"
 	"golang.org/x/sys/unix"
 )
 
@@ -211,7 +211,9 @@ func (it *Iter) Close() error {
 	for _, l := range it.links {
 		errs = append(errs, l.Close())
 	}
-	errs = append(errs, it.objs.Close())
+	if it.objs != nil { // nil: opened from Programs, which own them
+		errs = append(errs, it.objs.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -248,7 +250,7 @@ func load() (*iterObjects, error) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		return nil, &flatline.NotSupportedError{Feature: "kernel BTF (/sys/kernel/btf/vmlinux) for BPF iterators", Needs: MinKernel, GOOS: "linux"}
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
+	if err := kernel.RemoveMemlock(); err != nil {
 		if errors.Is(err, syscall.EPERM) {
 			return nil, fmt.Errorf("bpfiter: loading BPF iterators needs root, or CAP_BPF and CAP_PERFMON: %w", err)
 		}
@@ -303,26 +305,16 @@ func Load() (*Programs, error) {
 	return p, nil
 }
 
-// Sockets runs the socket iterator over the calling thread's network
-// namespace (lock the thread to read another) and returns its sockets in
-// the order the kernel walked them; host is that namespace's settings
-// (for HZ), hint how many to expect.
-func (p *Programs) Sockets(host flatline.Host, hint int) ([]Socket, error) {
+// OpenSockets opens the socket iterator over the calling thread's network
+// namespace, as Open(host, true, false) does, from the programs already
+// loaded: read it (ReadConns, ReadIndexed) later, from any thread. Its
+// Close closes only what it opened; the programs stay loaded.
+func (p *Programs) OpenSockets(host flatline.Host) (*Iter, error) {
 	rc, err := p.tcp.Open()
 	if err != nil {
 		return nil, fmt.Errorf("bpfiter: open iter/tcp: %w", err)
 	}
-	defer rc.Close()
-	socks := make([]Socket, 0, max(hint, 0))
-	err = readRecords(rc, "iter/tcp", recSize, func(b []byte) error {
-		var err error
-		socks, err = decodeAppend(socks, b, host)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return socks, nil
+	return &Iter{sockets: rc, host: host}, nil
 }
 
 // Owners runs the owner iterator once over every process of the host and

@@ -45,7 +45,17 @@ func InNetNSFd(fd int, name string, fn func() error) error {
 	go func() {
 		runtime.LockOSThread()
 		// No UnlockOSThread unless the thread is back where it started.
-		errc <- inNetNS(fd, name, fn)
+		returned := false
+		defer func() {
+			if !returned {
+				// fn ended the goroutine (runtime.Goexit, as t.Fatal and
+				// t.Skip do): the thread, still locked, ends with it.
+				errc <- fmt.Errorf("kernel: the function run in network namespace %s ended its goroutine (runtime.Goexit: t.Fatal, t.FailNow or t.Skip belong outside InNetNS)", name)
+			}
+		}()
+		err := inNetNS(fd, name, fn)
+		returned = true
+		errc <- err
 	}()
 	return <-errc
 }
