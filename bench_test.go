@@ -105,9 +105,12 @@ func BenchmarkDialAccept(b *testing.B) {
 // them through net.Dialer. Go's default sets four (SO_KEEPALIVE and the
 // three keepalive values), the plan two more (TCP_USER_TIMEOUT,
 // TCP_RTO_MAX_MS), and a setsockopt costs 1.4-2 µs on this 2-core VM
-// (page-table isolation on every system call): the floor is about
-// +4 % here, and the Dialer's own cost (the plan's cache, the spreader)
-// is the distance from it.
+// (page-table isolation on every system call): the floor is +4.5 to
+// +5 % on a quiet machine, and the Dialer's own cost (the plan's cache,
+// the spreader) is the distance from it. Beside other work the process
+// has been charged 5-25 µs of CPU a dial beyond its wall time, more for
+// the cases that set the options: compare CPU with wall before trusting
+// a run's CPU ratios.
 //
 // Two ways connections are used:
 //

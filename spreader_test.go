@@ -25,8 +25,11 @@ func TestSpreaderSort(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	// Slots far away and no sort of its own: nothing runs but the test.
-	s := &spreader{spread: time.Hour, slot: time.Minute, sortAfter: time.Hour, due: map[int64][]*net.TCPConn{}, origin: time.Now()}
+	// A spread of 100,000 hours in slots of a minute, and no sort of its
+	// own: no instant falls in the slot under way (a chance of 3e-6 for
+	// the 20), no slot fires, nothing runs but the test.
+	const spread = 100000 * time.Hour
+	s := &spreader{spread: spread, slot: time.Minute, sortAfter: time.Hour, due: map[int64][]*net.TCPConn{}, origin: time.Now()}
 	const n = 40
 	var open []*net.TCPConn
 	for i := range n {
@@ -64,8 +67,6 @@ func TestSpreaderSort(t *testing.T) {
 	}
 	s.mu.Unlock()
 	s.sort()
-	// Every re-arm instant drawn over the next hour (one within the
-	// microseconds the sort took is a chance of about 1e-8).
 	if got := held(); got != len(open) {
 		t.Errorf("after a sort: %d held, want the %d open of %d", got, len(open), n)
 	}
@@ -74,26 +75,34 @@ func TestSpreaderSort(t *testing.T) {
 		t.Errorf("after a sort: %d pending, sorting %v; want none, false", len(s.pending), s.sorting)
 	}
 	s.mu.Unlock()
-	// Handed over an hour ago (a spread ago): every instant has passed,
-	// the connections are left at the phase of their connect.
+	// Handed over a spread ago: every instant has passed, the
+	// connections are left at the phase of their connect (no slot more).
+	s.mu.Lock()
+	slots := len(s.due)
+	s.mu.Unlock()
 	for _, c := range open {
 		s.add(c)
 	}
 	s.mu.Lock()
-	s.start -= time.Hour
+	s.start -= spread
 	s.mu.Unlock()
 	s.sort()
+	s.mu.Lock()
+	if len(s.due) != slots {
+		t.Errorf("after sorting connections whose instants have passed: %d slots, want the %d of before", len(s.due), slots)
+	}
+	s.mu.Unlock()
 	if got := held(); got != len(open) {
 		t.Errorf("after sorting connections whose instants have passed: %d held, want the %d of before", got, len(open))
 	}
 	// Firing every slot re-arms the open ones and empties the spreader.
 	s.mu.Lock()
-	var slots []int64
+	var keys []int64
 	for k := range s.due {
-		slots = append(slots, k)
+		keys = append(keys, k)
 	}
 	s.mu.Unlock()
-	for _, k := range slots {
+	for _, k := range keys {
 		s.fire(k)
 	}
 	if got := held(); got != 0 {
