@@ -155,7 +155,7 @@ func (it *Iter) ReadIndexed(hint int) (*Index, error) {
 // TIME-WAIT, not a connection request) to fn, with what inet_diag would
 // report of it, its number in the index (-1 without an inode) and its
 // settings (nil without an inode): a scan that needs both walks the
-// sockets once.
+// sockets once. The Conn is valid only during the call to fn.
 func (it *Iter) ReadConns(hint int, fn func(n int32, c *Conn, s *flatline.Settings)) (*Index, error) {
 	x := NewIndex(hint)
 	if it.sockets == nil {
