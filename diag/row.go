@@ -137,7 +137,8 @@ func shared(bounds map[flatline.Bound]*flatline.Bound, b flatline.Bound) *flatli
 	}
 	p, ok := bounds[b]
 	if !ok {
-		p = &b
+		p = new(flatline.Bound) // not &b: b would escape, a copy on every call
+		*p = b
 		bounds[b] = p
 	}
 	return p

@@ -225,6 +225,10 @@ func (t *target) scan(ctx context.Context, o Options) (*Report, error) {
 		w.own = own
 	case iterated && !o.NoOwners:
 		w.own, w.err = t.walkOwners()
+	case t.empty:
+		// No TCP socket in sockstat (no listener, so no request either):
+		// the dump would walk the host's socket table to find none. A
+		// socket made since is one made after the scan.
 	case !iterated:
 		r.dumped = true
 		walk := make(chan walked, 1)

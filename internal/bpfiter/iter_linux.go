@@ -28,7 +28,7 @@ func Read(host flatline.Host) ([]Socket, error) {
 }
 
 // ReadOwners returns every descriptor of every process on the host that
-// holds a TCP (or MPTCP) socket, read in the kernel (iter/task_file, Linux
+// holds a socket (of any protocol: callers find theirs by inode), read in the kernel (iter/task_file, Linux
 // 5.9): what a walk of /proc/*/fd finds, without a readlink per
 // descriptor. Process ids are those of the initial pid namespace, so it
 // refuses to run from any other (the error matches
@@ -155,7 +155,7 @@ func (it *Iter) ReadIndexed(hint int) (*Index, error) {
 // TIME-WAIT, not a connection request) to fn, with what inet_diag would
 // report of it, its number in the index (-1 without an inode) and its
 // settings (nil without an inode): a scan that needs both walks the
-// sockets once.
+// sockets once. The Conn is valid only during the call to fn.
 func (it *Iter) ReadConns(hint int, fn func(n int32, c *Conn, s *flatline.Settings)) (*Index, error) {
 	x := NewIndex(hint)
 	if it.sockets == nil {
@@ -318,7 +318,8 @@ func (p *Programs) OpenSockets(host flatline.Host) (*Iter, error) {
 }
 
 // Owners runs the owner iterator once over every process of the host and
-// returns each descriptor on a TCP socket, in the order the kernel walked
+// returns each descriptor on a socket (of any protocol: callers find
+// theirs by inode), in the order the kernel walked
 // them (a process's descriptors together, by fd). Outside the initial pid namespace the error matches
 // flatline.ErrNotSupported.
 func (p *Programs) Owners() ([]Owner, error) {

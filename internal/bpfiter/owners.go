@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Owner is one descriptor of a process on a TCP socket.
+// Owner is one descriptor of a process on a socket.
 type Owner struct {
 	Inode uint64 // the socket's inode (socket:[Inode])
 	PID   int    // the process, as the initial pid namespace numbers it

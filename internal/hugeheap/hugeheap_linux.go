@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -23,14 +24,19 @@ const modePath = "/sys/kernel/mm/transparent_hugepage/enabled"
 // "madvise" ("always" gives the heap huge pages already, "never" gives
 // none) and reports whether it marked anything. The cost is one garbage
 // collection of a heap still small (under a millisecond) and n bytes of
-// address space; memory is only used as it is touched.
+// address space; memory is only used as it is touched. It sets the
+// collector's percentage (debug.SetGCPercent) back to what it was, so it
+// must not race with another call to SetGCPercent.
 func Reserve(n int) bool {
 	if n < 2*hugePage || !madviseMode(modePath) {
 		return false
 	}
 	// A large allocation is a span of its own, mapped fresh from the
 	// reserved arena and not zeroed by the runtime (fresh pages are
-	// zero): nothing here is touched.
+	// zero): nothing here is touched. The collector is off while it is
+	// made: n bytes over a young heap's goal would start a collection
+	// of their own (8 ms of CPU here) before the one below.
+	gc := debug.SetGCPercent(-1)
 	b := make([]byte, n)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	beg := (p + hugePage - 1) &^ (hugePage - 1)
@@ -41,6 +47,7 @@ func Reserve(n int) bool {
 	}
 	runtime.KeepAlive(b)
 	b = nil
+	debug.SetGCPercent(gc)
 	// Frees the span for the allocations to come.
 	runtime.GC()
 	return beg < end && err == nil
