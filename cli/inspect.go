@@ -141,7 +141,7 @@ func runInspect(cmd *cobra.Command, f inspectFlags) error {
 	}
 	// A large scan's heap in huge pages where the kernel gives them only
 	// on request: on this project's 2-core VMs a 4 KiB page fault costs
-	// about 12 µs, and the faults of the heap were a sixth of the
+	// about 12 µs, and the faults of the heap were a fifth of the
 	// process's CPU at 20,000 sockets (docs/inspect.md). Below a few
 	// thousand sockets the collection Reserve runs costs more than the
 	// faults it saves.
