@@ -316,8 +316,6 @@ func (t *target) startWalk(o Options, own owners, walk chan<- walked) {
 			t.kopts.read() // while the dump runs
 			walk <- walked{own: *t.owners}
 		}()
-	case t.empty: // a socket made since sockstat shows no owner
-		walk <- walked{}
 	case o.PID == 0 && !o.NoOwners:
 		go func() {
 			t.kopts.read() // while the dump runs

@@ -161,15 +161,6 @@ func NewIndex(hint int) *Index {
 	return &Index{pos: make(map[uint64]int32, hint), set: make([]int32, 0, hint), ids: make(map[flatline.Settings]int32)}
 }
 
-// IndexOf indexes sockets (as Programs.Sockets returns them).
-func IndexOf(socks []Socket) *Index {
-	x := NewIndex(len(socks))
-	for i := range socks {
-		x.add(socks[i].Inode, socks[i].Settings)
-	}
-	return x
-}
-
 // add indexes one socket and returns its number and whether it is new;
 // a repeated inode keeps its first reading, and a socket without one is
 // not indexed (-1, new).

@@ -189,3 +189,13 @@ func FuzzAddConns(f *testing.F) {
 		}
 	})
 }
+
+// IndexOf indexes decoded sockets (test helper: scans index the records
+// as they read them).
+func IndexOf(socks []Socket) *Index {
+	x := NewIndex(len(socks))
+	for i := range socks {
+		x.add(socks[i].Inode, socks[i].Settings)
+	}
+	return x
+}
